@@ -1,0 +1,203 @@
+"""The otscope command line (typer)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+from enum import Enum
+from typing import Annotated, Any
+
+import typer
+
+from otscope import __version__
+from otscope.collector.db import DEFAULT_URL, init_schema, make_engine, session_factory
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="otscope: passive OT asset discovery (Modbus/TCP, EtherNet/IP, S7, L2 clues).")
+token_app = typer.Typer(no_args_is_help=True, help="API tokens.")
+app.add_typer(token_app, name="token")
+
+DbOpt = Annotated[str, typer.Option("--db", envvar="OTSCOPE_DB", help="SQLAlchemy URL of the inventory.")]
+
+
+class AssetFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class CoverageFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+def _factory(db: str):  # type: ignore[no-untyped-def]
+    engine = make_engine(db)
+    init_schema(engine)
+    return session_factory(engine)
+
+
+def fail(message: str, code: int = 2) -> None:
+    typer.echo(f"otscope: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def replay(
+    files: Annotated[list[str], typer.Argument(help="pcap / pcapng files")],
+    db: DbOpt = DEFAULT_URL,
+    sensor: Annotated[str, typer.Option(help="sensor name recorded with every observation")] = "replay",
+    progress: Annotated[bool, typer.Option(help="progress bar (default: on a terminal)")] = sys.stderr.isatty(),
+) -> None:
+    """Stream capture files into the inventory (constant memory; replaying a file twice doubles nothing)."""
+    from otscope.agent.replay import now, replay_file
+    from otscope.collector.service import ingest
+
+    factory = _factory(db)
+    t0 = now()
+    results = []
+    total_bytes = sum(os.path.getsize(f) for f in files if os.path.exists(f))
+    bar = None
+    if progress:
+        from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
+                                   TransferSpeedColumn)
+        bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                       TextColumn("{task.fields[pps]:>10} pkt/s"), TimeRemainingColumn(), transient=True)
+        bar.start()
+        task = bar.add_task("replay", total=total_bytes or None, pps="")
+        seen = [0, now()]
+
+        def on_progress(nbytes: int, npk: int) -> None:
+            seen[0] += npk
+            bar.update(task, advance=nbytes, pps=f"{seen[0] / max(now() - seen[1], 1e-6):,.0f}")
+    else:
+        on_progress = None  # type: ignore[assignment]
+    try:
+        for path in files:
+            if bar is not None:
+                bar.update(task, description=os.path.basename(path)[:30])
+            res = replay_file(path, lambda b: ingest(factory, b), sensor=sensor, on_progress=on_progress)
+            results.append(res)
+            if res.error:
+                typer.echo(f"otscope: error: {res.error}", err=True)
+    finally:
+        if bar is not None:
+            bar.stop()
+    elapsed = now() - t0
+    from otscope.collector.queries import coverage
+
+    with factory() as s:
+        cov = coverage(s)
+        from sqlalchemy import func, select
+
+        from otscope.collector.models import Asset
+        n_assets = s.scalar(select(func.count(Asset.id)))
+    packets = sum(r.packets for r in results)
+    ot_b = sum(r.ot_bytes for r in results)
+    ot_d = sum(r.ot_decoded for r in results)
+    typer.echo(
+        f"replayed {len(files)} file(s): {packets:,} packets, {sum(r.flows for r in results):,} flows, "
+        f"{n_assets} assets in inventory ({cov['assets_identified']}/{cov['assets_total']} OT assets identified), "
+        f"decoded {ot_d:,}/{ot_b:,} OT payload bytes ({(ot_d / ot_b if ot_b else 0):.1%}), "
+        f"{sum(r.anomalies for r in results):,} anomalies, {sum(r.span_duplicates for r in results):,} SPAN duplicates, "
+        f"{elapsed:.2f} s, {packets / elapsed if elapsed else 0:,.0f} packets/s")
+    if any(r.error for r in results):
+        raise typer.Exit(1)
+
+
+@app.command()
+def assets(db: DbOpt = DEFAULT_URL, format: Annotated[AssetFormat, typer.Option("--format")] = AssetFormat.table) -> None:
+    """Print the asset inventory."""
+    from otscope.collector.queries import list_assets
+
+    with _factory(db)() as s:
+        data = list_assets(s, with_facts=format is AssetFormat.json)
+    if format is AssetFormat.json:
+        typer.echo(json.dumps({"data": data, "count": len(data)}, indent=1, sort_keys=True))
+    elif format is AssetFormat.csv:
+        typer.echo(assets_csv(data), nl=False)
+    else:
+        _asset_table(data)
+
+
+CSV_COLUMNS = ["id", "parent", "ips", "macs", "vlans", "role", "vendor", "product", "order_number", "firmware",
+               "serial", "name", "mac_vendor", "protocols", "identified", "first_seen", "last_seen"]
+
+
+def csv_cell(value: Any) -> str:
+    """A cell for spreadsheets: lists joined; a leading = + - @ (formula injection) neutralised."""
+    if isinstance(value, list):
+        value = " ".join(str(v) for v in value)
+    text = "" if value is None else str(value)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        text = "'" + text
+    return text
+
+
+def assets_csv(data: list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(CSV_COLUMNS)
+    for a in data:
+        w.writerow([csv_cell(a.get(c)) for c in CSV_COLUMNS])
+    return buf.getvalue()
+
+
+def _asset_table(data: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    t = Table(title=f"{len(data)} assets")
+    for col in ("id", "ip", "mac", "role", "vendor", "product / order no.", "firmware", "serial", "name", "protocols"):
+        t.add_column(col, overflow="fold")
+    for a in data:
+        row = [str(a["id"]) + (f" <{a['parent']}" if a["parent"] else ""), " ".join(a["ips"]), " ".join(a["macs"]),
+               a["role"], a["vendor"] or "", a["product"] or a["order_number"] or "", a["firmware"] or "",
+               a["serial"] or "", a["name"] or "", " ".join(a["protocols"])]
+        t.add_row(*[Text(x) for x in row])          # Text: wire strings are never parsed as markup
+    Console().print(t)
+
+
+@app.command("coverage")
+def coverage_cmd(db: DbOpt = DEFAULT_URL,
+                 format: Annotated[CoverageFormat, typer.Option("--format")] = CoverageFormat.table) -> None:
+    """Visibility coverage against the >95% asset and >80% traffic targets, with the reason for every gap."""
+    from otscope.collector.queries import coverage
+
+    with _factory(db)() as s:
+        cov = coverage(s)
+    if format is CoverageFormat.json:
+        typer.echo(json.dumps(cov, indent=1, sort_keys=True))
+        return
+    tr = cov["traffic"]
+    typer.echo(f"asset coverage   {cov['asset_coverage']:.1%} ({cov['assets_identified']}/{cov['assets_total']} OT assets "
+               f"with vendor, product and firmware from the wire) target {cov['target']:.0%}: "
+               f"{'PASS' if cov['pass'] else 'FAIL'}")
+    f = cov["fields"]
+    typer.echo(f"fields           vendor {f['vendor']:.1%}  product {f['product']:.1%}  firmware {f['firmware']:.1%}")
+    typer.echo(f"traffic coverage {tr['share']:.1%} ({tr['ot_bytes_decoded']:,}/{tr['ot_bytes']:,} OT bytes decoded) "
+               f"target {tr['target']:.0%}: {'PASS' if tr['pass'] else 'FAIL'}")
+    for g in cov["gaps"]:
+        typer.echo(f"gap asset {g['asset']} {' '.join(g['ips']) or '-'} ({g['role']}): {g['reason']} -> {g['action']}")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("otscope: interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

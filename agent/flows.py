@@ -1,0 +1,151 @@
+"""Flows: bidirectional state, direction, capped in-order TCP reassembly.
+
+The capture loop (pipeline.py) handles the common case inline: a packet of a known flow whose TCP
+sequence number is the one expected. Everything else (a new flow, SYN/FIN/RST, a retransmission,
+a segment that arrives early) comes here.
+"""
+
+from __future__ import annotations
+
+from otscope.dissectors.base import FATAL, Dissector
+
+# ports a server listens on; decides direction when the handshake was not captured
+SERVER_PORTS = frozenset({
+    502, 44818, 2222, 102, 20000, 2404, 47808, 4840, 1911, 4911, 9600, 5007, 5006, 2455, 18245, 18246,
+    20547, 1962, 789, 34962, 34963, 34964, 161, 162, 53, 67, 68, 69, 80, 443, 8080, 22, 21, 23, 25, 110,
+    123, 135, 137, 138, 139, 143, 389, 445, 514, 636, 993, 995, 1433, 1521, 3306, 3389, 5432, 5900,
+})
+
+# ports of industrial protocols: payload on these counts as OT traffic for the coverage report
+OT_PORTS: dict[int, str] = {
+    502: "modbus", 44818: "enip", 2222: "enip-io", 102: "s7comm", 20000: "dnp3", 2404: "iec104",
+    47808: "bacnet", 4840: "opcua", 1911: "fox", 4911: "fox", 9600: "fins", 5007: "melsec", 5006: "melsec",
+    2455: "codesys", 1217: "codesys", 18245: "ge-srtp", 18246: "ge-srtp", 20547: "proconos", 1962: "pcworx",
+    789: "crimson", 34962: "profinet", 34963: "profinet", 34964: "profinet", 48898: "ads",
+}
+
+MAX_OOO_SEGMENTS = 16        # early segments kept per direction while waiting for a gap to fill
+MAX_OOO_BYTES = 64 * 1024
+
+
+class Flow:
+    """One bidirectional conversation. Side 0 is client -> server."""
+
+    __slots__ = ("key", "vlan", "transport", "cip", "sip", "cport", "sport", "pk", "by", "pl", "first", "last",
+                 "nseq", "diss", "proto", "ooo", "fin", "ot", "rep_pk", "rep_by", "rep_pl", "rep_dec",
+                 "first_frame", "decoded_extra", "detached", "dk")
+
+    def __init__(self, key: tuple, vlan: int, transport: str, cip: bytes, sip: bytes, cport: int, sport: int,
+                 ts: float, frame: int) -> None:
+        self.key = key
+        self.vlan = vlan
+        self.transport = transport
+        self.cip = cip
+        self.sip = sip
+        self.cport = cport
+        self.sport = sport
+        self.pk = [0, 0]
+        self.by = [0, 0]
+        self.pl = [0, 0]
+        self.first = ts
+        self.last = ts
+        self.nseq: list[int | None] = [None, None]
+        self.diss: Dissector | None = None
+        self.proto = ""
+        self.ooo: list[dict[int, bytes]] | None = None
+        self.fin = 0
+        self.ot = sport in OT_PORTS
+        self.rep_pk = 0          # what was already reported to the collector (deltas)
+        self.rep_by = 0
+        self.rep_pl = 0
+        self.rep_dec = 0
+        self.first_frame = frame
+        self.decoded_extra = 0   # decoded bytes of dissectors that were detached or replaced
+        self.detached = ""
+        self.dk = [-2, -2]       # last IPv4 id+checksum per direction (SPAN duplicate check)
+
+
+def orient(sport: int, dport: int, syn_only: bool, synack: bool) -> bool:
+    """True when the sender of this first packet is the client. Handshake first, then well-known port,
+    then 'the first packet's sender'."""
+    if syn_only:
+        return True
+    if synack:
+        return False
+    d_srv = dport in SERVER_PORTS
+    s_srv = sport in SERVER_PORTS
+    if d_srv != s_srv:
+        return d_srv
+    if d_srv and s_srv:
+        return dport <= sport
+    if (dport < 1024) != (sport < 1024):
+        return dport < 1024
+    return True
+
+
+def tcp_unordered(fl: Flow, side: int, seq: int, payload: bytes, ts: float, frame: int) -> tuple[int, int]:
+    """A data segment whose sequence number is not the expected one.
+
+    Returns (status, fed_bytes). Old data (retransmission) is trimmed or dropped; early data is kept
+    (capped) until the gap fills; when the cap is reached the gap is declared lost, the dissector resyncs.
+    """
+    diss = fl.diss
+    assert diss is not None
+    nseq = fl.nseq
+    exp = nseq[side]
+    if exp is None:                                   # first data in this direction, no handshake seen
+        nseq[side] = (seq + len(payload)) & 0xFFFFFFFF
+        return diss.feed(payload, side, ts, frame), len(payload)
+    delta = (seq - exp) & 0xFFFFFFFF
+    if delta >= 0x80000000:                           # starts before what we have: retransmission / overlap
+        behind = 0x100000000 - delta
+        if behind >= len(payload):
+            return 0, 0
+        payload = payload[behind:]
+        seq = exp
+        delta = 0
+    if delta == 0:
+        nseq[side] = (seq + len(payload)) & 0xFFFFFFFF
+        status = diss.feed(payload, side, ts, frame)
+        fed = len(payload)
+        if status != FATAL and fl.ooo is not None:
+            status, more = _drain(fl, side, ts, frame)
+            fed += more
+        return status, fed
+    # early segment: keep it while within caps
+    if fl.ooo is None:
+        fl.ooo = [{}, {}]
+    pend = fl.ooo[side]
+    if len(pend) < MAX_OOO_SEGMENTS and sum(map(len, pend.values())) + len(payload) <= MAX_OOO_BYTES:
+        pend[seq] = payload
+        return 0, 0
+    # caps reached: the missing bytes are not coming; skip to the earliest kept segment
+    diss.gap(side)
+    diss.anomaly("tcp-gap", frame, ts)
+    pend[seq] = payload
+    nseq[side] = min(pend, key=lambda s: (s - exp) & 0xFFFFFFFF)
+    return _drain(fl, side, ts, frame)
+
+
+def _drain(fl: Flow, side: int, ts: float, frame: int) -> tuple[int, int]:
+    assert fl.ooo is not None and fl.diss is not None
+    pend = fl.ooo[side]
+    fed = 0
+    status = 0
+    while pend:
+        exp = fl.nseq[side]
+        seg = pend.pop(exp, None)  # type: ignore[arg-type]
+        if seg is None:
+            # drop segments entirely behind the expected point
+            stale = [s for s in pend if ((s - exp) & 0xFFFFFFFF) >= 0x80000000]  # type: ignore[operator]
+            for s in stale:
+                del pend[s]
+            if not stale:
+                break
+            continue
+        fl.nseq[side] = (exp + len(seg)) & 0xFFFFFFFF  # type: ignore[operator]
+        status = fl.diss.feed(seg, side, ts, frame)
+        fed += len(seg)
+        if status == FATAL:
+            break
+    return status, fed

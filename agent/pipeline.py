@@ -1,0 +1,599 @@
+"""The capture loop: frames -> headers -> flows -> dissectors -> observations.
+
+Performance notes (measured with ``python -m otscope.agent.bench``): frames are never copied unless a
+dissector needs their payload; headers are read with precompiled ``struct`` unpackers at absolute offsets
+into the chunk buffer; a known flow costs one dict lookup; the in-order TCP case feeds the dissector
+directly. Everything rare (new flows, TCP flags, out-of-order data, layer-2 protocols, facts) lives in
+methods outside the loop.
+
+Never crash: a malformed frame is a counted anomaly; a dissector that raises is detached from its flow
+and counted as ``dissector-error`` (a bug to fix, with the frame number as evidence).
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from dataclasses import dataclass, field
+
+from otscope.agent.accumulate import Accumulator
+from otscope.agent.flows import OT_PORTS, Flow, orient, tcp_unordered
+from otscope.agent.l2 import L2Dispatcher
+from otscope.contract import Batch, BindingObs, CommObs, HostObs, Subject, TrafficObs
+from otscope.dissectors.base import FATAL, Dissector, Who
+from otscope.dissectors.registry import tcp_dissector_for, udp_dissector_for
+
+_IP4 = struct.Struct(">BxHHHBBHII").unpack_from    # IPv4 addresses as ints: cheap to hash
+_IP6 = struct.Struct(">IHBB16s16s").unpack_from
+_TCP = struct.Struct(">HHIIBB").unpack_from
+_ETH_IP4_TCP = struct.Struct(">12xHBxHHHBBHIIHHIIBB").unpack_from   # 14 + 20 + 14 bytes
+_UDP = struct.Struct(">HHH").unpack_from
+_U16 = struct.Struct(">H").unpack_from
+
+ETH_IPV4, ETH_IPV6, ETH_ARP, ETH_VLAN, ETH_QINQ, ETH_QINQ_OLD = 0x0800, 0x86DD, 0x0806, 0x8100, 0x88A8, 0x9100
+INITIAL_TTLS = frozenset({30, 32, 60, 64, 100, 128, 200, 255})
+V6_EXT = frozenset({0, 43, 60, 51, 135, 139, 140})  # hop-by-hop, routing, dest opts, AH, mobility, HIP, shim6
+LINKTYPE_NULL, LINKTYPE_ETHERNET, LINKTYPE_RAW, LINKTYPE_RAW_ALT, LINKTYPE_LOOP = 0, 1, 101, 12, 108
+LINKTYPE_SLL, LINKTYPE_SLL2, LINKTYPE_IPV4, LINKTYPE_IPV6 = 113, 276, 228, 229
+UDP_TIMEOUT, TCP_TIMEOUT, CLOSED_TIMEOUT, SWEEP_EVERY = 180.0, 900.0, 30.0, 10.0
+
+
+@dataclass
+class Stats:
+    packets: int = 0
+    bytes: int = 0
+    ip_packets: int = 0
+    non_ip_frames: int = 0
+    span_duplicates: int = 0
+    ip_fragments: int = 0
+    flows_created: int = 0
+    flows_expired: int = 0
+    flows_evicted: int = 0
+    dissector_detached: int = 0
+    anomalies: int = 0
+    unknown_linktype: int = 0
+    by_linktype: dict[int, int] = field(default_factory=dict)
+
+
+class HostState:
+    __slots__ = ("first", "last", "sent", "macs", "dirty")
+
+    def __init__(self, ts: float) -> None:
+        self.first = ts
+        self.last = ts
+        self.sent = False
+        self.macs: dict[str, bool] = {}      # src MAC -> every frame from it had an initial TTL
+        self.dirty = True
+
+
+IPAddr = int | bytes          # IPv4 as int, IPv6 as 16 bytes
+
+
+def _is_host_ip(ip: IPAddr) -> bool:
+    """Unicast, not unspecified (multicast and limited broadcast are never hosts)."""
+    if isinstance(ip, int):
+        return ip != 0 and ip >> 28 < 14
+    return ip[0] != 0xFF and ip != bytes(16)
+
+
+def _is_directed_broadcast(ip: IPAddr) -> bool:
+    return isinstance(ip, int) and ip & 0xFF == 0xFF
+
+
+class Pipeline:
+    def __init__(self, sensor: str = "replay", *, max_flows: int = 200_000, dup_window: float = 0.05,
+                 live: bool = False) -> None:
+        self.sensor = sensor
+        self.live = live
+        self.max_flows = max_flows
+        self.dup_window = dup_window
+        self.stats = Stats()
+        self.acc = Accumulator("", frame_evidence=not live)
+        self.l2 = L2Dispatcher(self.acc)
+        self.tcp: dict[tuple, tuple[Flow, int]] = {}
+        self.udp: dict[tuple, tuple[Flow, int]] = {}
+        self.other: dict[tuple, float] = {}
+        self.active: dict[tuple, Flow] = {}            # creation order: the oldest is evicted first
+        self.hosts: dict[tuple[int, bytes], HostState] = {}
+        self.mac_ips: dict[tuple[int, str], set[bytes]] = {}
+        self.pending_comms: dict[tuple, list] = {}
+        self.pending_traffic: dict[str, list[int]] = {}
+        self.ipstr: dict[IPAddr, str] = {}
+        self.frame = 0
+        self.last_sweep = 0.0
+        self.now = 0.0
+
+    # -- sources ---------------------------------------------------------------------------------------
+    def start_source(self, name: str) -> None:
+        """A new capture file: frame numbers restart, evidence names this file."""
+        self.acc.source = name
+        self.frame = 0
+
+    # -- the hot loop ----------------------------------------------------------------------------------
+    def feed_chunk(self, chunk: tuple) -> None:  # noqa: C901 - one loop on purpose (see module doc)
+        lt, rec, scale, buf, pos, end, _n = chunk
+        st = self.stats
+        tcp_get = self.tcp.get
+        udp_get = self.udp.get
+        dupwin = self.dup_window
+        frame = self.frame
+        eth = lt == 1
+        nby = 0
+        ts = self.now
+        while pos < end:
+            sec, frac, incl, _orig = rec(buf, pos)
+            off = pos + 16
+            pos = stop = off + incl
+            frame += 1
+            nby += incl
+            ts = sec + frac * scale
+            # Fast path: untagged Ethernet + IPv4 without options + TCP, read with one unpack.
+            if eth and incl >= 54:
+                et, b0, tot, ipid, fragw, ttl, proto, ck, src, dst, sp, dp, seq, _ack, doff, flags = \
+                    _ETH_IP4_TCP(buf, off)
+                fast = et == 0x0800 and b0 == 0x45 and proto == 6 and not fragw & 0x3FFF and tot >= 40
+            else:
+                fast = False
+            if fast:
+                vlan = 0
+                iend = off + 14 + tot
+                if iend > stop:
+                    iend = stop
+                p0 = off + 34 + ((doff >> 4) << 2)
+                dk = ipid << 16 | ck
+            else:
+                # ---- link layer -> (l3 offset, ethertype, vlan)
+                if eth:
+                    if incl < 14:
+                        self._anomaly("eth", "truncated-frame", frame, ts)
+                        continue
+                    et = buf[off + 12] << 8 | buf[off + 13]
+                    l3 = off + 14
+                    vlan = 0
+                    if et == 0x8100 or et == 0x88A8 or et == 0x9100:
+                        l3, et, vlan = self._vlans(buf, l3, stop, et, frame, ts)
+                        if l3 < 0:
+                            continue
+                else:
+                    l3, et = self._link(lt, buf, off, stop, frame, ts)
+                    vlan = 0
+                    if l3 < 0:
+                        continue
+                # ---- network layer
+                if et == 0x0800:
+                    if l3 + 20 > stop:
+                        self._anomaly("ipv4", "truncated-header", frame, ts)
+                        continue
+                    b0, tot, ipid, fragw, ttl, proto, ck, src, dst = _IP4(buf, l3)
+                    ihl = (b0 & 15) << 2
+                    if b0 >> 4 != 4 or ihl < 20 or tot < ihl:
+                        self._anomaly("ipv4", "bad-header", frame, ts)
+                        continue
+                    iend = l3 + tot
+                    if iend > stop:
+                        iend = stop
+                    dk = ipid << 16 | ck
+                    if fragw & 0x3FFF:
+                        st.ip_fragments += 1
+                        if fragw & 0x1FFF:
+                            self._other_ip(src, dst, 256, vlan, buf, off, ttl, ts, lt)
+                            continue
+                    l4 = l3 + ihl
+                elif et == 0x86DD:
+                    if l3 + 40 > stop:
+                        self._anomaly("ipv6", "truncated-header", frame, ts)
+                        continue
+                    vtf, plen6, proto, ttl, src, dst = _IP6(buf, l3)
+                    if vtf >> 28 != 6:
+                        self._anomaly("ipv6", "bad-header", frame, ts)
+                        continue
+                    iend = l3 + 40 + plen6
+                    if iend > stop:
+                        iend = stop
+                    l4 = l3 + 40
+                    dk = -1
+                    if proto in V6_EXT or proto == 44:
+                        l4, proto = self._v6_ext(buf, l4, iend, proto)
+                        if l4 < 0:
+                            continue
+                else:
+                    st.non_ip_frames += 1
+                    self._l2(et, buf, off, l3, stop, vlan, lt, frame, ts)
+                    continue
+                # ---- transport layer (TCP falls through to the shared TCP code below)
+                if proto == 6:
+                    if l4 + 20 > iend:
+                        self._anomaly("tcp", "truncated-header", frame, ts)
+                        continue
+                    sp, dp, seq, _ack, doff, flags = _TCP(buf, l4)
+                    p0 = l4 + ((doff >> 4) << 2)
+                elif proto == 17:
+                    if l4 + 8 > iend:
+                        self._anomaly("udp", "truncated-header", frame, ts)
+                        continue
+                    sp, dp, _ulen = _UDP(buf, l4)
+                    ent = udp_get((src, sp, dst, dp, vlan))
+                    if ent is None:
+                        ent = self._new_udp(src, sp, dst, dp, vlan, ts, frame)
+                    fl, d = ent
+                    if dk == fl.dk[d] and ts - fl.last <= dupwin:
+                        st.span_duplicates += 1
+                        nby -= incl
+                        continue
+                    fl.dk[d] = dk
+                    fl.last = ts
+                    pk = fl.pk
+                    if not pk[d]:
+                        self._first_from(fl, d, buf, off, ttl, lt)
+                    pk[d] += 1
+                    fl.by[d] += incl
+                    plen = iend - l4 - 8
+                    if plen > 0:
+                        fl.pl[d] += plen
+                        diss = fl.diss
+                        if diss is not None:
+                            try:
+                                r = diss.feed(buf[l4 + 8:iend], d, ts, frame)
+                            except Exception as exc:  # noqa: BLE001 - a dissector bug must not stop capture
+                                self._dissector_error(fl, diss, exc, frame, ts)
+                                continue
+                            if r or diss.out or diss.anomalies:
+                                self._drain(fl, diss, r)
+                        elif (sp == 67 or sp == 68) and (dp == 67 or dp == 68):
+                            self.l2.dhcp(buf[l4 + 8:iend], self._ip(src), vlan, frame, ts)
+                    continue
+                else:
+                    self._other_ip(src, dst, proto, vlan, buf, off, ttl, ts, lt)
+                    continue
+            # ---- TCP
+            ent = tcp_get((src, sp, dst, dp, vlan))
+            if ent is None or flags & 7:
+                ent = self._tcp_control(ent, src, sp, dst, dp, vlan, flags, seq, buf, off, ttl, ts, frame, lt)
+            fl, d = ent
+            if dk == fl.dk[d] and ts - fl.last <= dupwin:
+                st.span_duplicates += 1              # the same IPv4 header again at once: a SPAN copy
+                nby -= incl
+                continue
+            fl.dk[d] = dk
+            fl.last = ts
+            pk = fl.pk
+            if not pk[d]:
+                self._first_from(fl, d, buf, off, ttl, lt)
+            pk[d] += 1
+            fl.by[d] += incl
+            plen = iend - p0
+            if plen > 0:
+                fl.pl[d] += plen
+                diss = fl.diss
+                if diss is not None:
+                    try:
+                        nseq = fl.nseq
+                        if seq == nseq[d]:
+                            nseq[d] = (seq + plen) & 0xFFFFFFFF
+                            r = diss.feed(buf[p0:iend], d, ts, frame)
+                        else:
+                            r = tcp_unordered(fl, d, seq, buf[p0:iend], ts, frame)[0]
+                    except Exception as exc:  # noqa: BLE001 - a dissector bug must not stop the capture
+                        self._dissector_error(fl, diss, exc, frame, ts)
+                        continue
+                    if r or diss.out or diss.anomalies:
+                        self._drain(fl, diss, r)
+        st.packets += frame - self.frame
+        st.bytes += nby
+        self.frame = frame
+        self.now = ts
+        if ts - self.last_sweep > SWEEP_EVERY:
+            self._sweep(ts)
+
+    # -- link layers (rare paths) ----------------------------------------------------------------------
+    def _vlans(self, buf: bytes, l3: int, stop: int, et: int, frame: int, ts: float) -> tuple[int, int, int]:
+        """802.1Q / QinQ: the VLAN that identifies the asset is the outermost 12-bit id (0 = untagged)."""
+        vlan = -1
+        for _ in range(4):
+            if not (et == ETH_VLAN or et == ETH_QINQ or et == ETH_QINQ_OLD):
+                return l3, et, max(vlan, 0)
+            if l3 + 4 > stop:
+                break
+            tci, et = struct.unpack_from(">HH", buf, l3)
+            if vlan < 0:
+                vlan = tci & 0x0FFF
+            l3 += 4
+        self._anomaly("eth", "bad-vlan-stack", frame, ts)
+        return -1, 0, 0
+
+    def _link(self, lt: int, buf: bytes, off: int, stop: int, frame: int, ts: float) -> tuple[int, int]:
+        st = self.stats
+        st.by_linktype[lt] = st.by_linktype.get(lt, 0) + 1
+        if lt == LINKTYPE_SLL:
+            if stop - off < 16:
+                self._anomaly("sll", "truncated-header", frame, ts)
+                return -1, 0
+            return off + 16, _U16(buf, off + 14)[0]
+        if lt == LINKTYPE_SLL2:
+            if stop - off < 20:
+                self._anomaly("sll2", "truncated-header", frame, ts)
+                return -1, 0
+            return off + 20, _U16(buf, off)[0]
+        if lt in (LINKTYPE_RAW, LINKTYPE_RAW_ALT, LINKTYPE_IPV4, LINKTYPE_IPV6, LINKTYPE_NULL, LINKTYPE_LOOP):
+            l3 = off + 4 if lt in (LINKTYPE_NULL, LINKTYPE_LOOP) else off
+            if l3 >= stop:
+                self._anomaly("raw", "empty-frame", frame, ts)
+                return -1, 0
+            v = buf[l3] >> 4
+            return l3, ETH_IPV4 if v == 4 else ETH_IPV6 if v == 6 else 0
+        st.unknown_linktype += 1
+        self._anomaly("capture", f"unsupported-linktype-{lt}", frame, ts)
+        return -1, 0
+
+    def _v6_ext(self, buf: bytes, l4: int, iend: int, proto: int) -> tuple[int, int]:
+        for _ in range(8):
+            if proto == 44:                              # fragment header (RFC 8200 4.5)
+                self.stats.ip_fragments += 1
+                if l4 + 8 > iend:
+                    return -1, 0
+                if _U16(buf, l4 + 2)[0] & 0xFFF8:
+                    return -1, 0                         # a non-first fragment carries no transport header
+                proto = buf[l4]
+                l4 += 8
+            elif proto in V6_EXT:
+                if l4 + 2 > iend:
+                    return -1, 0
+                nxt, hlen = buf[l4], buf[l4 + 1]
+                l4 += (hlen + 2) * 4 if proto == 51 else (hlen + 1) * 8
+                proto = nxt
+            else:
+                return l4, proto
+        return -1, 0
+
+    def _l2(self, et: int, buf: bytes, off: int, l3: int, stop: int, vlan: int, lt: int,
+            frame: int, ts: float) -> None:
+        if lt != LINKTYPE_ETHERNET:
+            return
+        self.l2.frame(et, buf, off, l3, stop, vlan, frame, ts)
+
+    def _mac_from(self, buf: bytes, off: int, lt: int) -> str | None:
+        if lt == LINKTYPE_ETHERNET:
+            return buf[off + 6:off + 12].hex(":")
+        if lt == LINKTYPE_SLL and _U16(buf, off + 4)[0] == 6:
+            return buf[off + 6:off + 12].hex(":")
+        if lt == LINKTYPE_SLL2 and buf[off + 11] == 6:
+            return buf[off + 12:off + 18].hex(":")
+        return None
+
+    # -- flows (rare paths) ----------------------------------------------------------------------------
+    def _host(self, vlan: int, ip: bytes, ts: float) -> HostState | None:
+        if not _is_host_ip(ip):
+            return None
+        h = self.hosts.get((vlan, ip))
+        if h is None:
+            h = self.hosts[(vlan, ip)] = HostState(ts)
+        return h
+
+    def _first_from(self, fl: Flow, d: int, buf: bytes, off: int, ttl: int, lt: int) -> None:
+        """The first frame from one end of a flow: that end is a sender; note its MAC and TTL."""
+        ip = fl.cip if d == 0 else fl.sip
+        h = self.hosts.get((fl.vlan, ip))
+        if h is None:
+            return
+        h.sent = True
+        h.dirty = True
+        mac = self._mac_from(buf, off, lt)
+        if mac is None:
+            return
+        initial = ttl in INITIAL_TTLS
+        prev = h.macs.get(mac)
+        if prev is None:
+            if len(h.macs) < 16:
+                h.macs[mac] = initial
+                ips = self.mac_ips.setdefault((fl.vlan, mac), set())
+                if len(ips) < 64:
+                    ips.add(ip)
+        elif prev and not initial:
+            h.macs[mac] = False
+
+    def _other_ip(self, src: bytes, dst: bytes, proto: int, vlan: int, buf: bytes, off: int, ttl: int,
+                  ts: float, lt: int) -> None:
+        key = (src, dst, proto, vlan)
+        if key in self.other:
+            self.other[key] = ts
+            return
+        if len(self.other) > self.max_flows:
+            self.other.clear()
+        self.other[key] = ts
+        hs = self._host(vlan, src, ts)
+        hd = self._host(vlan, dst, ts)
+        for h in (hs, hd):
+            if h is not None:
+                h.last = max(h.last, ts)
+                h.dirty = True
+        if hs is not None:
+            self._first_from(Flow(key, vlan, "ip", src, dst, 0, 0, ts, 0), 0, buf, off, ttl, lt)
+
+    def _new_flow(self, table: dict, transport: str, src: bytes, sp: int, dst: bytes, dp: int, vlan: int,
+                  client_is_sender: bool, ts: float, frame: int) -> tuple[Flow, int]:
+        st = self.stats
+        if len(self.active) >= self.max_flows:
+            oldest = next(iter(self.active.values()))
+            self._retire(oldest)
+            st.flows_evicted += 1
+        if client_is_sender:
+            fl = Flow((src, sp, dst, dp, vlan), vlan, transport, src, dst, sp, dp, ts, frame)
+        else:
+            fl = Flow((dst, dp, src, sp, vlan), vlan, transport, dst, src, dp, sp, ts, frame)
+        fl_key = fl.key
+        rev = (fl.sip, fl.sport, fl.cip, fl.cport, vlan)
+        ent_fwd = (fl, 0)
+        table[fl_key] = ent_fwd
+        table[rev] = (fl, 1)
+        self.active[(transport, fl_key)] = fl
+        st.flows_created += 1
+        self._host(vlan, src, ts)
+        self._host(vlan, dst, ts)
+        cls = (tcp_dissector_for if transport == "tcp" else udp_dissector_for)(fl.sport, fl.cport)
+        if cls is not None:
+            fl.diss = cls()
+        return ent_fwd if client_is_sender else (fl, 1)
+
+    def _new_udp(self, src: bytes, sp: int, dst: bytes, dp: int, vlan: int, ts: float, frame: int) -> tuple[Flow, int]:
+        return self._new_flow(self.udp, "udp", src, sp, dst, dp, vlan, orient(sp, dp, False, False), ts, frame)
+
+    def _tcp_control(self, ent: tuple[Flow, int] | None, src: bytes, sp: int, dst: bytes, dp: int, vlan: int,
+                     flags: int, seq: int, buf: bytes, off: int, ttl: int, ts: float, frame: int,
+                     lt: int) -> tuple[Flow, int]:
+        syn, ack, fin, rst = flags & 2, flags & 16, flags & 1, flags & 4
+        if ent is not None and syn and not ack:
+            fl = ent[0]
+            if fl.fin or fl.pl[0] or fl.pl[1]:          # port reuse: a new connection on an old key
+                self._retire(fl)
+                ent = None
+        if ent is None:
+            ent = self._new_flow(self.tcp, "tcp", src, sp, dst, dp, vlan,
+                                 orient(sp, dp, bool(syn and not ack), bool(syn and ack)), ts, frame)
+        fl, d = ent
+        if syn:
+            fl.nseq[d] = (seq + 1) & 0xFFFFFFFF
+        if fin:
+            fl.fin |= 1 << d
+        if rst:
+            fl.fin |= 3
+        return ent
+
+    def _retire(self, fl: Flow) -> None:
+        """Remove a flow: report what it has not reported yet, then forget it."""
+        self._fold(fl)
+        table = self.tcp if fl.transport == "tcp" else self.udp
+        table.pop(fl.key, None)
+        table.pop((fl.sip, fl.sport, fl.cip, fl.cport, fl.vlan), None)
+        self.active.pop((fl.transport, fl.key), None)
+
+    def _sweep(self, now: float) -> None:
+        self.last_sweep = now
+        dead = []
+        for fl in self.active.values():
+            idle = now - fl.last
+            limit = CLOSED_TIMEOUT if fl.fin == 3 else UDP_TIMEOUT if fl.transport == "udp" else TCP_TIMEOUT
+            if idle > limit:
+                dead.append(fl)
+        for fl in dead:
+            self._retire(fl)
+        self.stats.flows_expired += len(dead)
+        if len(self.other) > 4096:
+            self.other = {k: t for k, t in self.other.items() if now - t < UDP_TIMEOUT}
+
+    # -- dissector results ------------------------------------------------------------------------------
+    def _ip(self, raw: IPAddr) -> str:
+        s = self.ipstr.get(raw)
+        if s is None:
+            if isinstance(raw, int):
+                s = socket.inet_ntoa(raw.to_bytes(4, "big"))
+            else:
+                s = socket.inet_ntop(socket.AF_INET6, raw)
+            if len(self.ipstr) < 100_000:
+                self.ipstr[raw] = s
+        return s
+
+    def _drain(self, fl: Flow, diss: Dissector, status: int) -> None:
+        acc = self.acc
+        proto = diss.protocol.value
+        if diss.out:
+            cip, sip = self._ip(fl.cip), self._ip(fl.sip)
+            for f in diss.out:
+                subj = Subject(fl.vlan, sip if f.who == Who.SERVER else cip, None, f.component)
+                acc.fact(subj, f.field, f.value, f.protocol or proto, f.message, f.frame, f.ts)
+            diss.out.clear()
+            if diss.confirmed and not fl.proto:
+                fl.proto = proto
+        if diss.anomalies:
+            for a in diss.anomalies:
+                self._anomaly(proto, a.kind, a.frame, a.ts)
+            diss.anomalies.clear()
+        if status == FATAL:
+            self._anomaly(proto, f"detached: {diss.fatal_reason}", self.frame, fl.last)
+            fl.decoded_extra += diss.decoded
+            fl.detached = diss.fatal_reason
+            fl.diss = None
+            self.stats.dissector_detached += 1
+
+    def _dissector_error(self, fl: Flow, diss: Dissector, exc: Exception, frame: int, ts: float) -> None:
+        diss.out.clear()
+        diss.anomalies.clear()
+        diss.fatal_reason = f"dissector-error {type(exc).__name__}"
+        self._drain(fl, diss, FATAL)
+
+    def _anomaly(self, protocol: str, kind: str, frame: int, ts: float) -> None:
+        self.stats.anomalies += 1
+        self.acc.anomaly(protocol, kind, frame, ts)
+
+    # -- batches ----------------------------------------------------------------------------------------
+    def _fold(self, fl: Flow) -> None:
+        """Move a flow's unreported counters into the pending comm/traffic deltas."""
+        pk = fl.pk[0] + fl.pk[1]
+        by = fl.by[0] + fl.by[1]
+        pl = fl.pl[0] + fl.pl[1]
+        diss = fl.diss
+        dec = fl.decoded_extra + (diss.decoded if diss is not None else 0)
+        if diss is not None and diss.confirmed and not fl.proto:
+            fl.proto = diss.protocol.value
+        d_pk, d_by, d_pl, d_dec = pk - fl.rep_pk, by - fl.rep_by, pl - fl.rep_pl, dec - fl.rep_dec
+        fl.rep_pk, fl.rep_by, fl.rep_pl, fl.rep_dec = pk, by, pl, dec
+        for ip in (fl.cip, fl.sip):
+            h = self.hosts.get((fl.vlan, ip))
+            if h is not None and fl.last > h.last:
+                h.last = fl.last
+                h.dirty = True
+        if not d_pk or not (_is_host_ip(fl.cip) and _is_host_ip(fl.sip)) or _is_directed_broadcast(fl.sip):
+            return                                   # broadcast/multicast "peers" are not assets
+        proto = fl.proto or f"{fl.transport}/{fl.sport}"
+        key = (fl.vlan, fl.cip, fl.sip, fl.transport, fl.sport, proto)
+        ent = self.pending_comms.get(key)
+        profile = diss.profile if diss is not None else {}
+        if ent is None:
+            self.pending_comms[key] = [d_pk, d_by, fl.first, fl.last, dict(profile)]
+        else:
+            ent[0] += d_pk
+            ent[1] += d_by
+            ent[2] = min(ent[2], fl.first)
+            ent[3] = max(ent[3], fl.last)
+            for k, v in profile.items():
+                ent[4][k] = max(ent[4].get(k, 0), v)
+        if diss is not None:
+            diss.profile = {}
+        if fl.ot or fl.proto:
+            label = fl.proto or OT_PORTS.get(fl.sport, f"{fl.transport}/{fl.sport}")
+            t = self.pending_traffic.setdefault(label, [0, 0, 0])
+            t[0] += d_pk
+            t[1] += d_pl
+            t[2] += min(d_dec, d_pl) if d_dec > 0 else 0
+
+    def cut_batch(self, batch_id: str) -> Batch:
+        """Everything observed since the previous batch, as a contract batch."""
+        for fl in self.active.values():
+            self._fold(fl)
+        facts, binds, anoms = self.acc.drain()
+        batch = Batch(sensor=self.sensor, batch_id=batch_id, facts=facts, bindings=binds, anomalies=anoms)
+        for (vlan, ip), h in self.hosts.items():
+            if not h.dirty:
+                continue
+            h.dirty = False
+            ip_s = self._ip(ip)
+            if not h.sent and _is_directed_broadcast(ip):
+                continue                                 # a directed broadcast that never speaks
+            batch.hosts.append(HostObs(Subject(vlan, ip_s), h.sent, h.first, h.last))
+            if h.sent and len(h.macs) == 1:
+                (mac, initial), = h.macs.items()
+                if initial and len(self.mac_ips.get((vlan, mac), ())) == 1:
+                    ev = self.acc.evidence(0, h.first)
+                    batch.bindings.append(BindingObs(vlan, ip_s, mac, "medium", "ip", ev, h.first, h.last))
+        batch.hosts.extend(self.l2.drain_hosts())
+        for (vlan, cip, sip, transport, port, proto), (pk, by, first, last, prof) in self.pending_comms.items():
+            batch.comms.append(CommObs(Subject(vlan, self._ip(cip)), Subject(vlan, self._ip(sip)), transport, port,
+                                       proto, pk, by, first, last, prof))
+        self.pending_comms.clear()
+        for label, (pk, seen, dec) in self.pending_traffic.items():
+            batch.traffic.append(TrafficObs(label, pk, seen, dec))
+        self.pending_traffic.clear()
+        st = self.stats
+        batch.stats = {"packets": st.packets, "bytes": st.bytes, "flows": st.flows_created,
+                       "span_duplicates": st.span_duplicates, "ip_fragments": st.ip_fragments,
+                       "anomalies": st.anomalies, "flows_evicted": st.flows_evicted}
+        return batch

@@ -1,0 +1,163 @@
+"""Inventory schema (SQLAlchemy 2.0 typed models). Times are epoch seconds (UTC)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Asset(Base):
+    __tablename__ = "assets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
+    component: Mapped[str | None] = mapped_column(String(64))
+    merged_into: Mapped[int | None] = mapped_column(Integer)      # set when an identity fact linked it to another
+    role: Mapped[str] = mapped_column(String(32), default="unknown")
+    vendor: Mapped[str | None] = mapped_column(String(256))
+    product: Mapped[str | None] = mapped_column(String(256))
+    order_number: Mapped[str | None] = mapped_column(String(256))
+    firmware: Mapped[str | None] = mapped_column(String(256))
+    serial: Mapped[str | None] = mapped_column(String(256))
+    name: Mapped[str | None] = mapped_column(String(256))
+    mac_vendor: Mapped[str | None] = mapped_column(String(256))
+    identified: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    sent: Mapped[bool] = mapped_column(Boolean, default=False)
+    first_seen: Mapped[float] = mapped_column(Float)
+    last_seen: Mapped[float] = mapped_column(Float)
+
+    addresses: Mapped[list[Address]] = relationship(back_populates="asset", cascade="all, delete-orphan")
+    facts: Mapped[list[Fact]] = relationship(back_populates="asset", cascade="all, delete-orphan")
+
+
+class Address(Base):
+    """An IP or MAC of an asset on a VLAN; an IP can move to another asset over time (DHCP, DCP Set)."""
+
+    __tablename__ = "addresses"
+    __table_args__ = (UniqueConstraint("asset_id", "kind", "vlan", "value"),
+                      Index("ix_addresses_lookup", "kind", "vlan", "value"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(4))           # ip | mac
+    vlan: Mapped[int] = mapped_column(Integer)
+    value: Mapped[str] = mapped_column(String(64))
+    confidence: Mapped[str | None] = mapped_column(String(8))
+    first_seen: Mapped[float] = mapped_column(Float)
+    last_seen: Mapped[float] = mapped_column(Float)
+
+    asset: Mapped[Asset] = relationship(back_populates="addresses")
+
+
+class Fact(Base):
+    """One value of one field of an asset, from one protocol. Conflicting values live side by side."""
+
+    __tablename__ = "facts"
+    __table_args__ = (UniqueConstraint("asset_id", "field", "value", "protocol"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
+    field: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(String(256))
+    protocol: Mapped[str] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(String(256))
+    evidence: Mapped[str] = mapped_column(String(512))       # "file.pcap#frame 12" or "sensor:x@<ts>"
+    sensor: Mapped[str] = mapped_column(String(128))
+    first_seen: Mapped[float] = mapped_column(Float)
+    last_seen: Mapped[float] = mapped_column(Float)
+
+    asset: Mapped[Asset] = relationship(back_populates="facts")
+
+
+class Communication(Base):
+    __tablename__ = "communications"
+    __table_args__ = (UniqueConstraint("client_id", "server_id", "protocol", "transport", "port"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
+    server_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
+    protocol: Mapped[str] = mapped_column(String(64))
+    transport: Mapped[str] = mapped_column(String(8))
+    port: Mapped[int] = mapped_column(Integer)
+    packets: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    first_seen: Mapped[float] = mapped_column(Float)
+    last_seen: Mapped[float] = mapped_column(Float)
+    profile: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class TrafficStat(Base):
+    __tablename__ = "traffic"
+    __table_args__ = (UniqueConstraint("sensor", "protocol"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sensor: Mapped[str] = mapped_column(String(128))
+    protocol: Mapped[str] = mapped_column(String(64))
+    packets: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_seen: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_decoded: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class AnomalyStat(Base):
+    __tablename__ = "anomalies"
+    __table_args__ = (UniqueConstraint("sensor", "protocol", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sensor: Mapped[str] = mapped_column(String(128))
+    protocol: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(256))
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    first_evidence: Mapped[str] = mapped_column(String(512))
+
+
+class AppliedBatch(Base):
+    """Batches already merged: the same (sensor, batch_id) is applied once."""
+
+    __tablename__ = "applied_batches"
+    __table_args__ = (UniqueConstraint("sensor", "batch_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sensor: Mapped[str] = mapped_column(String(128))
+    batch_id: Mapped[str] = mapped_column(String(200))
+    applied_at: Mapped[float] = mapped_column(Float)
+    observations: Mapped[int] = mapped_column(Integer)
+
+
+class Sensor(Base):
+    __tablename__ = "sensors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    last_seen: Mapped[float] = mapped_column(Float)
+    stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class RegisterEntry(Base):
+    """A row of an uploaded expected-asset register (for reconciliation)."""
+
+    __tablename__ = "register"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(256))
+    ip: Mapped[str | None] = mapped_column(String(64), index=True)
+    mac: Mapped[str | None] = mapped_column(String(32), index=True)
+    vendor: Mapped[str | None] = mapped_column(String(256))
+    model: Mapped[str | None] = mapped_column(String(256))
+    firmware: Mapped[str | None] = mapped_column(String(256))
+    location: Mapped[str | None] = mapped_column(String(256))
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    token_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    scope: Mapped[str] = mapped_column(String(16))          # read | write | admin
+    created_at: Mapped[float] = mapped_column(Float)

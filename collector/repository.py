@@ -1,0 +1,194 @@
+"""Repositories: build and run statements on a Session they are given. They never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from otscope.collector.models import (
+    Address,
+    AnomalyStat,
+    AppliedBatch,
+    Asset,
+    Communication,
+    Fact,
+    Sensor,
+    TrafficStat,
+)
+
+
+def batch_applied(s: Session, sensor: str, batch_id: str) -> bool:
+    return s.scalar(select(AppliedBatch.id).where(AppliedBatch.sensor == sensor,
+                                                  AppliedBatch.batch_id == batch_id)) is not None
+
+
+def record_batch(s: Session, sensor: str, batch_id: str, now: float, n: int) -> None:
+    s.add(AppliedBatch(sensor=sensor, batch_id=batch_id, applied_at=now, observations=n))
+
+
+def owner_of(s: Session, kind: str, vlan: int, value: str) -> Asset | None:
+    """The top-level asset that most recently held this address."""
+    row = s.execute(select(Address.asset_id).join(Asset, Asset.id == Address.asset_id)
+                    .where(Address.kind == kind, Address.vlan == vlan, Address.value == value,
+                           Asset.parent_id.is_(None))
+                    .order_by(Address.last_seen.desc(), Address.id.desc()).limit(1)).first()
+    return s.get(Asset, row[0]) if row else None
+
+
+def has_mac(s: Session, asset_id: int) -> bool:
+    return s.scalar(select(func.count(Address.id)).where(Address.asset_id == asset_id, Address.kind == "mac")) > 0
+
+
+def new_asset(s: Session, first: float, last: float, parent_id: int | None = None,
+              component: str | None = None) -> Asset:
+    a = Asset(first_seen=first, last_seen=last, parent_id=parent_id, component=component, role="unknown",
+              identified=False, sent=False)
+    s.add(a)
+    s.flush()
+    return a
+
+
+def touch(a: Asset, first: float, last: float) -> None:
+    a.first_seen = min(a.first_seen, first)
+    a.last_seen = max(a.last_seen, last)
+
+
+def put_address(s: Session, a: Asset, kind: str, vlan: int, value: str, first: float, last: float,
+                confidence: str | None = None) -> bool:
+    """Add or refresh an address of an asset; True when it is new for this asset."""
+    row = s.scalar(select(Address).where(Address.asset_id == a.id, Address.kind == kind, Address.vlan == vlan,
+                                         Address.value == value))
+    if row is None:
+        s.add(Address(asset_id=a.id, kind=kind, vlan=vlan, value=value, confidence=confidence,
+                      first_seen=first, last_seen=last))
+        s.flush()
+        return True
+    row.first_seen = min(row.first_seen, first)
+    row.last_seen = max(row.last_seen, last)
+    if confidence == "high" or (confidence and not row.confidence):
+        row.confidence = confidence
+    return False
+
+
+def child(s: Session, parent: Asset, component: str, first: float, last: float) -> Asset:
+    c = s.scalar(select(Asset).where(Asset.parent_id == parent.id, Asset.component == component))
+    if c is None:
+        c = new_asset(s, first, last, parent_id=parent.id, component=component)
+    else:
+        touch(c, first, last)
+    return c
+
+
+def put_fact(s: Session, asset_id: int, field: str, value: str, protocol: str, message: str, evidence: str,
+             sensor: str, first: float, last: float) -> bool:
+    row = s.scalar(select(Fact).where(Fact.asset_id == asset_id, Fact.field == field, Fact.value == value,
+                                      Fact.protocol == protocol))
+    if row is None:
+        s.add(Fact(asset_id=asset_id, field=field, value=value, protocol=protocol, message=message,
+                   evidence=evidence, sensor=sensor, first_seen=first, last_seen=last))
+        return True
+    if first < row.first_seen:
+        row.first_seen, row.evidence, row.message = first, evidence, message
+    row.last_seen = max(row.last_seen, last)
+    return False
+
+
+def put_comm(s: Session, client_id: int, server_id: int, protocol: str, transport: str, port: int, packets: int,
+             nbytes: int, first: float, last: float, profile: dict[str, int]) -> None:
+    row = s.scalar(select(Communication).where(
+        Communication.client_id == client_id, Communication.server_id == server_id,
+        Communication.protocol == protocol, Communication.transport == transport, Communication.port == port))
+    if row is None:
+        s.add(Communication(client_id=client_id, server_id=server_id, protocol=protocol, transport=transport,
+                            port=port, packets=packets, bytes=nbytes, first_seen=first, last_seen=last,
+                            profile=dict(profile)))
+        return
+    row.packets += packets
+    row.bytes += nbytes
+    row.first_seen = min(row.first_seen, first)
+    row.last_seen = max(row.last_seen, last)
+    if profile:
+        merged = dict(row.profile or {})
+        for k, v in profile.items():
+            merged[k] = merged.get(k, 0) + v
+        row.profile = merged
+
+
+def put_traffic(s: Session, sensor: str, protocol: str, packets: int, seen: int, decoded: int) -> None:
+    row = s.scalar(select(TrafficStat).where(TrafficStat.sensor == sensor, TrafficStat.protocol == protocol))
+    if row is None:
+        s.add(TrafficStat(sensor=sensor, protocol=protocol, packets=packets, bytes_seen=seen, bytes_decoded=decoded))
+    else:
+        row.packets += packets
+        row.bytes_seen += seen
+        row.bytes_decoded += decoded
+
+
+def put_anomaly(s: Session, sensor: str, protocol: str, kind: str, count: int, evidence: str) -> None:
+    row = s.scalar(select(AnomalyStat).where(AnomalyStat.sensor == sensor, AnomalyStat.protocol == protocol,
+                                             AnomalyStat.kind == kind))
+    if row is None:
+        s.add(AnomalyStat(sensor=sensor, protocol=protocol, kind=kind, count=count, first_evidence=evidence))
+    else:
+        row.count += count
+
+
+def put_sensor(s: Session, name: str, now: float, stats: dict) -> None:
+    row = s.scalar(select(Sensor).where(Sensor.name == name))
+    if row is None:
+        s.add(Sensor(name=name, last_seen=now, stats=dict(stats)))
+    else:
+        row.last_seen = now
+        row.stats = dict(stats)
+
+
+def facts_of(s: Session, asset_id: int) -> Sequence[Fact]:
+    return s.scalars(select(Fact).where(Fact.asset_id == asset_id)).all()
+
+
+def children_of(s: Session, asset_id: int) -> Sequence[Asset]:
+    return s.scalars(select(Asset).where(Asset.parent_id == asset_id)).all()
+
+
+def has_comms(s: Session, asset_id: int) -> bool:
+    return s.scalar(select(func.count(Communication.id)).where(
+        (Communication.client_id == asset_id) | (Communication.server_id == asset_id))) > 0
+
+
+def assets_with_fact(s: Session, field: str, value: str) -> Sequence[int]:
+    return s.scalars(select(Fact.asset_id).where(Fact.field == field, Fact.value == value).distinct()).all()
+
+
+def merge_into(s: Session, keep: Asset, drop: Asset) -> None:
+    """Move everything of ``drop`` to ``keep`` (same device seen under two identities), then delete it."""
+    for addr in s.scalars(select(Address).where(Address.asset_id == drop.id)).all():
+        put_address(s, keep, addr.kind, addr.vlan, addr.value, addr.first_seen, addr.last_seen, addr.confidence)
+        s.delete(addr)
+    for f in s.scalars(select(Fact).where(Fact.asset_id == drop.id)).all():
+        put_fact(s, keep.id, f.field, f.value, f.protocol, f.message, f.evidence, f.sensor, f.first_seen, f.last_seen)
+        s.delete(f)
+    for c in s.scalars(select(Communication).where(
+            (Communication.client_id == drop.id) | (Communication.server_id == drop.id))).all():
+        cid = keep.id if c.client_id == drop.id else c.client_id
+        sid = keep.id if c.server_id == drop.id else c.server_id
+        s.delete(c)
+        s.flush()
+        put_comm(s, cid, sid, c.protocol, c.transport, c.port, c.packets, c.bytes, c.first_seen, c.last_seen,
+                 c.profile or {})
+    for ch in children_of(s, drop.id):
+        existing = s.scalar(select(Asset).where(Asset.parent_id == keep.id, Asset.component == ch.component))
+        if existing is None:
+            ch.parent_id = keep.id
+        else:
+            merge_into(s, existing, ch)
+    touch(keep, drop.first_seen, drop.last_seen)
+    keep.sent = keep.sent or drop.sent
+    s.flush()
+    s.execute(delete(Asset).where(Asset.id == drop.id))
+    s.expire_all()
+
+
+def update_summary(s: Session, asset_id: int, values: dict) -> None:
+    s.execute(update(Asset).where(Asset.id == asset_id).values(**values))

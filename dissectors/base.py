@@ -1,0 +1,276 @@
+"""What every dissector shares: protocol and role enums, a bounds-checked reader, the dissector contract.
+
+Contract (../shared/docs/architecture.md, "One dissector's contract"): a dissector class declares its
+protocol, transport and port *hints* (hints choose candidates, they never prove the protocol). An
+instance holds one flow's state. ``feed(data, direction, ts, frame)`` returns a status:
+
+* ``OK``: bytes consumed; facts and anomalies, if any, were appended to ``out`` / ``anomalies``;
+* ``INCOMPLETE``: a frame is buffered and more bytes are needed;
+* ``FATAL``: not this protocol, or the stream cannot be re-synchronised; ``fatal_reason`` says why and
+  the flow table detaches the dissector (counted).
+
+A dissector does no I/O and no logging, holds no globals, caps its own memory, and never raises: every
+malformed input becomes an anomaly (the capture loop additionally guards each feed, and counts an escape
+as a dissector bug). ``decoded`` counts the bytes that were part of a valid PDU, for traffic coverage.
+
+The result is a small int and the facts go to per-instance lists, so the common case (a poll that adds
+nothing new) allocates nothing.
+"""
+
+from __future__ import annotations
+
+import struct
+from enum import IntEnum, StrEnum
+from typing import ClassVar, NamedTuple
+
+
+class Protocol(StrEnum):
+    MODBUS = "modbus"
+    ENIP = "enip"
+    CIP = "cip"
+    CIP_IO = "enip-io"
+    S7COMM = "s7comm"
+    S7COMM_PLUS = "s7comm-plus"
+    COTP = "cotp"
+    ARP = "arp"
+    LLDP = "lldp"
+    CDP = "cdp"
+    DHCP = "dhcp"
+    PN_DCP = "pn_dcp"
+    OUI = "oui"
+    FLOW = "flow"
+
+
+class Role(StrEnum):
+    PLC = "plc"
+    HMI_SCADA = "hmi-scada"
+    EWS = "engineering-workstation"
+    IO_DEVICE = "io-device"
+    GATEWAY = "gateway"
+    NETWORK_DEVICE = "network-device"
+    IT_HOST = "it-host"
+    UNKNOWN = "unknown"
+
+
+class Side(IntEnum):
+    """Direction of a payload in a flow: the initiator (client) sends TO_SERVER."""
+
+    TO_SERVER = 0
+    TO_CLIENT = 1
+
+
+class Who(IntEnum):
+    """Which end of the flow a fact is about."""
+
+    CLIENT = 0
+    SERVER = 1
+
+
+class Transport(StrEnum):
+    TCP = "tcp"
+    UDP = "udp"
+
+
+# feed() results
+OK = 0
+INCOMPLETE = 1
+FATAL = 2
+
+
+class Fact(NamedTuple):
+    who: int                    # Who.CLIENT / Who.SERVER
+    field: str                  # inventory field: vendor, product, firmware, serial, name, order_number, ...
+    value: str
+    message: str                # the protocol message it came from, e.g. "FC43/14 Read Device Identification"
+    component: str | None       # child component behind the address (unit:5, slot:2), or None
+    frame: int
+    ts: float
+    protocol: str | None = None   # when one dissector speaks several layers (COTP, S7comm, S7comm-plus)
+
+
+class Anomaly(NamedTuple):
+    kind: str
+    frame: int
+    ts: float
+
+
+class Truncated(Exception):
+    """The bytes end before the declared structure does."""
+
+
+class Malformed(Exception):
+    """A value on the wire contradicts the grammar."""
+
+
+_U16BE = struct.Struct(">H").unpack_from
+_U16LE = struct.Struct("<H").unpack_from
+_U32BE = struct.Struct(">I").unpack_from
+_U32LE = struct.Struct("<I").unpack_from
+
+
+class Reader:
+    """Bounds-checked cursor over bytes; raises Truncated instead of reading past ``end``."""
+
+    __slots__ = ("buf", "pos", "end")
+
+    def __init__(self, buf: bytes | memoryview, pos: int = 0, end: int | None = None) -> None:
+        self.buf = buf
+        self.pos = pos
+        self.end = len(buf) if end is None else min(end, len(buf))
+
+    def remaining(self) -> int:
+        return self.end - self.pos
+
+    def _need(self, n: int) -> int:
+        p = self.pos
+        if n < 0 or p + n > self.end:
+            raise Truncated(f"need {n} bytes at offset {p}, have {self.end - p}")
+        self.pos = p + n
+        return p
+
+    def u8(self) -> int:
+        return self.buf[self._need(1)]
+
+    def u16be(self) -> int:
+        return _U16BE(self.buf, self._need(2))[0]
+
+    def u16le(self) -> int:
+        return _U16LE(self.buf, self._need(2))[0]
+
+    def u32be(self) -> int:
+        return _U32BE(self.buf, self._need(4))[0]
+
+    def u32le(self) -> int:
+        return _U32LE(self.buf, self._need(4))[0]
+
+    def take(self, n: int) -> bytes:
+        p = self._need(n)
+        return bytes(self.buf[p:p + n])
+
+    def skip(self, n: int) -> None:
+        self._need(n)
+
+    def sub(self, n: int) -> Reader:
+        """A reader over the next ``n`` bytes; this reader moves past them."""
+        p = self._need(n)
+        return Reader(self.buf, p, p + n)
+
+    def rest(self) -> bytes:
+        p = self.pos
+        self.pos = self.end
+        return bytes(self.buf[p:self.end])
+
+
+def text(raw: bytes, limit: int = 128) -> str:
+    """Wire bytes to a bounded printable string (NUL padding stripped, non-printables replaced)."""
+    raw = raw.split(b"\x00", 1)[0] if b"\x00" in raw else raw
+    s = raw.decode("latin-1")
+    s = "".join(ch if ch.isprintable() else "\ufffd" for ch in s).strip()
+    return s if len(s) <= limit else s[: limit - 1] + "\u2026"
+
+
+def mac_str(raw: bytes) -> str:
+    return raw.hex(":")
+
+
+class Dissector:
+    """Base class of a per-flow dissector. Subclasses set the class attributes and implement feed()."""
+
+    protocol: ClassVar[Protocol]
+    transport: ClassVar[Transport]
+    ports: ClassVar[tuple[int, ...]]
+    client_label: ClassVar[str]
+    server_label: ClassVar[str]
+    MAX_OUT: ClassVar[int] = 4096
+
+    __slots__ = ("out", "anomalies", "decoded", "confirmed", "fatal_reason", "profile")
+
+    def __init__(self) -> None:
+        self.out: list[Fact] = []
+        self.anomalies: list[Anomaly] = []
+        self.decoded = 0
+        self.confirmed = False          # a valid exchange was seen (request and response)
+        self.fatal_reason = ""
+        self.profile: dict[str, int] = {}
+
+    # -- helpers for subclasses ----------------------------------------------------------------------
+    def fact(self, who: int, field: str, value: str, message: str, frame: int, ts: float,
+             component: str | None = None, protocol: str | None = None) -> None:
+        if value and len(self.out) < self.MAX_OUT:
+            self.out.append(Fact(who, field, value, message, component, frame, ts, protocol))
+
+    def confirm(self, frame: int, ts: float, message: str) -> None:
+        """A valid exchange was seen: the flow is this protocol; label both ends."""
+        if not self.confirmed:
+            self.confirmed = True
+            self.fact(Who.CLIENT, "protocol", self.client_label, message, frame, ts)
+            self.fact(Who.SERVER, "protocol", self.server_label, message, frame, ts)
+
+    def anomaly(self, kind: str, frame: int, ts: float) -> None:
+        if len(self.anomalies) < self.MAX_OUT:
+            self.anomalies.append(Anomaly(kind, frame, ts))
+
+    def count(self, key: str, n: int = 1) -> None:
+        prof = self.profile
+        if key in prof or len(prof) < 48:
+            prof[key] = prof.get(key, 0) + n
+
+    def fatal(self, reason: str) -> int:
+        self.fatal_reason = reason
+        return FATAL
+
+    # -- contract ------------------------------------------------------------------------------------
+    def feed(self, data: bytes, side: int, ts: float, frame: int) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def gap(self, side: int) -> None:
+        """Bytes were lost in this direction (capture gap): drop any partial frame and resync."""
+
+
+class StreamBuffer:
+    """Per-direction buffer for a length-framed protocol over TCP, capped."""
+
+    __slots__ = ("pending", "cap")
+
+    def __init__(self, cap: int = 65536) -> None:
+        self.pending = [b"", b""]
+        self.cap = cap
+
+    def join(self, side: int, data: bytes) -> bytes:
+        prev = self.pending[side]
+        if prev:
+            self.pending[side] = b""
+            return prev + data
+        return data
+
+    def keep(self, side: int, rest: bytes) -> bool:
+        """Keep an incomplete tail; False when it exceeds the cap (the caller then resyncs)."""
+        if len(rest) > self.cap:
+            self.pending[side] = b""
+            return False
+        self.pending[side] = bytes(rest)
+        return True
+
+    def drop(self, side: int) -> None:
+        self.pending[side] = b""
+
+
+class L2Fact(NamedTuple):
+    """A fact from a stateless frame dissector (ARP, LLDP, CDP, DHCP, DCP) about a MAC or an IP."""
+
+    mac: str | None
+    ip: str | None
+    field: str
+    value: str
+    message: str
+
+
+class L2Binding(NamedTuple):
+    """An IP-to-MAC binding announced on the wire (high confidence)."""
+
+    ip: str
+    mac: str
+    message: str
+
+
+L2Output = list[L2Fact | L2Binding]

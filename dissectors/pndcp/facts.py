@@ -1,0 +1,61 @@
+"""PROFINET DCP -> facts.
+
+Identify responses and Hello describe the sender. A Set request describes its *target* (the values the
+engineering tool asks the device to take) and marks the sender as an engineering station. A name in an
+Identify request is a search filter (often a device checking for duplicates of its own name): it is kept
+as a weak name of the sender, never as the device's name.
+"""
+
+from __future__ import annotations
+
+from otscope.dissectors.base import L2Binding, L2Fact, L2Output
+from otscope.dissectors.pndcp.grammar import ROLE_BITS, SERVICE_IDENTIFY, SERVICE_SET, TYPE_REQUEST, DcpFrame
+
+SIEMENS_PNO_ID = 0x002A
+
+
+def _describe(frame: DcpFrame, mac: str, msg: str) -> L2Output:
+    out: L2Output = []
+
+    def add(fieldname: str, value: str) -> None:
+        if value:
+            out.append(L2Fact(mac, None, fieldname, value, msg))
+
+    add("name", frame.name_of_station)
+    add("pn_station_type", frame.station_type)
+    add("pn_alias", frame.alias)
+    if frame.vendor_id is not None:
+        add("pn_vendor_id", f"0x{frame.vendor_id:04x}")
+        add("pn_device_id", f"0x{frame.device_id:04x}")
+        if frame.vendor_id == SIEMENS_PNO_ID:
+            add("vendor", "Siemens")
+    if frame.role is not None:
+        add("pn_role", f"0x{frame.role:02x}")
+        names = [n for bit, n in ROLE_BITS.items() if frame.role & bit]
+        if "io-controller" in names:
+            add("role_hint", "plc")
+        elif "io-device" in names:
+            add("role_hint", "io-device")
+    if frame.ip and frame.ip != "0.0.0.0":
+        add("pn_ip", frame.ip)
+        out.append(L2Binding(frame.ip, mac, msg))
+    return out
+
+
+def facts(frame: DcpFrame, src_mac: str, dst_mac: str) -> L2Output:
+    msg = f"PN-DCP {frame.kind}"
+    out: L2Output = [L2Fact(src_mac, None, "protocol", "pn_dcp", msg)]
+    if frame.service_type != TYPE_REQUEST or frame.kind == "Hello":
+        return out + _describe(frame, src_mac, msg)
+    if frame.service_id == SERVICE_SET:
+        out.append(L2Fact(src_mac, None, "role_hint", "engineering-workstation", msg))
+        out.append(L2Fact(src_mac, None, "protocol", "pn_dcp-set-requester", msg))
+        target = _describe(frame, dst_mac, msg)
+        return out + [t for t in target if not (isinstance(t, L2Fact) and t.field == "name")] + \
+            [L2Fact(dst_mac, None, "pn_name_requested", frame.name_of_station, msg)] * bool(frame.name_of_station)
+    if frame.service_id == SERVICE_IDENTIFY:
+        if frame.name_of_station:
+            out.append(L2Fact(src_mac, None, "name_weak", frame.name_of_station, msg + " (name filter)"))
+        elif frame.all_selector or not frame.alias:
+            out.append(L2Fact(src_mac, None, "protocol", "pn_dcp-identify-all-requester", msg))
+    return out

@@ -1,0 +1,277 @@
+"""The observation contract between a sensor and a collector (stdlib only, versioned).
+
+A sensor (live capture or replay) turns packets into observations and ships them in batches. The
+collector validates each batch against this contract (unknown fields and unknown schema versions are
+refused) and merges it into the inventory. A batch is identified by (sensor, batch_id): the collector
+applies a batch at most once, which is what makes replaying the same capture twice a no-op and what lets
+a sensor retry a batch after a collector outage without duplicating anything.
+
+Every fact names where it came from (``Evidence``): the capture file and frame number for a replay, or
+the sensor and timestamp for live capture.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from typing import Any
+
+SCHEMA_VERSION = 1
+MAX_STR = 256          # wire strings are hostile: every string in the contract is bounded
+MAX_OBSERVATIONS = 200_000
+
+
+class ContractError(ValueError):
+    """A batch that does not follow the contract."""
+
+
+def clip(text: str, limit: int = MAX_STR) -> str:
+    """Bound a wire string: drop control characters, cap the length."""
+    cleaned = "".join(ch if ch.isprintable() else "\ufffd" for ch in text)
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "\u2026"
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """Who a fact is about: an on-link or routed IP, or a MAC for layer-2-only devices.
+
+    ``component`` names a part behind that address (``unit:5`` behind a Modbus gateway,
+    ``slot:2`` on a CIP backplane, ``rack:0/slot:2`` for an S7 CPU): it becomes a child asset.
+    """
+
+    vlan: int
+    ip: str | None = None
+    mac: str | None = None
+    component: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    source: str                 # capture file name, or "sensor:<id>"
+    frame: int | None           # frame number in that file (1-based, as tshark counts), None for live
+    ts: float                   # epoch seconds of the packet
+
+
+@dataclass(slots=True)
+class FactObs:
+    subject: Subject
+    field: str
+    value: str
+    protocol: str
+    message: str
+    evidence: Evidence
+    first_seen: float
+    last_seen: float
+
+
+@dataclass(slots=True)
+class BindingObs:
+    """An IP address seen with a MAC on a link. ``confidence`` is high (ARP, DHCP ACK, DCP) or medium
+    (the IP always came from this one MAC, no other IP used it, and its TTL was an initial value)."""
+
+    vlan: int
+    ip: str
+    mac: str
+    confidence: str
+    protocol: str
+    evidence: Evidence
+    first_seen: float
+    last_seen: float
+
+
+@dataclass(slots=True)
+class HostObs:
+    subject: Subject
+    sent: bool                  # the address sent at least one frame (not only a destination)
+    first_seen: float
+    last_seen: float
+
+
+@dataclass(slots=True)
+class CommObs:
+    client: Subject
+    server: Subject
+    transport: str              # tcp | udp
+    port: int
+    protocol: str               # confirmed protocol, or "tcp/<port>" when no dissector confirmed one
+    packets: int                # deltas since the sensor's previous batch
+    bytes: int
+    first_seen: float
+    last_seen: float
+    profile: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class TrafficObs:
+    """Payload bytes on OT ports or confirmed OT flows, and how many a dissector decoded (deltas)."""
+
+    protocol: str
+    packets: int
+    bytes_seen: int
+    bytes_decoded: int
+
+
+@dataclass(slots=True)
+class AnomalyObs:
+    protocol: str
+    kind: str
+    count: int
+    evidence: Evidence
+
+
+@dataclass(slots=True)
+class Batch:
+    sensor: str
+    batch_id: str
+    schema: int = SCHEMA_VERSION
+    hosts: list[HostObs] = field(default_factory=list)
+    bindings: list[BindingObs] = field(default_factory=list)
+    facts: list[FactObs] = field(default_factory=list)
+    comms: list[CommObs] = field(default_factory=list)
+    traffic: list[TrafficObs] = field(default_factory=list)
+    anomalies: list[AnomalyObs] = field(default_factory=list)
+    stats: dict[str, int | float | str] = field(default_factory=dict)
+
+    def size(self) -> int:
+        return (len(self.hosts) + len(self.bindings) + len(self.facts) + len(self.comms)
+                + len(self.traffic) + len(self.anomalies))
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)
+
+
+# --- validation -------------------------------------------------------------------------------------
+
+_LISTS = {"hosts": HostObs, "bindings": BindingObs, "facts": FactObs, "comms": CommObs,
+          "traffic": TrafficObs, "anomalies": AnomalyObs}
+
+
+def _check_keys(obj: Any, cls: type, where: str) -> dict[str, Any]:
+    if not isinstance(obj, dict):
+        raise ContractError(f"{where}: expected an object")
+    names = {f.name for f in fields(cls)}
+    extra = set(obj) - names
+    if extra:
+        raise ContractError(f"{where}: unknown field(s) {sorted(extra)}")
+    missing = {f.name for f in fields(cls) if _required(f)} - set(obj)
+    if missing:
+        raise ContractError(f"{where}: missing field(s) {sorted(missing)}")
+    return obj
+
+
+def _required(f: Any) -> bool:
+    return f.default is MISSING and f.default_factory is MISSING
+
+
+def _str(v: Any, where: str, optional: bool = False, limit: int = MAX_STR) -> str | None:
+    if v is None and optional:
+        return None
+    if not isinstance(v, str):
+        raise ContractError(f"{where}: expected a string")
+    return clip(v, limit)
+
+
+def _num(v: Any, where: str, kind: type = int, optional: bool = False) -> Any:
+    if v is None and optional:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ContractError(f"{where}: expected a number")
+    if kind is int and not isinstance(v, int):
+        raise ContractError(f"{where}: expected an integer")
+    if v < 0:
+        raise ContractError(f"{where}: negative")
+    return v
+
+
+def _subject(obj: Any, where: str) -> Subject:
+    o = _check_keys(obj, Subject, where)
+    vlan = _num(o.get("vlan"), where + ".vlan")
+    if vlan > 0xFFFFFF:
+        raise ContractError(f"{where}.vlan: out of range")
+    s = Subject(vlan=vlan, ip=_str(o.get("ip"), where + ".ip", True, 64),
+                mac=_str(o.get("mac"), where + ".mac", True, 32),
+                component=_str(o.get("component"), where + ".component", True, 64))
+    if s.ip is None and s.mac is None:
+        raise ContractError(f"{where}: a subject needs an ip or a mac")
+    return s
+
+
+def _evidence(obj: Any, where: str) -> Evidence:
+    o = _check_keys(obj, Evidence, where)
+    return Evidence(source=_str(o["source"], where + ".source"),  # type: ignore[arg-type]
+                    frame=_num(o.get("frame"), where + ".frame", int, True),
+                    ts=_num(o["ts"], where + ".ts", float))
+
+
+def _parse_item(kind: str, o: dict[str, Any], where: str) -> Any:
+    if kind == "hosts":
+        return HostObs(subject=_subject(o["subject"], where + ".subject"), sent=bool(o["sent"]),
+                       first_seen=_num(o["first_seen"], where, float), last_seen=_num(o["last_seen"], where, float))
+    if kind == "bindings":
+        conf = _str(o["confidence"], where)
+        if conf not in ("high", "medium"):
+            raise ContractError(f"{where}.confidence: must be high or medium")
+        return BindingObs(vlan=_num(o["vlan"], where), ip=_str(o["ip"], where, limit=64),  # type: ignore[arg-type]
+                          mac=_str(o["mac"], where, limit=32), confidence=conf,  # type: ignore[arg-type]
+                          protocol=_str(o["protocol"], where), evidence=_evidence(o["evidence"], where),  # type: ignore[arg-type]
+                          first_seen=_num(o["first_seen"], where, float), last_seen=_num(o["last_seen"], where, float))
+    if kind == "facts":
+        return FactObs(subject=_subject(o["subject"], where + ".subject"), field=_str(o["field"], where, limit=64),  # type: ignore[arg-type]
+                       value=_str(o["value"], where), protocol=_str(o["protocol"], where, limit=64),  # type: ignore[arg-type]
+                       message=_str(o["message"], where), evidence=_evidence(o["evidence"], where),  # type: ignore[arg-type]
+                       first_seen=_num(o["first_seen"], where, float), last_seen=_num(o["last_seen"], where, float))
+    if kind == "comms":
+        prof = o.get("profile") or {}
+        if not isinstance(prof, dict) or len(prof) > 64:
+            raise ContractError(f"{where}.profile: expected a small object")
+        return CommObs(client=_subject(o["client"], where + ".client"), server=_subject(o["server"], where + ".server"),
+                       transport=_str(o["transport"], where, limit=8), port=_num(o["port"], where),  # type: ignore[arg-type]
+                       protocol=_str(o["protocol"], where, limit=64), packets=_num(o["packets"], where),  # type: ignore[arg-type]
+                       bytes=_num(o["bytes"], where), first_seen=_num(o["first_seen"], where, float),
+                       last_seen=_num(o["last_seen"], where, float),
+                       profile={_str(k, where, limit=64): _num(v, where) for k, v in prof.items()})  # type: ignore[misc]
+    if kind == "traffic":
+        return TrafficObs(protocol=_str(o["protocol"], where, limit=64), packets=_num(o["packets"], where),  # type: ignore[arg-type]
+                          bytes_seen=_num(o["bytes_seen"], where), bytes_decoded=_num(o["bytes_decoded"], where))
+    return AnomalyObs(protocol=_str(o["protocol"], where, limit=64), kind=_str(o["kind"], where),  # type: ignore[arg-type]
+                      count=_num(o["count"], where), evidence=_evidence(o["evidence"], where))
+
+
+def batch_from_dict(obj: Any) -> Batch:
+    """Validate a decoded JSON batch; raise ContractError with a clear message when it is not valid."""
+    if not isinstance(obj, dict):
+        raise ContractError("batch: expected an object")
+    schema = obj.get("schema")
+    if schema != SCHEMA_VERSION:
+        raise ContractError(f"batch: unsupported schema version {schema!r} (this collector speaks {SCHEMA_VERSION})")
+    _check_keys(obj, Batch, "batch")
+    batch = Batch(sensor=_str(obj["sensor"], "batch.sensor", limit=128),  # type: ignore[arg-type]
+                  batch_id=_str(obj["batch_id"], "batch.batch_id", limit=200))  # type: ignore[arg-type]
+    total = 0
+    for kind, cls in _LISTS.items():
+        items = obj.get(kind) or []
+        if not isinstance(items, list):
+            raise ContractError(f"batch.{kind}: expected a list")
+        total += len(items)
+        if total > MAX_OBSERVATIONS:
+            raise ContractError(f"batch: more than {MAX_OBSERVATIONS} observations")
+        out = getattr(batch, kind)
+        for i, item in enumerate(items):
+            where = f"batch.{kind}[{i}]"
+            try:
+                out.append(_parse_item(kind, _check_keys(item, cls, where), where))
+            except KeyError as exc:
+                raise ContractError(f"{where}: missing field {exc.args[0]!r}") from None
+    stats = obj.get("stats") or {}
+    if not isinstance(stats, dict) or len(stats) > 100:
+        raise ContractError("batch.stats: expected a small object")
+    batch.stats = {str(k)[:64]: v for k, v in stats.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
+    return batch
+
+
+def batch_from_json(text: str | bytes) -> Batch:
+    try:
+        obj = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ContractError(f"batch: not valid JSON ({exc})") from None
+    return batch_from_dict(obj)
