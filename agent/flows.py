@@ -31,9 +31,9 @@ MAX_OOO_BYTES = 64 * 1024
 class Flow:
     """One bidirectional conversation. Side 0 is client -> server."""
 
-    __slots__ = ("key", "vlan", "transport", "cip", "sip", "cport", "sport", "pk", "by", "pl", "first", "last",
+    __slots__ = ("key", "vlan", "transport", "cip", "sip", "cport", "sport", "c", "first", "last",
                  "nseq", "diss", "proto", "ooo", "fin", "ot", "rep_pk", "rep_by", "rep_pl", "rep_dec",
-                 "first_frame", "decoded_extra", "detached", "dk")
+                 "first_frame", "decoded_extra", "detached")
 
     def __init__(self, key: tuple, vlan: int, transport: str, cip: bytes, sip: bytes, cport: int, sport: int,
                  ts: float, frame: int) -> None:
@@ -44,9 +44,10 @@ class Flow:
         self.sip = sip
         self.cport = cport
         self.sport = sport
-        self.pk = [0, 0]
-        self.by = [0, 0]
-        self.pl = [0, 0]
+        # packets[2], frame bytes[2], payload bytes[2], last IPv4 id+checksum[2] (SPAN duplicate check),
+        # indexed by side: one list so the capture loop loads one attribute
+        # [8:10]: packets not counted in [0:2] while the first frame's source MAC was bogus
+        self.c = [0, 0, 0, 0, 0, 0, -2, -2, 0, 0]
         self.first = ts
         self.last = ts
         self.nseq: list[int | None] = [None, None]
@@ -62,7 +63,6 @@ class Flow:
         self.first_frame = frame
         self.decoded_extra = 0   # decoded bytes of dissectors that were detached or replaced
         self.detached = ""
-        self.dk = [-2, -2]       # last IPv4 id+checksum per direction (SPAN duplicate check)
 
 
 def orient(sport: int, dport: int, syn_only: bool, synack: bool) -> bool:

@@ -26,7 +26,7 @@ from otscope.dissectors.registry import tcp_dissector_for, udp_dissector_for
 _IP4 = struct.Struct(">BxHHHBBHII").unpack_from    # IPv4 addresses as ints: cheap to hash
 _IP6 = struct.Struct(">IHBB16s16s").unpack_from
 _TCP = struct.Struct(">HHIIBB").unpack_from
-_ETH_IP4_TCP = struct.Struct(">12xHBxHHHBBHIIHHIIBB").unpack_from   # 14 + 20 + 14 bytes
+_ETH_IP4_TCP = struct.Struct(">12xHBxHHHBBHIIHHI4xBB").unpack_from   # 14 + 20 + 14 bytes, ack skipped
 _UDP = struct.Struct(">HHH").unpack_from
 _U16 = struct.Struct(">H").unpack_from
 
@@ -35,7 +35,7 @@ INITIAL_TTLS = frozenset({30, 32, 60, 64, 100, 128, 200, 255})
 V6_EXT = frozenset({0, 43, 60, 51, 135, 139, 140})  # hop-by-hop, routing, dest opts, AH, mobility, HIP, shim6
 LINKTYPE_NULL, LINKTYPE_ETHERNET, LINKTYPE_RAW, LINKTYPE_RAW_ALT, LINKTYPE_LOOP = 0, 1, 101, 12, 108
 LINKTYPE_SLL, LINKTYPE_SLL2, LINKTYPE_IPV4, LINKTYPE_IPV6 = 113, 276, 228, 229
-UDP_TIMEOUT, TCP_TIMEOUT, CLOSED_TIMEOUT, SWEEP_EVERY = 180.0, 900.0, 30.0, 10.0
+UDP_TIMEOUT, TCP_TIMEOUT, CLOSED_TIMEOUT, SWEEP_EVERY = 180.0, 900.0, 30.0, 30.0
 
 
 @dataclass
@@ -129,7 +129,7 @@ class Pipeline:
             ts = sec + frac * scale
             # Fast path: untagged Ethernet + IPv4 without options + TCP, read with one unpack.
             if eth and incl >= 54:
-                et, b0, tot, ipid, fragw, ttl, proto, ck, src, dst, sp, dp, seq, _ack, doff, flags = \
+                et, b0, tot, ipid, fragw, ttl, proto, ck, src, dst, sp, dp, seq, doff, flags = \
                     _ETH_IP4_TCP(buf, off)
                 fast = et == 0x0800 and b0 == 0x45 and proto == 6 and not fragw & 0x3FFF and tot >= 40
             else:
@@ -216,20 +216,20 @@ class Pipeline:
                     if ent is None:
                         ent = self._new_udp(src, sp, dst, dp, vlan, ts, frame)
                     fl, d = ent
-                    if dk == fl.dk[d] and ts - fl.last <= dupwin:
+                    c = fl.c
+                    if dk == c[6 + d] and ts - fl.last <= dupwin:
                         st.span_duplicates += 1
                         nby -= incl
                         continue
-                    fl.dk[d] = dk
+                    c[6 + d] = dk
                     fl.last = ts
-                    pk = fl.pk
-                    if not pk[d]:
+                    if not c[d]:
                         self._first_from(fl, d, buf, off, ttl, lt)
-                    pk[d] += 1
-                    fl.by[d] += incl
+                    c[d] += 1
+                    c[2 + d] += incl
                     plen = iend - l4 - 8
                     if plen > 0:
-                        fl.pl[d] += plen
+                        c[4 + d] += plen
                         diss = fl.diss
                         if diss is not None:
                             try:
@@ -250,20 +250,20 @@ class Pipeline:
             if ent is None or flags & 7:
                 ent = self._tcp_control(ent, src, sp, dst, dp, vlan, flags, seq, buf, off, ttl, ts, frame, lt)
             fl, d = ent
-            if dk == fl.dk[d] and ts - fl.last <= dupwin:
+            c = fl.c
+            if dk == c[6 + d] and ts - fl.last <= dupwin:
                 st.span_duplicates += 1              # the same IPv4 header again at once: a SPAN copy
                 nby -= incl
                 continue
-            fl.dk[d] = dk
+            c[6 + d] = dk
             fl.last = ts
-            pk = fl.pk
-            if not pk[d]:
+            if not c[d]:
                 self._first_from(fl, d, buf, off, ttl, lt)
-            pk[d] += 1
-            fl.by[d] += incl
+            c[d] += 1
+            c[2 + d] += incl
             plen = iend - p0
             if plen > 0:
-                fl.pl[d] += plen
+                c[4 + d] += plen
                 diss = fl.diss
                 if diss is not None:
                     try:
@@ -380,6 +380,11 @@ class Pipeline:
         mac = self._mac_from(buf, off, lt)
         if mac is None:
             return
+        if int(mac[:2], 16) & 1:
+            # a group address as source is bogus (hostile or broken frame): look again at the next frame
+            fl.c[d] = -1
+            fl.c[8 + d] += 1
+            return
         initial = ttl in INITIAL_TTLS
         prev = h.macs.get(mac)
         if prev is None:
@@ -388,8 +393,8 @@ class Pipeline:
                 ips = self.mac_ips.setdefault((fl.vlan, mac), set())
                 if len(ips) < 64:
                     ips.add(ip)
-        elif prev and not initial:
-            h.macs[mac] = False
+        elif initial and not prev:
+            h.macs[mac] = True          # one frame with an initial TTL shows the host is on this link
 
     def _other_ip(self, src: bytes, dst: bytes, proto: int, vlan: int, buf: bytes, off: int, ttl: int,
                   ts: float, lt: int) -> None:
@@ -443,7 +448,7 @@ class Pipeline:
         syn, ack, fin, rst = flags & 2, flags & 16, flags & 1, flags & 4
         if ent is not None and syn and not ack:
             fl = ent[0]
-            if fl.fin or fl.pl[0] or fl.pl[1]:          # port reuse: a new connection on an old key
+            if fl.fin or fl.c[4] or fl.c[5]:          # port reuse: a new connection on an old key
                 self._retire(fl)
                 ent = None
         if ent is None:
@@ -527,9 +532,8 @@ class Pipeline:
     # -- batches ----------------------------------------------------------------------------------------
     def _fold(self, fl: Flow) -> None:
         """Move a flow's unreported counters into the pending comm/traffic deltas."""
-        pk = fl.pk[0] + fl.pk[1]
-        by = fl.by[0] + fl.by[1]
-        pl = fl.pl[0] + fl.pl[1]
+        c = fl.c
+        pk, by, pl = c[0] + c[1] + c[8] + c[9], c[2] + c[3], c[4] + c[5]
         diss = fl.diss
         dec = fl.decoded_extra + (diss.decoded if diss is not None else 0)
         if diss is not None and diss.confirmed and not fl.proto:
@@ -541,7 +545,15 @@ class Pipeline:
             if h is not None and fl.last > h.last:
                 h.last = fl.last
                 h.dirty = True
-        if not d_pk or not (_is_host_ip(fl.cip) and _is_host_ip(fl.sip)) or _is_directed_broadcast(fl.sip):
+        if not d_pk:
+            return
+        if fl.ot or fl.proto:
+            label = fl.proto or OT_PORTS.get(fl.sport, f"{fl.transport}/{fl.sport}")
+            t = self.pending_traffic.setdefault(label, [0, 0, 0])
+            t[0] += d_pk
+            t[1] += d_pl
+            t[2] += min(d_dec, d_pl) if d_dec > 0 else 0
+        if not (_is_host_ip(fl.cip) and _is_host_ip(fl.sip)) or _is_directed_broadcast(fl.sip):
             return                                   # broadcast/multicast "peers" are not assets
         proto = fl.proto or f"{fl.transport}/{fl.sport}"
         key = (fl.vlan, fl.cip, fl.sip, fl.transport, fl.sport, proto)
@@ -555,15 +567,9 @@ class Pipeline:
             ent[2] = min(ent[2], fl.first)
             ent[3] = max(ent[3], fl.last)
             for k, v in profile.items():
-                ent[4][k] = max(ent[4].get(k, 0), v)
+                ent[4][k] = ent[4].get(k, 0) + v
         if diss is not None:
             diss.profile = {}
-        if fl.ot or fl.proto:
-            label = fl.proto or OT_PORTS.get(fl.sport, f"{fl.transport}/{fl.sport}")
-            t = self.pending_traffic.setdefault(label, [0, 0, 0])
-            t[0] += d_pk
-            t[1] += d_pl
-            t[2] += min(d_dec, d_pl) if d_dec > 0 else 0
 
     def cut_batch(self, batch_id: str) -> Batch:
         """Everything observed since the previous batch, as a contract batch."""

@@ -136,6 +136,8 @@ def summarize(facts: Sequence[FactView], *, has_children_units: bool = False, ha
     s = Summary()
     for name in IDENTITY_FIELDS:
         setattr(s, name, best(facts, name))
+    if s.product is None:                      # ProductName, else ModelName, else ProductCode / PN station type
+        s.product = best(facts, "model") or best(facts, "product_code")
     s.mac_vendor = best(facts, "mac_vendor")
     s.protocols = sorted({f.value for f in facts if f.field == "protocol"})
     hints = sorted({f.value for f in facts if f.field == "role_hint"})

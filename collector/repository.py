@@ -152,9 +152,10 @@ def children_of(s: Session, asset_id: int) -> Sequence[Asset]:
     return s.scalars(select(Asset).where(Asset.parent_id == asset_id)).all()
 
 
-def has_comms(s: Session, asset_id: int) -> bool:
-    return s.scalar(select(func.count(Communication.id)).where(
-        (Communication.client_id == asset_id) | (Communication.server_id == asset_id))) > 0
+def comm_ports(s: Session, asset_id: int) -> set[int]:
+    """Server ports of the conversations an asset takes part in."""
+    return set(s.scalars(select(Communication.port).where(
+        (Communication.client_id == asset_id) | (Communication.server_id == asset_id)).distinct()).all())
 
 
 def assets_with_fact(s: Session, field: str, value: str) -> Sequence[int]:

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+from otscope.agent.flows import OT_PORTS
 from otscope.collector import merge, repository as repo
 from otscope.collector.models import Asset
 from otscope.collector.oui import UNKNOWN, mac_vendor
@@ -179,8 +180,10 @@ def resummarize(s: Session, asset_id: int) -> None:
     facts = [merge.FactView(f.field, f.value, f.protocol, f.last_seen) for f in repo.facts_of(s, asset_id)]
     kids = repo.children_of(s, asset_id)
     unit_children = sum(1 for k in kids if (k.component or "").startswith("unit:")) >= 2
-    summary = merge.summarize(facts, has_children_units=unit_children,
-                              has_it_traffic=repo.has_comms(s, asset_id))
+    ports = repo.comm_ports(s, asset_id)
+    # only IT traffic makes an it-host; an undecoded OT protocol (DNP3, IEC 104, ...) leaves the role unknown
+    it_only = bool(ports) and not ports & OT_PORTS.keys()
+    summary = merge.summarize(facts, has_children_units=unit_children, has_it_traffic=it_only)
     if a.parent_id is not None and summary.role is Role.UNKNOWN:
         summary.role = Role.PLC if (a.component or "").startswith(("unit:", "slot:", "rack:")) else Role.UNKNOWN
     repo.update_summary(s, asset_id, {

@@ -183,13 +183,14 @@ class Dissector:
     server_label: ClassVar[str]
     MAX_OUT: ClassVar[int] = 4096
 
-    __slots__ = ("out", "anomalies", "decoded", "confirmed", "fatal_reason", "profile")
+    __slots__ = ("out", "anomalies", "decoded", "confirmed", "labelled", "fatal_reason", "profile")
 
     def __init__(self) -> None:
         self.out: list[Fact] = []
         self.anomalies: list[Anomaly] = []
         self.decoded = 0
         self.confirmed = False          # a valid exchange was seen (request and response)
+        self.labelled = False           # both ends carry the protocol label (a well-formed PDU was seen)
         self.fatal_reason = ""
         self.profile: dict[str, int] = {}
 
@@ -200,9 +201,16 @@ class Dissector:
             self.out.append(Fact(who, field, value, message, component, frame, ts, protocol))
 
     def confirm(self, frame: int, ts: float, message: str) -> None:
-        """A valid exchange was seen: the flow is this protocol; label both ends."""
+        """A valid exchange was seen: the flow is this protocol."""
         if not self.confirmed:
             self.confirmed = True
+            self.label(frame, ts, message)
+
+    def label(self, frame: int, ts: float, message: str) -> None:
+        """A well-formed PDU (framing and body both parse) was seen: label both ends of the flow. A capture
+        may hold only one side of an exchange; the flow is still not *confirmed* until both sides are seen."""
+        if not self.labelled:
+            self.labelled = True
             self.fact(Who.CLIENT, "protocol", self.client_label, message, frame, ts)
             self.fact(Who.SERVER, "protocol", self.server_label, message, frame, ts)
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from otscope.dissectors.base import Dissector
+from otscope.dissectors.enip.dissector import CipIoDissector, EnipDissector, EnipUdpDissector
+from otscope.dissectors.modbus.dissector import ModbusDissector
+from otscope.dissectors.s7.dissector import S7Dissector
 
-TCP_DISSECTORS: tuple[type[Dissector], ...] = ()
-UDP_DISSECTORS: tuple[type[Dissector], ...] = ()
+TCP_DISSECTORS: tuple[type[Dissector], ...] = (ModbusDissector, EnipDissector, S7Dissector)
+UDP_DISSECTORS: tuple[type[Dissector], ...] = (EnipUdpDissector, CipIoDissector)
 
 
 def _by_port(classes: tuple[type[Dissector], ...]) -> dict[int, type[Dissector]]:

@@ -1,0 +1,69 @@
+"""EtherNet/IP + CIP messages -> facts (identity, roles, control actions)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from otscope.dissectors.base import Who
+from otscope.dissectors.enip.constants import DEVICE_TYPE_ROLE, device_type_name, vendor_name
+from otscope.dissectors.enip.grammar import Identity
+
+if TYPE_CHECKING:
+    from otscope.dissectors.base import Dissector
+
+
+def component_of(route: list[tuple[int, str]]) -> str | None:
+    """A route port/link target behind the IP (port 1 = backplane, link = slot) becomes a child asset."""
+    if not route:
+        return None
+    return "/".join(f"slot:{link}" if port == 1 else f"port:{port}:{link}" for port, link in route)[:64]
+
+
+def identity(d: Dissector, ident: Identity, message: str, ts: float, frame: int, component: str | None = None,
+             who: int = Who.SERVER) -> None:
+    def f(field: str, value: str) -> None:
+        d.fact(who, field, value, message, frame, ts, component)
+
+    f("cip_vendor_id", str(ident.vendor_id))
+    name = vendor_name(ident.vendor_id)
+    if name:
+        f("vendor", name)
+    f("cip_device_type", str(ident.device_type))
+    f("device_type", device_type_name(ident.device_type))
+    f("product_code", str(ident.product_code))
+    f("firmware", f"{ident.revision[0]}.{ident.revision[1]}")
+    f("serial", f"0x{ident.serial:08x}")
+    f("product", ident.product_name)
+    f("cip_status", f"0x{ident.status:04x}")
+    if ident.state is not None:
+        f("cip_state", f"0x{ident.state:02x}")
+    if ident.socket_ip is not None:
+        f("cip_socket_address", f"{ident.socket_ip}:{ident.socket_port}")
+    role = DEVICE_TYPE_ROLE.get(ident.device_type)
+    if role:
+        f("role_hint", role)
+
+
+def identity_attribute(d: Dissector, attr: int, data: bytes, message: str, ts: float, frame: int,
+                       component: str | None) -> None:
+    """Get_Attribute_Single on the Identity object: one attribute at a time."""
+    from otscope.dissectors.base import Reader, text
+
+    r = Reader(data)
+    if attr == 1 and len(data) >= 2:
+        vid = r.u16le()
+        d.fact(Who.SERVER, "cip_vendor_id", str(vid), message, frame, ts, component)
+        name = vendor_name(vid)
+        if name:
+            d.fact(Who.SERVER, "vendor", name, message, frame, ts, component)
+    elif attr == 2 and len(data) >= 2:
+        dt = r.u16le()
+        d.fact(Who.SERVER, "device_type", device_type_name(dt), message, frame, ts, component)
+    elif attr == 3 and len(data) >= 2:
+        d.fact(Who.SERVER, "product_code", str(r.u16le()), message, frame, ts, component)
+    elif attr == 4 and len(data) >= 2:
+        d.fact(Who.SERVER, "firmware", f"{data[0]}.{data[1]}", message, frame, ts, component)
+    elif attr == 6 and len(data) >= 4:
+        d.fact(Who.SERVER, "serial", f"0x{r.u32le():08x}", message, frame, ts, component)
+    elif attr == 7 and len(data) >= 1:
+        d.fact(Who.SERVER, "product", text(data[1:1 + data[0]]), message, frame, ts, component)

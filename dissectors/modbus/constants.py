@@ -1,0 +1,76 @@
+"""Modbus codes (Modbus Application Protocol Specification V1.1b3, sections 6 and 7; MODBUS Messaging on
+TCP/IP Implementation Guide V1.0b, section 3.1.3 for the MBAP header)."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+MBAP_LEN = 7
+MAX_PDU = 253
+MODBUS_PORT = 502
+
+
+class FunctionCode(IntEnum):
+    READ_COILS = 1
+    READ_DISCRETE_INPUTS = 2
+    READ_HOLDING_REGISTERS = 3
+    READ_INPUT_REGISTERS = 4
+    WRITE_SINGLE_COIL = 5
+    WRITE_SINGLE_REGISTER = 6
+    READ_EXCEPTION_STATUS = 7
+    DIAGNOSTICS = 8
+    GET_COMM_EVENT_COUNTER = 11
+    GET_COMM_EVENT_LOG = 12
+    WRITE_MULTIPLE_COILS = 15
+    WRITE_MULTIPLE_REGISTERS = 16
+    REPORT_SERVER_ID = 17
+    READ_FILE_RECORD = 20
+    WRITE_FILE_RECORD = 21
+    MASK_WRITE_REGISTER = 22
+    READ_WRITE_MULTIPLE_REGISTERS = 23
+    READ_FIFO_QUEUE = 24
+    ENCAPSULATED_INTERFACE = 43
+    UMAS = 90                                  # Schneider Electric's engineering protocol (Unity/EcoStruxure)
+
+
+class Mei(IntEnum):
+    CANOPEN_GENERAL_REFERENCE = 13
+    READ_DEVICE_IDENTIFICATION = 14
+
+
+class ReadDeviceIdCode(IntEnum):
+    BASIC = 1
+    REGULAR = 2
+    EXTENDED = 3
+    INDIVIDUAL = 4
+
+
+class ExceptionCode(IntEnum):
+    ILLEGAL_FUNCTION = 1
+    ILLEGAL_DATA_ADDRESS = 2
+    ILLEGAL_DATA_VALUE = 3
+    SERVER_DEVICE_FAILURE = 4
+    ACKNOWLEDGE = 5
+    SERVER_DEVICE_BUSY = 6
+    MEMORY_PARITY_ERROR = 8
+    GATEWAY_PATH_UNAVAILABLE = 10
+    GATEWAY_TARGET_FAILED = 11
+
+
+# Device identification objects (spec 6.21, table "Object Id") -> inventory field
+DEVICE_ID_FIELDS = {
+    0x00: "vendor",            # VendorName
+    0x01: "product_code",      # ProductCode
+    0x02: "firmware",          # MajorMinorRevision
+    0x03: "vendor_url",        # VendorUrl
+    0x04: "product",           # ProductName
+    0x05: "model",             # ModelName
+    0x06: "application_name",  # UserApplicationName
+}
+
+# Function-code profile categories for the communications report
+READS = frozenset({1, 2, 3, 4, 7, 20, 24})
+WRITES = frozenset({5, 6, 15, 16, 21, 22, 23})
+DIAGNOSTICS = frozenset({8, 11, 12, 17, 43})
+PROFILE_CATEGORY = {fc: ("read" if fc in READS else "write" if fc in WRITES else "diagnostic" if fc in DIAGNOSTICS
+                         else "umas" if fc == 90 else "other") for fc in range(1, 128)}

@@ -1,0 +1,189 @@
+"""Modbus/TCP per-flow state: MBAP framing over the reassembled stream, transaction matching, caps.
+
+Framing is by the MBAP length first (Messaging Implementation Guide 3.1.3); a body that does not parse never
+desynchronises the stream. Before the flow is confirmed (a request and its response matched by transaction
+id), any framing violation means "not Modbus" and detaches the dissector: non-Modbus traffic on port 502 is
+rejected, not mis-parsed. After confirmation, a lying length is an anomaly: the rest of that segment is
+dropped and framing resumes at the next segment (three failures in a row detach the flow).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from otscope.dissectors.base import FATAL, INCOMPLETE, OK, Dissector, Malformed, Protocol, StreamBuffer, \
+    Transport, Truncated, Who
+from otscope.dissectors.modbus import facts
+from otscope.dissectors.modbus.constants import MAX_PDU, MODBUS_PORT, PROFILE_CATEGORY, ExceptionCode
+from otscope.dissectors.modbus.grammar import parse_device_id_request
+
+MAX_PENDING = 64
+MAX_RESYNC = 3
+MAX_UNITS = 256
+GATEWAY_EXCEPTIONS = (ExceptionCode.GATEWAY_PATH_UNAVAILABLE, ExceptionCode.GATEWAY_TARGET_FAILED)
+
+
+class ModbusDissector(Dissector):
+    protocol: ClassVar[Protocol] = Protocol.MODBUS
+    transport: ClassVar[Transport] = Transport.TCP
+    ports: ClassVar[tuple[int, ...]] = (MODBUS_PORT,)
+    client_label: ClassVar[str] = "modbus-client"
+    server_label: ClassVar[str] = "modbus-server"
+
+    __slots__ = ("buf", "pending", "units", "gateway", "resync", "devid", "writes")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.buf = StreamBuffer(cap=4 * (MAX_PDU + 7))
+        self.pending: dict[int, tuple[int, int, int]] = {}   # tid -> (fc, unit, read-device-id object/code)
+        self.units: set[int] = set()                         # unit ids that answered without exception
+        self.gateway = False
+        self.resync = 0
+        self.devid: dict[int, dict[int, bytes]] = {}         # unit -> objects collected (MoreFollows)
+        self.writes = 0
+
+    def feed(self, data: bytes, side: int, ts: float, frame: int) -> int:
+        n = len(data)
+        # common case, inlined: one whole ADU in one segment of a confirmed flow, an ordinary poll
+        if n >= 8 and data[2] == 0 and data[3] == 0 and data[4] == 0 and data[5] + 6 == n and data[5] >= 2 \
+                and self.confirmed and not self.buf.pending[side]:
+            fc = data[7]
+            cat = PROFILE_CATEGORY.get(fc)
+            if cat == "read" or (cat == "write" and side == 0):
+                self.decoded += n
+                if side == 0:
+                    prof = self.profile
+                    prof[cat] = prof.get(cat, 0) + 1
+                    if cat == "write":
+                        self.writes += 1
+                elif data[6] not in self.units:
+                    self._new_unit(data[6], ts, frame)
+                return OK
+        if n >= 8 and not self.buf.pending[side] and data[2] == 0 and data[3] == 0 and \
+                (data[4] << 8 | data[5]) + 6 == n and data[4] == 0 and data[5] >= 2:
+            self.decoded += n
+            return self._adu(data, side, ts, frame)
+        return self._stream(data, side, ts, frame)
+
+    def gap(self, side: int) -> None:
+        self.buf.drop(side)
+
+    def _stream(self, data: bytes, side: int, ts: float, frame: int) -> int:
+        data = self.buf.join(side, data)
+        pos, n = 0, len(data)
+        while n - pos >= 7:
+            pid = data[pos + 2] << 8 | data[pos + 3]
+            length = data[pos + 4] << 8 | data[pos + 5]
+            if pid != 0 or not 2 <= length <= MAX_PDU + 1:
+                return self._bad_frame(f"MBAP protocol id {pid} length {length}", side, ts, frame)
+            end = pos + 6 + length
+            if end > n:
+                break
+            status = self._adu(data[pos:end], side, ts, frame)
+            self.decoded += end - pos
+            if status == FATAL:
+                return FATAL
+            pos = end
+        self.resync = 0
+        if pos < n:
+            if not self.buf.keep(side, data[pos:]):
+                return self._bad_frame("buffered ADU over the cap", side, ts, frame)
+            return INCOMPLETE
+        return OK
+
+    def _bad_frame(self, why: str, side: int, ts: float, frame: int) -> int:
+        self.buf.drop(side)
+        if not self.confirmed:
+            return self.fatal(f"not modbus ({why})")
+        self.anomaly("bad-mbap-length" if "length" in why else "bad-framing", frame, ts)
+        self.resync += 1
+        return self.fatal(f"lost framing ({why})") if self.resync >= MAX_RESYNC else OK
+
+    def _adu(self, adu: bytes, side: int, ts: float, frame: int) -> int:
+        tid = adu[0] << 8 | adu[1]
+        unit = adu[6]
+        fc = adu[7]
+        if side == 0:
+            prof = self.profile
+            cat = PROFILE_CATEGORY.get(fc, "other")
+            prof[cat] = prof.get(cat, 0) + 1
+            extra = 0
+            if fc == 43 or fc == 90 or fc == 17 or fc > 127 or cat == "other":
+                extra = self._request_detail(adu, fc, unit, ts, frame)
+                if extra < 0:
+                    return FATAL
+            elif cat == "write":
+                self.writes += 1
+            pending = self.pending
+            if len(pending) >= MAX_PENDING and tid not in pending:
+                pending.clear()
+                self.anomaly("pending-transactions-cap", frame, ts)
+            pending[tid] = (fc, unit, extra)
+            if not self.labelled:
+                self.label(frame, ts, "Modbus/TCP request")
+            return OK
+        req = self.pending.pop(tid, None)
+        if req is None:
+            return OK if self.confirmed else self._unmatched(adu, fc, ts, frame)
+        if req[0] != fc & 0x7F:
+            self.anomaly("response-function-mismatch", frame, ts)
+            return OK
+        if not self.confirmed:
+            self.confirm(frame, ts, "Modbus/TCP request/response")
+        if fc & 0x80:
+            return self._exception(adu, fc & 0x7F, unit, ts, frame)
+        if unit not in self.units:
+            self._new_unit(unit, ts, frame)
+        if fc == 43 or fc == 17 or fc == 90:
+            facts.response(self, adu[7:], fc, unit, req[2], ts, frame)
+        return OK
+
+    def _unmatched(self, adu: bytes, fc: int, ts: float, frame: int) -> int:
+        """A response before any matched exchange (capture started mid-session): parse, do not confirm."""
+        if fc == 43 or fc == 17:
+            facts.response(self, adu[7:], fc, adu[6], 0, ts, frame)
+        return OK
+
+    def _request_detail(self, adu: bytes, fc: int, unit: int, ts: float, frame: int) -> int:
+        if fc > 127:
+            if not self.confirmed:
+                self.fatal_reason = "not modbus (request with the exception bit set)"
+                return -1
+            self.anomaly("request-with-exception-bit", frame, ts)
+            return 0
+        if fc == 43 and len(adu) > 8 and adu[8] == 14:
+            try:
+                req = parse_device_id_request(adu[7:])
+            except (Truncated, Malformed):
+                self.anomaly("malformed-device-id-request", frame, ts)
+                return 0
+            self.count(f"fc43 read code {req.read_code}")
+            return req.read_code << 8 | req.object_id
+        if fc == 90:
+            facts.umas_seen(self, unit, ts, frame)
+        if PROFILE_CATEGORY.get(fc, "other") == "other":
+            self.count(f"fc{fc}")
+        return 0
+
+    def _exception(self, adu: bytes, fc: int, unit: int, ts: float, frame: int) -> int:
+        code = adu[8] if len(adu) > 8 else -1
+        self.count(f"exception fc{fc} code {code}")
+        if code in GATEWAY_EXCEPTIONS and not self.gateway:
+            self.gateway = True
+            self.fact(Who.SERVER, "role_hint", "gateway", f"Modbus exception {code} (gateway)", frame, ts)
+        return OK
+
+    def _new_unit(self, unit: int, ts: float, frame: int) -> None:
+        if len(self.units) >= MAX_UNITS:
+            return
+        self.units.add(unit)
+        real = sorted(u for u in self.units if 0 < u < 248)
+        if len(real) >= 2:
+            if not self.gateway:
+                self.gateway = True
+                self.fact(Who.SERVER, "role_hint", "gateway", "Modbus: several unit ids answer", frame, ts)
+            for u in real if len(real) == 2 else (unit,):
+                self.fact(Who.SERVER, "protocol", "modbus-server", "Modbus response from unit", frame, ts,
+                          component=f"unit:{u}")
+                for oid, raw in sorted(self.devid.get(u, {}).items()):
+                    facts.device_object(self, u, oid, raw, "FC43/14 Read Device Identification", ts, frame)

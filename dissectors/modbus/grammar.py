@@ -1,0 +1,108 @@
+"""Modbus/TCP grammar: bytes -> dataclasses (pure; raises Truncated / Malformed)."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from otscope.dissectors.base import Malformed, Reader
+from otscope.dissectors.modbus.constants import MAX_PDU, Mei, ReadDeviceIdCode
+
+_MBAP = struct.Struct(">HHHB")
+
+
+@dataclass(frozen=True, slots=True)
+class Mbap:
+    transaction_id: int
+    protocol_id: int
+    length: int                  # unit id + PDU
+    unit_id: int
+
+
+def parse_mbap(data: bytes) -> Mbap:
+    """MBAP header (Messaging Implementation Guide 3.1.3); ``length`` must leave room for a function code."""
+    if len(data) < 7:
+        raise Malformed("short MBAP header")
+    tid, pid, length, unit = _MBAP.unpack_from(data)
+    if pid != 0:
+        raise Malformed(f"MBAP protocol id {pid} (Modbus is 0)")
+    if not 2 <= length <= MAX_PDU + 1:
+        raise Malformed(f"MBAP length {length} outside 2..{MAX_PDU + 1}")
+    return Mbap(tid, pid, length, unit)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceIdRequest:
+    read_code: int
+    object_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceIdResponse:
+    read_code: int
+    conformity: int
+    more_follows: bool
+    next_object_id: int
+    objects: tuple[tuple[int, bytes], ...]
+
+
+def parse_device_id_request(pdu: bytes) -> DeviceIdRequest:
+    """FC 43 / MEI 14 request (spec 6.21): MEI type, ReadDevId code, object id."""
+    r = Reader(pdu)
+    if r.u8() != 43 or r.u8() != Mei.READ_DEVICE_IDENTIFICATION:
+        raise Malformed("not a Read Device Identification request")
+    code, obj = r.u8(), r.u8()
+    if code not in ReadDeviceIdCode.__members__.values():
+        raise Malformed(f"ReadDevId code {code}")
+    return DeviceIdRequest(code, obj)
+
+
+def parse_device_id_response(pdu: bytes) -> DeviceIdResponse:
+    """FC 43 / MEI 14 response: code, conformity, more follows (00/FF), next id, count, objects."""
+    r = Reader(pdu)
+    if r.u8() != 43 or r.u8() != Mei.READ_DEVICE_IDENTIFICATION:
+        raise Malformed("not a Read Device Identification response")
+    code, conformity, more, next_id, count = r.u8(), r.u8(), r.u8(), r.u8(), r.u8()
+    if code not in (1, 2, 3, 4):
+        raise Malformed(f"ReadDevId code {code}")
+    if more not in (0x00, 0xFF):
+        raise Malformed(f"MoreFollows 0x{more:02x} (must be 00 or FF)")
+    objects = []
+    for _ in range(count):
+        oid, olen = r.u8(), r.u8()
+        objects.append((oid, r.take(olen)))
+    if r.remaining():
+        raise Malformed(f"{r.remaining()} bytes after the last object")
+    return DeviceIdResponse(code, conformity, more == 0xFF, next_id, tuple(objects))
+
+
+@dataclass(frozen=True, slots=True)
+class ServerId:
+    data: bytes                  # server id, run indicator and additional data: layout is device specific
+
+
+def parse_report_server_id(pdu: bytes) -> ServerId:
+    """FC 17 response (spec 6.13): byte count, then device-specific bytes."""
+    r = Reader(pdu)
+    if r.u8() != 17:
+        raise Malformed("not a Report Server ID response")
+    n = r.u8()
+    data = r.take(n)
+    if r.remaining():
+        raise Malformed("bytes after the Report Server ID data")
+    return ServerId(data)
+
+
+def printable_runs(data: bytes, minimum: int = 3) -> list[str]:
+    """ASCII runs in device-specific bytes (e.g. b'\\xfa\\xffPM710PowerMeter' -> ['PM710PowerMeter'])."""
+    runs, cur = [], bytearray()
+    for b in data:
+        if 0x20 <= b < 0x7F:
+            cur.append(b)
+            continue
+        if len(cur) >= minimum:
+            runs.append(cur.decode("ascii"))
+        cur = bytearray()
+    if len(cur) >= minimum:
+        runs.append(cur.decode("ascii"))
+    return runs

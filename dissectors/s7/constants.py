@@ -1,0 +1,107 @@
+"""ISO-on-TCP (RFC 1006 TPKT, ISO 8073 COTP), S7comm and S7comm-plus codes (Wireshark packet-s7comm.c,
+packet-s7comm_plus / s7commwireshark, packet-cotp.c)."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+S7_PORT = 102
+TPKT_VERSION = 3
+S7COMM_ID = 0x32
+S7PLUS_ID = 0x72
+
+
+class CotpType(IntEnum):
+    CR = 0xE0
+    CC = 0xD0
+    DR = 0x80
+    DC = 0xC0
+    DT = 0xF0
+    ED = 0x10
+    AK = 0x60
+    EA = 0x20
+    RJ = 0x50
+    ER = 0x70
+
+
+class CotpParam(IntEnum):
+    TPDU_SIZE = 0xC0
+    CALLING_TSAP = 0xC1     # the sender's TSAP (source)
+    CALLED_TSAP = 0xC2      # the TSAP asked for (destination)
+
+
+class Rosctr(IntEnum):
+    JOB = 1
+    ACK = 2
+    ACK_DATA = 3
+    USERDATA = 7
+
+
+class Function(IntEnum):
+    CPU_SERVICES = 0x00
+    SETUP_COMMUNICATION = 0xF0
+    READ_VAR = 0x04
+    WRITE_VAR = 0x05
+    REQUEST_DOWNLOAD = 0x1A
+    DOWNLOAD_BLOCK = 0x1B
+    DOWNLOAD_ENDED = 0x1C
+    START_UPLOAD = 0x1D
+    UPLOAD = 0x1E
+    END_UPLOAD = 0x1F
+    PI_SERVICE = 0x28
+    PLC_STOP = 0x29
+
+
+ENGINEERING_FUNCTIONS = {
+    Function.REQUEST_DOWNLOAD: "block download", Function.DOWNLOAD_BLOCK: "block download",
+    Function.DOWNLOAD_ENDED: "block download", Function.START_UPLOAD: "block upload", Function.UPLOAD: "block upload",
+    Function.END_UPLOAD: "block upload", Function.PI_SERVICE: "PLC control (PI service)", Function.PLC_STOP: "PLC stop",
+}
+
+
+class UserdataGroup(IntEnum):
+    MODE_TRANSITION = 0
+    PROGRAMMER = 1
+    CYCLIC = 2
+    BLOCK = 3
+    CPU = 4
+    SECURITY = 5
+    PBC = 6
+    TIME = 7
+
+
+SUB_READ_SZL = 0x01
+CONNECTION_TYPES = {1: "PG", 2: "OP", 3: "S7 basic"}
+
+# SZL 0x001C component identification record indexes -> inventory field
+SZL_1C_FIELDS = {1: "name", 2: "module_name", 3: "plant_id", 4: "copyright", 5: "serial", 7: "product",
+                 8: "memory_card_serial", 11: "location"}
+
+
+class PlusFunction(IntEnum):
+    EXPLORE = 0x04BB
+    CREATE_OBJECT = 0x04CA
+    DELETE_OBJECT = 0x04D4
+    SET_VARIABLE = 0x04F2
+    GET_VARIABLE = 0x04FC
+    ADD_LINK = 0x0506
+    REMOVE_LINK = 0x051A
+    GET_LINK = 0x0524
+    SET_MULTI_VARIABLES = 0x0542
+    GET_MULTI_VARIABLES = 0x054C
+    BEGIN_SEQUENCE = 0x0556
+    END_SEQUENCE = 0x0560
+    INVOKE = 0x056B
+    SET_VAR_SUBSTREAMED = 0x057C
+    GET_VAR_SUBSTREAMED = 0x0586
+    GET_VARIABLES_ADDRESS = 0x0590
+    ABORT = 0x059A
+    ERROR = 0x05A9
+    INIT_SSL = 0x05B3
+
+
+class PlusOpcode(IntEnum):
+    REQUEST = 0x31
+    RESPONSE = 0x32
+    NOTIFICATION = 0x33
+    RESPONSE2 = 0x02

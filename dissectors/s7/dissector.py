@@ -1,0 +1,179 @@
+"""S7 per-flow state on TCP 102: TPKT framing (RFC 1006), COTP, DT reassembly, S7comm and S7comm-plus.
+
+Framing by the TPKT length first; a COTP or S7 body that fails to parse is an anomaly. Before the
+connection is confirmed (a COTP CC, or a valid S7 PDU), anything that is not TPKT version 3 means "not
+ISO-on-TCP" and detaches the dissector. Fragmented COTP DT (no EOT) is reassembled up to a cap.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from otscope.dissectors.base import FATAL, INCOMPLETE, OK, Dissector, Malformed, Protocol, StreamBuffer, \
+    Transport, Truncated, Who
+from otscope.dissectors.s7 import facts
+from otscope.dissectors.s7.constants import ENGINEERING_FUNCTIONS, S7_PORT, S7COMM_ID, S7PLUS_ID, SUB_READ_SZL, \
+    CotpType, Function, PlusFunction, PlusOpcode, Rosctr, UserdataGroup
+from otscope.dissectors.s7.grammar import parse_cotp, parse_plus, parse_s7, parse_szl, parse_userdata, tsaps
+
+MAX_TPKT = 65535
+MAX_DT = 64 * 1024
+MAX_SZL = 64 * 1024
+
+
+class S7Dissector(Dissector):
+    protocol: ClassVar[Protocol] = Protocol.S7COMM
+    transport: ClassVar[Transport] = Transport.TCP
+    ports: ClassVar[tuple[int, ...]] = (S7_PORT,)
+    client_label: ClassVar[str] = "cotp-client"
+    server_label: ClassVar[str] = "cotp-server"
+
+    __slots__ = ("buf", "dt", "pending_tsap", "labels", "szl_parts", "tls")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.buf = StreamBuffer(cap=2 * MAX_TPKT)
+        self.dt = [b"", b""]                               # COTP DT reassembly per direction
+        self.pending_tsap: tuple[int, int, int] | None = None
+        self.labels: set[str] = set()
+        self.szl_parts: dict[int, bytes] = {}
+        self.tls = False
+
+    def gap(self, side: int) -> None:
+        self.buf.drop(side)
+        self.dt[side] = b""
+
+    def feed(self, data: bytes, side: int, ts: float, frame: int) -> int:
+        data = self.buf.join(side, data)
+        pos, n = 0, len(data)
+        while n - pos >= 4:
+            if data[pos] != 3 or data[pos + 1] != 0:
+                self.buf.drop(side)
+                if not self.confirmed:
+                    return self.fatal("not ISO-on-TCP (no TPKT version 3)")
+                self.anomaly("bad-tpkt", frame, ts)
+                return OK
+            length = data[pos + 2] << 8 | data[pos + 3]
+            if length < 7:
+                self.buf.drop(side)
+                return self.fatal(f"TPKT length {length}") if not self.confirmed else self._lost(frame, ts)
+            end = pos + length
+            if end > n:
+                break
+            self._tpdu(data[pos + 4:end], side, ts, frame)
+            self.decoded += length
+            pos = end
+        if pos < n:
+            if not self.buf.keep(side, data[pos:]):
+                return self.fatal("TPKT over the buffer cap")
+            return INCOMPLETE
+        return OK
+
+    def _lost(self, frame: int, ts: float) -> int:
+        self.anomaly("bad-tpkt-length", frame, ts)
+        return OK
+
+    def _label(self, who: int, label: str, msg: str, frame: int, ts: float, protocol: str) -> None:
+        key = f"{who}{label}"
+        if key not in self.labels:
+            self.labels.add(key)
+            self.fact(who, "protocol", label, msg, frame, ts, protocol=protocol)
+
+    def _tpdu(self, tpdu: bytes, side: int, ts: float, frame: int) -> None:
+        try:
+            c = parse_cotp(tpdu)
+        except (Truncated, Malformed):
+            self.anomaly("malformed-cotp", frame, ts)
+            return
+        if c.pdu_type == CotpType.CR and side == 0:
+            calling, called = tsaps(c)
+            self.count("cotp cr")
+            facts.connect_request(self, calling, called, ts, frame)
+        elif c.pdu_type == CotpType.CC and side == 1:
+            self.confirm(frame, ts, "COTP Connection Confirm")
+        elif c.pdu_type == CotpType.DT:
+            payload = self.dt[side] + c.payload if self.dt[side] else c.payload
+            if not c.eot:
+                self.dt[side] = payload if len(payload) <= MAX_DT else b""
+                return
+            self.dt[side] = b""
+            if payload:
+                self._user_data(payload, side, ts, frame)
+
+    def _user_data(self, payload: bytes, side: int, ts: float, frame: int) -> None:
+        first = payload[0]
+        try:
+            if first == S7COMM_ID:
+                self._s7(payload, side, ts, frame)
+            elif first == S7PLUS_ID:
+                self._s7plus(payload, side, ts, frame)
+            elif first == 0x16 and len(payload) > 2 and payload[1] == 3:
+                self._encrypted("TLS handshake inside COTP", frame, ts)
+            else:
+                self.count("cotp other payload")
+        except (Truncated, Malformed):
+            self.anomaly(f"malformed-{'s7comm' if first == S7COMM_ID else 's7comm-plus'}", frame, ts)
+
+    # -- S7comm ----------------------------------------------------------------------------------------
+    def _s7(self, payload: bytes, side: int, ts: float, frame: int) -> None:
+        p = parse_s7(payload)
+        if not self.confirmed:
+            self.confirm(frame, ts, "S7comm PDU")
+        label = "s7comm-server" if side == 1 else "s7comm-client"
+        self._label(Who.SERVER if side == 1 else Who.CLIENT, label, "S7comm PDU", frame, ts, "s7comm")
+        facts.s7_confirmed(self, ts, frame)
+        if p.rosctr == Rosctr.JOB and p.params:
+            fn = p.params[0]
+            self.count(Function(fn).name.lower() if fn in Function._value2member_map_ else f"function 0x{fn:02x}")
+            if fn in ENGINEERING_FUNCTIONS:
+                what = ENGINEERING_FUNCTIONS[fn]
+                self.fact(Who.SERVER, "control_action", what, f"S7comm job 0x{fn:02x}", frame, ts, protocol="s7comm")
+                self.fact(Who.CLIENT, "role_hint", "engineering-workstation", f"S7comm {what}", frame, ts,
+                          protocol="s7comm")
+        elif p.rosctr == Rosctr.ACK_DATA and p.params and p.params[0] == Function.SETUP_COMMUNICATION \
+                and len(p.params) >= 8:
+            self.fact(Who.SERVER, "s7_pdu_size", str(p.params[6] << 8 | p.params[7]), "S7comm Setup Communication",
+                      frame, ts, protocol="s7comm")
+        elif p.rosctr == Rosctr.USERDATA:
+            self._userdata(p, side, ts, frame)
+
+    def _userdata(self, p, side: int, ts: float, frame: int) -> None:  # type: ignore[no-untyped-def]
+        u = parse_userdata(p)
+        if u.group != UserdataGroup.CPU or u.subfunction != SUB_READ_SZL or u.kind != 8 or side != 1:
+            self.count(f"userdata group {u.group} sub {u.subfunction}")
+            return
+        if u.data_return != 0xFF:
+            self.count(f"szl error 0x{u.data_return:02x}")
+            return
+        data = self.szl_parts.pop(u.sequence, b"") + u.data
+        if not u.last_unit and len(data) < MAX_SZL and len(self.szl_parts) < 8:
+            self.szl_parts[u.sequence] = data                  # more data units follow
+            return
+        facts.szl(self, parse_szl(data), ts, frame)
+
+    # -- S7comm-plus -----------------------------------------------------------------------------------
+    def _s7plus(self, payload: bytes, side: int, ts: float, frame: int) -> None:
+        h = parse_plus(payload)
+        if not self.confirmed:
+            self.confirm(frame, ts, "S7comm-plus PDU")
+        who = Who.SERVER if side == 1 else Who.CLIENT
+        self._label(who, "s7comm-plus-server" if side == 1 else "s7comm-plus-client", "S7comm-plus PDU", frame, ts,
+                    "s7comm-plus")
+        if f"ver{h.version}" not in self.labels:
+            self.labels.add(f"ver{h.version}")
+            self.fact(Who.SERVER, "s7plus_protocol_version", str(h.version), "S7comm-plus header", frame, ts,
+                      protocol="s7comm-plus")
+        if h.function is None:
+            return
+        fn = h.function
+        self.count(PlusFunction(fn).name.lower() if fn in PlusFunction._value2member_map_ else f"plus 0x{fn:04x}")
+        if fn == PlusFunction.CREATE_OBJECT:
+            facts.plus_create_object(self, h.body, side, ts, frame)
+        elif fn == PlusFunction.INIT_SSL and h.opcode in (PlusOpcode.REQUEST, PlusOpcode.RESPONSE):
+            self._encrypted("S7comm-plus InitSSL", frame, ts)
+
+    def _encrypted(self, why: str, frame: int, ts: float) -> None:
+        if not self.tls:
+            self.tls = True
+            self.fact(Who.SERVER, "encrypted", "S7comm-plus session switched to TLS", why, frame, ts,
+                      protocol="s7comm-plus")
