@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Set up everything otscope and its tests need on a fresh Debian machine: system packages, a venv, the
+# package with its test extras. Idempotent: a second run only checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v tshark >/dev/null || need_apt+=(tshark)
+command -v tcpdump >/dev/null || need_apt+=(tcpdump)
+command -v tcpreplay >/dev/null || need_apt+=(tcpreplay)
+ldconfig -p 2>/dev/null | grep -q libpcap.so.0.8 || need_apt+=(libpcap0.8)
+if [ "${OTSCOPE_BROWSER_TESTS:-1}" = 1 ]; then
+  command -v chromium >/dev/null || need_apt+=(chromium)
+fi
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  for attempt in 1 2 3 4 5; do
+    if $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null; then
+      break
+    fi
+    echo "setup: apt-get failed (another install running?), retry $attempt"; sleep 10
+  done
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.otscope-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stamp" ]; then
+  .venv/bin/python -m pip install -q --upgrade pip setuptools wheel 2>&1 | grep -v "^WARNING: Location" || true
+  .venv/bin/python -m pip install -q -e ".[test]" 2>&1 | grep -v "^WARNING: Location" || true
+  .venv/bin/python -c "import otscope.agent.cli" 
+  touch "$stamp"
+fi
+echo "setup: ok ($(.venv/bin/python --version), $(tshark --version 2>/dev/null | head -1))"
