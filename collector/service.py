@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from otscope.agent.flows import OT_PORTS
 from otscope.collector import merge, repository as repo
-from otscope.collector.models import Asset
+from otscope.collector.models import Asset, Fact
 from otscope.collector.oui import UNKNOWN, mac_vendor
-from otscope.contract import Batch, Evidence, Subject
+from otscope.contract import Batch, Evidence, FactObs, Subject
 from otscope.dissectors.base import Role
 
 
@@ -43,9 +43,18 @@ class _BatchContext:
         self.sensor = sensor
         self.touched: set[int] = set()
         self.new_macs: list[tuple[int, str, float]] = []
+        self.owners: dict[tuple, int] = {}        # (kind, vlan, value) / (parent, component) -> asset id
+        self.facts: dict[int, dict[tuple[str, str, str], Fact]] = {}
+
+    def forget(self) -> None:
+        """Assets were merged: cached resolutions may point at a deleted asset."""
+        self.owners.clear()
+        self.facts.clear()
 
     def _top(self, kind: str, vlan: int, value: str, first: float, last: float) -> Asset:
-        a = repo.owner_of(self.s, kind, vlan, value)
+        key = (kind, vlan, value)
+        aid = self.owners.get(key)
+        a = self.s.get(Asset, aid) if aid is not None else repo.owner_of(self.s, kind, vlan, value)
         if a is None:
             a = repo.new_asset(self.s, first, last)
             repo.put_address(self.s, a, kind, vlan, value, first, last)
@@ -53,6 +62,7 @@ class _BatchContext:
                 self.new_macs.append((a.id, value, first))
         else:
             repo.touch(a, first, last)
+        self.owners[key] = a.id
         self.touched.add(a.id)
         return a
 
@@ -63,9 +73,32 @@ class _BatchContext:
             assert subj.ip is not None
             a = self._top("ip", subj.vlan, subj.ip, first, last)
         if subj.component:
-            a = repo.child(self.s, a, subj.component, first, last)
+            key = (a.id, subj.component)
+            cid = self.owners.get(key)
+            if cid is None:
+                a = repo.child(self.s, a, subj.component, first, last)
+                self.owners[key] = a.id
+            else:
+                a = self.s.get(Asset, cid)  # type: ignore[assignment]
+                repo.touch(a, first, last)
             self.touched.add(a.id)
         return a
+
+    def fact(self, asset_id: int, f: FactObs, sensor: str) -> None:
+        known = self.facts.get(asset_id)
+        if known is None:
+            known = self.facts[asset_id] = {(x.field, x.value, x.protocol): x for x in repo.facts_of(self.s, asset_id)}
+        row = known.get((f.field, f.value, f.protocol))
+        if row is None:
+            row = Fact(asset_id=asset_id, field=f.field, value=f.value, protocol=f.protocol, message=f.message,
+                       evidence=evidence_text(f.evidence), sensor=sensor, first_seen=f.first_seen,
+                       last_seen=f.last_seen)
+            self.s.add(row)
+            known[(f.field, f.value, f.protocol)] = row
+            return
+        if f.first_seen < row.first_seen:
+            row.first_seen, row.evidence, row.message = f.first_seen, evidence_text(f.evidence), f.message
+        row.last_seen = max(row.last_seen, f.last_seen)
 
     def bind(self, vlan: int, ip: str, mac: str, confidence: str, first: float, last: float) -> None:
         s = self.s
@@ -89,6 +122,7 @@ class _BatchContext:
             assert mac_owner is not None and ip_owner is not None
             a = mac_owner
             repo.merge_into(s, a, ip_owner)
+            self.forget()
             self.touched.discard(ip_owner.id)
             repo.put_address(s, a, "ip", vlan, ip, first, last, confidence)
             repo.put_address(s, a, "mac", vlan, mac, first, last, confidence)
@@ -118,8 +152,7 @@ def apply_batch(s: Session, batch: Batch) -> IngestResult:
             a.sent = True
     for f in batch.facts:
         a = ctx.resolve(f.subject, f.first_seen, f.last_seen)
-        repo.put_fact(s, a.id, f.field, f.value, f.protocol, f.message, evidence_text(f.evidence), batch.sensor,
-                      f.first_seen, f.last_seen)
+        ctx.fact(a.id, f, batch.sensor)
         if f.field == "protocol" and f.value.endswith("-server"):
             a.sent = True                       # a server that answered has spoken
     for c in batch.comms:
@@ -166,7 +199,9 @@ def _link_by_serial(s: Session, ctx: _BatchContext) -> None:
                 if not vendors & {f.value for f in repo.facts_of(s, other_id) if f.field == "vendor"}:
                     continue
                 keep, drop = (other, a) if other.id < a.id else (a, other)
+                s.flush()
                 repo.merge_into(s, keep, drop)
+                ctx.forget()
                 ctx.touched.discard(drop.id)
                 ctx.touched.add(keep.id)
                 return _link_by_serial(s, ctx)

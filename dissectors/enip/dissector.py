@@ -24,6 +24,9 @@ READ_SERVICES = frozenset({Service.READ_TAG, 0x52, Service.GET_ATTRIBUTE_SINGLE,
 WRITE_SERVICES = frozenset({Service.WRITE_TAG, Service.READ_MODIFY_WRITE_TAG, 0x53, Service.SET_ATTRIBUTE_SINGLE,
                             Service.SET_ATTRIBUTES_ALL})
 ROUTER_PATH_OK = 0x00
+# connected services whose replies carry no identity: profile only ("" = a reply, counted as the command)
+FAST_SERVICES = {0x4C: "read", 0x52: "read", 0x4D: "write", 0x4E: "write", 0x53: "write", 0x0A: "service 0x0a",
+                 0xCC: "", 0xD2: "", 0xCD: "", 0xCE: "", 0xD3: "", 0x8A: ""}
 
 
 class _Pending:
@@ -55,6 +58,19 @@ class EnipDissector(Dissector):
         self.buf.drop(side)
 
     def feed(self, data: bytes, side: int, ts: float, frame: int) -> int:
+        n = len(data)
+        # common case, inlined: one whole SendUnitData (connected address + connected data items) carrying
+        # a tag read/write or its reply: nothing to learn but the profile
+        if self.confirmed and n >= 47 and data[0] == 0x70 and data[1] == 0 and (data[2] | data[3] << 8) + 24 == n \
+                and data[32] == 0xA1 and data[40] == 0xB1 and not self.buf.pending[side]:
+            kind = FAST_SERVICES.get(data[46])
+            if kind is not None:
+                self.decoded += n
+                prof = self.profile
+                prof["send_unit_data"] = prof.get("send_unit_data", 0) + 1
+                if kind:
+                    prof[kind] = prof.get(kind, 0) + 1
+                return OK
         data = self.buf.join(side, data)
         pos, n = 0, len(data)
         while n - pos >= HEADER_LEN:

@@ -28,7 +28,7 @@ class S7Dissector(Dissector):
     client_label: ClassVar[str] = "cotp-client"
     server_label: ClassVar[str] = "cotp-server"
 
-    __slots__ = ("buf", "dt", "pending_tsap", "labels", "szl_parts", "tls")
+    __slots__ = ("buf", "dt", "pending_tsap", "labels", "szl_parts", "tls", "s7seen")
 
     def __init__(self) -> None:
         super().__init__()
@@ -38,12 +38,27 @@ class S7Dissector(Dissector):
         self.labels: set[str] = set()
         self.szl_parts: dict[int, bytes] = {}
         self.tls = False
+        self.s7seen = False
 
     def gap(self, side: int) -> None:
         self.buf.drop(side)
         self.dt[side] = b""
 
     def feed(self, data: bytes, side: int, ts: float, frame: int) -> int:
+        n = len(data)
+        # common case, inlined: one whole TPKT + COTP DT(EOT) + S7comm Read/Write Var job or ack-data
+        if self.s7seen and n >= 20 and data[0] == 3 and data[1] == 0 and (data[2] << 8 | data[3]) == n \
+                and data[4] == 2 and data[5] == 0xF0 and data[6] == 0x80 and data[7] == S7COMM_ID \
+                and not self.buf.pending[side] and not self.dt[side]:
+            rosctr = data[8]
+            fn = data[17] if rosctr == 1 else data[19] if rosctr == 3 else -1
+            if fn == 4 or fn == 5:
+                self.decoded += n
+                if rosctr == 1:
+                    key = "read_var" if fn == 4 else "write_var"
+                    prof = self.profile
+                    prof[key] = prof.get(key, 0) + 1
+                return OK
         data = self.buf.join(side, data)
         pos, n = 0, len(data)
         while n - pos >= 4:
@@ -119,6 +134,7 @@ class S7Dissector(Dissector):
         p = parse_s7(payload)
         if not self.confirmed:
             self.confirm(frame, ts, "S7comm PDU")
+        self.s7seen = True
         label = "s7comm-server" if side == 1 else "s7comm-client"
         self._label(Who.SERVER if side == 1 else Who.CLIENT, label, "S7comm PDU", frame, ts, "s7comm")
         facts.s7_confirmed(self, ts, frame)

@@ -1,0 +1,95 @@
+"""Replay benchmark: packets/s and peak RSS of whole `otscope replay` processes, side by side with tshark.
+
+    python -m otscope.agent.bench [FILE] [--runs 5] [--workers 1] [--no-tshark]
+
+Without FILE it generates the reference workload with ../shared/bench/make_mixed_pcap.py (1M packets) into
+/tmp/mixed_1m.pcap. Each run is a fresh process writing a fresh SQLite inventory (the whole job: decode,
+flows, dissectors, inventory written); the figure is the median of the runs. Peak RSS comes from
+wait4()'s rusage of that process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from otscope.agent.pcapio import read_chunks
+
+SHARED_GEN = Path(__file__).resolve().parents[1].parent / "shared" / "bench" / "make_mixed_pcap.py"
+
+
+def count_packets(path: str) -> int:
+    return sum(ch.count for ch in read_chunks(path))
+
+
+def timed(cmd: list[str], stdout: int | None = subprocess.DEVNULL) -> tuple[float, int, int]:
+    """(seconds, peak RSS in MiB, exit code) of one process."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - t0
+    if proc.stderr is not None:
+        proc.stderr.close()
+    return elapsed, usage.ru_maxrss // 1024, os.waitstatus_to_exitcode(status)
+
+
+def ensure_workload(path: Path, n: int) -> Path:
+    if path.exists():
+        return path
+    if not SHARED_GEN.exists():
+        sys.exit(f"bench: {path} is missing and {SHARED_GEN} is not there to make it")
+    print(f"bench: generating {n:,} packets into {path} ...", flush=True)
+    subprocess.run([sys.executable, str(SHARED_GEN), "-n", str(n), "-o", str(path), "-q"], check=True)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("file", nargs="?", help="capture to replay (default: the 1M-packet reference workload)")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--packets", type=int, default=1_000_000, help="size of a generated workload")
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--no-tshark", action="store_true")
+    args = ap.parse_args(argv)
+    path = Path(args.file) if args.file else ensure_workload(Path(f"/tmp/mixed_{args.packets // 1000}k.pcap"),
+                                                              args.packets)
+    n = count_packets(str(path))
+    exe = shutil.which("otscope") or str(Path(sys.executable).with_name("otscope"))
+    rows = []
+    times, rss = [], []
+    for i in range(args.runs):
+        with tempfile.TemporaryDirectory() as d:
+            cmd = [exe, "replay", str(path), "--db", f"sqlite:///{d}/bench.db", "--no-progress"]
+            if args.workers > 1:
+                cmd += ["--workers", str(args.workers)]
+            sec, mib, code = timed(cmd)
+        if code != 0:
+            print(f"bench: otscope replay failed (exit {code})", file=sys.stderr)
+            return 1
+        times.append(sec)
+        rss.append(mib)
+        print(f"  run {i + 1}: {sec:.2f} s  {n / sec:,.0f} packets/s  peak RSS {mib} MiB", flush=True)
+    med = statistics.median(times)
+    rows.append((f"otscope replay (workers={args.workers})", n / med, max(rss)))
+    if not args.no_tshark and shutil.which("tshark"):
+        sec, mib, _ = timed(["tshark", "-n", "-r", str(path), "-T", "fields", "-e", "ip.src", "-e", "ip.dst",
+                             "-Y", "modbus||enip||s7comm"])
+        rows.append(("tshark -T fields -Y modbus||enip||s7comm", n / sec, mib))
+    ref = rows[-1][1] if len(rows) > 1 else None
+    print(f"\nfile: {path} ({n:,} packets, {path.stat().st_size / 1e6:.1f} MB); median of {args.runs} run(s)")
+    print(f"{'tool':<44} {'packets/s':>12} {'x tshark':>9} {'peak RSS':>9}")
+    for name, pps, mib in rows:
+        ratio = f"{pps / ref:.1f}x" if ref else "-"
+        print(f"{name:<44} {pps:>12,.0f} {ratio:>9} {mib:>6} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

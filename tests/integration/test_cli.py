@@ -1,0 +1,124 @@
+"""The command line as a user runs it: exit codes, one-line errors, idempotent replay, output contracts."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import write_pcap
+from tests.support.frames import TcpSession, arp
+
+MB_REQ = bytes.fromhex("000100000006010300000002")
+MB_RSP = bytes.fromhex("00010000000701030400010002")
+DEVID_REQ = bytes.fromhex("000b00000005012b0e0100")
+DEVID_RSP = bytes.fromhex("000b0000001a012b0e0181000003000441636d6501035a31300205" "76312e3234")
+
+
+def otscope(*args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+    exe = Path(sys.executable).with_name("otscope")
+    return subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=300, check=check,
+                          env={**os.environ, "COLUMNS": "200"})
+
+
+@pytest.fixture
+def sample(tmp_path: Path) -> Path:
+    s = TcpSession("10.0.0.20", "10.0.0.10", 40000, 502).handshake()
+    s.to_server(MB_REQ)
+    s.to_client(MB_RSP)
+    s.to_server(DEVID_REQ)
+    s.to_client(DEVID_RSP)
+    return write_pcap(tmp_path / "sample.pcap", [arp("10.0.0.10", "00:1b:1b:00:00:01")] + s.frames)
+
+
+def counts(db: Path) -> dict[str, object]:
+    con = sqlite3.connect(db)
+    try:
+        return {t: con.execute(f"select count(*) from {t}").fetchone()[0]
+                for t in ("assets", "addresses", "facts", "communications", "traffic", "anomalies")} | {
+            "packets": con.execute("select sum(packets), sum(bytes) from communications").fetchone(),
+            "traffic_bytes": con.execute("select sum(bytes_seen), sum(bytes_decoded) from traffic").fetchone()}
+    finally:
+        con.close()
+
+
+def test_replay_twice_doubles_nothing(tmp_path: Path, sample: Path) -> None:
+    db = tmp_path / "inv.db"
+    r1 = otscope("replay", str(sample), "--db", f"sqlite:///{db}")
+    assert r1.returncode == 0, r1.stderr
+    assert "packets/s" in r1.stdout and "assets in inventory" in r1.stdout
+    first = counts(db)
+    r2 = otscope("replay", str(sample), "--db", f"sqlite:///{db}")
+    assert r2.returncode == 0
+    assert counts(db) == first
+
+
+def test_assets_json_contract(tmp_path: Path, sample: Path) -> None:
+    db = f"sqlite:///{tmp_path}/inv.db"
+    otscope("replay", str(sample), "--db", db, check=True)
+    out = json.loads(otscope("assets", "--db", db, "--format", "json", check=True).stdout)
+    assert out["count"] == len(out["data"]) == 2
+    plc = next(a for a in out["data"] if "10.0.0.10" in a["ips"])
+    for key in ("id", "ips", "macs", "vlans", "role", "vendor", "product", "order_number", "firmware", "serial",
+                "name", "protocols", "first_seen", "last_seen", "facts", "parent"):
+        assert key in plc
+    assert plc["role"] == "plc" and plc["vendor"] == "Acme" and plc["firmware"] == "v1.24"
+    assert plc["macs"] == ["00:1b:1b:00:00:01"] and "modbus-server" in plc["protocols"]
+    fw = next(f for f in plc["facts"] if f["field"] == "firmware")
+    assert set(fw) >= {"field", "value", "protocol", "evidence", "first_seen", "last_seen"}
+    assert fw["evidence"] == "sample.pcap#frame 7" and fw["protocol"] == "modbus"
+    hmi = next(a for a in out["data"] if "10.0.0.20" in a["ips"])
+    assert hmi["role"] == "hmi-scada"
+
+
+def test_coverage_json_contract(tmp_path: Path, sample: Path) -> None:
+    db = f"sqlite:///{tmp_path}/inv.db"
+    otscope("replay", str(sample), "--db", db, check=True)
+    cov = json.loads(otscope("coverage", "--db", db, "--format", "json", check=True).stdout)
+    assert cov["target"] == 0.95 and cov["assets_total"] == 2 and cov["assets_identified"] == 1
+    assert cov["asset_coverage"] == 0.5 and cov["fields"] == {"vendor": 0.5, "product": 0.5, "firmware": 0.5}
+    assert cov["traffic"]["target"] == 0.8 and cov["traffic"]["share"] == 1.0
+    (gap,) = cov["gaps"]
+    assert gap["ips"] == ["10.0.0.20"] and "client" in gap["reason"] and gap["missing"]
+
+
+def test_truncated_file_one_line_error_keeps_what_was_read(tmp_path: Path, sample: Path) -> None:
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(sample.read_bytes()[:-30])
+    db = tmp_path / "inv.db"
+    r = otscope("replay", str(cut), "--db", f"sqlite:///{db}")
+    assert r.returncode == 1
+    err = [line for line in r.stderr.splitlines() if line.strip()]
+    assert len(err) == 1 and "cut.pcap" in err[0] and "byte offset" in err[0]
+    assert "Traceback" not in r.stderr
+    assert counts(db)["assets"] == 2                                   # frames before the fault are kept
+
+
+@pytest.mark.parametrize("content", [b"", b"hello world, not a capture", None])
+def test_bad_inputs_are_clear_errors(tmp_path: Path, content: bytes | None) -> None:
+    p = tmp_path / "bad.pcap"
+    if content is not None:
+        p.write_bytes(content)
+    r = otscope("replay", str(p), "--db", f"sqlite:///{tmp_path}/inv.db")
+    assert r.returncode != 0 and "Traceback" not in r.stderr and "bad.pcap" in r.stderr
+
+
+def test_csv_neutralises_formulas(tmp_path: Path) -> None:
+    from otscope.agent.cli import csv_cell
+
+    assert csv_cell("=cmd|' /C calc'!A0") == "'=cmd|' /C calc'!A0"
+    assert csv_cell("+1") == "'+1" and csv_cell("@x") == "'@x" and csv_cell("-2") == "'-2"
+    assert csv_cell(["a", "b"]) == "a b" and csv_cell(None) == ""
+
+
+def test_table_output_runs(tmp_path: Path, sample: Path) -> None:
+    db = f"sqlite:///{tmp_path}/inv.db"
+    otscope("replay", str(sample), "--db", db, check=True)
+    assert "Acme" in otscope("assets", "--db", db, check=True).stdout
+    assert "asset coverage" in otscope("coverage", "--db", db, check=True).stdout
+    assert otscope("assets", "--db", db, "--format", "csv", check=True).stdout.startswith("id,parent,ips")
