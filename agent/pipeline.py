@@ -421,6 +421,14 @@ class Pipeline:
             oldest = next(iter(self.active.values()))
             self._retire(oldest)
             st.flows_evicted += 1
+        pick = tcp_dissector_for if transport == "tcp" else udp_dissector_for
+        cport, sport_ = (sp, dp) if client_is_sender else (dp, sp)
+        cls = pick(sport_, -1)
+        if cls is None and pick(cport, -1) is not None:
+            # the protocol's port is on the initiator's side (a device on 502 that opened the connection):
+            # the protocol server is the side of its well-known port, whatever the handshake said
+            client_is_sender = not client_is_sender
+            cls = pick(cport, -1)
         if client_is_sender:
             fl = Flow((src, sp, dst, dp, vlan), vlan, transport, src, dst, sp, dp, ts, frame)
         else:
@@ -434,7 +442,6 @@ class Pipeline:
         st.flows_created += 1
         self._host(vlan, src, ts)
         self._host(vlan, dst, ts)
-        cls = (tcp_dissector_for if transport == "tcp" else udp_dissector_for)(fl.sport, fl.cport)
         if cls is not None:
             fl.diss = cls()
         return ent_fwd if client_is_sender else (fl, 1)

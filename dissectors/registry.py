@@ -23,9 +23,9 @@ _TCP = _by_port(TCP_DISSECTORS)
 _UDP = _by_port(UDP_DISSECTORS)
 
 
-def tcp_dissector_for(server_port: int, client_port: int) -> type[Dissector] | None:
+def tcp_dissector_for(server_port: int, client_port: int = -1) -> type[Dissector] | None:
     return _TCP.get(server_port) or _TCP.get(client_port)
 
 
-def udp_dissector_for(server_port: int, client_port: int) -> type[Dissector] | None:
+def udp_dissector_for(server_port: int, client_port: int = -1) -> type[Dissector] | None:
     return _UDP.get(server_port) or _UDP.get(client_port)
