@@ -38,7 +38,7 @@ class S7Dissector(Dissector):
         self.labels: set[str] = set()
         self.szl_parts: dict[int, bytes] = {}
         self.tls = False
-        self.s7seen = False
+        self.s7seen = 0                                    # bit per side: S7comm seen (labels done)
 
     def gap(self, side: int) -> None:
         self.buf.drop(side)
@@ -47,7 +47,7 @@ class S7Dissector(Dissector):
     def feed(self, data: bytes, side: int, ts: float, frame: int) -> int:
         n = len(data)
         # common case, inlined: one whole TPKT + COTP DT(EOT) + S7comm Read/Write Var job or ack-data
-        if self.s7seen and n >= 20 and data[0] == 3 and data[1] == 0 and (data[2] << 8 | data[3]) == n \
+        if self.s7seen == 3 and n >= 20 and data[0] == 3 and data[1] == 0 and (data[2] << 8 | data[3]) == n \
                 and data[4] == 2 and data[5] == 0xF0 and data[6] == 0x80 and data[7] == S7COMM_ID \
                 and not self.buf.pending[side] and not self.dt[side]:
             rosctr = data[8]
@@ -134,7 +134,7 @@ class S7Dissector(Dissector):
         p = parse_s7(payload)
         if not self.confirmed:
             self.confirm(frame, ts, "S7comm PDU")
-        self.s7seen = True
+        self.s7seen |= 1 << side
         label = "s7comm-server" if side == 1 else "s7comm-client"
         self._label(Who.SERVER if side == 1 else Who.CLIENT, label, "S7comm PDU", frame, ts, "s7comm")
         facts.s7_confirmed(self, ts, frame)
