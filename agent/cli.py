@@ -185,6 +185,48 @@ def coverage_cmd(db: DbOpt = DEFAULT_URL,
         typer.echo(f"gap asset {g['asset']} {' '.join(g['ips']) or '-'} ({g['role']}): {g['reason']} -> {g['action']}")
 
 
+class TokenScope(str, Enum):
+    read = "read"
+    write = "write"
+    admin = "admin"
+
+
+@token_app.command("create")
+def token_create(db: DbOpt = DEFAULT_URL,
+                 scope: Annotated[TokenScope, typer.Option("--scope")] = TokenScope.read,
+                 name: Annotated[str, typer.Option(help="a label for the token")] = "") -> None:
+    """Create an API token; it is printed once and stored only as a hash."""
+    from otscope.api.security import Scope, create_token
+
+    factory = _factory(db)
+    with factory() as s, s.begin():
+        tok = create_token(s, Scope[scope.value.upper()], name)
+    typer.echo(tok)
+
+
+@app.command()
+def serve(db: DbOpt = DEFAULT_URL,
+          host: Annotated[str, typer.Option(help="bind address (default loopback only)")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(min=1, max=65535)] = 8080) -> None:
+    """Serve the API and the dashboard (uvicorn). Off loopback, tokens are required and must exist."""
+    import uvicorn
+
+    from otscope.api.app import create_app
+    from otscope.api.security import tokens_configured
+    from otscope.api.settings import Settings, is_loopback
+
+    local = is_loopback(host)
+    if not local:
+        with _factory(db)() as s:
+            if not tokens_configured(s):
+                fail(f"refusing to bind {host}: no API token configured (otscope token create --db ... "
+                     f"--scope read) - every request off loopback must authenticate")
+    settings = Settings.from_env(db_url=db, host=host, require_auth=not local)
+    typer.echo(f"otscope API on http://{host}:{port}/ (docs /docs, auth {'required' if not local else 'for writes'})",
+               err=True)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", server_header=False)
+
+
 @app.command()
 def version() -> None:
     """Print the version."""

@@ -111,22 +111,55 @@ def get_asset(s: Session, asset_id: int) -> dict[str, Any] | None:
 
 # --- coverage ---------------------------------------------------------------------------------------------
 
-def _summary_of(b: AssetBundle) -> merge.Summary:
-    a = b.asset
-    s = merge.Summary(vendor=a.vendor, product=a.product, order_number=a.order_number, firmware=a.firmware,
-                      serial=a.serial, name=a.name, mac_vendor=a.mac_vendor, role=Role(a.role))
-    s.protocols = sorted({f.value for f in b.facts if f.field == "protocol"})
-    return s
+@dataclass(slots=True)
+class _Light:
+    """What coverage needs of an asset, read with plain column queries (no ORM objects: 10k assets fast)."""
+
+    id: int
+    role: str
+    summary: merge.Summary
+    sent: bool
+    first_seen: float
+    last_seen: float
+    name: str | None
+    ips: list[str]
+    vlans: list[int]
+    encrypted: bool = False
 
 
-def _subnet(b: AssetBundle) -> str:
-    for ad in b.addresses:
-        if ad.kind == "ip":
-            try:
-                net = ipaddress.ip_network(f"{ad.value}/{24 if ':' not in ad.value else 64}", strict=False)
-                return str(net)
-            except ValueError:
-                continue
+def _light_assets(s: Session) -> list[_Light]:
+    protos: dict[int, list[str]] = defaultdict(list)
+    encrypted: set[int] = set()
+    for aid, field, value in s.execute(select(Fact.asset_id, Fact.field, Fact.value)
+                                       .where(Fact.field.in_(("protocol", "encrypted")))):
+        if field == "protocol":
+            protos[aid].append(value)
+        else:
+            encrypted.add(aid)
+    ips: dict[int, list[str]] = defaultdict(list)
+    vlans: dict[int, set[int]] = defaultdict(set)
+    for aid, kind, vlan, value in s.execute(select(Address.asset_id, Address.kind, Address.vlan, Address.value)):
+        vlans[aid].add(vlan)
+        if kind == "ip":
+            ips[aid].append(value)
+    out = []
+    for row in s.execute(select(Asset.id, Asset.role, Asset.vendor, Asset.product, Asset.order_number,
+                                Asset.firmware, Asset.sent, Asset.first_seen, Asset.last_seen, Asset.name)
+                         .order_by(Asset.id)):
+        aid, role, vendor, product, order, fw, sent, first, last, name = row
+        summ = merge.Summary(vendor=vendor, product=product, order_number=order, firmware=fw, role=Role(role),
+                             protocols=sorted(set(protos.get(aid, ()))))
+        out.append(_Light(aid, role, summ, bool(sent), first, last, name, sorted(ips.get(aid, []), key=_ip_key),
+                          sorted(vlans.get(aid, ())), aid in encrypted))
+    return out
+
+
+def _subnet_of(ips: list[str]) -> str:
+    for ip in ips:
+        try:
+            return str(ipaddress.ip_network(f"{ip}/{24 if ':' not in ip else 64}", strict=False))
+        except ValueError:
+            continue
     return "layer-2 only"
 
 
@@ -135,44 +168,39 @@ def _share(n: int, d: int) -> float:
 
 
 def coverage(s: Session, *, target: float = ASSET_TARGET, traffic_target: float = TRAFFIC_TARGET) -> dict[str, Any]:
-    bundles = load_bundles(s)
-    ot: list[tuple[AssetBundle, merge.Summary]] = []
-    for b in bundles:
-        summ = _summary_of(b)
-        if merge.is_ot(summ):
-            ot.append((b, summ))
+    ot = [x for x in _light_assets(s) if merge.is_ot(x.summary)]
     total = len(ot)
-    identified = sum(1 for _, sm in ot if sm.identified)
+    identified = sum(1 for x in ot if x.summary.identified)
     fields = {
-        "vendor": _share(sum(1 for _, sm in ot if sm.vendor), total),
-        "product": _share(sum(1 for _, sm in ot if sm.product or sm.order_number), total),
-        "firmware": _share(sum(1 for _, sm in ot if sm.firmware), total),
+        "vendor": _share(sum(1 for x in ot if x.summary.vendor), total),
+        "product": _share(sum(1 for x in ot if x.summary.product or x.summary.order_number), total),
+        "firmware": _share(sum(1 for x in ot if x.summary.firmware), total),
     }
-    groups: dict[str, dict[str, list[int]]] = {"subnet": defaultdict(lambda: [0, 0]), "vlan": defaultdict(lambda: [0, 0])}
-    for b, sm in ot:
-        for kind, key in (("subnet", _subnet(b)), ("vlan", str(min((ad.vlan for ad in b.addresses), default=0)))):
+    groups: dict[str, dict[str, list[int]]] = {"subnet": defaultdict(lambda: [0, 0]),
+                                                "vlan": defaultdict(lambda: [0, 0])}
+    for x in ot:
+        for kind, key in (("subnet", _subnet_of(x.ips)), ("vlan", str(x.vlans[0] if x.vlans else 0))):
             g = groups[kind][key]
             g[0] += 1
-            g[1] += int(sm.identified)
+            g[1] += int(x.summary.identified)
     seen, decoded, packets = s.execute(select(func.coalesce(func.sum(TrafficStat.bytes_seen), 0),
                                               func.coalesce(func.sum(TrafficStat.bytes_decoded), 0),
                                               func.coalesce(func.sum(TrafficStat.packets), 0))).one()
-    per_proto = [{"protocol": p, "bytes_seen": bs, "bytes_decoded": bd, "share": _share(bd, bs)}
+    per_proto = [{"protocol": p, "bytes_seen": int(bs), "bytes_decoded": int(bd), "share": _share(int(bd), int(bs))}
                  for p, bs, bd in s.execute(select(TrafficStat.protocol, func.sum(TrafficStat.bytes_seen),
                                                    func.sum(TrafficStat.bytes_decoded))
                                             .group_by(TrafficStat.protocol).order_by(TrafficStat.protocol))]
     gaps = []
-    for b, sm in ot:
-        if sm.identified:
+    for x in ot:
+        if x.summary.identified:
             continue
-        a = b.asset
-        servers = [p for p in sm.protocols if p.endswith("-server")]
-        encrypted = any(f.field == "encrypted" for f in b.facts)
+        protos = x.summary.protocols
+        servers = [p for p in protos if p.endswith("-server")]
         reason, action = merge.gap_reason(merge.GapInput(
-            a.id, sm, a.sent, a.last_seen - a.first_seen, encrypted,
-            is_client_only=not servers and any(p.endswith("-client") for p in sm.protocols)))
-        gaps.append({"asset": a.id, "ips": sorted({ad.value for ad in b.addresses if ad.kind == "ip"}, key=_ip_key),
-                     "role": a.role, "name": a.name, "missing": sm.missing(), "reason": reason, "action": action})
+            x.id, x.summary, x.sent, x.last_seen - x.first_seen, x.encrypted,
+            is_client_only=not servers and any(p.endswith("-client") for p in protos)))
+        gaps.append({"asset": x.id, "ips": x.ips, "role": x.role, "name": x.name, "missing": x.summary.missing(),
+                     "reason": reason, "action": action})
     asset_cov = _share(identified, total)
     traffic_share = _share(int(decoded), int(seen))
     return {
@@ -196,12 +224,24 @@ def anomalies(s: Session) -> list[dict[str, Any]]:
             for a in s.scalars(select(AnomalyStat).order_by(AnomalyStat.protocol, AnomalyStat.kind))]
 
 
-def communications(s: Session) -> list[dict[str, Any]]:
+def communications(s: Session, *, asset_id: int | None = None, protocol: str | None = None,
+                   limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+    q = select(Communication).order_by(Communication.id)
+    if asset_id is not None:
+        q = q.where((Communication.client_id == asset_id) | (Communication.server_id == asset_id))
+    if protocol:
+        q = q.where(Communication.protocol == protocol)
+    if limit is not None:
+        q = q.limit(limit).offset(offset)
+    rows = list(s.scalars(q))
+    ids = {c.client_id for c in rows} | {c.server_id for c in rows}
     addr: dict[int, list[str]] = defaultdict(list)
-    for aid, v in s.execute(select(Address.asset_id, Address.value).where(Address.kind == "ip")):
-        addr[aid].append(v)
+    for chunk in _chunks(sorted(ids), 900):
+        for aid, v in s.execute(select(Address.asset_id, Address.value).where(Address.kind == "ip",
+                                                                              Address.asset_id.in_(chunk))):
+            addr[aid].append(v)
     out = []
-    for c in s.scalars(select(Communication).order_by(Communication.id)):
+    for c in rows:
         out.append({"id": c.id, "client": c.client_id, "server": c.server_id,
                     "client_ips": sorted(addr.get(c.client_id, []), key=_ip_key),
                     "server_ips": sorted(addr.get(c.server_id, []), key=_ip_key),
@@ -209,3 +249,65 @@ def communications(s: Session) -> list[dict[str, Any]]:
                     "bytes": c.bytes, "first_seen": iso(c.first_seen), "last_seen": iso(c.last_seen),
                     "profile": c.profile or {}})
     return out
+
+
+# --- filtered search (API) ----------------------------------------------------------------------------------
+
+def _like(text: str) -> str:
+    """A LIKE pattern for a user's text: wildcards in it are literal."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def search_assets(s: Session, *, role: str | None = None, vendor: str | None = None, protocol: str | None = None,
+                  subnet: str | None = None, vlan: int | None = None, identified: bool | None = None,
+                  q: str | None = None, parent: int | None = None, limit: int = 50, offset: int = 0,
+                  with_facts: bool = True) -> tuple[list[dict[str, Any]], int]:
+    """Assets matching every given filter, paginated; all values are bound parameters, never SQL text."""
+    from sqlalchemy import exists, or_
+
+    cond = []
+    if role:
+        cond.append(Asset.role == role)
+    if vendor:
+        cond.append(Asset.vendor.ilike(_like(vendor), escape="\\"))
+    if identified is not None:
+        cond.append(Asset.identified.is_(identified))
+    if parent is not None:
+        cond.append(Asset.parent_id == parent)
+    if protocol:
+        cond.append(exists().where(Fact.asset_id == Asset.id, Fact.field == "protocol", Fact.value == protocol))
+    if vlan is not None:
+        cond.append(exists().where(Address.asset_id == Asset.id, Address.vlan == vlan))
+    if subnet:
+        net = ipaddress.ip_network(subnet, strict=False)
+        ids = [aid for aid, v in s.execute(select(Address.asset_id, Address.value).where(Address.kind == "ip"))
+               if _in_net(v, net)]
+        cond.append(Asset.id.in_(ids or [-1]))
+    if q:
+        pat = _like(q)
+        cond.append(or_(*(col.ilike(pat, escape="\\") for col in (Asset.vendor, Asset.product, Asset.name,
+                                                                   Asset.order_number, Asset.serial, Asset.firmware,
+                                                                   Asset.role)),
+                        exists().where(Address.asset_id == Asset.id, Address.value.ilike(pat, escape="\\"))))
+    base = select(Asset.id).where(*cond)
+    total = s.scalar(select(func.count()).select_from(base.subquery())) or 0
+    ids = list(s.scalars(base.order_by(Asset.id).limit(limit).offset(offset)))
+    return [asset_dict(b, with_facts=with_facts) for b in load_bundles(s, ids)], total
+
+
+def _in_net(value: str, net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    try:
+        return ipaddress.ip_address(value) in net
+    except ValueError:
+        return False
+
+
+def comms_of(s: Session, asset_id: int) -> list[dict[str, Any]]:
+    return [c for c in communications(s, asset_id=asset_id)]
+
+
+def inventory_version(s: Session) -> tuple[int, int]:
+    """Changes whenever a batch is applied: a cheap key for caching derived reports."""
+    from otscope.collector.models import AppliedBatch
+
+    return tuple(s.execute(select(func.count(AppliedBatch.id), func.coalesce(func.max(AppliedBatch.id), 0))).one())  # type: ignore[return-value]

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from otscope.agent.cli import assets_csv
+from otscope.api.deps import Read, SessionDep
+from otscope.collector import queries
+
+router = APIRouter(prefix="/api/v1/export", tags=["export"], dependencies=[Read])
+
+
+@router.get("/assets.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+def export_csv(s: SessionDep) -> Response:
+    """Every asset; cells that a spreadsheet would run as a formula (= + - @) are neutralised."""
+    data = queries.list_assets(s, with_facts=False)
+    return Response(assets_csv(data), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="otscope-assets.csv"'})
+
+
+@router.get("/assets.json", response_class=Response, responses={200: {"content": {"application/json": {}}}})
+def export_json(s: SessionDep) -> Response:
+    data = queries.list_assets(s, with_facts=True)
+    return Response(json.dumps({"data": data, "count": len(data)}, sort_keys=True), media_type="application/json",
+                    headers={"Content-Disposition": 'attachment; filename="otscope-assets.json"'})

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request
+
+from otscope.api.deps import Read, SessionDep, Write
+from otscope.api.schemas import Reconciliation, RegisterUpload
+from otscope.collector import register
+
+router = APIRouter(prefix="/api/v1/register", tags=["register"])
+
+
+@router.post("", response_model=RegisterUpload, dependencies=[Write],
+             openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": {
+                 "type": "string", "description": "CSV with columns name, ip, mac, vendor, model, firmware, "
+                                                  "location (ip or mac required)"}}}}})
+async def upload_register(request: Request, s: SessionDep) -> dict:
+    """Replace the expected-asset register with an uploaded CSV."""
+    limit = request.app.state.settings.max_upload_bytes
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise HTTPException(413, f"register larger than {limit} bytes")
+    try:
+        rows, rejected = register.parse_csv(bytes(body))
+    except register.RegisterError as exc:
+        raise HTTPException(422, str(exc)) from None
+    n = register.replace(s, rows)
+    s.commit()
+    return {"imported": n, "rejected": rejected[:100]}
+
+
+@router.get("/reconciliation", response_model=Reconciliation, dependencies=[Read])
+def reconciliation(s: SessionDep) -> dict:
+    return register.reconcile(s)

@@ -1,0 +1,212 @@
+"""API shapes (Pydantic), separate from the ORM models."""
+
+from __future__ import annotations
+
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel, Field
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    data: list[T]
+    count: int = Field(description="total matching items (not only this page)")
+
+
+class Error(BaseModel):
+    detail: str
+
+
+class FactOut(BaseModel):
+    field: str
+    value: str
+    protocol: str
+    message: str
+    evidence: str = Field(description="capture file and frame, or sensor and time")
+    sensor: str
+    first_seen: str | None
+    last_seen: str | None
+
+
+class ConflictValue(BaseModel):
+    value: str
+    protocol: str
+    evidence: str
+
+
+class AssetOut(BaseModel):
+    id: int
+    parent: int | None
+    component: str | None
+    children: list[int]
+    ips: list[str]
+    macs: list[str]
+    vlans: list[int]
+    role: str
+    vendor: str | None
+    product: str | None
+    order_number: str | None
+    firmware: str | None
+    serial: str | None
+    name: str | None
+    mac_vendor: str | None
+    identified: bool
+    protocols: list[str]
+    first_seen: str | None
+    last_seen: str | None
+    conflicts: dict[str, list[ConflictValue]] = {}
+    facts: list[FactOut] | None = None
+
+
+class CommunicationOut(BaseModel):
+    id: int
+    client: int
+    server: int
+    client_ips: list[str]
+    server_ips: list[str]
+    protocol: str
+    transport: str
+    port: int
+    packets: int
+    bytes: int
+    first_seen: str | None
+    last_seen: str | None
+    profile: dict[str, int]
+
+
+class AssetDetail(AssetOut):
+    communications: list[CommunicationOut] = []
+
+
+class Crossing(BaseModel):
+    client_ip: str
+    server_ip: str
+    protocol: str
+    port: int
+    direction: str
+
+
+class ItOt(BaseModel):
+    declared: bool
+    it_ranges: list[str]
+    ot_ranges: list[str]
+    note: str
+    crossings: list[Crossing]
+
+
+class CommunicationsOut(BaseModel):
+    data: list[CommunicationOut]
+    count: int
+    subnets: list[str]
+    vlans: list[int]
+    it_ot: ItOt
+
+
+class FieldShares(BaseModel):
+    vendor: float
+    product: float
+    firmware: float
+
+
+class GroupCoverage(BaseModel):
+    assets: int
+    identified: int
+    coverage: float
+    subnet: str | None = None
+    vlan: int | None = None
+
+
+class ProtocolTraffic(BaseModel):
+    protocol: str
+    bytes_seen: int
+    bytes_decoded: int
+    share: float
+
+
+class TrafficCoverage(BaseModel):
+    ot_bytes: int
+    ot_bytes_decoded: int
+    ot_packets: int
+    share: float
+    target: float
+    pass_: bool = Field(alias="pass")
+    by_protocol: list[ProtocolTraffic]
+
+
+class Gap(BaseModel):
+    asset: int
+    ips: list[str]
+    role: str
+    name: str | None
+    missing: list[str]
+    reason: str
+    action: str
+
+
+class CoverageOut(BaseModel):
+    target: float
+    assets_total: int
+    assets_identified: int
+    asset_coverage: float
+    pass_: bool = Field(alias="pass")
+    fields: FieldShares
+    by_subnet: list[GroupCoverage]
+    by_vlan: list[GroupCoverage]
+    traffic: TrafficCoverage
+    gaps: list[Gap]
+
+
+class RegisterUpload(BaseModel):
+    imported: int
+    rejected: list[str]
+
+
+class Mismatch(BaseModel):
+    register_id: int
+    asset: int
+    field: str
+    expected: str
+    observed: str
+
+
+class RegisterRow(BaseModel):
+    id: int
+    name: str | None
+    ip: str | None
+    mac: str | None
+    vendor: str | None
+    model: str | None
+    firmware: str | None
+    location: str | None
+
+
+class Reconciliation(BaseModel):
+    matched: list[dict[str, int]]
+    missing: list[RegisterRow]
+    shadow: list[int] = Field(description="OT assets seen on the wire but not in the register")
+    mismatches: list[Mismatch]
+
+
+class AnomalyOut(BaseModel):
+    sensor: str
+    protocol: str
+    kind: str
+    count: int
+    first_evidence: str
+
+
+class SensorOut(BaseModel):
+    name: str
+    last_seen: str | None
+    stats: dict[str, int | float | str]
+
+
+class IngestOut(BaseModel):
+    status: str
+    observations: int
+
+
+class Health(BaseModel):
+    status: str
+    version: str

@@ -1,0 +1,211 @@
+// otscope dashboard. Every string from the wire is hostile: it is only ever put into the page with
+// textContent / setAttribute on SVG text, never as HTML.
+"use strict";
+
+const API = "/api/v1";
+const ROLE_COLORS = { "plc": "#3b6ea5", "hmi-scada": "#8e44ad", "engineering-workstation": "#d35400",
+  "io-device": "#16a085", "gateway": "#2c3e50", "network-device": "#7f8c8d", "it-host": "#95a5a6",
+  "unknown": "#bdc3c7" };
+const PROTO_COLORS = { "modbus": "#e67e22", "enip": "#27ae60", "enip-io": "#2ecc71", "s7comm": "#2980b9",
+  "cotp": "#2980b9", "s7comm-plus": "#1abc9c" };
+
+let assets = [];
+let sortKey = "id";
+let sortDesc = false;
+
+function token() { return localStorage.getItem("otscope-token") || ""; }
+
+async function get(path) {
+  const headers = token() ? { "Authorization": "Bearer " + token() } : {};
+  const r = await fetch(API + path, { headers });
+  if (!r.ok) {
+    let msg = r.status + " " + r.statusText;
+    try { msg = (await r.json()).detail || msg; } catch (e) { /* keep the status line */ }
+    throw new Error(msg);
+  }
+  return r.json();
+}
+
+function el(tag, text, cls) {
+  const e = document.createElement(tag);
+  if (text !== undefined && text !== null) e.textContent = String(text);
+  if (cls) e.className = cls;
+  return e;
+}
+
+function svg(tag, attrs, text) {
+  const e = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, String(v));
+  if (text !== undefined) e.textContent = String(text);
+  return e;
+}
+
+function pct(x) { return (100 * x).toFixed(1) + "%"; }
+
+function showError(err) {
+  const box = document.getElementById("error");
+  box.textContent = "Cannot load the inventory: " + err.message;
+  box.hidden = false;
+}
+
+function arcPoint(share) {
+  const a = Math.PI * (1 - Math.max(0, Math.min(1, share)));
+  return [100 + 80 * Math.cos(a), 100 - 80 * Math.sin(a)];
+}
+
+function renderCoverage(c) {
+  document.getElementById("coverage-value").textContent = pct(c.asset_coverage);
+  document.getElementById("identified").textContent = c.assets_identified;
+  document.getElementById("asset-total").textContent = c.assets_total;
+  document.getElementById("target").textContent = pct(c.target);
+  const verdict = document.getElementById("verdict");
+  verdict.textContent = c.pass ? "PASS" : "FAIL";
+  verdict.className = c.pass ? "pass" : "fail";
+  const [x, y] = arcPoint(c.asset_coverage);
+  const arc = document.getElementById("gauge-arc");
+  arc.setAttribute("d", `M20 100 A80 80 0 0 1 ${x.toFixed(1)} ${y.toFixed(1)}`);
+  arc.setAttribute("class", "gauge-fg" + (c.pass ? " pass" : ""));
+  const [tx, ty] = arcPoint(c.target);
+  const t = document.getElementById("gauge-target");
+  t.setAttribute("x1", tx); t.setAttribute("y1", ty);
+  t.setAttribute("x2", 100 + (tx - 100) * 1.2); t.setAttribute("y2", 100 + (ty - 100) * 1.2);
+  document.getElementById("gauge-text").textContent = pct(c.asset_coverage);
+  const bars = document.getElementById("field-bars");
+  bars.replaceChildren();
+  for (const [name, share] of Object.entries(c.fields)) {
+    const row = el("div", null, "bar");
+    row.append(el("span", name));
+    const track = el("div", null, "track");
+    const fill = el("div", null, "fill");
+    fill.style.width = pct(share);
+    track.append(fill);
+    row.append(track, el("span", pct(share)));
+    bars.append(row);
+  }
+  document.getElementById("traffic-share").textContent = pct(c.traffic.share);
+  document.getElementById("traffic-target").textContent = pct(c.traffic.target);
+  const gaps = document.getElementById("gaps");
+  gaps.replaceChildren();
+  for (const g of c.gaps) {
+    const li = el("li");
+    li.append(el("strong", `#${g.asset} ${g.ips.join(" ") || "(layer 2)"} ${g.role}`));
+    li.append(el("div", `${g.reason}`, "why"));
+    li.append(el("div", `\u2192 ${g.action}`));
+    gaps.append(li);
+  }
+  if (!c.gaps.length) gaps.append(el("li", "none: every OT asset is identified"));
+}
+
+function cell(a, key) {
+  const v = key === "product" ? (a.product || a.order_number) : a[key];
+  if (Array.isArray(v)) return v.join(" ");
+  return v === null || v === undefined ? "" : String(v);
+}
+
+function renderAssets() {
+  const q = document.getElementById("search").value.trim().toLowerCase();
+  const rows = assets.filter(a => !q || ["ips", "macs", "role", "vendor", "product", "firmware", "serial", "name",
+    "protocols", "order_number"].some(k => cell(a, k).toLowerCase().includes(q)));
+  rows.sort((x, y) => {
+    const a = cell(x, sortKey), b = cell(y, sortKey);
+    const n = sortKey === "id" ? x.id - y.id : a.localeCompare(b, undefined, { numeric: true });
+    return sortDesc ? -n : n;
+  });
+  const body = document.querySelector("#assets tbody");
+  body.replaceChildren();
+  for (const a of rows) {
+    const tr = el("tr");
+    tr.dataset.id = a.id;
+    for (const k of ["id", "ips", "macs", "role", "vendor", "product", "firmware", "serial", "name", "protocols"]) {
+      tr.append(el("td", k === "id" && a.parent ? `${a.id} (in ${a.parent})` : cell(a, k)));
+    }
+    body.append(tr);
+  }
+  document.getElementById("asset-count").textContent = `(${rows.length} of ${assets.length})`;
+  for (const th of document.querySelectorAll("#assets th")) {
+    th.classList.toggle("sorted", th.dataset.key === sortKey);
+    th.classList.toggle("desc", th.dataset.key === sortKey && sortDesc);
+  }
+}
+
+function renderMap(comms) {
+  const map = document.getElementById("map");
+  map.replaceChildren();
+  const byId = new Map(assets.map(a => [a.id, a]));
+  const ids = [...new Set(comms.flatMap(c => [c.client, c.server]))].filter(id => byId.has(id));
+  const roles = [...new Set(ids.map(id => byId.get(id).role))].sort();
+  const pos = new Map();
+  // one column per role, nodes spread down the column
+  roles.forEach((role, ri) => {
+    const col = ids.filter(id => byId.get(id).role === role);
+    col.forEach((id, i) => pos.set(id, [60 + ri * (600 / Math.max(1, roles.length - 1)),
+      40 + (i + 0.5) * (460 / col.length)]));
+    map.append(svg("text", { x: 60 + ri * (600 / Math.max(1, roles.length - 1)), y: 16,
+      "text-anchor": "middle", "font-weight": "bold" }, role));
+  });
+  for (const c of comms) {
+    const a = pos.get(c.client), b = pos.get(c.server);
+    if (!a || !b) continue;
+    const line = svg("line", { x1: a[0], y1: a[1], x2: b[0], y2: b[1],
+      stroke: PROTO_COLORS[c.protocol] || "#aab4bf", "stroke-width": 1.5, opacity: 0.8 });
+    line.append(svg("title", {}, `${c.protocol} ${c.client_ips.join(" ")} \u2192 ${c.server_ips.join(" ")}:${c.port}`));
+    map.append(line);
+  }
+  for (const id of ids) {
+    const a = byId.get(id);
+    const [x, y] = pos.get(id);
+    const g = svg("g", {});
+    g.append(svg("circle", { cx: x, cy: y, r: 7, fill: ROLE_COLORS[a.role] || "#999" }));
+    g.append(svg("text", { x: x + 10, y: y + 3 }, (a.ips[0] || a.macs[0] || "#" + a.id) +
+      (a.vendor ? " " + a.vendor.slice(0, 24) : "")));
+    g.append(svg("title", {}, `${a.role} ${a.vendor || ""} ${a.product || a.order_number || ""}`));
+    map.append(g);
+  }
+  const legend = document.getElementById("legend");
+  legend.replaceChildren();
+  for (const [p, col] of Object.entries(PROTO_COLORS)) {
+    const s = el("span", "\u25AC " + p + "  ");
+    s.style.color = col;
+    legend.append(s);
+  }
+}
+
+async function loadAll(path, key) {
+  let out = [], offset = 0;
+  for (;;) {
+    const page = await get(`${path}${path.includes("?") ? "&" : "?"}limit=1000&offset=${offset}`);
+    out = out.concat(page.data);
+    offset += page.data.length;
+    if (!page.data.length || offset >= page.count || offset >= 20000) return out;
+  }
+}
+
+async function load() {
+  document.getElementById("error").hidden = true;
+  try {
+    const [coverage, list, comms] = await Promise.all([get("/coverage"), loadAll("/assets"),
+      get("/communications?limit=2000")]);
+    assets = list;
+    renderCoverage(coverage);
+    renderAssets();
+    renderMap(comms.data);
+    document.body.dataset.loaded = "1";
+  } catch (err) {
+    showError(err);
+  }
+}
+
+document.getElementById("search").addEventListener("input", renderAssets);
+document.querySelector("#assets thead").addEventListener("click", ev => {
+  const key = ev.target.dataset && ev.target.dataset.key;
+  if (!key) return;
+  sortDesc = key === sortKey ? !sortDesc : false;
+  sortKey = key;
+  renderAssets();
+});
+document.getElementById("token-form").addEventListener("submit", ev => {
+  ev.preventDefault();
+  localStorage.setItem("otscope-token", document.getElementById("token").value.trim());
+  load();
+});
+load();
