@@ -159,7 +159,7 @@ def _asset_table(data: list[dict[str, Any]]) -> None:
                a["role"], a["vendor"] or "", a["product"] or a["order_number"] or "", a["firmware"] or "",
                a["serial"] or "", a["name"] or "", " ".join(a["protocols"])]
         t.add_row(*[Text(x) for x in row])          # Text: wire strings are never parsed as markup
-    Console().print(t)
+    Console(width=None if sys.stdout.isatty() else 220).print(t)
 
 
 @app.command("coverage")

@@ -102,6 +102,8 @@ def file_size(path: str) -> int:
 
 
 _LE_REC = struct.Struct("<IIII").unpack_from
+_BE_REC = struct.Struct(">IIII").unpack_from
+LE_RECORDS = _LE_REC            # a chunk whose .rec is this one has little-endian record headers
 
 
 def _read_pcap(path: str, fh: BinaryIO) -> Iterator[Chunk]:
@@ -117,12 +119,21 @@ def _read_pcap(path: str, fh: BinaryIO) -> Iterator[Chunk]:
     snaplen, linktype = struct.unpack_from(endian + "II", st.buf, 16)
     linktype &= 0x0FFFFFFF        # upper bits carry FCS information (pcap LinkType field)
     st.pos = 24
-    rec = struct.Struct(endian + "IIII").unpack_from
+    rec = _LE_REC if endian == "<" else _BE_REC
     limit = max(MAX_RECORD, snaplen if snaplen < (1 << 24) else 0)
+    walk = _c_records()
     while True:
         st.ensure(CHUNK)
         buf, start, end = st.buf, st.pos, len(st.buf)
         pos, n = start, 0
+        if walk is not None:                      # the same walk in C (agent/_fastscan.c)
+            pos, n, bad = walk(buf, start, end, endian == "<", limit)
+            if bad >= 0:
+                if n:
+                    yield Chunk(linktype, rec, scale, buf, start, pos, n)
+                st.pos = pos
+                raise CaptureError(path, st.offset(), f"corrupt pcap record (captured length {rec(buf, pos)[2]})")
+            end = pos
         # find the last complete record in the window; validate lengths on the way
         while pos + 16 <= end:
             incl = rec(buf, pos)[2]
@@ -149,6 +160,16 @@ def _read_pcap(path: str, fh: BinaryIO) -> Iterator[Chunk]:
             raise CaptureError(path, st.offset(), f"corrupt pcap record (captured length {incl})")
         if not st.ensure(16 + incl):
             raise CaptureError(path, st.offset(), "truncated pcap record")
+
+
+def _c_records():  # type: ignore[no-untyped-def]
+    if os.environ.get("OTSCOPE_PURE_PYTHON") == "1":
+        return None
+    try:
+        from otscope.agent._fastscan import records
+    except ImportError:
+        return None
+    return records
 
 
 def _tsresol_scale(opt: int) -> float:

@@ -12,12 +12,14 @@ and counted as ``dissector-error`` (a bug to fix, with the frame number as evide
 
 from __future__ import annotations
 
+import os
 import socket
 import struct
 from dataclasses import dataclass, field
 
 from otscope.agent.accumulate import Accumulator
 from otscope.agent.flows import OT_PORTS, Flow, orient, tcp_unordered
+from otscope.agent.pcapio import LE_RECORDS
 from otscope.agent.l2 import L2Dispatcher
 from otscope.contract import Batch, BindingObs, CommObs, HostObs, Subject, TrafficObs
 from otscope.dissectors.base import FATAL, Dissector, Who
@@ -55,6 +57,17 @@ class Stats:
     by_linktype: dict[int, int] = field(default_factory=dict)
 
 
+def _fast_table(dup_window: float):  # type: ignore[no-untyped-def]
+    """The C fast path's flow table, unless it is not built or OTSCOPE_PURE_PYTHON=1."""
+    if os.environ.get("OTSCOPE_PURE_PYTHON") == "1":
+        return None
+    try:
+        from otscope.agent._fastscan import Table
+    except ImportError:
+        return None
+    return Table(dup_window)
+
+
 class HostState:
     __slots__ = ("first", "last", "sent", "macs", "dirty")
 
@@ -82,7 +95,7 @@ def _is_directed_broadcast(ip: IPAddr) -> bool:
 
 class Pipeline:
     def __init__(self, sensor: str = "replay", *, max_flows: int = 200_000, dup_window: float = 0.05,
-                 live: bool = False) -> None:
+                 live: bool = False, fast: bool = True) -> None:
         self.sensor = sensor
         self.live = live
         self.max_flows = max_flows
@@ -100,6 +113,10 @@ class Pipeline:
         self.pending_traffic: dict[str, list[int]] = {}
         self.ipstr: dict[IPAddr, str] = {}
         self.frame = 0
+        self.fast = _fast_table(dup_window) if fast else None
+        self.by_fid: list[Flow | None] = []
+        self.free_fids: list[int] = []
+        self._events: list = []
         self.last_sweep = 0.0
         self.now = 0.0
 
@@ -110,8 +127,62 @@ class Pipeline:
         self.frame = 0
 
     # -- the hot loop ----------------------------------------------------------------------------------
-    def feed_chunk(self, chunk: tuple) -> None:  # noqa: C901 - one loop on purpose (see module doc)
+    def feed_chunk(self, chunk: tuple) -> None:
+        """Process a chunk of records: the C fast path takes established-flow packets, Python the rest."""
         lt, rec, scale, buf, pos, end, _n = chunk
+        fast = self.fast
+        if fast is None or lt != LINKTYPE_ETHERNET:
+            self._feed_py(lt, rec, scale, buf, pos, end)
+            if self.now - self.last_sweep > SWEEP_EVERY:
+                self._sweep(self.now)
+            return
+        le = rec is LE_RECORDS
+        st = self.stats
+        events = self._events
+        scan = fast.scan
+        while pos < end:
+            pos, self.frame, npk, nby, ndup, last = scan(buf, pos, end, le, scale, self.frame, events)
+            st.packets += npk
+            st.bytes += nby
+            st.span_duplicates += ndup
+            if last > self.now:
+                self.now = last
+            if events:
+                self._dispatch(events)
+                events.clear()
+            if pos < end:                                  # one record the fast path left to Python
+                nxt = pos + 16 + rec(buf, pos)[2]
+                self._feed_py(lt, rec, scale, buf, pos, nxt)
+                pos = nxt
+        if self.now - self.last_sweep > SWEEP_EVERY:
+            self._sweep(self.now)
+
+    def _dispatch(self, events: list) -> None:
+        """Payload the C fast path found for flows with a dissector, in capture order."""
+        flows = self.by_fid
+        for fid, d, ts, frame, payload, seq in events:
+            fl = flows[fid]
+            diss = fl.diss if fl is not None else None
+            if diss is None:
+                continue
+            try:
+                if seq < 0:
+                    r = diss.feed(payload, d, ts, frame)
+                else:
+                    nseq = fl.nseq
+                    if seq == nseq[d]:
+                        nseq[d] = (seq + len(payload)) & 0xFFFFFFFF
+                        r = diss.feed(payload, d, ts, frame)
+                    else:
+                        r = tcp_unordered(fl, d, seq, payload, ts, frame)[0]
+            except Exception as exc:  # noqa: BLE001 - a dissector bug must not stop the capture
+                self._dissector_error(fl, diss, exc, frame, ts)
+                continue
+            if r or diss.out or diss.anomalies:
+                self._drain(fl, diss, r, frame, ts)
+
+    def _feed_py(self, lt: int, rec, scale: float, buf: bytes, pos: int, end: int) -> None:  # noqa: C901
+        """The reference capture loop, in Python: every kind of packet (see module doc)."""
         st = self.stats
         tcp_get = self.tcp.get
         udp_get = self.udp.get
@@ -191,7 +262,7 @@ class Pipeline:
                     if iend > stop:
                         iend = stop
                     l4 = l3 + 40
-                    dk = -1
+                    dk = -17 - frame                # IPv6 has no IP id: no duplicate key (never equal)
                     if proto in V6_EXT or proto == 44:
                         l4, proto = self._v6_ext(buf, l4, iend, proto)
                         if l4 < 0:
@@ -223,6 +294,8 @@ class Pipeline:
                         continue
                     c[6 + d] = dk
                     fl.last = ts
+                    if fl.fid >= 0:
+                        self.fast.note(fl.fid, d, dk, ts)
                     if not c[d]:
                         self._first_from(fl, d, buf, off, ttl, lt)
                     c[d] += 1
@@ -238,7 +311,7 @@ class Pipeline:
                                 self._dissector_error(fl, diss, exc, frame, ts)
                                 continue
                             if r or diss.out or diss.anomalies:
-                                self._drain(fl, diss, r)
+                                self._drain(fl, diss, r, frame, ts)
                         elif (sp == 67 or sp == 68) and (dp == 67 or dp == 68):
                             self.l2.dhcp(buf[l4 + 8:iend], self._ip(src), vlan, frame, ts)
                     continue
@@ -257,6 +330,8 @@ class Pipeline:
                 continue
             c[6 + d] = dk
             fl.last = ts
+            if fl.fid >= 0:
+                self.fast.note(fl.fid, d, dk, ts)
             if not c[d]:
                 self._first_from(fl, d, buf, off, ttl, lt)
             c[d] += 1
@@ -277,13 +352,12 @@ class Pipeline:
                         self._dissector_error(fl, diss, exc, frame, ts)
                         continue
                     if r or diss.out or diss.anomalies:
-                        self._drain(fl, diss, r)
+                        self._drain(fl, diss, r, frame, ts)
         st.packets += frame - self.frame
         st.bytes += nby
         self.frame = frame
-        self.now = ts
-        if ts - self.last_sweep > SWEEP_EVERY:
-            self._sweep(ts)
+        if ts > self.now:
+            self.now = ts
 
     # -- link layers (rare paths) ----------------------------------------------------------------------
     def _vlans(self, buf: bytes, l3: int, stop: int, et: int, frame: int, ts: float) -> tuple[int, int, int]:
@@ -378,12 +452,14 @@ class Pipeline:
         h.sent = True
         h.dirty = True
         mac = self._mac_from(buf, off, lt)
-        if mac is None:
-            return
-        if int(mac[:2], 16) & 1:
+        if mac is not None and int(mac[:2], 16) & 1:
             # a group address as source is bogus (hostile or broken frame): look again at the next frame
             fl.c[d] = -1
             fl.c[8 + d] += 1
+            return
+        if fl.fid >= 0 and self.fast is not None:
+            self.fast.mark_seen(fl.fid, d)
+        if mac is None:
             return
         initial = ttl in INITIAL_TTLS
         prev = h.macs.get(mac)
@@ -444,6 +520,15 @@ class Pipeline:
         self._host(vlan, dst, ts)
         if cls is not None:
             fl.diss = cls()
+        if self.fast is not None:
+            fid = self.free_fids.pop() if self.free_fids else len(self.by_fid)
+            if fid == len(self.by_fid):
+                self.by_fid.append(fl)
+            else:
+                self.by_fid[fid] = fl
+            fl.fid = fid
+            self.fast.add(fid, 6 if transport == "tcp" else 17, vlan, fl.cip, fl.cport, fl.sip, fl.sport,
+                          fl.diss is not None)
         return ent_fwd if client_is_sender else (fl, 1)
 
     def _new_udp(self, src: bytes, sp: int, dst: bytes, dp: int, vlan: int, ts: float, frame: int) -> tuple[Flow, int]:
@@ -455,7 +540,7 @@ class Pipeline:
         syn, ack, fin, rst = flags & 2, flags & 16, flags & 1, flags & 4
         if ent is not None and syn and not ack:
             fl = ent[0]
-            if fl.fin or fl.c[4] or fl.c[5]:          # port reuse: a new connection on an old key
+            if self._ended_or_spoke(fl):             # port reuse: a new connection on an old key
                 self._retire(fl)
                 ent = None
         if ent is None:
@@ -470,6 +555,14 @@ class Pipeline:
             fl.fin |= 3
         return ent
 
+    def _ended_or_spoke(self, fl: Flow) -> bool:
+        if fl.fin or fl.c[4] or fl.c[5]:
+            return True
+        if fl.fid >= 0 and self.fast is not None:
+            c = self.fast.counters(fl.fid)
+            return bool(c[4] or c[5] or self.fast.state(fl.fid)[1])
+        return False
+
     def _retire(self, fl: Flow) -> None:
         """Remove a flow: report what it has not reported yet, then forget it."""
         self._fold(fl)
@@ -477,13 +570,23 @@ class Pipeline:
         table.pop(fl.key, None)
         table.pop((fl.sip, fl.sport, fl.cip, fl.cport, fl.vlan), None)
         self.active.pop((fl.transport, fl.key), None)
+        if fl.fid >= 0 and self.fast is not None:
+            self.fast.remove(fl.fid, 6 if fl.transport == "tcp" else 17, fl.vlan, fl.cip, fl.cport, fl.sip, fl.sport)
+            self.by_fid[fl.fid] = None
+            self.free_fids.append(fl.fid)
+            fl.fid = -1
 
     def _sweep(self, now: float) -> None:
         self.last_sweep = now
         dead = []
+        fast = self.fast
         for fl in self.active.values():
-            idle = now - fl.last
-            limit = CLOSED_TIMEOUT if fl.fin == 3 else UDP_TIMEOUT if fl.transport == "udp" else TCP_TIMEOUT
+            last, fin = fl.last, fl.fin
+            if fast is not None and fl.fid >= 0:
+                flast, ffin = fast.state(fl.fid)
+                last, fin = max(last, flast), fin | ffin
+            idle = now - last
+            limit = CLOSED_TIMEOUT if fin == 3 else UDP_TIMEOUT if fl.transport == "udp" else TCP_TIMEOUT
             if idle > limit:
                 dead.append(fl)
         for fl in dead:
@@ -504,7 +607,7 @@ class Pipeline:
                 self.ipstr[raw] = s
         return s
 
-    def _drain(self, fl: Flow, diss: Dissector, status: int) -> None:
+    def _drain(self, fl: Flow, diss: Dissector, status: int, frame: int, ts: float) -> None:
         acc = self.acc
         proto = diss.protocol.value
         if diss.out:
@@ -520,17 +623,19 @@ class Pipeline:
                 self._anomaly(proto, a.kind, a.frame, a.ts)
             diss.anomalies.clear()
         if status == FATAL:
-            self._anomaly(proto, f"detached: {diss.fatal_reason}", self.frame, fl.last)
+            self._anomaly(proto, f"detached: {diss.fatal_reason}", frame, ts)
             fl.decoded_extra += diss.decoded
             fl.detached = diss.fatal_reason
             fl.diss = None
+            if fl.fid >= 0 and self.fast is not None:
+                self.fast.set_dissect(fl.fid, False)
             self.stats.dissector_detached += 1
 
     def _dissector_error(self, fl: Flow, diss: Dissector, exc: Exception, frame: int, ts: float) -> None:
         diss.out.clear()
         diss.anomalies.clear()
         diss.fatal_reason = f"dissector-error {type(exc).__name__}"
-        self._drain(fl, diss, FATAL)
+        self._drain(fl, diss, FATAL, frame, ts)
 
     def _anomaly(self, protocol: str, kind: str, frame: int, ts: float) -> None:
         self.stats.anomalies += 1
@@ -541,6 +646,13 @@ class Pipeline:
         """Move a flow's unreported counters into the pending comm/traffic deltas."""
         c = fl.c
         pk, by, pl = c[0] + c[1] + c[8] + c[9], c[2] + c[3], c[4] + c[5]
+        if fl.fid >= 0 and self.fast is not None:
+            fpk0, fpk1, fby0, fby1, fpl0, fpl1, flast = self.fast.counters(fl.fid)
+            pk += fpk0 + fpk1
+            by += fby0 + fby1
+            pl += fpl0 + fpl1
+            if flast > fl.last:
+                fl.last = flast
         diss = fl.diss
         dec = fl.decoded_extra + (diss.decoded if diss is not None else 0)
         if diss is not None and diss.confirmed and not fl.proto:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from otscope.collector.models import (
@@ -187,8 +187,8 @@ def merge_into(s: Session, keep: Asset, drop: Asset) -> None:
     touch(keep, drop.first_seen, drop.last_seen)
     keep.sent = keep.sent or drop.sent
     s.flush()
-    s.execute(delete(Asset).where(Asset.id == drop.id))
-    s.expire_all()
+    s.delete(drop)
+    s.flush()
 
 
 def update_summary(s: Session, asset_id: int, values: dict) -> None:

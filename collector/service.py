@@ -137,6 +137,11 @@ class _BatchContext:
 
 def apply_batch(s: Session, batch: Batch) -> IngestResult:
     """Merge one validated batch inside the caller's transaction (the caller commits)."""
+    with s.no_autoflush:                     # flushes happen where an id is needed, not before every query
+        return _apply(s, batch)
+
+
+def _apply(s: Session, batch: Batch) -> IngestResult:
     n = batch.size()
     if s.get_bind().dialect.name == "postgresql":
         # several sensors may ingest at once: merges are serialised so identity resolution is race-free

@@ -1,0 +1,417 @@
+/*
+ * otscope fast path: the established-flow part of the capture loop, in C.
+ *
+ * The pure-Python loop in pipeline.py is the reference implementation and handles everything. This module
+ * only takes over the common case: a packet of a flow that Python has already created, untagged or
+ * 802.1Q/QinQ-tagged Ethernet, IPv4 without fragments or IPv6 without extension headers, TCP without
+ * SYN/FIN/RST, or UDP. For those it updates per-flow counters and, when the flow has a dissector and the
+ * packet carries payload, hands (flow id, side, ts, frame, payload, seq) to Python as an event. Anything
+ * else stops the scan at that record so Python processes it, then the scan resumes after it.
+ *
+ * Per-flow counters here are added to the Python Flow's own counters when the flow is reported.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef struct {
+    uint8_t ver, proto;
+    uint16_t vlan, sport, dport;
+    uint8_t src[16], dst[16];
+} Key;                                  /* 40 bytes, zero-padded */
+
+typedef struct {
+    Key key;
+    int32_t flow;                       /* -1 empty, -2 tombstone */
+    uint8_t side;                       /* packets matching this key travel on this side */
+} Slot;
+
+typedef struct {
+    int64_t pk[2], by[2], pl[2];
+    double last;
+    int64_t dk[2];
+    uint8_t used, dissect, seen[2];     /* seen: Python has had the first frame of that side */
+    uint8_t fin;                        /* bit per side: FIN seen; 3 after a RST */
+} FlowRec;
+
+typedef struct {
+    PyObject_HEAD
+    Slot *slots;
+    Py_ssize_t cap, fill;               /* fill counts used + tombstones */
+    FlowRec *flows;
+    Py_ssize_t nflows;
+    double dupwin;
+} Table;
+
+static inline uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static inline uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+static inline uint32_t rd32(const uint8_t *p, int le) {
+    return le ? ((uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0]) : be32(p);
+}
+
+static uint64_t hash_key(const Key *k) {
+    /* FNV-1a over the key bytes */
+    const uint8_t *p = (const uint8_t *)k;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < sizeof(Key); i++) { h ^= p[i]; h *= 1099511628211ULL; }
+    return h;
+}
+
+static Slot *find(Table *t, const Key *k, int for_insert) {
+    uint64_t mask = (uint64_t)t->cap - 1, i = hash_key(k) & mask;
+    Slot *tomb = NULL;
+    for (;;) {
+        Slot *s = &t->slots[i];
+        if (s->flow == -1) return for_insert ? (tomb ? tomb : s) : NULL;
+        if (s->flow == -2) { if (!tomb) tomb = s; }
+        else if (memcmp(&s->key, k, sizeof(Key)) == 0) return s;
+        i = (i + 1) & mask;
+    }
+}
+
+static int grow(Table *t) {
+    Py_ssize_t ncap = t->cap * 2;
+    Slot *old = t->slots, *ns = PyMem_Calloc((size_t)ncap, sizeof(Slot));
+    if (!ns) { PyErr_NoMemory(); return -1; }
+    for (Py_ssize_t i = 0; i < ncap; i++) ns[i].flow = -1;
+    Py_ssize_t ocap = t->cap;
+    t->slots = ns; t->cap = ncap; t->fill = 0;
+    for (Py_ssize_t i = 0; i < ocap; i++) {
+        if (old[i].flow >= 0) { Slot *s = find(t, &old[i].key, 1); *s = old[i]; t->fill++; }
+    }
+    PyMem_Free(old);
+    return 0;
+}
+
+static int key_from(PyObject *ip, Key *k, int is_src) {
+    uint8_t *dst = is_src ? k->src : k->dst;
+    if (PyLong_Check(ip)) {
+        unsigned long v = PyLong_AsUnsignedLong(ip);
+        if (PyErr_Occurred()) return -1;
+        k->ver = 4;
+        dst[0] = (uint8_t)(v >> 24); dst[1] = (uint8_t)(v >> 16); dst[2] = (uint8_t)(v >> 8); dst[3] = (uint8_t)v;
+        return 0;
+    }
+    if (PyBytes_Check(ip) && PyBytes_GET_SIZE(ip) == 16) {
+        k->ver = 6;
+        memcpy(dst, PyBytes_AS_STRING(ip), 16);
+        return 0;
+    }
+    PyErr_SetString(PyExc_TypeError, "address must be an int (IPv4) or 16 bytes (IPv6)");
+    return -1;
+}
+
+/* add(flow_id, proto, vlan, cip, cport, sip, sport, dissect): side 0 = client->server */
+static PyObject *t_add(Table *t, PyObject *args) {
+    int flow, proto, vlan, cport, sport, dissect;
+    PyObject *cip, *sip;
+    if (!PyArg_ParseTuple(args, "iiiOiOip", &flow, &proto, &vlan, &cip, &cport, &sip, &sport, &dissect)) return NULL;
+    if (flow < 0) { PyErr_SetString(PyExc_ValueError, "negative flow id"); return NULL; }
+    if ((t->fill + 2) * 2 > t->cap && grow(t) < 0) return NULL;
+    if (flow >= t->nflows) {
+        Py_ssize_t n = t->nflows ? t->nflows : 1024;
+        while (n <= flow) n *= 2;
+        FlowRec *nf = PyMem_Realloc(t->flows, (size_t)n * sizeof(FlowRec));
+        if (!nf) return PyErr_NoMemory();
+        memset(nf + t->nflows, 0, (size_t)(n - t->nflows) * sizeof(FlowRec));
+        t->flows = nf; t->nflows = n;
+    }
+    Key a, b;
+    memset(&a, 0, sizeof a); memset(&b, 0, sizeof b);
+    if (key_from(cip, &a, 1) < 0 || key_from(sip, &a, 0) < 0) return NULL;
+    if (key_from(sip, &b, 1) < 0 || key_from(cip, &b, 0) < 0) return NULL;
+    a.proto = b.proto = (uint8_t)proto; a.vlan = b.vlan = (uint16_t)vlan;
+    a.sport = (uint16_t)cport; a.dport = (uint16_t)sport; b.sport = (uint16_t)sport; b.dport = (uint16_t)cport;
+    for (int side = 0; side < 2; side++) {
+        Key *k = side ? &b : &a;
+        Slot *s = find(t, k, 0);
+        if (!s) { s = find(t, k, 1); if (s->flow == -1) t->fill++; }
+        s->key = *k; s->flow = flow; s->side = (uint8_t)side;
+    }
+    FlowRec *f = &t->flows[flow];
+    memset(f, 0, sizeof *f);
+    f->used = 1; f->dissect = (uint8_t)dissect; f->dk[0] = f->dk[1] = -2;
+    Py_RETURN_NONE;
+}
+
+static PyObject *t_remove(Table *t, PyObject *args) {
+    int flow, proto, vlan, cport, sport;
+    PyObject *cip, *sip;
+    if (!PyArg_ParseTuple(args, "iiiOiOi", &flow, &proto, &vlan, &cip, &cport, &sip, &sport)) return NULL;
+    Key a, b;
+    memset(&a, 0, sizeof a); memset(&b, 0, sizeof b);
+    if (key_from(cip, &a, 1) < 0 || key_from(sip, &a, 0) < 0) return NULL;
+    if (key_from(sip, &b, 1) < 0 || key_from(cip, &b, 0) < 0) return NULL;
+    a.proto = b.proto = (uint8_t)proto; a.vlan = b.vlan = (uint16_t)vlan;
+    a.sport = (uint16_t)cport; a.dport = (uint16_t)sport; b.sport = (uint16_t)sport; b.dport = (uint16_t)cport;
+    for (int side = 0; side < 2; side++) {
+        Slot *s = find(t, side ? &b : &a, 0);
+        if (s && s->flow == flow) s->flow = -2;
+    }
+    if (flow >= 0 && flow < t->nflows) t->flows[flow].used = 0;
+    Py_RETURN_NONE;
+}
+
+/* note(flow, side, dk, ts): Python processed a packet of this flow (keeps the duplicate check whole) */
+static PyObject *t_note(Table *t, PyObject *args) {
+    int flow, side;
+    long long dk;
+    double ts;
+    if (!PyArg_ParseTuple(args, "iiLd", &flow, &side, &dk, &ts)) return NULL;
+    if (flow >= 0 && flow < t->nflows && (side == 0 || side == 1)) {
+        FlowRec *f = &t->flows[flow];
+        f->dk[side] = dk;
+        if (ts > f->last) f->last = ts;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *t_mark_seen(Table *t, PyObject *args) {
+    int flow, side;
+    if (!PyArg_ParseTuple(args, "ii", &flow, &side)) return NULL;
+    if (flow >= 0 && flow < t->nflows && (side == 0 || side == 1)) t->flows[flow].seen[side] = 1;
+    Py_RETURN_NONE;
+}
+
+/* state(flow) -> (last, fin) */
+static PyObject *t_state(Table *t, PyObject *args) {
+    int flow;
+    if (!PyArg_ParseTuple(args, "i", &flow)) return NULL;
+    if (flow < 0 || flow >= t->nflows) return Py_BuildValue("(di)", 0.0, 0);
+    return Py_BuildValue("(di)", t->flows[flow].last, (int)t->flows[flow].fin);
+}
+
+/*
+ * records(buf, start, end, le, limit) -> (boundary, count, bad)
+ * Walks classic-pcap record headers: boundary is the end of the last complete record in [start, end);
+ * bad is the offset of a record whose captured length exceeds limit (else -1).
+ */
+static PyObject *m_records(PyObject *self, PyObject *args) {
+    Py_buffer view;
+    Py_ssize_t pos, end;
+    int le;
+    unsigned long limit;
+    if (!PyArg_ParseTuple(args, "y*nnpk", &view, &pos, &end, &le, &limit)) return NULL;
+    const uint8_t *buf = view.buf;
+    if (end > view.len) end = view.len;
+    Py_ssize_t n = 0, bad = -1;
+    while (pos + 16 <= end) {
+        uint32_t incl = rd32(buf + pos + 8, le);
+        if (incl > limit) { bad = pos; break; }
+        Py_ssize_t nxt = pos + 16 + (Py_ssize_t)incl;
+        if (nxt > end) break;
+        pos = nxt;
+        n++;
+    }
+    PyBuffer_Release(&view);
+    return Py_BuildValue("(nnn)", pos, n, bad);
+}
+
+static PyObject *t_set_dissect(Table *t, PyObject *args) {
+    int flow, on;
+    if (!PyArg_ParseTuple(args, "ip", &flow, &on)) return NULL;
+    if (flow >= 0 && flow < t->nflows) t->flows[flow].dissect = (uint8_t)on;
+    Py_RETURN_NONE;
+}
+
+/* counters(flow) -> (pk0, pk1, by0, by1, pl0, pl1, last) */
+static PyObject *t_counters(Table *t, PyObject *args) {
+    int flow;
+    if (!PyArg_ParseTuple(args, "i", &flow)) return NULL;
+    if (flow < 0 || flow >= t->nflows) return Py_BuildValue("(LLLLLLd)", 0LL, 0LL, 0LL, 0LL, 0LL, 0LL, 0.0);
+    FlowRec *f = &t->flows[flow];
+    return Py_BuildValue("(LLLLLLd)", (long long)f->pk[0], (long long)f->pk[1], (long long)f->by[0],
+                         (long long)f->by[1], (long long)f->pl[0], (long long)f->pl[1], f->last);
+}
+
+
+/*
+ * scan(buf, pos, end, le, scale, frame, events) -> (pos, frame, packets, bytes, dups, last ts)
+ * Walks classic-pcap records of an Ethernet chunk from pos; appends events for dissector payload; stops
+ * (returning the position of that record) at the first record the fast path does not handle.
+ * Event: (flow, side, ts, frame, payload, seq) with seq -1 for UDP.
+ */
+static PyObject *t_scan(Table *t, PyObject *args) {
+    Py_buffer view;
+    Py_ssize_t pos, end;
+    int le;
+    double scale;
+    long long frame;
+    PyObject *events;
+    if (!PyArg_ParseTuple(args, "y*nnpdLO!", &view, &pos, &end, &le, &scale, &frame, &PyList_Type, &events))
+        return NULL;
+    const uint8_t *buf = view.buf;
+    if (end > view.len) end = view.len;
+    long long packets = 0, bytes = 0, dups = 0;
+    double last_ts = 0.0;
+    while (pos + 16 <= end) {
+        const uint8_t *r = buf + pos;
+        uint32_t sec = rd32(r, le), frac = rd32(r + 4, le), incl = rd32(r + 8, le);
+        Py_ssize_t off = pos + 16, stop = off + (Py_ssize_t)incl;
+        if (stop > end) break;
+        const uint8_t *f = buf + off;
+        if (incl < 14) break;
+        uint16_t et = be16(f + 12);
+        Py_ssize_t l3 = 14;
+        uint16_t vlan = 0;
+        int tags = 0;
+        while ((et == 0x8100 || et == 0x88A8 || et == 0x9100) && tags < 4) {
+            if (l3 + 4 > (Py_ssize_t)incl) goto slow;
+            if (tags == 0) vlan = be16(f + l3) & 0x0FFF;
+            et = be16(f + l3 + 2);
+            l3 += 4; tags++;
+        }
+        Key k;
+        memset(&k, 0, sizeof k);
+        Py_ssize_t l4, iend;
+        int64_t dk;
+        uint8_t proto;
+        if (et == 0x0800) {
+            if (l3 + 20 > (Py_ssize_t)incl) goto slow;
+            const uint8_t *ip = f + l3;
+            int ihl = (ip[0] & 15) * 4;
+            uint16_t tot = be16(ip + 2), fragw = be16(ip + 6);
+            if ((ip[0] >> 4) != 4 || ihl < 20 || tot < ihl || (fragw & 0x3FFF)) goto slow;
+            proto = ip[9];
+            if (proto != 6 && proto != 17) goto slow;
+            k.ver = 4;
+            memcpy(k.src, ip + 12, 4); memcpy(k.dst, ip + 16, 4);
+            dk = (int64_t)be16(ip + 4) << 16 | be16(ip + 10);
+            l4 = l3 + ihl;
+            iend = l3 + tot;
+        } else if (et == 0x86DD) {
+            if (l3 + 40 > (Py_ssize_t)incl) goto slow;
+            const uint8_t *ip = f + l3;
+            if ((ip[0] >> 4) != 6) goto slow;
+            proto = ip[6];
+            if (proto != 6 && proto != 17) goto slow;
+            k.ver = 6;
+            memcpy(k.src, ip + 8, 16); memcpy(k.dst, ip + 24, 16);
+            dk = -1;
+            l4 = l3 + 40;
+            iend = l3 + 40 + be16(ip + 4);
+        } else goto slow;
+        if (iend > (Py_ssize_t)incl) iend = (Py_ssize_t)incl;
+        Py_ssize_t p0;
+        int64_t seq = -1;
+        if (proto == 6) {
+            if (l4 + 20 > iend) goto slow;
+            const uint8_t *tcp = f + l4;
+            if (tcp[13] & 0x02) goto slow;                    /* SYN: Python's flow control (new flow, reuse) */
+            k.sport = be16(tcp); k.dport = be16(tcp + 2);
+            seq = be32(tcp + 4);
+            p0 = l4 + (tcp[12] >> 4) * 4;
+        } else {
+            if (l4 + 8 > iend) goto slow;
+            k.sport = be16(f + l4); k.dport = be16(f + l4 + 2);
+            p0 = l4 + 8;
+            if ((k.sport == 67 || k.sport == 68) && (k.dport == 67 || k.dport == 68)) goto slow;   /* DHCP */
+        }
+        k.proto = proto; k.vlan = vlan;
+        Slot *s = find(t, &k, 0);
+        if (!s) goto slow;                                     /* new flow: Python decides direction */
+        FlowRec *fr = &t->flows[s->flow];
+        int d = s->side;
+        double ts = (double)sec + (double)frac * scale;
+        last_ts = ts;
+        frame++;
+        if (dk == fr->dk[d] && ts - fr->last <= t->dupwin && dk != -1) {
+            dups++;
+            packets++;
+            pos = stop;
+            continue;
+        }
+        if (!fr->seen[d]) {
+            /* the first frame from each side goes to Python once (sender, MAC and TTL of the host) */
+            fr->seen[d] = 1;
+            frame--;
+            goto slow;
+        }
+        fr->dk[d] = dk;
+        if (proto == 6) {
+            uint8_t flags = f[l4 + 13];
+            if (flags & 0x04) fr->fin = 3;
+            else if (flags & 0x01) fr->fin |= (uint8_t)(1 << d);
+        }
+        if (ts > fr->last) fr->last = ts;
+        fr->pk[d]++;
+        fr->by[d] += incl;
+        packets++;
+        bytes += incl;
+        Py_ssize_t plen = iend - p0;
+        if (plen > 0) {
+            fr->pl[d] += plen;
+            if (fr->dissect) {
+                PyObject *payload = PyBytes_FromStringAndSize((const char *)f + p0, plen);
+                PyObject *ev = payload ? Py_BuildValue("(iidLNL)", s->flow, d, ts, frame, payload, (long long)seq) : NULL;
+                if (!ev || PyList_Append(events, ev) < 0) { Py_XDECREF(ev); PyBuffer_Release(&view); return NULL; }
+                Py_DECREF(ev);
+            }
+        }
+        pos = stop;
+        continue;
+    slow:
+        break;
+    }
+    PyBuffer_Release(&view);
+    return Py_BuildValue("(nLLLLd)", pos, frame, packets, bytes, dups, last_ts);
+}
+
+static PyObject *t_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
+    double dupwin = 0.05;
+    if (!PyArg_ParseTuple(args, "|d", &dupwin)) return NULL;
+    Table *t = (Table *)type->tp_alloc(type, 0);
+    if (!t) return NULL;
+    t->cap = 1 << 12;
+    t->slots = PyMem_Calloc((size_t)t->cap, sizeof(Slot));
+    if (!t->slots) { Py_DECREF(t); return PyErr_NoMemory(); }
+    for (Py_ssize_t i = 0; i < t->cap; i++) t->slots[i].flow = -1;
+    t->dupwin = dupwin;
+    return (PyObject *)t;
+}
+
+static void t_dealloc(Table *t) {
+    PyMem_Free(t->slots);
+    PyMem_Free(t->flows);
+    Py_TYPE(t)->tp_free((PyObject *)t);
+}
+
+static PyMethodDef t_methods[] = {
+    {"add", (PyCFunction)t_add, METH_VARARGS, "register a flow: add(id, proto, vlan, cip, cport, sip, sport, dissect)"},
+    {"remove", (PyCFunction)t_remove, METH_VARARGS, "forget a flow"},
+    {"set_dissect", (PyCFunction)t_set_dissect, METH_VARARGS, "turn payload events on or off for a flow"},
+    {"counters", (PyCFunction)t_counters, METH_VARARGS, "(pk0, pk1, by0, by1, pl0, pl1, last) counted here"},
+    {"mark_seen", (PyCFunction)t_mark_seen, METH_VARARGS, "Python has processed the first frame of a side"},
+    {"note", (PyCFunction)t_note, METH_VARARGS, "Python processed a packet: its duplicate key and time"},
+    {"state", (PyCFunction)t_state, METH_VARARGS, "(last seen, FIN/RST bits) of a flow"},
+    {"scan", (PyCFunction)t_scan, METH_VARARGS, "walk records until one needs Python"},
+    {NULL, NULL, 0, NULL}
+};
+
+static PyTypeObject TableType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "otscope.agent._fastscan.Table",
+    .tp_basicsize = sizeof(Table),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = t_new,
+    .tp_dealloc = (destructor)t_dealloc,
+    .tp_methods = t_methods,
+    .tp_doc = "Established-flow fast path of the capture loop",
+};
+
+static PyMethodDef m_methods[] = {
+    {"records", m_records, METH_VARARGS, "walk pcap record headers: (boundary, count, bad offset)"},
+    {NULL, NULL, 0, NULL}
+};
+
+static struct PyModuleDef mod = {PyModuleDef_HEAD_INIT, "_fastscan", "otscope capture fast path", -1, m_methods};
+
+PyMODINIT_FUNC PyInit__fastscan(void) {
+    if (PyType_Ready(&TableType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&mod);
+    if (!m) return NULL;
+    Py_INCREF(&TableType);
+    if (PyModule_AddObject(m, "Table", (PyObject *)&TableType) < 0) { Py_DECREF(&TableType); Py_DECREF(m); return NULL; }
+    return m;
+}
