@@ -42,12 +42,26 @@ typedef struct {
     FlowRec *flows;
     Py_ssize_t nflows;
     double dupwin;
+    int shard_k, shard_n;               /* this worker owns conversations whose shard is shard_k */
 } Table;
 
 static inline uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 static inline uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
 static inline uint32_t rd32(const uint8_t *p, int le) {
     return le ? ((uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0]) : be32(p);
+}
+
+static uint32_t fold_ip(const uint8_t *ip, int v6) {
+    return v6 ? be32(ip) ^ be32(ip + 4) ^ be32(ip + 8) ^ be32(ip + 12) : be32(ip);
+}
+
+/* symmetric in the two ends; the same formula as pipeline.shard_of */
+static int shard_of(const Key *k, int n) {
+    uint32_t x = fold_ip(k->src, k->ver == 6) ^ fold_ip(k->dst, k->ver == 6) ^
+                 (uint32_t)((uint32_t)(k->sport ^ k->dport) * 0x9E3779B1u);
+    x = (x ^ (x >> 16)) * 0x45D9F3Bu;
+    x ^= x >> 16;
+    return (int)(x % (uint32_t)n);
 }
 
 static uint64_t hash_key(const Key *k) {
@@ -295,10 +309,11 @@ static PyObject *t_scan(Table *t, PyObject *args) {
         if (iend > (Py_ssize_t)incl) iend = (Py_ssize_t)incl;
         Py_ssize_t p0;
         int64_t seq = -1;
+        int syn = 0;
         if (proto == 6) {
             if (l4 + 20 > iend) goto slow;
             const uint8_t *tcp = f + l4;
-            if (tcp[13] & 0x02) goto slow;                    /* SYN: Python's flow control (new flow, reuse) */
+            syn = tcp[13] & 0x02;
             k.sport = be16(tcp); k.dport = be16(tcp + 2);
             seq = be32(tcp + 4);
             p0 = l4 + (tcp[12] >> 4) * 4;
@@ -309,6 +324,12 @@ static PyObject *t_scan(Table *t, PyObject *args) {
             if ((k.sport == 67 || k.sport == 68) && (k.dport == 67 || k.dport == 68)) goto slow;   /* DHCP */
         }
         k.proto = proto; k.vlan = vlan;
+        if (t->shard_n > 1 && shard_of(&k, t->shard_n) != t->shard_k) {
+            frame++; packets++; bytes += incl;                 /* another worker's conversation */
+            pos = stop;
+            continue;
+        }
+        if (syn) goto slow;                                    /* SYN: Python's flow control (new flow, reuse) */
         Slot *s = find(t, &k, 0);
         if (!s) goto slow;                                     /* new flow: Python decides direction */
         FlowRec *fr = &t->flows[s->flow];
@@ -319,6 +340,7 @@ static PyObject *t_scan(Table *t, PyObject *args) {
         if (dk == fr->dk[d] && ts - fr->last <= t->dupwin && dk != -1) {
             dups++;
             packets++;
+            bytes += incl;
             pos = stop;
             continue;
         }
@@ -360,7 +382,9 @@ static PyObject *t_scan(Table *t, PyObject *args) {
 
 static PyObject *t_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
     double dupwin = 0.05;
-    if (!PyArg_ParseTuple(args, "|d", &dupwin)) return NULL;
+    int shard_k = 0, shard_n = 1;
+    if (!PyArg_ParseTuple(args, "|dii", &dupwin, &shard_k, &shard_n)) return NULL;
+    if (shard_n < 1 || shard_k < 0 || shard_k >= shard_n) { PyErr_SetString(PyExc_ValueError, "bad shard"); return NULL; }
     Table *t = (Table *)type->tp_alloc(type, 0);
     if (!t) return NULL;
     t->cap = 1 << 12;
@@ -368,6 +392,8 @@ static PyObject *t_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
     if (!t->slots) { Py_DECREF(t); return PyErr_NoMemory(); }
     for (Py_ssize_t i = 0; i < t->cap; i++) t->slots[i].flow = -1;
     t->dupwin = dupwin;
+    t->shard_k = shard_k;
+    t->shard_n = shard_n;
     return (PyObject *)t;
 }
 

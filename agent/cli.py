@@ -51,6 +51,8 @@ def replay(
     db: DbOpt = DEFAULT_URL,
     sensor: Annotated[str, typer.Option(help="sensor name recorded with every observation")] = "replay",
     progress: Annotated[bool, typer.Option(help="progress bar (default: on a terminal)")] = sys.stderr.isatty(),
+    workers: Annotated[int, typer.Option(min=1, max=64, help="processes, each owning a share of the "
+                                                             "conversations (same inventory as 1)")] = 1,
 ) -> None:
     """Stream capture files into the inventory (constant memory; replaying a file twice doubles nothing)."""
     from otscope.agent.replay import now, replay_file
@@ -79,7 +81,8 @@ def replay(
         for path in files:
             if bar is not None:
                 bar.update(task, description=os.path.basename(path)[:30])
-            res = replay_file(path, lambda b: ingest(factory, b), sensor=sensor, on_progress=on_progress)
+            res = replay_file(path, lambda b: ingest(factory, b), sensor=sensor, on_progress=on_progress,
+                              workers=workers)
             results.append(res)
             if res.error:
                 typer.echo(f"otscope: error: {res.error}", err=True)

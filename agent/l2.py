@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from otscope.agent.accumulate import Accumulator
-from otscope.contract import HostObs, Subject
+from otscope.contract import Subject
 from otscope.dissectors.arp import facts as arp_facts, grammar as arp
 from otscope.dissectors.base import L2Binding, L2Fact, L2Output, Malformed, Truncated
 from otscope.dissectors.cdp import facts as cdp_facts, grammar as cdp
@@ -68,10 +68,11 @@ class L2Dispatcher:
             elif isinstance(item, L2Fact):
                 acc.fact(Subject(vlan, item.ip, item.mac), item.field, item.value, protocol, item.message, frame, ts)
 
-    def drain_hosts(self) -> list[HostObs]:
-        out = []
-        for (vlan, mac), ent in self.hosts.items():
+    def drain_hosts(self) -> dict[tuple[int, str], list[float]]:
+        """Layer-2 senders seen since the last call: (vlan, mac) -> [first, last]."""
+        out = {}
+        for key, ent in self.hosts.items():
             if ent[2]:
                 ent[2] = False
-                out.append(HostObs(Subject(vlan, None, mac), True, ent[0], ent[1]))
+                out[key] = [ent[0], ent[1]]
         return out

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from otscope.agent.accumulate import Accumulator
 from otscope.agent.flows import OT_PORTS, Flow, orient, tcp_unordered
 from otscope.agent.pcapio import LE_RECORDS
+from otscope.agent.snapshot import Snapshot, build_batch
 from otscope.agent.l2 import L2Dispatcher
-from otscope.contract import Batch, BindingObs, CommObs, HostObs, Subject, TrafficObs
+from otscope.contract import Batch, Subject
 from otscope.dissectors.base import FATAL, Dissector, Who
 from otscope.dissectors.registry import tcp_dissector_for, udp_dissector_for
 
@@ -57,7 +58,19 @@ class Stats:
     by_linktype: dict[int, int] = field(default_factory=dict)
 
 
-def _fast_table(dup_window: float):  # type: ignore[no-untyped-def]
+def shard_of(a: IPAddr, b: IPAddr, pa: int, pb: int, n: int) -> int:
+    """Which of n workers owns a conversation: symmetric in its two ends (same formula as _fastscan.c)."""
+    fa = a if isinstance(a, int) else int.from_bytes(a[0:4], "big") ^ int.from_bytes(a[4:8], "big") ^ \
+        int.from_bytes(a[8:12], "big") ^ int.from_bytes(a[12:16], "big")
+    fb = b if isinstance(b, int) else int.from_bytes(b[0:4], "big") ^ int.from_bytes(b[4:8], "big") ^ \
+        int.from_bytes(b[8:12], "big") ^ int.from_bytes(b[12:16], "big")
+    x = (fa ^ fb ^ (((pa ^ pb) * 0x9E3779B1) & 0xFFFFFFFF)) & 0xFFFFFFFF
+    x = ((x ^ (x >> 16)) * 0x45D9F3B) & 0xFFFFFFFF
+    x ^= x >> 16
+    return x % n
+
+
+def _fast_table(dup_window: float, shard_k: int = 0, shard_n: int = 1):  # type: ignore[no-untyped-def]
     """The C fast path's flow table, unless it is not built or OTSCOPE_PURE_PYTHON=1."""
     if os.environ.get("OTSCOPE_PURE_PYTHON") == "1":
         return None
@@ -65,7 +78,7 @@ def _fast_table(dup_window: float):  # type: ignore[no-untyped-def]
         from otscope.agent._fastscan import Table
     except ImportError:
         return None
-    return Table(dup_window)
+    return Table(dup_window, shard_k, shard_n)
 
 
 class HostState:
@@ -95,7 +108,7 @@ def _is_directed_broadcast(ip: IPAddr) -> bool:
 
 class Pipeline:
     def __init__(self, sensor: str = "replay", *, max_flows: int = 200_000, dup_window: float = 0.05,
-                 live: bool = False, fast: bool = True) -> None:
+                 live: bool = False, fast: bool = True, shard: tuple[int, int] = (0, 1)) -> None:
         self.sensor = sensor
         self.live = live
         self.max_flows = max_flows
@@ -113,7 +126,9 @@ class Pipeline:
         self.pending_traffic: dict[str, list[int]] = {}
         self.ipstr: dict[IPAddr, str] = {}
         self.frame = 0
-        self.fast = _fast_table(dup_window) if fast else None
+        self.shard_k, self.shard_n = shard
+        self.primary = self.shard_k == 0                 # frames no flow owns (L2, broken) are the first shard's
+        self.fast = _fast_table(dup_window, self.shard_k, self.shard_n) if fast else None
         self.by_fid: list[Flow | None] = []
         self.free_fids: list[int] = []
         self._events: list = []
@@ -190,6 +205,9 @@ class Pipeline:
         frame = self.frame
         eth = lt == 1
         nby = 0
+        nshard = self.shard_n
+        kshard = self.shard_k
+        primary = self.primary
         ts = self.now
         while pos < end:
             sec, frac, incl, _orig = rec(buf, pos)
@@ -216,7 +234,7 @@ class Pipeline:
                 # ---- link layer -> (l3 offset, ethertype, vlan)
                 if eth:
                     if incl < 14:
-                        self._anomaly("eth", "truncated-frame", frame, ts)
+                        self._decode_anomaly("eth", "truncated-frame", frame, ts)
                         continue
                     et = buf[off + 12] << 8 | buf[off + 13]
                     l3 = off + 14
@@ -233,30 +251,33 @@ class Pipeline:
                 # ---- network layer
                 if et == 0x0800:
                     if l3 + 20 > stop:
-                        self._anomaly("ipv4", "truncated-header", frame, ts)
+                        self._decode_anomaly("ipv4", "truncated-header", frame, ts)
                         continue
                     b0, tot, ipid, fragw, ttl, proto, ck, src, dst = _IP4(buf, l3)
                     ihl = (b0 & 15) << 2
                     if b0 >> 4 != 4 or ihl < 20 or tot < ihl:
-                        self._anomaly("ipv4", "bad-header", frame, ts)
+                        self._decode_anomaly("ipv4", "bad-header", frame, ts)
                         continue
                     iend = l3 + tot
                     if iend > stop:
                         iend = stop
                     dk = ipid << 16 | ck
                     if fragw & 0x3FFF:
-                        st.ip_fragments += 1
-                        if fragw & 0x1FFF:
+                        if primary:
+                            st.ip_fragments += 1
+                        if fragw & 0x1FFF:          # no transport header: owned by the address pair
+                            if nshard > 1 and shard_of(src, dst, 0, 0, nshard) != kshard:
+                                continue
                             self._other_ip(src, dst, 256, vlan, buf, off, ttl, ts, lt)
                             continue
                     l4 = l3 + ihl
                 elif et == 0x86DD:
                     if l3 + 40 > stop:
-                        self._anomaly("ipv6", "truncated-header", frame, ts)
+                        self._decode_anomaly("ipv6", "truncated-header", frame, ts)
                         continue
                     vtf, plen6, proto, ttl, src, dst = _IP6(buf, l3)
                     if vtf >> 28 != 6:
-                        self._anomaly("ipv6", "bad-header", frame, ts)
+                        self._decode_anomaly("ipv6", "bad-header", frame, ts)
                         continue
                     iend = l3 + 40 + plen6
                     if iend > stop:
@@ -268,21 +289,25 @@ class Pipeline:
                         if l4 < 0:
                             continue
                 else:
+                    if not primary:
+                        continue
                     st.non_ip_frames += 1
                     self._l2(et, buf, off, l3, stop, vlan, lt, frame, ts)
                     continue
                 # ---- transport layer (TCP falls through to the shared TCP code below)
                 if proto == 6:
                     if l4 + 20 > iend:
-                        self._anomaly("tcp", "truncated-header", frame, ts)
+                        self._decode_anomaly("tcp", "truncated-header", frame, ts)
                         continue
                     sp, dp, seq, _ack, doff, flags = _TCP(buf, l4)
                     p0 = l4 + ((doff >> 4) << 2)
                 elif proto == 17:
                     if l4 + 8 > iend:
-                        self._anomaly("udp", "truncated-header", frame, ts)
+                        self._decode_anomaly("udp", "truncated-header", frame, ts)
                         continue
                     sp, dp, _ulen = _UDP(buf, l4)
+                    if nshard > 1 and shard_of(src, dst, sp, dp, nshard) != kshard:
+                        continue
                     ent = udp_get((src, sp, dst, dp, vlan))
                     if ent is None:
                         ent = self._new_udp(src, sp, dst, dp, vlan, ts, frame)
@@ -290,7 +315,6 @@ class Pipeline:
                     c = fl.c
                     if dk == c[6 + d] and ts - fl.last <= dupwin:
                         st.span_duplicates += 1
-                        nby -= incl
                         continue
                     c[6 + d] = dk
                     fl.last = ts
@@ -316,9 +340,13 @@ class Pipeline:
                             self.l2.dhcp(buf[l4 + 8:iend], self._ip(src), vlan, frame, ts)
                     continue
                 else:
+                    if nshard > 1 and shard_of(src, dst, 0, 0, nshard) != kshard:
+                        continue
                     self._other_ip(src, dst, proto, vlan, buf, off, ttl, ts, lt)
                     continue
             # ---- TCP
+            if nshard > 1 and shard_of(src, dst, sp, dp, nshard) != kshard:
+                continue
             ent = tcp_get((src, sp, dst, dp, vlan))
             if ent is None or flags & 7:
                 ent = self._tcp_control(ent, src, sp, dst, dp, vlan, flags, seq, buf, off, ttl, ts, frame, lt)
@@ -326,7 +354,6 @@ class Pipeline:
             c = fl.c
             if dk == c[6 + d] and ts - fl.last <= dupwin:
                 st.span_duplicates += 1              # the same IPv4 header again at once: a SPAN copy
-                nby -= incl
                 continue
             c[6 + d] = dk
             fl.last = ts
@@ -353,7 +380,7 @@ class Pipeline:
                         continue
                     if r or diss.out or diss.anomalies:
                         self._drain(fl, diss, r, frame, ts)
-        st.packets += frame - self.frame
+        st.packets += frame - self.frame                # every frame read, whoever owns it
         st.bytes += nby
         self.frame = frame
         if ts > self.now:
@@ -372,7 +399,7 @@ class Pipeline:
             if vlan < 0:
                 vlan = tci & 0x0FFF
             l3 += 4
-        self._anomaly("eth", "bad-vlan-stack", frame, ts)
+        self._decode_anomaly("eth", "bad-vlan-stack", frame, ts)
         return -1, 0, 0
 
     def _link(self, lt: int, buf: bytes, off: int, stop: int, frame: int, ts: float) -> tuple[int, int]:
@@ -380,29 +407,30 @@ class Pipeline:
         st.by_linktype[lt] = st.by_linktype.get(lt, 0) + 1
         if lt == LINKTYPE_SLL:
             if stop - off < 16:
-                self._anomaly("sll", "truncated-header", frame, ts)
+                self._decode_anomaly("sll", "truncated-header", frame, ts)
                 return -1, 0
             return off + 16, _U16(buf, off + 14)[0]
         if lt == LINKTYPE_SLL2:
             if stop - off < 20:
-                self._anomaly("sll2", "truncated-header", frame, ts)
+                self._decode_anomaly("sll2", "truncated-header", frame, ts)
                 return -1, 0
             return off + 20, _U16(buf, off)[0]
         if lt in (LINKTYPE_RAW, LINKTYPE_RAW_ALT, LINKTYPE_IPV4, LINKTYPE_IPV6, LINKTYPE_NULL, LINKTYPE_LOOP):
             l3 = off + 4 if lt in (LINKTYPE_NULL, LINKTYPE_LOOP) else off
             if l3 >= stop:
-                self._anomaly("raw", "empty-frame", frame, ts)
+                self._decode_anomaly("raw", "empty-frame", frame, ts)
                 return -1, 0
             v = buf[l3] >> 4
             return l3, ETH_IPV4 if v == 4 else ETH_IPV6 if v == 6 else 0
         st.unknown_linktype += 1
-        self._anomaly("capture", f"unsupported-linktype-{lt}", frame, ts)
+        self._decode_anomaly("capture", f"unsupported-linktype-{lt}", frame, ts)
         return -1, 0
 
     def _v6_ext(self, buf: bytes, l4: int, iend: int, proto: int) -> tuple[int, int]:
         for _ in range(8):
             if proto == 44:                              # fragment header (RFC 8200 4.5)
-                self.stats.ip_fragments += 1
+                if self.primary:
+                    self.stats.ip_fragments += 1
                 if l4 + 8 > iend:
                     return -1, 0
                 if _U16(buf, l4 + 2)[0] & 0xFFF8:
@@ -637,6 +665,11 @@ class Pipeline:
         diss.fatal_reason = f"dissector-error {type(exc).__name__}"
         self._drain(fl, diss, FATAL, frame, ts)
 
+    def _decode_anomaly(self, protocol: str, kind: str, frame: int, ts: float) -> None:
+        """A frame that cannot be assigned to a flow: the first shard reports it (once, not per worker)."""
+        if self.primary:
+            self._anomaly(protocol, kind, frame, ts)
+
     def _anomaly(self, protocol: str, kind: str, frame: int, ts: float) -> None:
         self.stats.anomalies += 1
         self.acc.anomaly(protocol, kind, frame, ts)
@@ -690,35 +723,30 @@ class Pipeline:
         if diss is not None:
             diss.profile = {}
 
-    def cut_batch(self, batch_id: str) -> Batch:
-        """Everything observed since the previous batch, as a contract batch."""
+    def snapshot(self) -> Snapshot:
+        """Everything observed since the previous snapshot (flows folded, caches drained)."""
         for fl in self.active.values():
             self._fold(fl)
-        facts, binds, anoms = self.acc.drain()
-        batch = Batch(sensor=self.sensor, batch_id=batch_id, facts=facts, bindings=binds, anomalies=anoms)
-        for (vlan, ip), h in self.hosts.items():
-            if not h.dirty:
-                continue
-            h.dirty = False
-            ip_s = self._ip(ip)
-            if not h.sent and _is_directed_broadcast(ip):
-                continue                                 # a directed broadcast that never speaks
-            batch.hosts.append(HostObs(Subject(vlan, ip_s), h.sent, h.first, h.last))
-            if h.sent and len(h.macs) == 1:
-                (mac, initial), = h.macs.items()
-                if initial and len(self.mac_ips.get((vlan, mac), ())) == 1:
-                    ev = self.acc.evidence(0, h.first)
-                    batch.bindings.append(BindingObs(vlan, ip_s, mac, "medium", "ip", ev, h.first, h.last))
-        batch.hosts.extend(self.l2.drain_hosts())
-        for (vlan, cip, sip, transport, port, proto), (pk, by, first, last, prof) in self.pending_comms.items():
-            batch.comms.append(CommObs(Subject(vlan, self._ip(cip)), Subject(vlan, self._ip(sip)), transport, port,
-                                       proto, pk, by, first, last, prof))
-        self.pending_comms.clear()
-        for label, (pk, seen, dec) in self.pending_traffic.items():
-            batch.traffic.append(TrafficObs(label, pk, seen, dec))
-        self.pending_traffic.clear()
+        acc = self.acc
+        snap = Snapshot(acc.source, acc.frame_evidence, acc.facts, acc.bindings, acc.anomalies)
+        acc.facts, acc.bindings, acc.anomalies = {}, {}, {}
+        ip = self._ip
+        for (vlan, raw), h in self.hosts.items():
+            if h.dirty:
+                h.dirty = False
+                snap.hosts[(vlan, ip(raw))] = [h.first, h.last, h.sent, dict(h.macs), _is_directed_broadcast(raw)]
+        snap.mac_ips = {k: {ip(r) for r in v} for k, v in self.mac_ips.items()}
+        snap.l2hosts = self.l2.drain_hosts()
+        snap.comms = {(vlan, ip(cip), ip(sip), transport, port, proto): v
+                      for (vlan, cip, sip, transport, port, proto), v in self.pending_comms.items()}
+        self.pending_comms = {}
+        snap.traffic, self.pending_traffic = self.pending_traffic, {}
         st = self.stats
-        batch.stats = {"packets": st.packets, "bytes": st.bytes, "flows": st.flows_created,
-                       "span_duplicates": st.span_duplicates, "ip_fragments": st.ip_fragments,
-                       "anomalies": st.anomalies, "flows_evicted": st.flows_evicted}
-        return batch
+        snap.stats = {"packets": st.packets, "bytes": st.bytes, "flows": st.flows_created,
+                      "span_duplicates": st.span_duplicates, "ip_fragments": st.ip_fragments,
+                      "anomalies": st.anomalies, "flows_evicted": st.flows_evicted}
+        return snap
+
+    def cut_batch(self, batch_id: str) -> Batch:
+        """Everything observed since the previous batch, as a contract batch."""
+        return build_batch(self.snapshot(), self.sensor, batch_id)

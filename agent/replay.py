@@ -1,8 +1,9 @@
 """Offline audit: stream capture files through the pipeline into an inventory.
 
-Each file gets its own pipeline and a content fingerprint; batches are cut at fixed packet counts and
-named ``file:<fingerprint>:<n>``, so replaying the same file again produces the same batch ids, which the
-collector has already applied: nothing is doubled.
+Each file gets its own pipeline (or N pipelines, one per shard of the conversations) and a content
+fingerprint; its observations go to the collector as one batch named ``file:<fingerprint>``, so replaying
+the same file again produces the same batch id, which the collector has already applied: nothing doubles.
+Memory stays flat: the pipeline keeps flows (capped), hosts and distinct facts, never packets.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from dataclasses import dataclass, field
 
 from otscope.agent.pcapio import CaptureError, read_chunks
 from otscope.agent.pipeline import Pipeline
+from otscope.agent.snapshot import Snapshot, build_batch, merge
 from otscope.contract import Batch
 
-BATCH_PACKETS = 1_000_000
 
 
 def fingerprint(path: str) -> str:
@@ -50,28 +51,39 @@ class FileResult:
 
 
 Sink = Callable[[Batch], object]
+Progress = Callable[[int, int], None]
 
 
-def replay_file(path: str, sink: Sink, *, sensor: str = "replay", on_progress: Callable[[int, int], None] | None = None,
-                batch_packets: int = BATCH_PACKETS, pipeline_factory: Callable[[], Pipeline] | None = None) -> FileResult:
+def replay_file(path: str, sink: Sink, *, sensor: str = "replay", on_progress: Progress | None = None,
+                workers: int = 1) -> FileResult:
+    """Replay one file into ``sink`` as a single batch ``file:<fingerprint>`` (the same batch whatever the
+    number of workers, so a file replayed again, by any command line, is recognised and applied once)."""
     res = FileResult(path)
-    fp = fingerprint(path) if os.path.exists(path) else "missing"
-    pipe = pipeline_factory() if pipeline_factory else Pipeline(sensor)
-    pipe.sensor = sensor
+    try:
+        fp = fingerprint(path)
+    except OSError as exc:
+        res.error = f"{path}: {exc.strerror or exc} at byte offset 0"
+        return res
+    if workers <= 1:
+        snap, res.error = _run_shard(path, sensor, 0, 1, on_progress)
+    else:
+        snap, res.error = _run_workers(path, sensor, workers, on_progress)
+    batch = build_batch(snap, sensor, f"file:{fp}")
+    st = snap.stats
+    res.packets, res.bytes, res.flows = st["packets"], st["bytes"], st["flows"]
+    res.anomalies, res.span_duplicates = st["anomalies"], st["span_duplicates"]
+    for t in batch.traffic:
+        res.ot_bytes += t.bytes_seen
+        res.ot_decoded += t.bytes_decoded
+    res.batches.append(batch.batch_id)
+    sink(batch)
+    return res
+
+
+def _run_shard(path: str, sensor: str, k: int, n: int, on_progress: Progress | None) -> tuple[Snapshot, str | None]:
+    pipe = Pipeline(sensor, shard=(k, n))
     pipe.start_source(os.path.basename(path))
-    seq = 0
-    next_cut = batch_packets
-
-    def cut() -> None:
-        nonlocal seq
-        batch = pipe.cut_batch(f"file:{fp}:{seq}")
-        seq += 1
-        for t in batch.traffic:
-            res.ot_bytes += t.bytes_seen
-            res.ot_decoded += t.bytes_decoded
-        res.batches.append(batch.batch_id)
-        sink(batch)
-
+    error = None
     old = gc.get_threshold()
     gc.set_threshold(50_000, 50, 100)          # the loop allocates few cycles; fewer collections
     try:
@@ -79,24 +91,63 @@ def replay_file(path: str, sink: Sink, *, sensor: str = "replay", on_progress: C
             pipe.feed_chunk(chunk)
             if on_progress is not None:
                 on_progress(chunk.end - chunk.start, chunk.count)
-            if pipe.stats.packets >= next_cut:
-                cut()
-                next_cut += batch_packets
     except CaptureError as exc:
-        res.error = str(exc)
+        error = str(exc)
     except OSError as exc:
-        res.error = f"{path}: {exc.strerror or exc} at byte offset 0"
+        error = f"{path}: {exc.strerror or exc} at byte offset 0"
     finally:
         gc.set_threshold(*old)
-    cut()
-    st = pipe.stats
-    res.packets, res.bytes, res.flows = st.packets, st.bytes, st.flows_created
-    res.anomalies, res.span_duplicates = st.anomalies, st.span_duplicates
-    return res
+    return pipe.snapshot(), error
 
 
-def stderr_is_tty() -> bool:
-    return sys.stderr.isatty()
+def _worker(path: str, sensor: str, k: int, n: int, conn) -> None:  # type: ignore[no-untyped-def]
+    """One shard of a replay, in a child process; worker 0 also reports progress."""
+    try:
+        progress = (lambda b, c: conn.send(("progress", b, c))) if k == 0 else None
+        snap, error = _run_shard(path, sensor, k, n, progress)
+        conn.send(("done", snap, error))
+    except BaseException as exc:  # noqa: BLE001 - report, never leave the parent waiting
+        conn.send(("crash", f"{type(exc).__name__}: {exc}", None))
+    finally:
+        conn.close()
+
+
+def _run_workers(path: str, sensor: str, n: int, on_progress: Progress | None) -> tuple[Snapshot, str | None]:
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    pipes, procs = [], []
+    for k in range(n):
+        parent, child = ctx.Pipe(duplex=False)
+        p = ctx.Process(target=_worker, args=(path, sensor, k, n, child), daemon=True)
+        p.start()
+        child.close()
+        pipes.append(parent)
+        procs.append(p)
+    snaps: list[Snapshot] = []
+    error = None
+    try:
+        for k, conn in enumerate(pipes):
+            while True:
+                try:
+                    msg = conn.recv()
+                except EOFError:
+                    raise RuntimeError(f"replay worker {k} died") from None
+                if msg[0] == "progress":
+                    if on_progress is not None:
+                        on_progress(msg[1], msg[2])
+                    continue
+                if msg[0] == "crash":
+                    raise RuntimeError(f"replay worker {k} failed: {msg[1]}")
+                snaps.append(msg[1])
+                error = error or msg[2]
+                break
+    finally:
+        for p in procs:
+            p.join(timeout=10)
+            if p.is_alive():
+                p.kill()
+    return merge(snaps), error
 
 
 def now() -> float:

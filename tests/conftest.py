@@ -53,8 +53,9 @@ class Inventory:
         init_schema(self.engine)
         self.factory = session_factory(self.engine)
 
-    def replay(self, *paths: Path | str, sensor: str = "replay"):
-        return [replay_file(str(p), lambda b: ingest(self.factory, b), sensor=sensor) for p in paths]
+    def replay(self, *paths: Path | str, sensor: str = "replay", workers: int = 1):
+        return [replay_file(str(p), lambda b: ingest(self.factory, b), sensor=sensor, workers=workers)
+                for p in paths]
 
     def assets(self) -> list[dict]:
         with self.factory() as s:
