@@ -37,6 +37,59 @@ def owner_of(s: Session, kind: str, vlan: int, value: str) -> Asset | None:
     return s.get(Asset, row[0]) if row else None
 
 
+def _chunks(seq: Sequence, n: int = 900):  # type: ignore[no-untyped-def]
+    for i in range(0, len(seq), n):
+        yield seq[i:i + n]
+
+
+def addresses_for(s: Session, values: Sequence[str]) -> list[tuple[Address, int | None]]:
+    """Every address row with one of these values, with its asset's parent (None = top level)."""
+    out: list[tuple[Address, int | None]] = []
+    for chunk in _chunks(values):
+        out.extend(s.execute(select(Address, Asset.parent_id).join(Asset, Asset.id == Address.asset_id)
+                             .where(Address.value.in_(chunk))).all())
+    return out
+
+
+def load_assets(s: Session, ids: Sequence[int]) -> None:
+    """Put these assets in the session's identity map (one query instead of one per get())."""
+    for chunk in _chunks(ids):
+        s.scalars(select(Asset).where(Asset.id.in_(chunk))).all()
+
+
+def assets_with_mac(s: Session, ids: Sequence[int]) -> list[int]:
+    out: list[int] = []
+    for chunk in _chunks(ids):
+        out.extend(s.scalars(select(Address.asset_id).where(Address.asset_id.in_(chunk), Address.kind == "mac")
+                             .distinct()))
+    return out
+
+
+def facts_for(s: Session, ids: Sequence[int]) -> list[Fact]:
+    out: list[Fact] = []
+    for chunk in _chunks(ids):
+        out.extend(s.scalars(select(Fact).where(Fact.asset_id.in_(chunk))))
+    return out
+
+
+def children_for(s: Session, ids: Sequence[int]) -> list[tuple[int, int, str]]:
+    out: list[tuple[int, int, str]] = []
+    for chunk in _chunks(ids):
+        out.extend(s.execute(select(Asset.id, Asset.parent_id, Asset.component)
+                             .where(Asset.parent_id.in_(chunk))).all())
+    return out
+
+
+def comm_ports_for(s: Session, ids: Sequence[int]) -> dict[int, set[int]]:
+    out: dict[int, set[int]] = {}
+    for chunk in _chunks(ids):
+        for c, sv, port in s.execute(select(Communication.client_id, Communication.server_id, Communication.port)
+                                     .where(Communication.client_id.in_(chunk) | Communication.server_id.in_(chunk))):
+            out.setdefault(c, set()).add(port)
+            out.setdefault(sv, set()).add(port)
+    return out
+
+
 def has_mac(s: Session, asset_id: int) -> bool:
     return s.scalar(select(func.count(Address.id)).where(Address.asset_id == asset_id, Address.kind == "mac")) > 0
 
@@ -104,6 +157,39 @@ def put_comm(s: Session, client_id: int, server_id: int, protocol: str, transpor
         s.add(Communication(client_id=client_id, server_id=server_id, protocol=protocol, transport=transport,
                             port=port, packets=packets, bytes=nbytes, first_seen=first, last_seen=last,
                             profile=dict(profile)))
+        return
+    row.packets += packets
+    row.bytes += nbytes
+    row.first_seen = min(row.first_seen, first)
+    row.last_seen = max(row.last_seen, last)
+    if profile:
+        merged = dict(row.profile or {})
+        for k, v in profile.items():
+            merged[k] = merged.get(k, 0) + v
+        row.profile = merged
+
+
+def comms_between(s: Session, clients: Sequence[int]) -> dict[tuple, Communication]:
+    """Existing conversations of these clients, by (client, server, protocol, transport, port)."""
+    out: dict[tuple, Communication] = {}
+    for chunk in _chunks(clients):
+        for c in s.scalars(select(Communication).where(Communication.client_id.in_(chunk))):
+            out[(c.client_id, c.server_id, c.protocol, c.transport, c.port)] = c
+    return out
+
+
+def add_comm(s: Session, known: dict[tuple, Communication], client_id: int, server_id: int, protocol: str,
+             transport: str, port: int, packets: int, nbytes: int, first: float, last: float,
+             profile: dict[str, int]) -> None:
+    """Add a conversation's counts (deltas) to its row, creating it the first time."""
+    key = (client_id, server_id, protocol, transport, port)
+    row = known.get(key)
+    if row is None:
+        row = Communication(client_id=client_id, server_id=server_id, protocol=protocol, transport=transport,
+                            port=port, packets=packets, bytes=nbytes, first_seen=first, last_seen=last,
+                            profile=dict(profile))
+        s.add(row)
+        known[key] = row
         return
     row.packets += packets
     row.bytes += nbytes

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from otscope.agent.flows import OT_PORTS
 from otscope.collector import merge, repository as repo
-from otscope.collector.models import Asset, Fact
+from otscope.collector.models import Address, Asset, Fact
 from otscope.collector.oui import UNKNOWN, mac_vendor
 from otscope.contract import Batch, Evidence, FactObs, Subject
 from otscope.dissectors.base import Role
@@ -36,33 +36,96 @@ def evidence_text(ev: Evidence) -> str:
 
 
 class _BatchContext:
-    """Per-batch resolution cache and the set of assets to re-summarise."""
+    """Per-batch state: the addresses, owners and facts this batch can touch, loaded with a few queries up
+    front (not one query per observation), and the set of assets to re-summarise."""
 
-    def __init__(self, s: Session, sensor: str) -> None:
+    def __init__(self, s: Session, sensor: str, batch: Batch) -> None:
         self.s = s
         self.sensor = sensor
+        self.batch = batch
         self.touched: set[int] = set()
         self.new_macs: list[tuple[int, str, float]] = []
-        self.owners: dict[tuple, int] = {}        # (kind, vlan, value) / (parent, component) -> asset id
-        self.facts: dict[int, dict[tuple[str, str, str], Fact]] = {}
+        self.preload()
+
+    def preload(self) -> None:
+        keys: set[tuple[str, int, str]] = set()
+        subjects = [h.subject for h in self.batch.hosts] + [f.subject for f in self.batch.facts] + \
+            [c.client for c in self.batch.comms] + [c.server for c in self.batch.comms]
+        for sj in subjects:
+            keys.add(("mac", sj.vlan, sj.mac) if sj.mac is not None else ("ip", sj.vlan, sj.ip))  # type: ignore[arg-type]
+        for bd in self.batch.bindings:
+            keys.add(("mac", bd.vlan, bd.mac))
+            keys.add(("ip", bd.vlan, bd.ip))
+        self._rank: dict[tuple, tuple[float, int]] = {}           # owner's (last seen, row id) per address
+        self.addresses: dict[tuple, Address] = {}                 # (asset, kind, vlan, value) -> row
+        self.owners: dict[tuple, int] = {}                        # (kind, vlan, value) -> latest holder
+        self.children: dict[tuple[int, str], int] = {}            # (parent, component) -> child
+        self.macs: set[int] = set()                               # assets that have a MAC
+        rows = repo.addresses_for(self.s, sorted({v for _k, _vl, v in keys}))
+        for row, parent in rows:
+            if parent is not None:
+                continue
+            self.addresses[(row.asset_id, row.kind, row.vlan, row.value)] = row
+            key = (row.kind, row.vlan, row.value)
+            cur = self.owners.get(key)
+            if cur is None or (row.last_seen, row.id) > self._rank[key]:
+                self.owners[key] = row.asset_id
+                self._rank[key] = (row.last_seen, row.id)
+            if row.kind == "mac":
+                self.macs.add(row.asset_id)
+        ids = sorted(set(self.owners.values()))
+        repo.load_assets(self.s, ids)
+        for aid in repo.assets_with_mac(self.s, ids):
+            self.macs.add(aid)
+        self.facts: dict[int, dict[tuple[str, str, str], Fact]] = {aid: {} for aid in ids}
+        for f in repo.facts_for(self.s, ids):
+            self.facts[f.asset_id][(f.field, f.value, f.protocol)] = f
+        for cid, pid, comp in repo.children_for(self.s, ids):
+            self.children[(pid, comp)] = cid
 
     def forget(self) -> None:
-        """Assets were merged: cached resolutions may point at a deleted asset."""
-        self.owners.clear()
-        self.facts.clear()
+        """Assets were merged: load the caches again from the database."""
+        self.s.flush()
+        self.preload()
+
+    def owner(self, kind: str, vlan: int, value: str) -> Asset | None:
+        aid = self.owners.get((kind, vlan, value))
+        return self.s.get(Asset, aid) if aid is not None else None
+
+    def address(self, a: Asset, kind: str, vlan: int, value: str, first: float, last: float,
+                confidence: str | None = None) -> None:
+        row = self.addresses.get((a.id, kind, vlan, value))
+        if row is None:
+            row = Address(asset_id=a.id, kind=kind, vlan=vlan, value=value, confidence=confidence, first_seen=first,
+                          last_seen=last)
+            self.s.add(row)
+            self.addresses[(a.id, kind, vlan, value)] = row
+            if kind == "mac":
+                self.macs.add(a.id)
+        else:
+            row.first_seen = min(row.first_seen, first)
+            row.last_seen = max(row.last_seen, last)
+            if confidence == "high" or (confidence and not row.confidence):
+                row.confidence = confidence
+        key = (kind, vlan, value)
+        if self.owners.get(key) != a.id and (last, 1 << 62) >= self._rank.get(key, (-1.0, 0)):
+            self.owners[key] = a.id                               # the latest holder of the address
+            self._rank[key] = (last, 1 << 62)
+
+    def new_asset(self, first: float, last: float) -> Asset:
+        a = repo.new_asset(self.s, first, last)
+        self.facts[a.id] = {}
+        return a
 
     def _top(self, kind: str, vlan: int, value: str, first: float, last: float) -> Asset:
-        key = (kind, vlan, value)
-        aid = self.owners.get(key)
-        a = self.s.get(Asset, aid) if aid is not None else repo.owner_of(self.s, kind, vlan, value)
+        a = self.owner(kind, vlan, value)
         if a is None:
-            a = repo.new_asset(self.s, first, last)
-            repo.put_address(self.s, a, kind, vlan, value, first, last)
+            a = self.new_asset(first, last)
+            self.address(a, kind, vlan, value, first, last)
             if kind == "mac":
                 self.new_macs.append((a.id, value, first))
         else:
             repo.touch(a, first, last)
-        self.owners[key] = a.id
         self.touched.add(a.id)
         return a
 
@@ -74,10 +137,11 @@ class _BatchContext:
             a = self._top("ip", subj.vlan, subj.ip, first, last)
         if subj.component:
             key = (a.id, subj.component)
-            cid = self.owners.get(key)
+            cid = self.children.get(key)
             if cid is None:
-                a = repo.child(self.s, a, subj.component, first, last)
-                self.owners[key] = a.id
+                a = repo.new_asset(self.s, first, last, parent_id=a.id, component=subj.component)
+                self.children[key] = a.id
+                self.facts[a.id] = {}
             else:
                 a = self.s.get(Asset, cid)  # type: ignore[assignment]
                 repo.touch(a, first, last)
@@ -85,52 +149,64 @@ class _BatchContext:
         return a
 
     def fact(self, asset_id: int, f: FactObs, sensor: str) -> None:
+        self.put_fact(asset_id, f.field, f.value, f.protocol, f.message, evidence_text(f.evidence), sensor,
+                      f.first_seen, f.last_seen)
+
+    def put_fact(self, asset_id: int, field: str, value: str, protocol: str, message: str, evidence: str,
+                 sensor: str, first: float, last: float) -> None:
+        """One value of one field from one protocol: kept beside other values, first/last seen widened."""
         known = self.facts.get(asset_id)
         if known is None:
             known = self.facts[asset_id] = {(x.field, x.value, x.protocol): x for x in repo.facts_of(self.s, asset_id)}
-        row = known.get((f.field, f.value, f.protocol))
+        row = known.get((field, value, protocol))
         if row is None:
-            row = Fact(asset_id=asset_id, field=f.field, value=f.value, protocol=f.protocol, message=f.message,
-                       evidence=evidence_text(f.evidence), sensor=sensor, first_seen=f.first_seen,
-                       last_seen=f.last_seen)
+            row = Fact(asset_id=asset_id, field=field, value=value, protocol=protocol, message=message,
+                       evidence=evidence, sensor=sensor, first_seen=first, last_seen=last)
             self.s.add(row)
-            known[(f.field, f.value, f.protocol)] = row
+            known[(field, value, protocol)] = row
             return
-        if f.first_seen < row.first_seen:
-            row.first_seen, row.evidence, row.message = f.first_seen, evidence_text(f.evidence), f.message
-        row.last_seen = max(row.last_seen, f.last_seen)
+        if first < row.first_seen:
+            row.first_seen, row.evidence, row.message = first, evidence, message
+        row.last_seen = max(row.last_seen, last)
+
+    def facts_of(self, asset_id: int) -> list[Fact]:
+        known = self.facts.get(asset_id)
+        if known is None:
+            return list(repo.facts_of(self.s, asset_id))
+        return list(known.values())
 
     def bind(self, vlan: int, ip: str, mac: str, confidence: str, first: float, last: float) -> None:
         s = self.s
-        mac_owner = repo.owner_of(s, "mac", vlan, mac)
-        ip_owner = repo.owner_of(s, "ip", vlan, ip)
+        mac_owner = self.owner("mac", vlan, mac)
+        ip_owner = self.owner("ip", vlan, ip)
         action = merge.plan_binding(
             merge.Owner(mac_owner.id, True) if mac_owner else None,
-            merge.Owner(ip_owner.id, repo.has_mac(s, ip_owner.id)) if ip_owner else None)
+            merge.Owner(ip_owner.id, ip_owner.id in self.macs) if ip_owner else None)
         if action is merge.BindingAction.CREATE or action is merge.BindingAction.NEW_HOLDER:
-            a = repo.new_asset(s, first, last)
-            repo.put_address(s, a, "mac", vlan, mac, first, last, confidence)
-            repo.put_address(s, a, "ip", vlan, ip, first, last, confidence)
+            a = self.new_asset(first, last)
+            self.address(a, "mac", vlan, mac, first, last, confidence)
+            self.address(a, "ip", vlan, ip, first, last, confidence)
             self.new_macs.append((a.id, mac, first))
         elif action is merge.BindingAction.ATTACH_MAC:
             assert ip_owner is not None
             a = ip_owner
-            repo.put_address(s, a, "mac", vlan, mac, first, last, confidence)
-            repo.put_address(s, a, "ip", vlan, ip, first, last, confidence)
+            self.address(a, "mac", vlan, mac, first, last, confidence)
+            self.address(a, "ip", vlan, ip, first, last, confidence)
             self.new_macs.append((a.id, mac, first))
         elif action is merge.BindingAction.MERGE_IP_ASSET:
             assert mac_owner is not None and ip_owner is not None
             a = mac_owner
+            s.flush()
             repo.merge_into(s, a, ip_owner)
-            self.forget()
             self.touched.discard(ip_owner.id)
-            repo.put_address(s, a, "ip", vlan, ip, first, last, confidence)
-            repo.put_address(s, a, "mac", vlan, mac, first, last, confidence)
+            self.forget()
+            self.address(a, "ip", vlan, ip, first, last, confidence)
+            self.address(a, "mac", vlan, mac, first, last, confidence)
         else:
             assert mac_owner is not None
             a = mac_owner
-            repo.put_address(s, a, "ip", vlan, ip, first, last, confidence)
-            repo.put_address(s, a, "mac", vlan, mac, first, last, confidence)
+            self.address(a, "ip", vlan, ip, first, last, confidence)
+            self.address(a, "mac", vlan, mac, first, last, confidence)
         repo.touch(a, first, last)
         self.touched.add(a.id)
 
@@ -148,7 +224,7 @@ def _apply(s: Session, batch: Batch) -> IngestResult:
         s.execute(text("SELECT pg_advisory_xact_lock(7431)"))
     if repo.batch_applied(s, batch.sensor, batch.batch_id):
         return IngestResult("duplicate", n)
-    ctx = _BatchContext(s, batch.sensor)
+    ctx = _BatchContext(s, batch.sensor, batch)
     for b in sorted(batch.bindings, key=lambda b: (b.confidence != "high", b.first_seen, b.ip, b.mac)):
         ctx.bind(b.vlan, b.ip, b.mac, b.confidence, b.first_seen, b.last_seen)
     for h in batch.hosts:
@@ -160,10 +236,11 @@ def _apply(s: Session, batch: Batch) -> IngestResult:
         ctx.fact(a.id, f, batch.sensor)
         if f.field == "protocol" and f.value.endswith("-server"):
             a.sent = True                       # a server that answered has spoken
-    for c in batch.comms:
-        cl = ctx.resolve(c.client, c.first_seen, c.last_seen)
-        sv = ctx.resolve(c.server, c.first_seen, c.last_seen)
-        repo.put_comm(s, cl.id, sv.id, c.protocol, c.transport, c.port, c.packets, c.bytes, c.first_seen,
+    ends = [(ctx.resolve(c.client, c.first_seen, c.last_seen).id, ctx.resolve(c.server, c.first_seen, c.last_seen).id)
+            for c in batch.comms]
+    known = repo.comms_between(s, sorted({cl for cl, _sv in ends}))
+    for (cl, sv), c in zip(ends, batch.comms):
+        repo.add_comm(s, known, cl, sv, c.protocol, c.transport, c.port, c.packets, c.bytes, c.first_seen,
                       c.last_seen, c.profile)
     for t in batch.traffic:
         repo.put_traffic(s, batch.sensor, t.protocol, t.packets, t.bytes_seen, t.bytes_decoded)
@@ -173,12 +250,22 @@ def _apply(s: Session, batch: Batch) -> IngestResult:
     for asset_id, mac, first in ctx.new_macs:
         vendor = mac_vendor(mac)
         if vendor != UNKNOWN and s.get(Asset, asset_id) is not None:
-            repo.put_fact(s, asset_id, "mac_vendor", vendor, "oui", f"OUI of {mac}", "scapy bundled OUI database",
-                          batch.sensor, first, first)
+            ctx.put_fact(asset_id, "mac_vendor", vendor, "oui", f"OUI of {mac}", "scapy bundled OUI database",
+                         batch.sensor, first, first)
     s.flush()
     _link_by_serial(s, ctx)
-    for asset_id in sorted(ctx.touched):
-        resummarize(s, asset_id)
+    touched = set(ctx.touched)
+    for aid in list(touched):
+        a = s.get(Asset, aid)
+        if a is not None and a.parent_id is not None:
+            touched.add(a.parent_id)                 # a new child can turn its parent into a gateway
+    ids = sorted(touched)
+    kids: dict[int, list[str]] = {}
+    for _cid, pid, comp in repo.children_for(s, ids):
+        kids.setdefault(pid, []).append(comp or "")
+    ports = repo.comm_ports_for(s, ids)
+    for aid in ids:
+        _resummarize(s, ctx, aid, kids.get(aid, []), ports.get(aid, set()))
     repo.record_batch(s, batch.sensor, batch.batch_id, time.time(), n)
     if batch.stats:
         repo.put_sensor(s, batch.sensor, time.time(), batch.stats)
@@ -191,7 +278,7 @@ def _link_by_serial(s: Session, ctx: _BatchContext) -> None:
         a = s.get(Asset, asset_id)
         if a is None or a.parent_id is not None:
             continue
-        facts = repo.facts_of(s, asset_id)
+        facts = ctx.facts_of(asset_id)
         serials = {f.value for f in facts if f.field == "serial"}
         vendors = {f.value for f in facts if f.field == "vendor"}
         if not serials or not vendors:
@@ -201,38 +288,33 @@ def _link_by_serial(s: Session, ctx: _BatchContext) -> None:
                 other = s.get(Asset, other_id)
                 if other is None or other_id == asset_id or other.parent_id is not None:
                     continue
-                if not vendors & {f.value for f in repo.facts_of(s, other_id) if f.field == "vendor"}:
+                if not vendors & {f.value for f in ctx.facts_of(other_id) if f.field == "vendor"}:
                     continue
                 keep, drop = (other, a) if other.id < a.id else (a, other)
                 s.flush()
                 repo.merge_into(s, keep, drop)
-                ctx.forget()
                 ctx.touched.discard(drop.id)
                 ctx.touched.add(keep.id)
+                ctx.forget()
                 return _link_by_serial(s, ctx)
     return None
 
 
-def resummarize(s: Session, asset_id: int) -> None:
+def _resummarize(s: Session, ctx: _BatchContext, asset_id: int, children: list[str], ports: set[int]) -> None:
+    """Recompute an asset's shown identity and role from all its facts (pure rules in merge.py)."""
     a = s.get(Asset, asset_id)
     if a is None:
         return
-    facts = [merge.FactView(f.field, f.value, f.protocol, f.last_seen) for f in repo.facts_of(s, asset_id)]
-    kids = repo.children_of(s, asset_id)
-    unit_children = sum(1 for k in kids if (k.component or "").startswith("unit:")) >= 2
-    ports = repo.comm_ports(s, asset_id)
+    facts = [merge.FactView(f.field, f.value, f.protocol, f.last_seen) for f in ctx.facts_of(asset_id)]
+    unit_children = sum(1 for c in children if c.startswith("unit:")) >= 2
     # only IT traffic makes an it-host; an undecoded OT protocol (DNP3, IEC 104, ...) leaves the role unknown
     it_only = bool(ports) and not ports & OT_PORTS.keys()
     summary = merge.summarize(facts, has_children_units=unit_children, has_it_traffic=it_only)
     if a.parent_id is not None and summary.role is Role.UNKNOWN:
         summary.role = Role.PLC if (a.component or "").startswith(("unit:", "slot:", "rack:")) else Role.UNKNOWN
-    repo.update_summary(s, asset_id, {
-        "vendor": summary.vendor, "product": summary.product, "order_number": summary.order_number,
-        "firmware": summary.firmware, "serial": summary.serial, "name": summary.name,
-        "mac_vendor": summary.mac_vendor, "role": summary.role.value, "identified": summary.identified,
-    })
-    if a.parent_id is not None:
-        resummarize(s, a.parent_id)             # a new child can turn its parent into a gateway
+    a.vendor, a.product, a.order_number = summary.vendor, summary.product, summary.order_number
+    a.firmware, a.serial, a.name, a.mac_vendor = summary.firmware, summary.serial, summary.name, summary.mac_vendor
+    a.role, a.identified = summary.role.value, summary.identified
 
 
 def ingest(factory: sessionmaker[Session], batch: Batch) -> IngestResult:
