@@ -13,7 +13,9 @@ from typing import Annotated, Any
 import typer
 
 from otscope import __version__
-from otscope.collector.db import DEFAULT_URL, init_schema, make_engine, session_factory
+
+DEFAULT_URL = "sqlite:///otscope.db"          # collector.db.DEFAULT_URL (not imported here: SQLAlchemy is slow
+                                              # to import, and replay starts its workers before it)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="otscope: passive OT asset discovery (Modbus/TCP, EtherNet/IP, S7, L2 clues).")
@@ -35,6 +37,8 @@ class CoverageFormat(str, Enum):
 
 
 def _factory(db: str):  # type: ignore[no-untyped-def]
+    from otscope.collector.db import init_schema, make_engine, session_factory
+
     engine = make_engine(db)
     init_schema(engine)
     return session_factory(engine)
@@ -55,11 +59,10 @@ def replay(
                                                              "conversations (same inventory as 1)")] = 1,
 ) -> None:
     """Stream capture files into the inventory (constant memory; replaying a file twice doubles nothing)."""
-    from otscope.agent.replay import now, replay_file
-    from otscope.collector.service import ingest
+    from otscope.agent.replay import now, start
 
-    factory = _factory(db)
     t0 = now()
+    factory = None
     results = []
     total_bytes = sum(os.path.getsize(f) for f in files if os.path.exists(f))
     bar = None
@@ -81,8 +84,14 @@ def replay(
         for path in files:
             if bar is not None:
                 bar.update(task, description=os.path.basename(path)[:30])
-            res = replay_file(path, lambda b: ingest(factory, b), sensor=sensor, on_progress=on_progress,
-                              workers=workers)
+            job = start(path, sensor=sensor, workers=workers, on_progress=on_progress)   # workers run now
+            if factory is None:
+                factory = _factory(db)               # the database is set up while the workers read
+                from otscope.collector.service import ingest
+                from otscope.collector.oui import table
+
+                table()
+            res = job.finish(lambda b: ingest(factory, b))
             results.append(res)
             if res.error:
                 typer.echo(f"otscope: error: {res.error}", err=True)
@@ -90,6 +99,8 @@ def replay(
         if bar is not None:
             bar.stop()
     elapsed = now() - t0
+    if factory is None:
+        factory = _factory(db)
     from otscope.collector.queries import coverage
 
     with factory() as s:
@@ -239,9 +250,16 @@ def version() -> None:
 def main() -> None:
     try:
         app()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except KeyboardInterrupt:
         typer.echo("otscope: interrupted", err=True)
-        sys.exit(130)
+        code = 130
+    # Everything is committed and flushed by now: skip the interpreter's teardown of large structures.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

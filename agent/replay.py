@@ -58,26 +58,49 @@ def replay_file(path: str, sink: Sink, *, sensor: str = "replay", on_progress: P
                 workers: int = 1) -> FileResult:
     """Replay one file into ``sink`` as a single batch ``file:<fingerprint>`` (the same batch whatever the
     number of workers, so a file replayed again, by any command line, is recognised and applied once)."""
-    res = FileResult(path)
-    try:
-        fp = fingerprint(path)
-    except OSError as exc:
-        res.error = f"{path}: {exc.strerror or exc} at byte offset 0"
+    return start(path, sensor=sensor, workers=workers, on_progress=on_progress, fork=workers > 1).finish(sink)
+
+
+class Job:
+    """A replay under way: in this process (finish() does the work) or in forked workers (already running,
+    so the caller can set up its database meanwhile)."""
+
+    def __init__(self, path: str, sensor: str, workers: int, on_progress: Progress | None, fork: bool) -> None:
+        self.path, self.sensor, self.workers, self.on_progress = path, sensor, workers, on_progress
+        self.res = FileResult(path)
+        self.fp: str | None = None
+        self.running: tuple | None = None
+        try:
+            self.fp = fingerprint(path)
+        except OSError as exc:
+            self.res.error = f"{path}: {exc.strerror or exc} at byte offset 0"
+            return
+        if fork:
+            self.running = _spawn(path, sensor, workers)
+
+    def finish(self, sink: Sink) -> FileResult:
+        res = self.res
+        if self.fp is None:
+            return res
+        if self.running is not None:
+            snap, res.error = _collect(*self.running, self.on_progress)
+        else:
+            snap, res.error = _run_shard(self.path, self.sensor, 0, 1, self.on_progress)
+        batch = build_batch(snap, self.sensor, f"file:{self.fp}")
+        st = snap.stats
+        res.packets, res.bytes, res.flows = st["packets"], st["bytes"], st["flows"]
+        res.anomalies, res.span_duplicates = st["anomalies"], st["span_duplicates"]
+        for t in batch.traffic:
+            res.ot_bytes += t.bytes_seen
+            res.ot_decoded += t.bytes_decoded
+        res.batches.append(batch.batch_id)
+        sink(batch)
         return res
-    if workers <= 1:
-        snap, res.error = _run_shard(path, sensor, 0, 1, on_progress)
-    else:
-        snap, res.error = _run_workers(path, sensor, workers, on_progress)
-    batch = build_batch(snap, sensor, f"file:{fp}")
-    st = snap.stats
-    res.packets, res.bytes, res.flows = st["packets"], st["bytes"], st["flows"]
-    res.anomalies, res.span_duplicates = st["anomalies"], st["span_duplicates"]
-    for t in batch.traffic:
-        res.ot_bytes += t.bytes_seen
-        res.ot_decoded += t.bytes_decoded
-    res.batches.append(batch.batch_id)
-    sink(batch)
-    return res
+
+
+def start(path: str, *, sensor: str = "replay", workers: int = 1, on_progress: Progress | None = None,
+          fork: bool = True) -> Job:
+    return Job(path, sensor, max(1, workers), on_progress, fork)
 
 
 def _run_shard(path: str, sensor: str, k: int, n: int, on_progress: Progress | None) -> tuple[Snapshot, str | None]:
@@ -112,7 +135,7 @@ def _worker(path: str, sensor: str, k: int, n: int, conn) -> None:  # type: igno
         conn.close()
 
 
-def _run_workers(path: str, sensor: str, n: int, on_progress: Progress | None) -> tuple[Snapshot, str | None]:
+def _spawn(path: str, sensor: str, n: int) -> tuple[list, list]:
     import multiprocessing as mp
 
     ctx = mp.get_context("fork")
@@ -124,6 +147,10 @@ def _run_workers(path: str, sensor: str, n: int, on_progress: Progress | None) -
         child.close()
         pipes.append(parent)
         procs.append(p)
+    return pipes, procs
+
+
+def _collect(pipes: list, procs: list, on_progress: Progress | None) -> tuple[Snapshot, str | None]:
     snaps: list[Snapshot] = []
     error = None
     try:
