@@ -31,9 +31,18 @@ typedef struct {
     int64_t pk[2], by[2], pl[2];
     double last;
     int64_t dk[2];
-    uint8_t used, dissect, seen[2];     /* seen: Python has had the first frame of that side */
+    uint8_t used, seen[2];              /* seen: Python has had the first frame of that side */
     uint8_t fin;                        /* bit per side: FIN seen; 3 after a RST */
+    uint8_t mode;                       /* 0 no dissector, 1 C feeds in-order payload, 2 payload to Python */
+    PyObject *feed, *out, *anom, *nseq; /* the dissector's feed(), its out/anomalies lists, Flow.nseq */
 } FlowRec;
+
+static void release(FlowRec *f) {
+    Py_CLEAR(f->feed); Py_CLEAR(f->out); Py_CLEAR(f->anom); Py_CLEAR(f->nseq);
+}
+
+enum { MODE_OFF = 0, MODE_FEED = 1, MODE_EVENTS = 2 };
+enum { EV_DRAIN = -3, EV_ERROR = -2, EV_UDP = -1 };
 
 typedef struct {
     PyObject_HEAD
@@ -116,11 +125,13 @@ static int key_from(PyObject *ip, Key *k, int is_src) {
     return -1;
 }
 
-/* add(flow_id, proto, vlan, cip, cport, sip, sport, dissect): side 0 = client->server */
+/* add(flow_id, proto, vlan, cip, cport, sip, sport, dissector or None, nseq list): side 0 = client->server */
 static PyObject *t_add(Table *t, PyObject *args) {
-    int flow, proto, vlan, cport, sport, dissect;
-    PyObject *cip, *sip;
-    if (!PyArg_ParseTuple(args, "iiiOiOip", &flow, &proto, &vlan, &cip, &cport, &sip, &sport, &dissect)) return NULL;
+    int flow, proto, vlan, cport, sport;
+    PyObject *cip, *sip, *diss, *nseq;
+    if (!PyArg_ParseTuple(args, "iiiOiOiOO!", &flow, &proto, &vlan, &cip, &cport, &sip, &sport, &diss,
+                          &PyList_Type, &nseq)) return NULL;
+    if (PyList_GET_SIZE(nseq) != 2) { PyErr_SetString(PyExc_ValueError, "nseq must have 2 items"); return NULL; }
     if (flow < 0) { PyErr_SetString(PyExc_ValueError, "negative flow id"); return NULL; }
     if ((t->fill + 2) * 2 > t->cap && grow(t) < 0) return NULL;
     if (flow >= t->nflows) {
@@ -144,8 +155,22 @@ static PyObject *t_add(Table *t, PyObject *args) {
         s->key = *k; s->flow = flow; s->side = (uint8_t)side;
     }
     FlowRec *f = &t->flows[flow];
+    release(f);
     memset(f, 0, sizeof *f);
-    f->used = 1; f->dissect = (uint8_t)dissect; f->dk[0] = f->dk[1] = -2;
+    f->used = 1; f->dk[0] = f->dk[1] = -2;
+    if (diss != Py_None) {
+        f->feed = PyObject_GetAttrString(diss, "feed");
+        f->out = PyObject_GetAttrString(diss, "out");
+        f->anom = PyObject_GetAttrString(diss, "anomalies");
+        if (!f->feed || !f->out || !f->anom || !PyList_Check(f->out) || !PyList_Check(f->anom)) {
+            release(f);
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "dissector needs feed(), out and anomalies lists");
+            return NULL;
+        }
+        Py_INCREF(nseq);
+        f->nseq = nseq;
+        f->mode = MODE_FEED;
+    }
     Py_RETURN_NONE;
 }
 
@@ -163,7 +188,7 @@ static PyObject *t_remove(Table *t, PyObject *args) {
         Slot *s = find(t, side ? &b : &a, 0);
         if (s && s->flow == flow) s->flow = -2;
     }
-    if (flow >= 0 && flow < t->nflows) t->flows[flow].used = 0;
+    if (flow >= 0 && flow < t->nflows) { t->flows[flow].used = 0; release(&t->flows[flow]); t->flows[flow].mode = MODE_OFF; }
     Py_RETURN_NONE;
 }
 
@@ -222,10 +247,15 @@ static PyObject *m_records(PyObject *self, PyObject *args) {
     return Py_BuildValue("(nnn)", pos, n, bad);
 }
 
-static PyObject *t_set_dissect(Table *t, PyObject *args) {
-    int flow, on;
-    if (!PyArg_ParseTuple(args, "ip", &flow, &on)) return NULL;
-    if (flow >= 0 && flow < t->nflows) t->flows[flow].dissect = (uint8_t)on;
+/* set_mode(flow, mode): 0 the dissector is gone, 1 C feeds it, 2 Python does (out-of-order data pending) */
+static PyObject *t_set_mode(Table *t, PyObject *args) {
+    int flow, mode;
+    if (!PyArg_ParseTuple(args, "ii", &flow, &mode)) return NULL;
+    if (flow < 0 || flow >= t->nflows || mode < 0 || mode > 2) Py_RETURN_NONE;
+    FlowRec *f = &t->flows[flow];
+    if (mode == MODE_OFF) release(f);
+    if (mode != MODE_OFF && !f->feed) Py_RETURN_NONE;
+    f->mode = (uint8_t)mode;
     Py_RETURN_NONE;
 }
 
@@ -239,6 +269,60 @@ static PyObject *t_counters(Table *t, PyObject *args) {
                          (long long)f->by[1], (long long)f->pl[0], (long long)f->pl[1], f->last);
 }
 
+
+static int event(PyObject *events, int flow, int d, double ts, long long frame, PyObject *payload, long long seq) {
+    /* steals payload */
+    PyObject *ev = payload ? Py_BuildValue("(iidLNL)", flow, d, ts, frame, payload, seq) : NULL;
+    if (!ev || PyList_Append(events, ev) < 0) { Py_XDECREF(ev); return -1; }
+    Py_DECREF(ev);
+    return 0;
+}
+
+/*
+ * Payload for a flow with a dissector. In-order TCP data (and every UDP datagram) is fed to the dissector
+ * right here; Python is told only when there is something to drain (a status other than OK, facts or
+ * anomalies) or the dissector raised. Anything else (first data without a handshake, out-of-order data,
+ * a flow whose out-of-order buffer is in use) goes to Python as a payload event, in capture order.
+ */
+static int deliver(PyObject *events, int flow, FlowRec *fr, int d, double ts, long long frame,
+                   const uint8_t *data, Py_ssize_t plen, int64_t seq) {
+    PyObject *payload = PyBytes_FromStringAndSize((const char *)data, plen);
+    if (!payload) return -1;
+    if (fr->mode == MODE_EVENTS) return event(events, flow, d, ts, frame, payload, seq < 0 ? EV_UDP : seq);
+    if (seq >= 0) {
+        PyObject *cur = PyList_GET_ITEM(fr->nseq, d);
+        if (cur == Py_None || PyLong_AsUnsignedLong(cur) != (unsigned long)seq) {
+            if (PyErr_Occurred()) PyErr_Clear();
+            return event(events, flow, d, ts, frame, payload, seq);
+        }
+        PyObject *next = PyLong_FromUnsignedLong((unsigned long)((seq + plen) & 0xFFFFFFFF));
+        if (!next) { Py_DECREF(payload); return -1; }
+        if (PyList_SetItem(fr->nseq, d, next) < 0) { Py_DECREF(payload); return -1; }
+    }
+    PyObject *side = PyLong_FromLong(d), *pts = PyFloat_FromDouble(ts), *pfr = PyLong_FromLongLong(frame);
+    if (!side || !pts || !pfr) { Py_XDECREF(side); Py_XDECREF(pts); Py_XDECREF(pfr); Py_DECREF(payload); return -1; }
+    PyObject *argv[4] = {payload, side, pts, pfr};
+    PyObject *res = PyObject_Vectorcall(fr->feed, argv, 4, NULL);
+    Py_DECREF(payload); Py_DECREF(side); Py_DECREF(pts); Py_DECREF(pfr);
+    if (!res) {
+        /* a dissector bug: Python detaches it and counts it; the capture goes on */
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        PyObject *name = PyUnicode_FromString(type ? ((PyTypeObject *)type)->tp_name : "error");
+        Py_XDECREF(type); Py_XDECREF(value); Py_XDECREF(tb);
+        fr->mode = MODE_EVENTS;
+        return event(events, flow, d, ts, frame, name, EV_ERROR);
+    }
+    long status = PyLong_AsLong(res);
+    Py_DECREF(res);
+    if (status == -1 && PyErr_Occurred()) PyErr_Clear();
+    if (status != 0 || PyList_GET_SIZE(fr->out) || PyList_GET_SIZE(fr->anom)) {
+        if (status == 2) fr->mode = MODE_EVENTS;        /* FATAL: Python detaches it, nothing more is fed */
+        PyObject *st = PyLong_FromLong(status);
+        return event(events, flow, d, ts, frame, st, EV_DRAIN);
+    }
+    return 0;
+}
 
 /*
  * scan(buf, pos, end, le, scale, frame, events) -> (pos, frame, packets, bytes, dups, last ts)
@@ -364,11 +448,9 @@ static PyObject *t_scan(Table *t, PyObject *args) {
         Py_ssize_t plen = iend - p0;
         if (plen > 0) {
             fr->pl[d] += plen;
-            if (fr->dissect) {
-                PyObject *payload = PyBytes_FromStringAndSize((const char *)f + p0, plen);
-                PyObject *ev = payload ? Py_BuildValue("(iidLNL)", s->flow, d, ts, frame, payload, (long long)seq) : NULL;
-                if (!ev || PyList_Append(events, ev) < 0) { Py_XDECREF(ev); PyBuffer_Release(&view); return NULL; }
-                Py_DECREF(ev);
+            if (fr->mode != MODE_OFF && deliver(events, s->flow, fr, d, ts, frame, f + p0, plen, seq) < 0) {
+                PyBuffer_Release(&view);
+                return NULL;
             }
         }
         pos = stop;
@@ -398,6 +480,7 @@ static PyObject *t_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
 }
 
 static void t_dealloc(Table *t) {
+    for (Py_ssize_t i = 0; i < t->nflows; i++) release(&t->flows[i]);
     PyMem_Free(t->slots);
     PyMem_Free(t->flows);
     Py_TYPE(t)->tp_free((PyObject *)t);
@@ -406,7 +489,7 @@ static void t_dealloc(Table *t) {
 static PyMethodDef t_methods[] = {
     {"add", (PyCFunction)t_add, METH_VARARGS, "register a flow: add(id, proto, vlan, cip, cport, sip, sport, dissect)"},
     {"remove", (PyCFunction)t_remove, METH_VARARGS, "forget a flow"},
-    {"set_dissect", (PyCFunction)t_set_dissect, METH_VARARGS, "turn payload events on or off for a flow"},
+    {"set_mode", (PyCFunction)t_set_mode, METH_VARARGS, "0 no dissector, 1 C feeds it, 2 payload to Python"},
     {"counters", (PyCFunction)t_counters, METH_VARARGS, "(pk0, pk1, by0, by1, pl0, pl1, last) counted here"},
     {"mark_seen", (PyCFunction)t_mark_seen, METH_VARARGS, "Python has processed the first frame of a side"},
     {"note", (PyCFunction)t_note, METH_VARARGS, "Python processed a packet: its duplicate key and time"},

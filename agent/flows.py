@@ -149,4 +149,6 @@ def _drain(fl: Flow, side: int, ts: float, frame: int) -> tuple[int, int]:
         fed += len(seg)
         if status == FATAL:
             break
+    if not fl.ooo[0] and not fl.ooo[1]:
+        fl.ooo = None                                 # nothing waits any more: back to the in-order path
     return status, fed

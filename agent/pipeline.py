@@ -38,6 +38,8 @@ INITIAL_TTLS = frozenset({30, 32, 60, 64, 100, 128, 200, 255})
 V6_EXT = frozenset({0, 43, 60, 51, 135, 139, 140})  # hop-by-hop, routing, dest opts, AH, mobility, HIP, shim6
 LINKTYPE_NULL, LINKTYPE_ETHERNET, LINKTYPE_RAW, LINKTYPE_RAW_ALT, LINKTYPE_LOOP = 0, 1, 101, 12, 108
 LINKTYPE_SLL, LINKTYPE_SLL2, LINKTYPE_IPV4, LINKTYPE_IPV6 = 113, 276, 228, 229
+MODE_OFF, MODE_FEED, MODE_EVENTS = 0, 1, 2           # _fastscan modes of a flow's dissector
+EV_DRAIN, EV_ERROR, EV_UDP = -3, -2, -1               # _fastscan event kinds (the seq field when negative)
 UDP_TIMEOUT, TCP_TIMEOUT, CLOSED_TIMEOUT, SWEEP_EVERY = 180.0, 900.0, 30.0, 30.0
 
 
@@ -173,25 +175,28 @@ class Pipeline:
             self._sweep(self.now)
 
     def _dispatch(self, events: list) -> None:
-        """Payload the C fast path found for flows with a dissector, in capture order."""
+        """What the C fast path handed back, in capture order: payload it did not feed (first data without
+        a handshake, out-of-order segments), and dissectors with something to drain or that raised."""
         flows = self.by_fid
         for fid, d, ts, frame, payload, seq in events:
             fl = flows[fid]
             diss = fl.diss if fl is not None else None
             if diss is None:
                 continue
+            if seq == EV_DRAIN:
+                self._drain(fl, diss, payload, frame, ts)
+                continue
+            if seq == EV_ERROR:
+                self._dissector_error(fl, diss, payload, frame, ts)
+                continue
             try:
-                if seq < 0:
+                if seq == EV_UDP:
                     r = diss.feed(payload, d, ts, frame)
                 else:
-                    nseq = fl.nseq
-                    if seq == nseq[d]:
-                        nseq[d] = (seq + len(payload)) & 0xFFFFFFFF
-                        r = diss.feed(payload, d, ts, frame)
-                    else:
-                        r = tcp_unordered(fl, d, seq, payload, ts, frame)[0]
+                    r = tcp_unordered(fl, d, seq, payload, ts, frame)[0]
+                    self.fast.set_mode(fid, MODE_EVENTS if fl.ooo else MODE_FEED)
             except Exception as exc:  # noqa: BLE001 - a dissector bug must not stop the capture
-                self._dissector_error(fl, diss, exc, frame, ts)
+                self._dissector_error(fl, diss, type(exc).__name__, frame, ts)
                 continue
             if r or diss.out or diss.anomalies:
                 self._drain(fl, diss, r, frame, ts)
@@ -332,7 +337,7 @@ class Pipeline:
                             try:
                                 r = diss.feed(buf[l4 + 8:iend], d, ts, frame)
                             except Exception as exc:  # noqa: BLE001 - a dissector bug must not stop capture
-                                self._dissector_error(fl, diss, exc, frame, ts)
+                                self._dissector_error(fl, diss, type(exc).__name__, frame, ts)
                                 continue
                             if r or diss.out or diss.anomalies:
                                 self._drain(fl, diss, r, frame, ts)
@@ -370,13 +375,15 @@ class Pipeline:
                 if diss is not None:
                     try:
                         nseq = fl.nseq
-                        if seq == nseq[d]:
+                        if seq == nseq[d] and fl.ooo is None:
                             nseq[d] = (seq + plen) & 0xFFFFFFFF
                             r = diss.feed(buf[p0:iend], d, ts, frame)
                         else:
                             r = tcp_unordered(fl, d, seq, buf[p0:iend], ts, frame)[0]
+                            if fl.fid >= 0:
+                                self.fast.set_mode(fl.fid, MODE_EVENTS if fl.ooo else MODE_FEED)
                     except Exception as exc:  # noqa: BLE001 - a dissector bug must not stop the capture
-                        self._dissector_error(fl, diss, exc, frame, ts)
+                        self._dissector_error(fl, diss, type(exc).__name__, frame, ts)
                         continue
                     if r or diss.out or diss.anomalies:
                         self._drain(fl, diss, r, frame, ts)
@@ -556,7 +563,7 @@ class Pipeline:
                 self.by_fid[fid] = fl
             fl.fid = fid
             self.fast.add(fid, 6 if transport == "tcp" else 17, vlan, fl.cip, fl.cport, fl.sip, fl.sport,
-                          fl.diss is not None)
+                          fl.diss, fl.nseq)
         return ent_fwd if client_is_sender else (fl, 1)
 
     def _new_udp(self, src: bytes, sp: int, dst: bytes, dp: int, vlan: int, ts: float, frame: int) -> tuple[Flow, int]:
@@ -656,13 +663,13 @@ class Pipeline:
             fl.detached = diss.fatal_reason
             fl.diss = None
             if fl.fid >= 0 and self.fast is not None:
-                self.fast.set_dissect(fl.fid, False)
+                self.fast.set_mode(fl.fid, MODE_OFF)
             self.stats.dissector_detached += 1
 
-    def _dissector_error(self, fl: Flow, diss: Dissector, exc: Exception, frame: int, ts: float) -> None:
+    def _dissector_error(self, fl: Flow, diss: Dissector, error: str, frame: int, ts: float) -> None:
         diss.out.clear()
         diss.anomalies.clear()
-        diss.fatal_reason = f"dissector-error {type(exc).__name__}"
+        diss.fatal_reason = f"dissector-error {error}"
         self._drain(fl, diss, FATAL, frame, ts)
 
     def _decode_anomaly(self, protocol: str, kind: str, frame: int, ts: float) -> None:
