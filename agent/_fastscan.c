@@ -34,6 +34,7 @@ typedef struct {
     uint8_t used, seen[2];              /* seen: Python has had the first frame of that side */
     uint8_t fin;                        /* bit per side: FIN seen; 3 after a RST */
     uint8_t mode;                       /* 0 no dissector, 1 C feeds in-order payload, 2 payload to Python */
+    uint8_t proto;                      /* 6 TCP, 17 UDP */
     PyObject *feed, *out, *anom, *nseq; /* the dissector's feed(), its out/anomalies lists, Flow.nseq */
 } FlowRec;
 
@@ -157,7 +158,7 @@ static PyObject *t_add(Table *t, PyObject *args) {
     FlowRec *f = &t->flows[flow];
     release(f);
     memset(f, 0, sizeof *f);
-    f->used = 1; f->dk[0] = f->dk[1] = -2;
+    f->used = 1; f->dk[0] = f->dk[1] = -2; f->proto = (uint8_t)proto;
     if (diss != Py_None) {
         f->feed = PyObject_GetAttrString(diss, "feed");
         f->out = PyObject_GetAttrString(diss, "out");
@@ -192,18 +193,38 @@ static PyObject *t_remove(Table *t, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-/* note(flow, side, dk, ts): Python processed a packet of this flow (keeps the duplicate check whole) */
+/* note(flow, side, dk, ts, fin): Python processed a packet of this flow (duplicate key, time, FIN/RST bits) */
 static PyObject *t_note(Table *t, PyObject *args) {
-    int flow, side;
+    int flow, side, fin = 0;
     long long dk;
     double ts;
-    if (!PyArg_ParseTuple(args, "iiLd", &flow, &side, &dk, &ts)) return NULL;
+    if (!PyArg_ParseTuple(args, "iiLd|i", &flow, &side, &dk, &ts, &fin)) return NULL;
     if (flow >= 0 && flow < t->nflows && (side == 0 || side == 1)) {
         FlowRec *f = &t->flows[flow];
         f->dk[side] = dk;
+        f->fin |= (uint8_t)fin;
         if (ts > f->last) f->last = ts;
     }
     Py_RETURN_NONE;
+}
+
+/* idle(now, tcp, udp, closed) -> [flow ids] idle longer than their timeout (closed = FIN both ways or RST) */
+static PyObject *t_idle(Table *t, PyObject *args) {
+    double now, tcp_to, udp_to, closed_to;
+    if (!PyArg_ParseTuple(args, "dddd", &now, &tcp_to, &udp_to, &closed_to)) return NULL;
+    PyObject *out = PyList_New(0);
+    if (!out) return NULL;
+    for (Py_ssize_t i = 0; i < t->nflows; i++) {
+        FlowRec *f = &t->flows[i];
+        if (!f->used) continue;
+        double limit = f->fin == 3 ? closed_to : f->proto == 17 ? udp_to : tcp_to;
+        if (now - f->last > limit) {
+            PyObject *id = PyLong_FromSsize_t(i);
+            if (!id || PyList_Append(out, id) < 0) { Py_XDECREF(id); Py_DECREF(out); return NULL; }
+            Py_DECREF(id);
+        }
+    }
+    return out;
 }
 
 static PyObject *t_mark_seen(Table *t, PyObject *args) {
@@ -492,7 +513,8 @@ static PyMethodDef t_methods[] = {
     {"set_mode", (PyCFunction)t_set_mode, METH_VARARGS, "0 no dissector, 1 C feeds it, 2 payload to Python"},
     {"counters", (PyCFunction)t_counters, METH_VARARGS, "(pk0, pk1, by0, by1, pl0, pl1, last) counted here"},
     {"mark_seen", (PyCFunction)t_mark_seen, METH_VARARGS, "Python has processed the first frame of a side"},
-    {"note", (PyCFunction)t_note, METH_VARARGS, "Python processed a packet: its duplicate key and time"},
+    {"note", (PyCFunction)t_note, METH_VARARGS, "Python processed a packet: duplicate key, time, FIN bits"},
+    {"idle", (PyCFunction)t_idle, METH_VARARGS, "flows idle past their timeout: [ids]"},
     {"state", (PyCFunction)t_state, METH_VARARGS, "(last seen, FIN/RST bits) of a flow"},
     {"scan", (PyCFunction)t_scan, METH_VARARGS, "walk records until one needs Python"},
     {NULL, NULL, 0, NULL}

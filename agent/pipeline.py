@@ -363,7 +363,7 @@ class Pipeline:
             c[6 + d] = dk
             fl.last = ts
             if fl.fid >= 0:
-                self.fast.note(fl.fid, d, dk, ts)
+                self.fast.note(fl.fid, d, dk, ts, fl.fin)
             if not c[d]:
                 self._first_from(fl, d, buf, off, ttl, lt)
             c[d] += 1
@@ -613,17 +613,15 @@ class Pipeline:
 
     def _sweep(self, now: float) -> None:
         self.last_sweep = now
-        dead = []
         fast = self.fast
-        for fl in self.active.values():
-            last, fin = fl.last, fl.fin
-            if fast is not None and fl.fid >= 0:
-                flast, ffin = fast.state(fl.fid)
-                last, fin = max(last, flast), fin | ffin
-            idle = now - last
-            limit = CLOSED_TIMEOUT if fin == 3 else UDP_TIMEOUT if fl.transport == "udp" else TCP_TIMEOUT
-            if idle > limit:
-                dead.append(fl)
+        if fast is not None:
+            # the C table knows every flow's last packet and FIN/RST state (Python's packets are noted there)
+            dead = [fl for fid in fast.idle(now, TCP_TIMEOUT, UDP_TIMEOUT, CLOSED_TIMEOUT)
+                    if (fl := self.by_fid[fid]) is not None]
+        else:
+            dead = [fl for fl in self.active.values()
+                    if now - fl.last > (CLOSED_TIMEOUT if fl.fin == 3 else
+                                        UDP_TIMEOUT if fl.transport == "udp" else TCP_TIMEOUT)]
         for fl in dead:
             self._retire(fl)
         self.stats.flows_expired += len(dead)
