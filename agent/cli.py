@@ -242,6 +242,56 @@ def serve(db: DbOpt = DEFAULT_URL,
 
 
 @app.command()
+def sensor(
+    interface: Annotated[str, typer.Option("--interface", "-i", help="the SPAN/mirror interface (no IP on it)")],
+    collector: Annotated[str | None, typer.Option(help="collector URL, e.g. http://10.0.0.5:8080")] = None,
+    token: Annotated[str | None, typer.Option(envvar="OTSCOPE_TOKEN", help="write-scoped API token")] = None,
+    db: Annotated[str | None, typer.Option("--db", help="write straight into this database instead")] = None,
+    name: Annotated[str, typer.Option("--sensor", help="sensor name")] = "sensor",
+    workers: Annotated[int, typer.Option(min=1, max=32, help="processes sharing the traffic (PACKET_FANOUT)")] = 1,
+    bpf: Annotated[str | None, typer.Option(help="BPF capture filter")] = None,
+    bpf_file: Annotated[str | None, typer.Option(help="file holding the BPF filter (re-read on SIGHUP)")] = None,
+    spool: Annotated[str, typer.Option(help="on-disk spool of unacknowledged batches")] = "otscope-spool",
+    flush: Annotated[float, typer.Option(min=0.2, help="seconds between batches")] = 10.0,
+    duration: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,
+    user: Annotated[str | None, typer.Option(help="drop to this user after opening the socket")] = None,
+) -> None:
+    """Capture on a SPAN port (receive-only) and ship observations to a collector, losing nothing."""
+    from otscope.agent.capture import CaptureOpenError
+    from otscope.agent.sensor import SensorConfig, run
+
+    if not collector and not db:
+        fail("give --collector URL (with --token) or --db URL")
+    if collector and not token:
+        fail("--collector needs a write-scoped --token (otscope token create --scope write)")
+
+    def one(k: int) -> int:
+        cfg = SensorConfig(interface=interface, name=name, spool=os.path.join(spool, f"worker-{k}.db"),
+                           collector=collector, token=token, db=db, bpf=bpf, bpf_file=bpf_file, flush_every=flush,
+                           duration=duration, worker=k, workers=workers, user=user)
+        try:
+            return run(cfg)
+        except CaptureOpenError as exc:
+            typer.echo(f"otscope: {exc}", err=True)
+            return 2
+
+    if workers == 1:
+        raise typer.Exit(one(0))
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    procs = [ctx.Process(target=lambda k=k: os._exit(one(k))) for k in range(workers)]
+    for p in procs:
+        p.start()
+    import signal as _signal
+
+    _signal.signal(_signal.SIGTERM, lambda *_: [p.terminate() for p in procs])
+    for p in procs:
+        p.join()
+    raise typer.Exit(max(p.exitcode or 0 for p in procs))
+
+
+@app.command()
 def version() -> None:
     """Print the version."""
     typer.echo(__version__)

@@ -83,15 +83,27 @@ class Topology:
     def ns(self, name: str) -> str:
         return f"{self.prefix}-{name}"
 
-    def up(self) -> None:
+    def up(self, span_in_root: bool = False) -> None:
         sw = self.ns("sw")
         sh("ip", "netns", "add", sw)
         sh("ip", "-n", sw, "link", "add", "br0", "type", "bridge", "ageing_time", "0")
         sh("ip", "-n", sw, "link", "set", "br0", "up")
+        if span_in_root:
+            # the sensor's end of the mirror port in the root namespace: no address, IPv6 off (this interface
+            # only), so the host itself never speaks on it
+            self.span = f"{self.prefix}sp"[:15]
+            sh("ip", "link", "add", self.span, "type", "veth", "peer", "name", "p-span", "netns", sw)
+            sh("ip", "-n", sw, "link", "set", "p-span", "master", "br0")
+            sh("ip", "netns", "exec", sw, "sysctl", "-qw", "net.ipv6.conf.p-span.disable_ipv6=1")
+            sh("ip", "-n", sw, "link", "set", "p-span", "up")
+            sh("sysctl", "-qw", f"net.ipv6.conf.{self.span}.disable_ipv6=1")
+            sh("ip", "link", "set", self.span, "up")
+            return
         cap = self.ns("cap")
         sh("ip", "netns", "add", cap)
         sh("ip", "link", "add", "cap0", "netns", cap, "type", "veth", "peer", "name", "p-cap", "netns", sw)
         sh("ip", "-n", sw, "link", "set", "p-cap", "master", "br0")
+        sh("ip", "netns", "exec", sw, "sysctl", "-qw", "net.ipv6.conf.p-cap.disable_ipv6=1")
         sh("ip", "-n", sw, "link", "set", "p-cap", "up")
         sh("ip", "netns", "exec", cap, "sysctl", "-qw", "net.ipv6.conf.cap0.disable_ipv6=1")
         sh("ip", "-n", cap, "link", "set", "cap0", "up")
@@ -103,6 +115,7 @@ class Topology:
         port = f"p-{name}"[:15]
         sh("ip", "link", "add", "eth0", "netns", n, "type", "veth", "peer", "name", port, "netns", sw)
         sh("ip", "-n", sw, "link", "set", port, "master", "br0")
+        sh("ip", "netns", "exec", sw, "sysctl", "-qw", f"net.ipv6.conf.{port}.disable_ipv6=1")
         sh("ip", "-n", sw, "link", "set", port, "up")
         sh("ip", "netns", "exec", n, "sysctl", "-qw", "net.ipv6.conf.eth0.disable_ipv6=1")
         # a fixed, locally administered MAC per host: the same device keeps its MAC across captures
@@ -148,15 +161,17 @@ class Topology:
         for n in names:
             if n.startswith(self.prefix + "-"):
                 sh("ip", "netns", "del", n, check=False)
+        if getattr(self, "span", None):
+            sh("ip", "link", "del", self.span, check=False)
 
 
 @contextlib.contextmanager
-def topology() -> Iterator[Topology]:
+def topology(span_in_root: bool = False) -> Iterator[Topology]:
     if os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("tcpdump"):
         raise RuntimeError("making captures needs root, iproute2 and tcpdump")
     t = Topology()
     try:
-        t.up()
+        t.up(span_in_root)
         yield t
     finally:
         t.down()
