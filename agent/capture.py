@@ -10,6 +10,7 @@ as replay processes them.
 
 from __future__ import annotations
 
+import select
 import socket
 import struct
 import time
@@ -24,6 +25,7 @@ PACKET_FANOUT = 18
 PACKET_FANOUT_HASH = 0
 PACKET_FANOUT_FLAG_DEFRAG = 0x8000
 PACKET_OUTGOING = 4
+SO_RCVBUFFORCE = 33
 SNAPLEN = 65535
 _REC = struct.Struct("<IIII")
 
@@ -50,7 +52,11 @@ class SpanSocket:
             raise CaptureOpenError(f"opening a packet socket on {interface} needs CAP_NET_RAW ({exc})") from None
         self.interface = interface
         try:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            try:
+                # beyond net.core.rmem_max needs CAP_NET_ADMIN; without it, the capped buffer is what we get
+                self.sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, rcvbuf)
+            except OSError:
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
             if bpf:
                 self._attach(bpf)
             self.sock.bind((interface, ETH_P_ALL))
@@ -59,11 +65,13 @@ class SpanSocket:
             self.sock.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq)
             if fanout_group is not None:
                 arg = (fanout_group & 0xFFFF) | ((PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16)
-                self.sock.setsockopt(SOL_PACKET, PACKET_FANOUT, arg)
+                self.sock.setsockopt(SOL_PACKET, PACKET_FANOUT, struct.pack("I", arg))
         except OSError as exc:
             self.sock.close()
             raise CaptureOpenError(f"cannot capture on {interface}: {exc.strerror or exc}") from None
-        self.interface = interface
+        self.sock.setblocking(False)
+        self.poller = select.poll()
+        self.poller.register(self.sock, select.POLLIN)
         self.counters = Counters()
         self.buf = bytearray(SNAPLEN)
         self.view = memoryview(self.buf)
@@ -80,28 +88,32 @@ class SpanSocket:
         except Exception as exc:  # noqa: BLE001 - scapy raises its own exception types
             raise CaptureOpenError(f"invalid BPF filter {expr!r}: {exc}") from None
 
-    def read_chunk(self, max_packets: int = 4096, max_wait: float = 0.2) -> tuple[bytes, int]:
-        """Receive up to max_packets frames (or until max_wait passes) as classic-pcap records."""
+    def read_chunk(self, max_packets: int = 8192, max_wait: float = 0.2) -> tuple[bytes, int]:
+        """Receive up to max_packets frames (or what arrives within max_wait) as classic-pcap records.
+        The socket is drained without blocking; poll() waits only when it is empty."""
         out = bytearray()
         n = 0
         deadline = time.monotonic() + max_wait
-        sock, buf, view = self.sock, self.buf, self.view
+        sock, buf, view, pack = self.sock, self.buf, self.view, _REC.pack
+        recv = sock.recvfrom_into
+        poller = self.poller
         while n < max_packets:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            sock.settimeout(left)
             try:
-                size, addr = sock.recvfrom_into(buf)
-            except socket.timeout:
-                break
+                size, addr = recv(buf)
+            except BlockingIOError:
+                if n:
+                    break                                     # hand what we have to the pipeline now
+                left = deadline - time.monotonic()
+                if left <= 0 or not poller.poll(left * 1000):
+                    break
+                continue
             except InterruptedError:
                 break
             if addr[2] == PACKET_OUTGOING:
                 continue                                       # our own host's frames are not the plant's
             now = time.time()
             sec = int(now)
-            out += _REC.pack(sec, int((now - sec) * 1e6), size, size)
+            out += pack(sec, int((now - sec) * 1e6), size, size)
             out += view[:size]
             n += 1
         self.counters.received += n

@@ -27,7 +27,17 @@ def make_engine(url: str = DEFAULT_URL) -> Engine:
 
 
 def init_schema(engine: Engine) -> None:
-    Base.metadata.create_all(engine)
+    """Create missing tables. Several processes may start at once on a fresh database (sensor workers): a
+    table another process created in the meantime is not an error."""
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    for attempt in range(5):
+        try:
+            Base.metadata.create_all(engine)
+            return
+        except (OperationalError, ProgrammingError) as exc:
+            if "already exists" not in str(exc) or attempt == 4:
+                raise
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -161,3 +161,14 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(128), unique=True)
     scope: Mapped[str] = mapped_column(String(16))          # read | write | admin
     created_at: Mapped[float] = mapped_column(Float)
+
+
+class IngestLock(Base):
+    """One row every SQLite ingest writes first: that write takes the database's write lock before the batch
+    reads anything, so concurrent ingests (several sensors, several workers) are serialised, not interleaved.
+    PostgreSQL uses a transaction-level advisory lock instead."""
+
+    __tablename__ = "ingest_lock"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[float] = mapped_column(Float)

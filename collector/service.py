@@ -219,9 +219,12 @@ def apply_batch(s: Session, batch: Batch) -> IngestResult:
 
 def _apply(s: Session, batch: Batch) -> IngestResult:
     n = batch.size()
-    if s.get_bind().dialect.name == "postgresql":
-        # several sensors may ingest at once: merges are serialised so identity resolution is race-free
+    # several sensors may ingest at once: merges are serialised so identity resolution is race-free
+    dialect = s.get_bind().dialect.name
+    if dialect == "postgresql":
         s.execute(text("SELECT pg_advisory_xact_lock(7431)"))
+    elif dialect == "sqlite":
+        s.execute(text("INSERT OR REPLACE INTO ingest_lock (id, at) VALUES (1, :at)"), {"at": time.time()})
     if repo.batch_applied(s, batch.sensor, batch.batch_id):
         return IngestResult("duplicate", n)
     ctx = _BatchContext(s, batch.sensor, batch)
