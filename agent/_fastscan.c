@@ -36,10 +36,19 @@ typedef struct {
     uint8_t mode;                       /* 0 no dissector, 1 C feeds in-order payload, 2 payload to Python */
     uint8_t proto;                      /* 6 TCP, 17 UDP */
     PyObject *feed, *out, *anom, *nseq; /* the dissector's feed(), its out/anomalies lists, Flow.nseq */
+    /* steady-state spec a dissector hands over (fixed layout, declared as data): whole frames whose
+       category byte maps to a counter are counted here instead of being fed to Python */
+    uint8_t spec_on, min_len, len_off, len_size, len_add, cat_off, nfixed, guard_off, has_guard;
+    uint8_t fixed_off[4], fixed_val[4];
+    uint8_t table[2][256];
+    uint8_t guard[32];
+    uint32_t counts[2][8];
+    int64_t spec_decoded;
 } FlowRec;
 
 static void release(FlowRec *f) {
     Py_CLEAR(f->feed); Py_CLEAR(f->out); Py_CLEAR(f->anom); Py_CLEAR(f->nseq);
+    f->spec_on = 0;
 }
 
 enum { MODE_OFF = 0, MODE_FEED = 1, MODE_EVENTS = 2 };
@@ -280,6 +289,58 @@ static PyObject *t_set_mode(Table *t, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* set_spec(flow, spec or None): spec = (min_len, len_off, len_size, len_add, fixed bytes (off, val, ...),
+   cat_off, table side 0 (256 bytes), table side 1 (256 bytes), guard_off or -1, guard bitmap (32 bytes)) */
+static PyObject *t_set_spec(Table *t, PyObject *args) {
+    int flow;
+    PyObject *spec;
+    if (!PyArg_ParseTuple(args, "iO", &flow, &spec)) return NULL;
+    if (flow < 0 || flow >= t->nflows) Py_RETURN_NONE;
+    FlowRec *f = &t->flows[flow];
+    if (spec == Py_None) { f->spec_on = 0; Py_RETURN_NONE; }
+    int min_len, len_off, len_size, len_add, cat_off, guard_off;
+    Py_buffer fixed, t0, t1, guard;
+    if (!PyArg_ParseTuple(spec, "iiiiy*iy*y*iy*", &min_len, &len_off, &len_size, &len_add, &fixed, &cat_off, &t0, &t1,
+                          &guard_off, &guard)) return NULL;
+    int ok = fixed.len <= 8 && fixed.len % 2 == 0 && t0.len == 256 && t1.len == 256 && guard.len == 32 &&
+             (len_size == 1 || len_size == 2) && min_len >= 0 && min_len < 256 && len_off + len_size <= min_len &&
+             cat_off < min_len && guard_off < min_len && len_add >= 0 && len_add < 256;
+    for (Py_ssize_t i = 0; ok && i < fixed.len; i += 2) ok = ((uint8_t *)fixed.buf)[i] < min_len;
+    if (ok) {
+        f->min_len = (uint8_t)min_len; f->len_off = (uint8_t)len_off; f->len_size = (uint8_t)len_size;
+        f->len_add = (uint8_t)len_add; f->cat_off = (uint8_t)cat_off;
+        f->nfixed = (uint8_t)(fixed.len / 2);
+        for (int i = 0; i < f->nfixed; i++) {
+            f->fixed_off[i] = ((uint8_t *)fixed.buf)[2 * i]; f->fixed_val[i] = ((uint8_t *)fixed.buf)[2 * i + 1];
+        }
+        memcpy(f->table[0], t0.buf, 256); memcpy(f->table[1], t1.buf, 256);
+        f->has_guard = guard_off >= 0; f->guard_off = (uint8_t)(guard_off < 0 ? 0 : guard_off);
+        memcpy(f->guard, guard.buf, 32);
+        f->spec_on = 1;
+    }
+    PyBuffer_Release(&fixed); PyBuffer_Release(&t0); PyBuffer_Release(&t1); PyBuffer_Release(&guard);
+    if (!ok) { PyErr_SetString(PyExc_ValueError, "invalid dissector spec"); return NULL; }
+    Py_RETURN_NONE;
+}
+
+/* spec_counts(flow) -> (counts side 0 (8), counts side 1 (8), decoded bytes); the counters restart at 0 */
+static PyObject *t_spec_counts(Table *t, PyObject *args) {
+    int flow;
+    if (!PyArg_ParseTuple(args, "i", &flow)) return NULL;
+    if (flow < 0 || flow >= t->nflows) return Py_BuildValue("(()()L)", 0LL);
+    FlowRec *f = &t->flows[flow];
+    PyObject *a = PyTuple_New(8), *b = PyTuple_New(8);
+    if (!a || !b) { Py_XDECREF(a); Py_XDECREF(b); return NULL; }
+    for (int i = 0; i < 8; i++) {
+        PyTuple_SET_ITEM(a, i, PyLong_FromUnsignedLong(f->counts[0][i]));
+        PyTuple_SET_ITEM(b, i, PyLong_FromUnsignedLong(f->counts[1][i]));
+    }
+    PyObject *r = Py_BuildValue("(NNL)", a, b, (long long)f->spec_decoded);
+    memset(f->counts, 0, sizeof f->counts);
+    f->spec_decoded = 0;
+    return r;
+}
+
 /* counters(flow) -> (pk0, pk1, by0, by1, pl0, pl1, last) */
 static PyObject *t_counters(Table *t, PyObject *args) {
     int flow;
@@ -290,6 +351,23 @@ static PyObject *t_counters(Table *t, PyObject *args) {
                          (long long)f->by[1], (long long)f->pl[0], (long long)f->pl[1], f->last);
 }
 
+
+/* A whole frame the spec recognises: count it by category; 0 when the dissector must see it. */
+static int spec_count(FlowRec *f, int d, const uint8_t *p, Py_ssize_t n) {
+    if (n < f->min_len) return 0;
+    Py_ssize_t total = f->len_size == 2 ? (Py_ssize_t)be16(p + f->len_off) : p[f->len_off];
+    if (total + f->len_add != n) return 0;
+    for (int i = 0; i < f->nfixed; i++) if (p[f->fixed_off[i]] != f->fixed_val[i]) return 0;
+    uint8_t k = f->table[d][p[f->cat_off]];
+    if (k == 255) return 0;
+    if (d == 1 && f->has_guard) {
+        uint8_t g = p[f->guard_off];
+        if (!(f->guard[g >> 3] & (1 << (g & 7)))) return 0;
+    }
+    f->counts[d][k & 7]++;
+    f->spec_decoded += n;
+    return 1;
+}
 
 static int event(PyObject *events, int flow, int d, double ts, long long frame, PyObject *payload, long long seq) {
     /* steals payload */
@@ -320,6 +398,7 @@ static int deliver(PyObject *events, int flow, FlowRec *fr, int d, double ts, lo
         if (!next) { Py_DECREF(payload); return -1; }
         if (PyList_SetItem(fr->nseq, d, next) < 0) { Py_DECREF(payload); return -1; }
     }
+    if (fr->spec_on && spec_count(fr, d, data, plen)) { Py_DECREF(payload); return 0; }
     PyObject *side = PyLong_FromLong(d), *pts = PyFloat_FromDouble(ts), *pfr = PyLong_FromLongLong(frame);
     if (!side || !pts || !pfr) { Py_XDECREF(side); Py_XDECREF(pts); Py_XDECREF(pfr); Py_DECREF(payload); return -1; }
     PyObject *argv[4] = {payload, side, pts, pfr};
@@ -513,6 +592,8 @@ static PyMethodDef t_methods[] = {
     {"set_mode", (PyCFunction)t_set_mode, METH_VARARGS, "0 no dissector, 1 C feeds it, 2 payload to Python"},
     {"counters", (PyCFunction)t_counters, METH_VARARGS, "(pk0, pk1, by0, by1, pl0, pl1, last) counted here"},
     {"mark_seen", (PyCFunction)t_mark_seen, METH_VARARGS, "Python has processed the first frame of a side"},
+    {"set_spec", (PyCFunction)t_set_spec, METH_VARARGS, "a dissector's steady-state layout (None: off)"},
+    {"spec_counts", (PyCFunction)t_spec_counts, METH_VARARGS, "(counts0, counts1, decoded) since last call"},
     {"note", (PyCFunction)t_note, METH_VARARGS, "Python processed a packet: duplicate key, time, FIN bits"},
     {"idle", (PyCFunction)t_idle, METH_VARARGS, "flows idle past their timeout: [ids]"},
     {"state", (PyCFunction)t_state, METH_VARARGS, "(last seen, FIN/RST bits) of a flow"},

@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--packets", type=int, default=1_000_000, help="size of a generated workload")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--no-tshark", action="store_true")
+    ap.add_argument("--dissectors", default="all", help="passed to otscope replay ('none' = the spine alone)")
     args = ap.parse_args(argv)
     path = Path(args.file) if args.file else ensure_workload(Path(f"/tmp/mixed_{args.packets // 1000}k.pcap"),
                                                               args.packets)
@@ -69,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
             cmd = [exe, "replay", str(path), "--db", f"sqlite:///{d}/bench.db", "--no-progress"]
             if args.workers > 1:
                 cmd += ["--workers", str(args.workers)]
+            if args.dissectors != "all":
+                cmd += ["--dissectors", args.dissectors]
             sec, mib, code = timed(cmd)
         if code != 0:
             print(f"bench: otscope replay failed (exit {code})", file=sys.stderr)
@@ -77,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         rss.append(mib)
         print(f"  run {i + 1}: {sec:.2f} s  {n / sec:,.0f} packets/s  peak RSS {mib} MiB", flush=True)
     med = statistics.median(times)
-    rows.append((f"otscope replay (workers={args.workers})", n / med, max(rss)))
+    label = f"otscope replay (workers={args.workers}" + (f", dissectors={args.dissectors})" if args.dissectors != "all"
+                                                       else ")")
+    rows.append((label, n / med, max(rss)))
     if not args.no_tshark and shutil.which("tshark"):
         sec, mib, _ = timed(["tshark", "-n", "-r", str(path), "-T", "fields", "-e", "ip.src", "-e", "ip.dst",
                              "-Y", "modbus||enip||s7comm"])

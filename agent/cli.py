@@ -57,8 +57,17 @@ def replay(
     progress: Annotated[bool, typer.Option(help="progress bar (default: on a terminal)")] = sys.stderr.isatty(),
     workers: Annotated[int, typer.Option(min=1, max=64, help="processes, each owning a share of the "
                                                              "conversations (same inventory as 1)")] = 1,
+    dissectors: Annotated[str, typer.Option(help="comma-separated ICS dissectors to run "
+                                                 "(modbus, enip, enip-io, s7comm; 'none' for the spine alone)")] = "all",
 ) -> None:
     """Stream capture files into the inventory (constant memory; replaying a file twice doubles nothing)."""
+    from otscope.dissectors import registry
+
+    try:
+        registry.enable(None if dissectors == "all" else set() if dissectors == "none" else
+                        {d.strip() for d in dissectors.split(",") if d.strip()})
+    except ValueError as exc:
+        fail(str(exc))
     from otscope.agent.replay import now, start
 
     t0 = now()

@@ -642,6 +642,10 @@ class Pipeline:
 
     def _drain(self, fl: Flow, diss: Dissector, status: int, frame: int, ts: float) -> None:
         acc = self.acc
+        if diss.spec_changed:
+            diss.spec_changed = False
+            if fl.fid >= 0 and self.fast is not None:
+                self.fast.set_spec(fl.fid, diss.fast_spec)
         proto = diss.protocol.value
         if diss.out:
             cip, sip = self._ip(fl.cip), self._ip(fl.sip)
@@ -657,6 +661,7 @@ class Pipeline:
             diss.anomalies.clear()
         if status == FATAL:
             self._anomaly(proto, f"detached: {diss.fatal_reason}", frame, ts)
+            self._absorb(fl, diss)
             fl.decoded_extra += diss.decoded
             fl.detached = diss.fatal_reason
             fl.diss = None
@@ -680,8 +685,17 @@ class Pipeline:
         self.acc.anomaly(protocol, kind, frame, ts)
 
     # -- batches ----------------------------------------------------------------------------------------
+    def _absorb(self, fl: Flow, diss: Dissector) -> None:
+        """Frames the C fast path counted with the dissector's spec go back to the dissector's counters."""
+        if fl.fid >= 0 and self.fast is not None:
+            c0, c1, dec = self.fast.spec_counts(fl.fid)
+            if dec:
+                diss.absorb(c0, c1, dec)
+
     def _fold(self, fl: Flow) -> None:
         """Move a flow's unreported counters into the pending comm/traffic deltas."""
+        if fl.diss is not None:
+            self._absorb(fl, fl.diss)
         c = fl.c
         pk, by, pl = c[0] + c[1] + c[8] + c[9], c[2] + c[3], c[4] + c[5]
         if fl.fid >= 0 and self.fast is not None:

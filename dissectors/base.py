@@ -75,6 +75,7 @@ class Transport(StrEnum):
 OK = 0
 INCOMPLETE = 1
 FATAL = 2
+NEWS = 3          # OK, and the dissector's steady-state spec changed: the capture loop should look at it
 
 
 class Fact(NamedTuple):
@@ -183,7 +184,11 @@ class Dissector:
     server_label: ClassVar[str]
     MAX_OUT: ClassVar[int] = 4096
 
-    __slots__ = ("out", "anomalies", "decoded", "confirmed", "labelled", "fatal_reason", "profile")
+    __slots__ = ("out", "anomalies", "decoded", "confirmed", "labelled", "fatal_reason", "profile", "fast_spec",
+                 "spec_changed")
+
+    # names of the spec's counters per side (index -> profile key, None = not a profile entry)
+    SPEC_NAMES: ClassVar[tuple[tuple[str | None, ...], tuple[str | None, ...]]] = ((), ())
 
     def __init__(self) -> None:
         self.out: list[Fact] = []
@@ -193,6 +198,8 @@ class Dissector:
         self.labelled = False           # both ends carry the protocol label (a well-formed PDU was seen)
         self.fatal_reason = ""
         self.profile: dict[str, int] = {}
+        self.fast_spec: tuple | None = None   # a fixed layout the C fast path may count without calling feed()
+        self.spec_changed = False
 
     # -- helpers for subclasses ----------------------------------------------------------------------
     def fact(self, who: int, field: str, value: str, message: str, frame: int, ts: float,
@@ -222,6 +229,15 @@ class Dissector:
         prof = self.profile
         if key in prof or len(prof) < 48:
             prof[key] = prof.get(key, 0) + n
+
+    def absorb(self, counts0: tuple[int, ...], counts1: tuple[int, ...], decoded: int) -> None:
+        """Frames the C fast path counted with this dissector's spec (as feed() would have counted them)."""
+        self.decoded += decoded
+        prof = self.profile
+        for names, counts in zip(self.SPEC_NAMES, (counts0, counts1)):
+            for name, n in zip(names, counts):
+                if n and name is not None:
+                    prof[name] = prof.get(name, 0) + n
 
     def fatal(self, reason: str) -> int:
         self.fatal_reason = reason

@@ -29,3 +29,19 @@ def tcp_dissector_for(server_port: int, client_port: int = -1) -> type[Dissector
 
 def udp_dissector_for(server_port: int, client_port: int = -1) -> type[Dissector] | None:
     return _UDP.get(server_port) or _UDP.get(client_port)
+
+
+def names() -> list[str]:
+    return sorted({cls.protocol.value for cls in TCP_DISSECTORS + UDP_DISSECTORS})
+
+
+def enable(protocols: set[str] | None) -> None:
+    """Use only these dissectors (by protocol name; None = all). Unknown names are an error."""
+    global _TCP, _UDP
+    if protocols is not None:
+        unknown = protocols - set(names())
+        if unknown:
+            raise ValueError(f"unknown dissector(s) {sorted(unknown)} (known: {', '.join(names())})")
+    pick = (lambda c: protocols is None or c.protocol.value in protocols)
+    _TCP = _by_port(tuple(c for c in TCP_DISSECTORS if pick(c)))
+    _UDP = _by_port(tuple(c for c in UDP_DISSECTORS if pick(c)))

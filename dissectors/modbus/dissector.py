@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from otscope.dissectors.base import FATAL, INCOMPLETE, OK, Dissector, Malformed, Protocol, StreamBuffer, \
+from otscope.dissectors.base import FATAL, INCOMPLETE, NEWS, OK, Dissector, Malformed, Protocol, StreamBuffer, \
     Transport, Truncated, Who
 from otscope.dissectors.modbus import facts
 from otscope.dissectors.modbus.constants import MAX_PDU, MODBUS_PORT, PROFILE_CATEGORY, ExceptionCode
@@ -22,6 +22,13 @@ MAX_RESYNC = 3
 MAX_UNITS = 256
 GATEWAY_EXCEPTIONS = (ExceptionCode.GATEWAY_PATH_UNAVAILABLE, ExceptionCode.GATEWAY_TARGET_FAILED)
 
+# The steady-state layout, as data, for the C fast path (the same frames the inlined path in feed() takes):
+# MBAP protocol id 0 and length < 256 (bytes 2..4 zero), length + 6 = the segment, function code at byte 7;
+# requests: reads and writes counted; responses: reads and writes from a known unit (byte 6) need nothing.
+_T_REQ = bytes(0 if PROFILE_CATEGORY.get(fc) == "read" else 1 if PROFILE_CATEGORY.get(fc) == "write" else 255
+               for fc in range(256))
+_T_RSP = bytes(2 if PROFILE_CATEGORY.get(fc) in ("read", "write") else 255 for fc in range(256))
+
 
 class ModbusDissector(Dissector):
     protocol: ClassVar[Protocol] = Protocol.MODBUS
@@ -30,7 +37,9 @@ class ModbusDissector(Dissector):
     client_label: ClassVar[str] = "modbus-client"
     server_label: ClassVar[str] = "modbus-server"
 
-    __slots__ = ("buf", "pending", "units", "gateway", "resync", "devid", "writes")
+    __slots__ = ("buf", "pending", "units", "gateway", "resync", "devid", "writes", "_spec_key")
+
+    SPEC_NAMES = (("read", "write"), ())
 
     def __init__(self) -> None:
         super().__init__()
@@ -41,6 +50,27 @@ class ModbusDissector(Dissector):
         self.resync = 0
         self.devid: dict[int, dict[int, bytes]] = {}         # unit -> objects collected (MoreFollows)
         self.writes = 0
+        self._spec_key: tuple = (False, False, 0)
+
+    def _news(self, status: int) -> int:
+        """After a slow-path feed: did the conditions of the steady-state spec change?"""
+        key = (self.confirmed, bool(self.buf.pending[0] or self.buf.pending[1]), len(self.units))
+        if key == self._spec_key:
+            return status
+        self._spec_key = key
+        self.spec_changed = True
+        if key[0] and not key[1]:
+            guard = bytearray(32)
+            for u in self.units:
+                guard[u >> 3] |= 1 << (u & 7)
+            self.fast_spec = (8, 4, 2, 6, bytes((2, 0, 3, 0, 4, 0)), 7, _T_REQ, _T_RSP, 6, bytes(guard))
+        else:
+            self.fast_spec = None
+        return NEWS if status == OK else status
+
+    def absorb(self, counts0: tuple[int, ...], counts1: tuple[int, ...], decoded: int) -> None:
+        super().absorb(counts0, counts1, decoded)
+        self.writes += counts0[1] if len(counts0) > 1 else 0
 
     def feed(self, data: bytes, side: int, ts: float, frame: int) -> int:
         n = len(data)
@@ -58,12 +88,13 @@ class ModbusDissector(Dissector):
                         self.writes += 1
                 elif data[6] not in self.units:
                     self._new_unit(data[6], ts, frame)
+                    return self._news(OK)
                 return OK
         if n >= 8 and not self.buf.pending[side] and data[2] == 0 and data[3] == 0 and \
                 (data[4] << 8 | data[5]) + 6 == n and data[4] == 0 and data[5] >= 2:
             self.decoded += n
-            return self._adu(data, side, ts, frame)
-        return self._stream(data, side, ts, frame)
+            return self._news(self._adu(data, side, ts, frame))
+        return self._news(self._stream(data, side, ts, frame))
 
     def gap(self, side: int) -> None:
         self.buf.drop(side)
