@@ -4,9 +4,11 @@
  * The pure-Python loop in pipeline.py is the reference implementation and handles everything. This module
  * only takes over the common case: a packet of a flow that Python has already created, untagged or
  * 802.1Q/QinQ-tagged Ethernet, IPv4 without fragments or IPv6 without extension headers, TCP without
- * SYN/FIN/RST, or UDP. For those it updates per-flow counters and, when the flow has a dissector and the
- * packet carries payload, hands (flow id, side, ts, frame, payload, seq) to Python as an event. Anything
- * else stops the scan at that record so Python processes it, then the scan resumes after it.
+ * SYN, or UDP. For those it updates per-flow counters, checks for SPAN duplicates, tracks FIN/RST, and
+ * when the flow has a dissector and the packet carries payload: counts it with the dissector's declared
+ * steady-state layout (a spec) when it matches, else calls the dissector's feed() for in-order data, else
+ * hands the payload to Python as an event. Anything else stops the scan at that record so Python processes
+ * it, then the scan resumes after it.
  *
  * Per-flow counters here are added to the Python Flow's own counters when the flow is reported.
  */
@@ -135,6 +137,16 @@ static int key_from(PyObject *ip, Key *k, int is_src) {
     return -1;
 }
 
+/* the key of each direction of a conversation: a = client -> server (side 0), b = server -> client */
+static int both_keys(Key *a, Key *b, int proto, int vlan, PyObject *cip, int cport, PyObject *sip, int sport) {
+    memset(a, 0, sizeof *a); memset(b, 0, sizeof *b);
+    if (key_from(cip, a, 1) < 0 || key_from(sip, a, 0) < 0) return -1;
+    if (key_from(sip, b, 1) < 0 || key_from(cip, b, 0) < 0) return -1;
+    a->proto = b->proto = (uint8_t)proto; a->vlan = b->vlan = (uint16_t)vlan;
+    a->sport = (uint16_t)cport; a->dport = (uint16_t)sport; b->sport = (uint16_t)sport; b->dport = (uint16_t)cport;
+    return 0;
+}
+
 /* add(flow_id, proto, vlan, cip, cport, sip, sport, dissector or None, nseq list): side 0 = client->server */
 static PyObject *t_add(Table *t, PyObject *args) {
     int flow, proto, vlan, cport, sport;
@@ -153,11 +165,7 @@ static PyObject *t_add(Table *t, PyObject *args) {
         t->flows = nf; t->nflows = n;
     }
     Key a, b;
-    memset(&a, 0, sizeof a); memset(&b, 0, sizeof b);
-    if (key_from(cip, &a, 1) < 0 || key_from(sip, &a, 0) < 0) return NULL;
-    if (key_from(sip, &b, 1) < 0 || key_from(cip, &b, 0) < 0) return NULL;
-    a.proto = b.proto = (uint8_t)proto; a.vlan = b.vlan = (uint16_t)vlan;
-    a.sport = (uint16_t)cport; a.dport = (uint16_t)sport; b.sport = (uint16_t)sport; b.dport = (uint16_t)cport;
+    if (both_keys(&a, &b, proto, vlan, cip, cport, sip, sport) < 0) return NULL;
     for (int side = 0; side < 2; side++) {
         Key *k = side ? &b : &a;
         Slot *s = find(t, k, 0);
@@ -189,11 +197,7 @@ static PyObject *t_remove(Table *t, PyObject *args) {
     PyObject *cip, *sip;
     if (!PyArg_ParseTuple(args, "iiiOiOi", &flow, &proto, &vlan, &cip, &cport, &sip, &sport)) return NULL;
     Key a, b;
-    memset(&a, 0, sizeof a); memset(&b, 0, sizeof b);
-    if (key_from(cip, &a, 1) < 0 || key_from(sip, &a, 0) < 0) return NULL;
-    if (key_from(sip, &b, 1) < 0 || key_from(cip, &b, 0) < 0) return NULL;
-    a.proto = b.proto = (uint8_t)proto; a.vlan = b.vlan = (uint16_t)vlan;
-    a.sport = (uint16_t)cport; a.dport = (uint16_t)sport; b.sport = (uint16_t)sport; b.dport = (uint16_t)cport;
+    if (both_keys(&a, &b, proto, vlan, cip, cport, sip, sport) < 0) return NULL;
     for (int side = 0; side < 2; side++) {
         Slot *s = find(t, side ? &b : &a, 0);
         if (s && s->flow == flow) s->flow = -2;
@@ -426,7 +430,7 @@ static int deliver(PyObject *events, int flow, FlowRec *fr, int d, double ts, lo
 
 /*
  * scan(buf, pos, end, le, scale, frame, events) -> (pos, frame, packets, bytes, dups, last ts)
- * Walks classic-pcap records of an Ethernet chunk from pos; appends events for dissector payload; stops
+ * Walks classic-pcap records of an Ethernet chunk from pos; feeds or hands back dissector payload; stops
  * (returning the position of that record) at the first record the fast path does not handle.
  * Event: (flow, side, ts, frame, payload, seq) with seq -1 for UDP.
  */

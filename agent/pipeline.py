@@ -60,13 +60,16 @@ class Stats:
     by_linktype: dict[int, int] = field(default_factory=dict)
 
 
+def _fold32(ip: IPAddr) -> int:
+    if isinstance(ip, int):
+        return ip
+    return int.from_bytes(ip[0:4], "big") ^ int.from_bytes(ip[4:8], "big") ^ int.from_bytes(ip[8:12], "big") ^ \
+        int.from_bytes(ip[12:16], "big")
+
+
 def shard_of(a: IPAddr, b: IPAddr, pa: int, pb: int, n: int) -> int:
     """Which of n workers owns a conversation: symmetric in its two ends (same formula as _fastscan.c)."""
-    fa = a if isinstance(a, int) else int.from_bytes(a[0:4], "big") ^ int.from_bytes(a[4:8], "big") ^ \
-        int.from_bytes(a[8:12], "big") ^ int.from_bytes(a[12:16], "big")
-    fb = b if isinstance(b, int) else int.from_bytes(b[0:4], "big") ^ int.from_bytes(b[4:8], "big") ^ \
-        int.from_bytes(b[8:12], "big") ^ int.from_bytes(b[12:16], "big")
-    x = (fa ^ fb ^ (((pa ^ pb) * 0x9E3779B1) & 0xFFFFFFFF)) & 0xFFFFFFFF
+    x = (_fold32(a) ^ _fold32(b) ^ (((pa ^ pb) * 0x9E3779B1) & 0xFFFFFFFF)) & 0xFFFFFFFF
     x = ((x ^ (x >> 16)) * 0x45D9F3B) & 0xFFFFFFFF
     x ^= x >> 16
     return x % n

@@ -51,3 +51,13 @@ def require(scope: Scope) -> Callable[..., Scope]:
 
 Read = Depends(require(Scope.READ))
 Write = Depends(require(Scope.WRITE))
+
+
+async def read_body(request: Request, limit: int, what: str) -> bytes:
+    """The request body, refused with 413 as soon as it passes ``limit`` bytes (never buffered whole first)."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise HTTPException(413, f"{what} larger than {limit} bytes")
+    return bytes(body)

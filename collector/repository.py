@@ -153,20 +153,8 @@ def put_comm(s: Session, client_id: int, server_id: int, protocol: str, transpor
     row = s.scalar(select(Communication).where(
         Communication.client_id == client_id, Communication.server_id == server_id,
         Communication.protocol == protocol, Communication.transport == transport, Communication.port == port))
-    if row is None:
-        s.add(Communication(client_id=client_id, server_id=server_id, protocol=protocol, transport=transport,
-                            port=port, packets=packets, bytes=nbytes, first_seen=first, last_seen=last,
-                            profile=dict(profile)))
-        return
-    row.packets += packets
-    row.bytes += nbytes
-    row.first_seen = min(row.first_seen, first)
-    row.last_seen = max(row.last_seen, last)
-    if profile:
-        merged = dict(row.profile or {})
-        for k, v in profile.items():
-            merged[k] = merged.get(k, 0) + v
-        row.profile = merged
+    known = {} if row is None else {(client_id, server_id, protocol, transport, port): row}
+    add_comm(s, known, client_id, server_id, protocol, transport, port, packets, nbytes, first, last, profile)
 
 
 def comms_between(s: Session, clients: Sequence[int]) -> dict[tuple, Communication]:

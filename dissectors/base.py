@@ -298,3 +298,15 @@ class L2Binding(NamedTuple):
 
 
 L2Output = list[L2Fact | L2Binding]
+
+
+class FactsAbout(list):  # type: ignore[type-arg]
+    """An L2Output about one sender; add() skips empty values (absent on the wire is not a fact)."""
+
+    def __init__(self, mac: str | None, message: str, ip: str | None = None) -> None:
+        super().__init__()
+        self.mac, self.ip, self.message = mac, ip, message
+
+    def add(self, field: str, value: str) -> None:
+        if value:
+            self.append(L2Fact(self.mac, self.ip, field, value, self.message))

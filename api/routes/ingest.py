@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request
 
-from otscope.api.deps import SessionDep, Write
+from otscope.api.deps import SessionDep, Write, read_body
 from otscope.api.schemas import IngestOut
 from otscope.collector.service import apply_batch
 from otscope.contract import ContractError, batch_from_json
@@ -15,14 +15,9 @@ router = APIRouter(prefix="/api/v1/ingest", tags=["ingest"])
                  "type": "object", "description": "an observation batch (otscope/contract.py)"}}}}})
 async def ingest(request: Request, s: SessionDep) -> dict:
     """Apply one observation batch; the same (sensor, batch_id) is applied once (idempotent)."""
-    limit = request.app.state.settings.max_batch_bytes
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise HTTPException(413, f"batch larger than {limit} bytes")
+    body = await read_body(request, request.app.state.settings.max_batch_bytes, "batch")
     try:
-        batch = batch_from_json(bytes(body))
+        batch = batch_from_json(body)
     except ContractError as exc:
         raise HTTPException(422, str(exc)) from None
     try:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request
 
-from otscope.api.deps import Read, SessionDep, Write
+from otscope.api.deps import Read, SessionDep, Write, read_body
 from otscope.api.schemas import Reconciliation, RegisterUpload
 from otscope.collector import register
 
@@ -15,14 +15,9 @@ router = APIRouter(prefix="/api/v1/register", tags=["register"])
                                                   "location (ip or mac required)"}}}}})
 async def upload_register(request: Request, s: SessionDep) -> dict:
     """Replace the expected-asset register with an uploaded CSV."""
-    limit = request.app.state.settings.max_upload_bytes
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise HTTPException(413, f"register larger than {limit} bytes")
+    body = await read_body(request, request.app.state.settings.max_upload_bytes, "register")
     try:
-        rows, rejected = register.parse_csv(bytes(body))
+        rows, rejected = register.parse_csv(body)
     except register.RegisterError as exc:
         raise HTTPException(422, str(exc)) from None
     n = register.replace(s, rows)

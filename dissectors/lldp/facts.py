@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from otscope.dissectors.base import L2Fact, L2Output
+from otscope.dissectors.base import FactsAbout, L2Output
 from otscope.dissectors.lldp.grammar import CAP_BRIDGE, CAP_ROUTER, LldpFrame
 
 MSG = "LLDP"
 
 
 def facts(frame: LldpFrame, src_mac: str) -> L2Output:
-    out: L2Output = []
-
-    def add(fieldname: str, value: str) -> None:
-        if value:
-            out.append(L2Fact(src_mac, None, fieldname, value, MSG))
-
+    out = FactsAbout(src_mac, MSG)
+    add = out.add
     add("name", frame.system_name)
     add("description", frame.system_desc)
     add("lldp_chassis_id", frame.chassis_id)

@@ -8,19 +8,15 @@ as a weak name of the sender, never as the device's name.
 
 from __future__ import annotations
 
-from otscope.dissectors.base import L2Binding, L2Fact, L2Output
+from otscope.dissectors.base import FactsAbout, L2Binding, L2Fact, L2Output
 from otscope.dissectors.pndcp.grammar import ROLE_BITS, SERVICE_IDENTIFY, SERVICE_SET, TYPE_REQUEST, DcpFrame
 
 SIEMENS_PNO_ID = 0x002A
 
 
 def _describe(frame: DcpFrame, mac: str, msg: str) -> L2Output:
-    out: L2Output = []
-
-    def add(fieldname: str, value: str) -> None:
-        if value:
-            out.append(L2Fact(mac, None, fieldname, value, msg))
-
+    out = FactsAbout(mac, msg)
+    add = out.add
     add("name", frame.name_of_station)
     add("pn_station_type", frame.station_type)
     add("pn_alias", frame.alias)
