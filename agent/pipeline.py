@@ -47,7 +47,6 @@ UDP_TIMEOUT, TCP_TIMEOUT, CLOSED_TIMEOUT, SWEEP_EVERY = 180.0, 900.0, 30.0, 30.0
 class Stats:
     packets: int = 0
     bytes: int = 0
-    ip_packets: int = 0
     non_ip_frames: int = 0
     span_duplicates: int = 0
     ip_fragments: int = 0
