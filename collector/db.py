@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, create_engine, event
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
-from otscope.collector.models import Base
 
 DEFAULT_URL = "sqlite:///otscope.db"
 
@@ -26,17 +29,35 @@ def make_engine(url: str = DEFAULT_URL) -> Engine:
     return engine
 
 
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
 def init_schema(engine: Engine) -> None:
-    """Create missing tables. Several processes may start at once on a fresh database (sensor workers): a
-    table another process created in the meantime is not an error."""
-    from sqlalchemy.exc import OperationalError, ProgrammingError
+    """Bring the schema to the latest Alembic revision. A database made before migrations existed (tables, no
+    alembic_version) is stamped; several processes starting at once on a fresh database (sensor workers) are
+    tolerated: a table another process created in the meantime is not an error."""
+    from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
     for attempt in range(5):
         try:
-            Base.metadata.create_all(engine)
+            with engine.begin() as conn:
+                names = set(inspect(conn).get_table_names())
+                cfg = alembic_config(conn)
+                if "assets" in names and "alembic_version" not in names:
+                    command.stamp(cfg, "head")
+                else:
+                    command.upgrade(cfg, "head")
             return
-        except (OperationalError, ProgrammingError) as exc:
-            if "already exists" not in str(exc) or attempt == 4:
+        except (OperationalError, ProgrammingError, IntegrityError) as exc:
+            if ("already exists" not in str(exc) and "UNIQUE" not in str(exc) and "duplicate" not in str(exc)) \
+                    or attempt == 4:
                 raise
 
 
