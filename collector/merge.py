@@ -53,6 +53,20 @@ def plan_binding(mac_owner: Owner | None, ip_owner: Owner | None) -> BindingActi
     return BindingAction.ADD_IP if ip_owner.has_mac else BindingAction.MERGE_IP_ASSET
 
 
+def is_placeholder(protocol: str, transport: str, port: int) -> bool:
+    """``tcp/502``: a conversation whose protocol no dissector has confirmed (yet)."""
+    return protocol == f"{transport}/{port}"
+
+
+def conversation_label(incoming: str, transport: str, port: int, confirmed: str | None) -> str:
+    """Which row a conversation's counts go to. A live sensor reports a flow before its protocol is confirmed
+    (as ``tcp/502``) and after (as ``modbus``): the unconfirmed part joins the confirmed conversation of the
+    same client, server and port, so nothing is split and nothing is counted twice."""
+    if is_placeholder(incoming, transport, port) and confirmed is not None:
+        return confirmed
+    return incoming
+
+
 def times(first: float | None, last: float | None, new_first: float, new_last: float) -> tuple[float, float]:
     """First seen only moves back, last seen only moves forward."""
     return (new_first if first is None else min(first, new_first),

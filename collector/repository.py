@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from otscope.collector import merge
 from otscope.collector.models import (
     Address,
     AnomalyStat,
@@ -150,34 +151,58 @@ def put_fact(s: Session, asset_id: int, field: str, value: str, protocol: str, m
 
 def put_comm(s: Session, client_id: int, server_id: int, protocol: str, transport: str, port: int, packets: int,
              nbytes: int, first: float, last: float, profile: dict[str, int]) -> None:
-    row = s.scalar(select(Communication).where(
-        Communication.client_id == client_id, Communication.server_id == server_id,
-        Communication.protocol == protocol, Communication.transport == transport, Communication.port == port))
-    known = {} if row is None else {(client_id, server_id, protocol, transport, port): row}
+    known = CommIndex()
+    for r in s.scalars(select(Communication).where(Communication.client_id == client_id,
+                                                   Communication.server_id == server_id,
+                                                   Communication.transport == transport,
+                                                   Communication.port == port)):
+        known.put(r)
     add_comm(s, known, client_id, server_id, protocol, transport, port, packets, nbytes, first, last, profile)
 
 
-def comms_between(s: Session, clients: Sequence[int]) -> dict[tuple, Communication]:
-    """Existing conversations of these clients, by (client, server, protocol, transport, port)."""
-    out: dict[tuple, Communication] = {}
+class CommIndex:
+    """Conversations by (client, server, protocol, transport, port), and the confirmed one per
+    (client, server, transport, port)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple, Communication] = {}
+        self.confirmed: dict[tuple, Communication] = {}
+
+    def put(self, row: Communication) -> None:
+        self.rows[(row.client_id, row.server_id, row.protocol, row.transport, row.port)] = row
+        if not merge.is_placeholder(row.protocol, row.transport, row.port):
+            self.confirmed.setdefault((row.client_id, row.server_id, row.transport, row.port), row)
+
+
+def comms_between(s: Session, clients: Sequence[int]) -> CommIndex:
+    """Existing conversations of these clients."""
+    out = CommIndex()
     for chunk in _chunks(clients):
         for c in s.scalars(select(Communication).where(Communication.client_id.in_(chunk))):
-            out[(c.client_id, c.server_id, c.protocol, c.transport, c.port)] = c
+            out.put(c)
     return out
 
 
-def add_comm(s: Session, known: dict[tuple, Communication], client_id: int, server_id: int, protocol: str,
-             transport: str, port: int, packets: int, nbytes: int, first: float, last: float,
-             profile: dict[str, int]) -> None:
-    """Add a conversation's counts (deltas) to its row, creating it the first time."""
-    key = (client_id, server_id, protocol, transport, port)
-    row = known.get(key)
+def add_comm(s: Session, known: CommIndex, client_id: int, server_id: int, protocol: str, transport: str, port: int,
+             packets: int, nbytes: int, first: float, last: float, profile: dict[str, int]) -> None:
+    """Add a conversation's counts (deltas) to its row, creating it the first time (merge.conversation_label
+    decides the row when the protocol was confirmed only part way through)."""
+    pair = (client_id, server_id, transport, port)
+    confirmed = known.confirmed.get(pair)
+    label = merge.conversation_label(protocol, transport, port, confirmed.protocol if confirmed else None)
+    row = known.rows.get((client_id, server_id, label, transport, port))
+    if row is None and not merge.is_placeholder(label, transport, port):
+        early = known.rows.pop((client_id, server_id, f"{transport}/{port}", transport, port), None)
+        if early is not None:                         # counted before confirmation: now it is this protocol
+            early.protocol = label
+            row = early
+            known.put(row)
     if row is None:
-        row = Communication(client_id=client_id, server_id=server_id, protocol=protocol, transport=transport,
+        row = Communication(client_id=client_id, server_id=server_id, protocol=label, transport=transport,
                             port=port, packets=packets, bytes=nbytes, first_seen=first, last_seen=last,
                             profile=dict(profile))
         s.add(row)
-        known[key] = row
+        known.put(row)
         return
     row.packets += packets
     row.bytes += nbytes

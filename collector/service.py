@@ -242,7 +242,11 @@ def _apply(s: Session, batch: Batch) -> IngestResult:
     ends = [(ctx.resolve(c.client, c.first_seen, c.last_seen).id, ctx.resolve(c.server, c.first_seen, c.last_seen).id)
             for c in batch.comms]
     known = repo.comms_between(s, sorted({cl for cl, _sv in ends}))
-    for (cl, sv), c in zip(ends, batch.comms):
+    # confirmed conversations first, so an unconfirmed part in the same batch joins them
+    order = sorted(range(len(ends)), key=lambda i: merge.is_placeholder(batch.comms[i].protocol,
+                                                                       batch.comms[i].transport, batch.comms[i].port))
+    for i in order:
+        (cl, sv), c = ends[i], batch.comms[i]
         repo.add_comm(s, known, cl, sv, c.protocol, c.transport, c.port, c.packets, c.bytes, c.first_seen,
                       c.last_seen, c.profile)
     for t in batch.traffic:

@@ -60,3 +60,12 @@ def test_gap_reasons() -> None:
     assert "only seen as a destination" in reason
     reason, _ = gap_reason(GapInput(1, s, True, 7200, encrypted=False, is_client_only=False))
     assert "no identity exchange observed in 2.0 h" in reason
+
+
+def test_conversation_label_joins_unconfirmed_part() -> None:
+    from otscope.collector.merge import conversation_label, is_placeholder
+
+    assert is_placeholder("tcp/502", "tcp", 502) and not is_placeholder("modbus", "tcp", 502)
+    assert conversation_label("tcp/502", "tcp", 502, "modbus") == "modbus"
+    assert conversation_label("tcp/502", "tcp", 502, None) == "tcp/502"
+    assert conversation_label("modbus", "tcp", 502, None) == "modbus"
