@@ -132,10 +132,12 @@ def decide_role(protocols: Sequence[str], hints: Sequence[str], has_children_uni
         return Role.PLC
     if Role.EWS.value in hints_set:
         return Role.EWS
-    if clients or "enip-io" in protocols:
+    if clients:
         if Role.IO_DEVICE.value in hints_set:
             return Role.IO_DEVICE
         return Role.HMI_SCADA
+    if "enip-io" in protocols:
+        return Role.IO_DEVICE                # implicit I/O only: an adapter (or a scanner seen only by its I/O)
     for r in (Role.PLC, Role.IO_DEVICE, Role.NETWORK_DEVICE, Role.HMI_SCADA):
         if r.value in hints_set:
             return r

@@ -40,6 +40,7 @@ def test_roles() -> None:
     assert decide_role(["modbus-client"], []) is Role.HMI_SCADA
     assert decide_role([], ["network-device"]) is Role.NETWORK_DEVICE
     assert decide_role([], [], has_it_traffic=True) is Role.IT_HOST
+    assert decide_role(["enip-io"], []) is Role.IO_DEVICE
     assert decide_role([], []) is Role.UNKNOWN
 
 
