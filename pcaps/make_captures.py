@@ -223,17 +223,23 @@ def s7(t: Topology, out: Path) -> None:
             t.run("hmi", PY, str(PEERS / "s7_client.py"), f"{NET}.{octet}", "102", str(rack), str(slot), "2", "8")
 
 
+def enip_server(t: Topology, name: str, tmp: Path) -> None:
+    """cpppo's EtherNet/IP server with this device's identity (ENIP_DEVICES) in its own namespace."""
+    octet, ident = ENIP_DEVICES[name]
+    t.host(name, octet)
+    cfg = tmp / f"{name}.cfg"
+    lines = ["[Identity]"] + [f"{k} = {v}" for k, v in ident.items()]
+    lines += ["[TCPIP]", f'Interface Configuration = {{"ip_address": "{NET}.{octet}", "network_mask": '
+                          f'"255.255.255.0"}}', f"Host Name = {name}"]
+    cfg.write_text("\n".join(lines) + "\n")
+    # cpppo reads cpppo.cfg from the CWD too: run it from an empty directory, with -c explicitly
+    t.spawn(name, PY, "-m", "cpppo.server.enip", "--address", "0.0.0.0:44818", "-c", str(cfg), "SCADA=INT[100]",
+            cwd=str(tmp))
+
+
 def enip(t: Topology, out: Path, tmp: Path) -> None:
-    for name, (octet, ident) in ENIP_DEVICES.items():
-        t.host(name, octet)
-        cfg = tmp / f"{name}.cfg"
-        lines = ["[Identity]"] + [f"{k} = {v}" for k, v in ident.items()]
-        lines += ["[TCPIP]", f'Interface Configuration = {{"ip_address": "{NET}.{octet}", "network_mask": '
-                              f'"255.255.255.0"}}', f"Host Name = {name}"]
-        cfg.write_text("\n".join(lines) + "\n")
-        # cpppo reads cpppo.cfg from the CWD too: run it from an empty directory, with -c explicitly
-        t.spawn(name, PY, "-m", "cpppo.server.enip", "--address", "0.0.0.0:44818", "-c", str(cfg),
-                "SCADA=INT[100]", cwd=str(tmp))
+    for name in ENIP_DEVICES:
+        enip_server(t, name, tmp)
     t.host("ews", EWS)
     for name in ENIP_DEVICES:
         t.wait_listen(name, 44818)

@@ -1,6 +1,6 @@
 """End to end with real peers: devices and clients in network namespaces on a hub, a mirror port into the
 root namespace, the live sensor capturing there and shipping to a collector on loopback (SQLite and
-PostgreSQL). The collector is killed mid-run and restarted: every device appears once with its identity,
+PostgreSQL), with pymodbus, python-snap7 and cpppo peers. The collector is killed mid-run and restarted: every device appears once with its identity,
 and no observation is lost (the conversations' packet counts equal those of a tcpdump capture of the same
 port). The sensor never transmits on the port. Everything is torn down afterwards, also on failure."""
 
@@ -85,8 +85,9 @@ def test_live_sensor_with_collector_outage(collector_url: str, tmp_path: Path) -
         octet, s7ident, rack, slot = mc.S7_DEVICES["s7-a"]
         t.host("s7-a", octet)
         t.spawn("s7-a", mc.PY, str(mc.PEERS / "s7_server.py"), f"{mc.NET}.{octet}", "102", json.dumps(s7ident), "120")
+        mc.enip_server(t, "enip-a", tmp_path)
         t.host("hmi", mc.HMI)
-        for name, p in (("plc-a", 502), ("plc-b", 502), ("s7-a", 102)):
+        for name, p in (("plc-a", 502), ("plc-b", 502), ("s7-a", 102), ("enip-a", 44818)):
             t.wait_listen(name, p)
         central = serve(collector_url, port)
         dump = tcpdump(t.span, tmp_path / "span.pcap")
@@ -104,6 +105,7 @@ def test_live_sensor_with_collector_outage(collector_url: str, tmp_path: Path) -
                   "10")
             t.run("hmi", mc.PY, str(mc.PEERS / "s7_client.py"), f"{mc.NET}.{octet}", "102", str(rack), str(slot),
                   "1", "4")
+            t.run("hmi", mc.PY, str(mc.PEERS / "enip_client.py"), f"{mc.NET}.{mc.ENIP_DEVICES['enip-a'][0]}")
             time.sleep(2.0)                                             # ... batches pile up in the spool
             central = serve(collector_url, port)                        # ... and comes back
             time.sleep(2.0)
@@ -132,13 +134,16 @@ def test_live_sensor_with_collector_outage(collector_url: str, tmp_path: Path) -
     s7 = by_ip[f"{mc.NET}.{octet}"]
     assert (s7["order_number"], s7["serial"], s7["name"]) == (s7ident["order_number"], s7ident["serial"],
                                                                s7ident["as_name"])
+    enip_octet, enip_ident = mc.ENIP_DEVICES["enip-a"]
+    e = by_ip[f"{mc.NET}.{enip_octet}"]
+    assert (e["product"], e["serial"]) == (enip_ident["Product Name"], f"0x{enip_ident['Serial Number']:08x}")
     # nothing lost, nothing doubled: the same conversations with the same packet counts as the capture
     from otscope.collector.queries import communications
 
     def convs(inv: Inventory) -> dict:
         with inv.factory() as s:
             return {(tuple(c["client_ips"]), tuple(c["server_ips"]), c["protocol"], c["port"]): c["packets"]
-                    for c in communications(s) if c["port"] in (502, 102)}
+                    for c in communications(s) if c["port"] in (502, 102, 44818)}
 
     assert convs(live) == convs(ref) and convs(ref)
     # passive: the host transmitted nothing on the monitored port
