@@ -100,7 +100,7 @@ def replay(
                 from otscope.collector.oui import table
 
                 table()
-            res = job.finish(lambda b: ingest(factory, b))
+            res = job.finish(lambda b, f=factory: ingest(f, b))
             results.append(res)
             if res.error:
                 typer.echo(f"otscope: error: {res.error}", err=True)

@@ -204,7 +204,7 @@ def modbus(t: Topology, out: Path, devices: dict) -> None:
     for name in devices:
         t.wait_listen(name, 502)
     with capture(t, out):
-        for name, (octet, _ident, units) in devices.items():
+        for octet, _ident, units in devices.values():
             t.run("hmi", PY, str(PEERS / "modbus_client.py"), f"{NET}.{HMI}", f"{NET}.{octet}", "502",
                   "1" if units == "all" else units, "6")
 

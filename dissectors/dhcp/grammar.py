@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from otscope.dissectors.base import Malformed, Reader, mac_str, text
 

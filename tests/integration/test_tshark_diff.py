@@ -90,11 +90,14 @@ def test_enip_identities_agree_with_tshark(path: Path, tmp_path: Path) -> None:
         assert {("cip_vendor_id", str(int(vendor, 0))), ("cip_device_type", str(int(dtype, 0))),
                 ("product_code", str(int(code, 0))), ("firmware", f"{r >> 8}.{r & 0xFF}"),
                 ("serial", f"0x{int(serial, 0):08x}"), ("product", name)} <= facts
-    for vid, dtype, code, major, minor, serial, name in tshark(
+    for vid, _dtype, code, major, minor, serial, name in tshark(
             path, "cip.id.product_name", "cip.id.vendor_id", "cip.id.device_type", "cip.id.product_code",
             "cip.id.major_rev", "cip.id.minor_rev", "cip.id.serial_number", "cip.id.product_name"):
         for i, n in enumerate(name.split("\x1e")):
-            pick = lambda v: v.split("\x1e")[min(i, len(v.split("\x1e")) - 1)]  # noqa: E731
+            def pick(v: str, i: int = i) -> str:
+                parts = v.split("\x1e")
+                return parts[min(i, len(parts) - 1)]
+
             assert {("cip_vendor_id", str(int(pick(vid), 0))), ("product_code", str(int(pick(code), 0))),
                     ("firmware", f"{int(pick(major), 0)}.{int(pick(minor), 0)}"),
                     ("serial", f"0x{int(pick(serial), 0):08x}"), ("product", n)} <= facts
