@@ -122,3 +122,19 @@ def test_table_output_runs(tmp_path: Path, sample: Path) -> None:
     assert "Acme" in otscope("assets", "--db", db, check=True).stdout
     assert "asset coverage" in otscope("coverage", "--db", db, check=True).stdout
     assert otscope("assets", "--db", db, "--format", "csv", check=True).stdout.startswith("id,parent,ips")
+
+
+def test_same_vendor_and_serial_links_two_addresses(tmp_path: Path, inventory) -> None:
+    """A device that moved (or was seen under two IPs with no trustworthy MAC) is one asset once its CIP
+    identity (vendor + serial number) matches."""
+    from tests.support.frames import udp
+    from tests.unit.test_enip import list_identity_reply
+
+    frames = [udp("10.5.0.120", "10.9.0.1", 44818, 50000, list_identity_reply(ip=bytes([10, 5, 0, 120])), ttl=61,
+                  smac="00:00:5e:00:01:01", dmac="00:0c:29:00:00:02", ipid=1),
+              udp("10.5.0.125", "10.9.0.1", 44818, 50001, list_identity_reply(ip=bytes([10, 5, 0, 125])), ttl=61,
+                  smac="00:00:5e:00:01:01", dmac="00:0c:29:00:00:02", ipid=2)]
+    inventory.replay(write_pcap(tmp_path / "moved.pcap", frames))
+    owners = [a for a in inventory.assets() if a["parent"] is None and {"10.5.0.120", "10.5.0.125"} & set(a["ips"])]
+    assert len(owners) == 1 and set(owners[0]["ips"]) >= {"10.5.0.120", "10.5.0.125"}
+    assert owners[0]["serial"] == "0x00524d8e"

@@ -131,3 +131,22 @@ def test_umas_marks_engineering_and_schneider() -> None:
     got = facts(d)
     assert (Who.CLIENT, "role_hint", "engineering-workstation", None) in got
     assert (Who.SERVER, "vendor", "Schneider Electric", None) in got
+
+
+def mbap(tid: int, pdu: bytes, unit: int = 1) -> bytes:
+    import struct
+
+    return struct.pack(">HHHB", tid, 0, len(pdu) + 1, unit) + pdu
+
+
+def test_more_follows_continuation_collects_every_object() -> None:
+    d = ModbusDissector()
+    msgs = [(0, mbap(16, bytes.fromhex("2b0e0300"))),
+            (1, mbap(16, bytes.fromhex("2b0e0383ff8002") + b"\x00\x04Acme" + b"\x80\x01A")),    # more follows
+            (0, mbap(17, bytes.fromhex("2b0e0381"))),                                             # from 0x81 on
+            (1, mbap(17, bytes.fromhex("2b0e0383000001") + b"\x81\x03SN1"))]
+    for side, m in msgs:
+        d.feed(m, side, 1.0, 1)
+    got = {(f.field, f.value) for f in d.out}
+    assert {("vendor", "Acme"), ("modbus_object_0x80", "A"), ("modbus_object_0x81", "SN1")} <= got
+    assert d.profile["fc43 more follows"] == 1

@@ -138,3 +138,11 @@ def test_arp_binding_and_medium_binding_rule(tmp_path: Path) -> None:
     assert ("10.0.0.7", "00:1b:1b:aa:bb:cc", "high") in got
     assert ("10.0.0.1", "00:0c:29:00:00:02", "medium") in got
     assert not any(x.ip.startswith("10.9.") for x in b.bindings)   # a router's MAC binds nobody behind it
+
+
+def test_linux_sll2_linktype(tmp_path: Path) -> None:
+    ip = bytes(IP(src="10.3.0.1", dst="10.3.0.2") / UDP(sport=1000, dport=2000) / b"x")
+    # SLL2: protocol(2) reserved(2) ifindex(4) arphrd(2) pkttype(1) addrlen(1) address(8)
+    sll2 = struct.pack(">HHIHBB8s", 0x0800, 0, 2, 1, 0, 6, bytes.fromhex("001b1b0000010000")) + ip
+    _, b = run_pipeline(write_pcap(tmp_path / "sll2.pcap", [sll2], linktype=276))
+    assert {h.subject.ip for h in b.hosts} == {"10.3.0.1", "10.3.0.2"}
