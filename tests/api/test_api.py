@@ -157,3 +157,20 @@ def test_ingest_idempotent_and_versioned(client: TestClient, tokens: dict[str, s
     assert r.status_code == 422 and "unsupported schema version 7" in r.json()["detail"]
     big = b"{" + b" " * (17 * 1024 * 1024) + b"}"
     assert client.post("/api/v1/ingest", content=big, headers=h).status_code == 413
+
+
+def test_it_ot_crossings_when_ranges_are_declared(inventory, tokens: dict[str, str]) -> None:
+    import ipaddress
+
+    from otscope.api.app import create_app
+    from otscope.api.settings import Settings
+
+    settings = Settings(db_url=inventory.url, require_auth=True,
+                        it_ranges=[ipaddress.ip_network("198.18.0.48/28")],       # the HMI (.50) and EWS (.60)
+                        ot_ranges=[ipaddress.ip_network("198.18.0.0/27")])        # the controllers
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        r = c.get("/api/v1/communications", headers=auth(tokens["read"])).json()
+    assert r["it_ot"]["declared"] is True
+    pairs = {(x["client_ip"], x["server_ip"], x["direction"]) for x in r["it_ot"]["crossings"]}
+    assert ("198.18.0.50", "198.18.0.10", "it->ot") in pairs
+    assert all(d == "it->ot" for _c, _s, d in pairs)
