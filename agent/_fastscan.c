@@ -38,19 +38,25 @@ typedef struct {
     uint8_t mode;                       /* 0 no dissector, 1 C feeds in-order payload, 2 payload to Python */
     uint8_t proto;                      /* 6 TCP, 17 UDP */
     PyObject *feed, *out, *anom, *nseq; /* the dissector's feed(), its out/anomalies lists, Flow.nseq */
-    /* steady-state spec a dissector hands over (fixed layout, declared as data): whole frames whose
-       category byte maps to a counter are counted here instead of being fed to Python */
-    uint8_t spec_on, min_len, len_off, len_size, len_add, cat_off, nfixed, guard_off, has_guard;
-    uint8_t fixed_off[4], fixed_val[4];
-    uint8_t table[2][256];
-    uint8_t guard[32];
+    /* steady-state specs a dissector hands over (fixed layouts, declared as data; shared, see Spec): whole
+       frames whose category byte maps to a counter are counted here instead of being fed to Python */
+    int16_t spec[2];                    /* indexes into Table.specs, -1 none */
+    uint8_t guard[32];                  /* per-flow set of allowed values of the guard byte (e.g. unit ids) */
     uint32_t counts[2][8];
     int64_t spec_decoded;
 } FlowRec;
 
+typedef struct {
+    uint8_t min_len, len_off, len_size, len_le, len_add, cat_off, nfixed, guard_off, has_guard;
+    uint8_t fixed_off[8], fixed_val[8];
+    uint8_t table[2][256];
+} Spec;
+
+#define MAX_SPECS 256
+
 static void release(FlowRec *f) {
     Py_CLEAR(f->feed); Py_CLEAR(f->out); Py_CLEAR(f->anom); Py_CLEAR(f->nseq);
-    f->spec_on = 0;
+    f->spec[0] = f->spec[1] = -1;
 }
 
 enum { MODE_OFF = 0, MODE_FEED = 1, MODE_EVENTS = 2 };
@@ -64,6 +70,8 @@ typedef struct {
     Py_ssize_t nflows;
     double dupwin;
     int shard_k, shard_n;               /* this worker owns conversations whose shard is shard_k */
+    Spec *specs;                        /* distinct specs, shared by the flows that use them */
+    int nspecs;
 } Table;
 
 static inline uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
@@ -175,7 +183,7 @@ static PyObject *t_add(Table *t, PyObject *args) {
     FlowRec *f = &t->flows[flow];
     release(f);
     memset(f, 0, sizeof *f);
-    f->used = 1; f->dk[0] = f->dk[1] = -2; f->proto = (uint8_t)proto;
+    f->used = 1; f->dk[0] = f->dk[1] = -2; f->proto = (uint8_t)proto; f->spec[0] = f->spec[1] = -1;
     if (diss != Py_None) {
         f->feed = PyObject_GetAttrString(diss, "feed");
         f->out = PyObject_GetAttrString(diss, "out");
@@ -293,37 +301,62 @@ static PyObject *t_set_mode(Table *t, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-/* set_spec(flow, spec or None): spec = (min_len, len_off, len_size, len_add, fixed bytes (off, val, ...),
-   cat_off, table side 0 (256 bytes), table side 1 (256 bytes), guard_off or -1, guard bitmap (32 bytes)) */
+/* parse one spec tuple: (min_len, len_off, len_size (0 = none), len_add, fixed bytes (off, val, ...), cat_off,
+   table side 0 (256 bytes), table side 1 (256 bytes), guard_off or -1, guard bitmap (32 bytes)[, len_le]) */
+static int parse_spec(PyObject *tup, Spec *sp, uint8_t guard[32]) {
+    int min_len, len_off, len_size, len_add, cat_off, guard_off, len_le = 0;
+    Py_buffer fixed, t0, t1, gb;
+    if (!PyArg_ParseTuple(tup, "iiiiy*iy*y*iy*|p", &min_len, &len_off, &len_size, &len_add, &fixed, &cat_off, &t0, &t1,
+                          &guard_off, &gb, &len_le)) return -1;
+    int ok = fixed.len <= 16 && fixed.len % 2 == 0 && t0.len == 256 && t1.len == 256 && gb.len == 32 &&
+             len_size >= 0 && len_size <= 2 && min_len >= 0 && min_len < 256 && len_off + len_size <= min_len &&
+             cat_off < min_len && guard_off < min_len && len_add >= 0 && len_add < 256 && len_off >= 0 && cat_off >= 0;
+    for (Py_ssize_t i = 0; ok && i < fixed.len; i += 2) ok = ((uint8_t *)fixed.buf)[i] < min_len;
+    if (ok) {
+        memset(sp, 0, sizeof *sp);
+        sp->min_len = (uint8_t)min_len; sp->len_off = (uint8_t)len_off; sp->len_size = (uint8_t)len_size;
+        sp->len_le = (uint8_t)len_le; sp->len_add = (uint8_t)len_add; sp->cat_off = (uint8_t)cat_off;
+        sp->nfixed = (uint8_t)(fixed.len / 2);
+        for (int i = 0; i < sp->nfixed; i++) {
+            sp->fixed_off[i] = ((uint8_t *)fixed.buf)[2 * i]; sp->fixed_val[i] = ((uint8_t *)fixed.buf)[2 * i + 1];
+        }
+        memcpy(sp->table[0], t0.buf, 256); memcpy(sp->table[1], t1.buf, 256);
+        sp->has_guard = guard_off >= 0; sp->guard_off = (uint8_t)(guard_off < 0 ? 0 : guard_off);
+        if (sp->has_guard) memcpy(guard, gb.buf, 32);
+    }
+    PyBuffer_Release(&fixed); PyBuffer_Release(&t0); PyBuffer_Release(&t1); PyBuffer_Release(&gb);
+    if (!ok) { PyErr_SetString(PyExc_ValueError, "invalid dissector spec"); return -1; }
+    return 0;
+}
+
+static int intern_spec(Table *t, const Spec *sp) {
+    for (int i = 0; i < t->nspecs; i++) if (memcmp(&t->specs[i], sp, sizeof *sp) == 0) return i;
+    if (t->nspecs >= MAX_SPECS) return -1;
+    if (!t->specs) { t->specs = PyMem_Calloc(MAX_SPECS, sizeof(Spec)); if (!t->specs) return -1; }
+    t->specs[t->nspecs] = *sp;
+    return t->nspecs++;
+}
+
+/* set_spec(flow, None | spec tuple | list of up to 2 spec tuples) */
 static PyObject *t_set_spec(Table *t, PyObject *args) {
     int flow;
     PyObject *spec;
     if (!PyArg_ParseTuple(args, "iO", &flow, &spec)) return NULL;
     if (flow < 0 || flow >= t->nflows) Py_RETURN_NONE;
     FlowRec *f = &t->flows[flow];
-    if (spec == Py_None) { f->spec_on = 0; Py_RETURN_NONE; }
-    int min_len, len_off, len_size, len_add, cat_off, guard_off;
-    Py_buffer fixed, t0, t1, guard;
-    if (!PyArg_ParseTuple(spec, "iiiiy*iy*y*iy*", &min_len, &len_off, &len_size, &len_add, &fixed, &cat_off, &t0, &t1,
-                          &guard_off, &guard)) return NULL;
-    int ok = fixed.len <= 8 && fixed.len % 2 == 0 && t0.len == 256 && t1.len == 256 && guard.len == 32 &&
-             (len_size == 1 || len_size == 2) && min_len >= 0 && min_len < 256 && len_off + len_size <= min_len &&
-             cat_off < min_len && guard_off < min_len && len_add >= 0 && len_add < 256;
-    for (Py_ssize_t i = 0; ok && i < fixed.len; i += 2) ok = ((uint8_t *)fixed.buf)[i] < min_len;
-    if (ok) {
-        f->min_len = (uint8_t)min_len; f->len_off = (uint8_t)len_off; f->len_size = (uint8_t)len_size;
-        f->len_add = (uint8_t)len_add; f->cat_off = (uint8_t)cat_off;
-        f->nfixed = (uint8_t)(fixed.len / 2);
-        for (int i = 0; i < f->nfixed; i++) {
-            f->fixed_off[i] = ((uint8_t *)fixed.buf)[2 * i]; f->fixed_val[i] = ((uint8_t *)fixed.buf)[2 * i + 1];
+    f->spec[0] = f->spec[1] = -1;
+    if (spec == Py_None) Py_RETURN_NONE;
+    PyObject *items = PyList_Check(spec) ? spec : NULL;
+    Py_ssize_t n = items ? PyList_GET_SIZE(items) : 1;
+    if (n > 2) { PyErr_SetString(PyExc_ValueError, "at most 2 specs per flow"); return NULL; }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Spec sp;
+        if (parse_spec(items ? PyList_GET_ITEM(items, i) : spec, &sp, f->guard) < 0) {
+            f->spec[0] = f->spec[1] = -1;
+            return NULL;
         }
-        memcpy(f->table[0], t0.buf, 256); memcpy(f->table[1], t1.buf, 256);
-        f->has_guard = guard_off >= 0; f->guard_off = (uint8_t)(guard_off < 0 ? 0 : guard_off);
-        memcpy(f->guard, guard.buf, 32);
-        f->spec_on = 1;
+        f->spec[i] = (int16_t)intern_spec(t, &sp);
     }
-    PyBuffer_Release(&fixed); PyBuffer_Release(&t0); PyBuffer_Release(&t1); PyBuffer_Release(&guard);
-    if (!ok) { PyErr_SetString(PyExc_ValueError, "invalid dissector spec"); return NULL; }
     Py_RETURN_NONE;
 }
 
@@ -356,21 +389,32 @@ static PyObject *t_counters(Table *t, PyObject *args) {
 }
 
 
-/* A whole frame the spec recognises: count it by category; 0 when the dissector must see it. */
-static int spec_count(FlowRec *f, int d, const uint8_t *p, Py_ssize_t n) {
-    if (n < f->min_len) return 0;
-    Py_ssize_t total = f->len_size == 2 ? (Py_ssize_t)be16(p + f->len_off) : p[f->len_off];
-    if (total + f->len_add != n) return 0;
-    for (int i = 0; i < f->nfixed; i++) if (p[f->fixed_off[i]] != f->fixed_val[i]) return 0;
-    uint8_t k = f->table[d][p[f->cat_off]];
-    if (k == 255) return 0;
-    if (d == 1 && f->has_guard) {
-        uint8_t g = p[f->guard_off];
-        if (!(f->guard[g >> 3] & (1 << (g & 7)))) return 0;
+/* A whole frame one of the flow's specs recognises: count it by category; 0 when the dissector must see it. */
+static int spec_count(const Table *t, FlowRec *f, int d, const uint8_t *p, Py_ssize_t n) {
+    for (int i = 0; i < 2; i++) {
+        if (f->spec[i] < 0) continue;
+        const Spec *sp = &t->specs[f->spec[i]];
+        if (n < sp->min_len) continue;
+        if (sp->len_size) {
+            Py_ssize_t total = sp->len_size == 2 ? (Py_ssize_t)(sp->len_le ? (p[sp->len_off] | p[sp->len_off + 1] << 8)
+                                                                           : be16(p + sp->len_off))
+                                                 : p[sp->len_off];
+            if (total + sp->len_add != n) continue;
+        }
+        int ok = 1;
+        for (int j = 0; j < sp->nfixed && ok; j++) ok = p[sp->fixed_off[j]] == sp->fixed_val[j];
+        if (!ok) continue;
+        uint8_t k = sp->table[d][p[sp->cat_off]];
+        if (k == 255) continue;
+        if (sp->has_guard) {
+            uint8_t g = p[sp->guard_off];
+            if (d == 1 && !(f->guard[g >> 3] & (1 << (g & 7)))) continue;
+        }
+        f->counts[d][k & 7]++;
+        f->spec_decoded += n;
+        return 1;
     }
-    f->counts[d][k & 7]++;
-    f->spec_decoded += n;
-    return 1;
+    return 0;
 }
 
 static int event(PyObject *events, int flow, int d, double ts, long long frame, PyObject *payload, long long seq) {
@@ -387,7 +431,7 @@ static int event(PyObject *events, int flow, int d, double ts, long long frame, 
  * anomalies) or the dissector raised. Anything else (first data without a handshake, out-of-order data,
  * a flow whose out-of-order buffer is in use) goes to Python as a payload event, in capture order.
  */
-static int deliver(PyObject *events, int flow, FlowRec *fr, int d, double ts, long long frame,
+static int deliver(const Table *t, PyObject *events, int flow, FlowRec *fr, int d, double ts, long long frame,
                    const uint8_t *data, Py_ssize_t plen, int64_t seq) {
     PyObject *payload = PyBytes_FromStringAndSize((const char *)data, plen);
     if (!payload) return -1;
@@ -402,7 +446,7 @@ static int deliver(PyObject *events, int flow, FlowRec *fr, int d, double ts, lo
         if (!next) { Py_DECREF(payload); return -1; }
         if (PyList_SetItem(fr->nseq, d, next) < 0) { Py_DECREF(payload); return -1; }
     }
-    if (fr->spec_on && spec_count(fr, d, data, plen)) { Py_DECREF(payload); return 0; }
+    if ((fr->spec[0] >= 0 || fr->spec[1] >= 0) && spec_count(t, fr, d, data, plen)) { Py_DECREF(payload); return 0; }
     PyObject *side = PyLong_FromLong(d), *pts = PyFloat_FromDouble(ts), *pfr = PyLong_FromLongLong(frame);
     if (!side || !pts || !pfr) { Py_XDECREF(side); Py_XDECREF(pts); Py_XDECREF(pfr); Py_DECREF(payload); return -1; }
     PyObject *argv[4] = {payload, side, pts, pfr};
@@ -552,7 +596,7 @@ static PyObject *t_scan(Table *t, PyObject *args) {
         Py_ssize_t plen = iend - p0;
         if (plen > 0) {
             fr->pl[d] += plen;
-            if (fr->mode != MODE_OFF && deliver(events, s->flow, fr, d, ts, frame, f + p0, plen, seq) < 0) {
+            if (fr->mode != MODE_OFF && deliver(t, events, s->flow, fr, d, ts, frame, f + p0, plen, seq) < 0) {
                 PyBuffer_Release(&view);
                 return NULL;
             }
@@ -585,6 +629,7 @@ static PyObject *t_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
 
 static void t_dealloc(Table *t) {
     for (Py_ssize_t i = 0; i < t->nflows; i++) release(&t->flows[i]);
+    PyMem_Free(t->specs);
     PyMem_Free(t->slots);
     PyMem_Free(t->flows);
     Py_TYPE(t)->tp_free((PyObject *)t);

@@ -185,10 +185,10 @@ class Dissector:
     MAX_OUT: ClassVar[int] = 4096
 
     __slots__ = ("out", "anomalies", "decoded", "confirmed", "labelled", "fatal_reason", "profile", "fast_spec",
-                 "spec_changed")
+                 "spec_changed", "_offered")
 
-    # names of the spec's counters per side (index -> profile key, None = not a profile entry)
-    SPEC_NAMES: ClassVar[tuple[tuple[str | None, ...], tuple[str | None, ...]]] = ((), ())
+    # the spec's counters per side: index -> profile key(s) it stands for (None: not a profile entry)
+    SPEC_NAMES: ClassVar[tuple[tuple[str | tuple[str, ...] | None, ...], ...]] = ((), ())
 
     def __init__(self) -> None:
         self.out: list[Fact] = []
@@ -200,6 +200,7 @@ class Dissector:
         self.profile: dict[str, int] = {}
         self.fast_spec: tuple | None = None   # a fixed layout the C fast path may count without calling feed()
         self.spec_changed = False
+        self._offered: tuple | None = None
 
     # -- helpers for subclasses ----------------------------------------------------------------------
     def fact(self, who: int, field: str, value: str, message: str, frame: int, ts: float,
@@ -236,8 +237,19 @@ class Dissector:
         prof = self.profile
         for names, counts in zip(self.SPEC_NAMES, (counts0, counts1)):
             for name, n in zip(names, counts):
-                if n and name is not None:
-                    prof[name] = prof.get(name, 0) + n
+                if not n or name is None:
+                    continue
+                for key in (name,) if isinstance(name, str) else name:
+                    prof[key] = prof.get(key, 0) + n
+
+    def offer_spec(self, key: tuple, spec: tuple | list | None) -> int:
+        """Record the steady-state spec for the current conditions ``key``; NEWS when it changed."""
+        if key == getattr(self, "_offered", None):
+            return OK
+        self._offered = key
+        self.fast_spec = spec
+        self.spec_changed = True
+        return NEWS
 
     def fatal(self, reason: str) -> int:
         self.fatal_reason = reason

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from otscope.dissectors.base import FATAL, INCOMPLETE, OK, Dissector, Malformed, Protocol, Reader, StreamBuffer, \
-    Transport, Truncated, Who
+from otscope.dissectors.base import FATAL, INCOMPLETE, OK, Dissector, Malformed, Protocol, Reader, \
+    StreamBuffer, Transport, Truncated, Who
 from otscope.dissectors.enip import facts
 from otscope.dissectors.enip.constants import CONFIG_CLASSES, CONTROL_SERVICES, ENIP_PORT, HEADER_LEN, IO_PORT, \
     KNOWN_COMMANDS, ClassCode, Command, ItemType, Service
@@ -27,6 +27,17 @@ ROUTER_PATH_OK = 0x00
 # connected services whose replies carry no identity: profile only ("" = a reply, counted as the command)
 FAST_SERVICES = {0x4C: "read", 0x52: "read", 0x4D: "write", 0x4E: "write", 0x53: "write", 0x0A: "service 0x0a",
                  0xCC: "", 0xD2: "", 0xCD: "", 0xCE: "", 0xD3: "", 0x8A: ""}
+# The same steady state as data for the C fast path: one whole SendUnitData (0x70) encapsulation, length
+# little-endian at 2 plus the 24-byte header, connected address (0xA1) and connected data (0xB1) items,
+# CIP service at 46.
+_KINDS = ("read", "write", "service 0x0a", "")
+_T_SUD = bytes(_KINDS.index(FAST_SERVICES[b]) if b in FAST_SERVICES else 255 for b in range(256))
+SUD_SPEC = (47, 2, 2, 24, bytes((0, 0x70, 1, 0, 32, 0xA1, 40, 0xB1)), 46, _T_SUD, _T_SUD, -1, bytes(32), True)
+_SUD_NAMES = (("send_unit_data", "read"), ("send_unit_data", "write"), ("send_unit_data", "service 0x0a"),
+              "send_unit_data")
+# class-1 I/O: item count 2 and a sequenced address item first; decoded bytes only
+_T_IO = bytes(0 if b == 2 else 255 for b in range(256))
+IO_SPEC = (18, 0, 0, 0, bytes((0, 2, 1, 0, 2, 2, 3, 0x80)), 0, _T_IO, _T_IO, -1, bytes(32))
 
 
 class _Pending:
@@ -47,12 +58,21 @@ class EnipDissector(Dissector):
     server_label: ClassVar[str] = "enip-server"
 
     __slots__ = ("buf", "pending", "sessions")
+    SPEC_NAMES = (_SUD_NAMES, _SUD_NAMES)
 
     def __init__(self) -> None:
         super().__init__()
         self.buf = StreamBuffer(cap=MAX_BUFFER)
         self.pending: dict[object, _Pending] = {}
         self.sessions = 0
+        self._offered = (False, False)
+
+    def _news(self, status: int) -> int:
+        key = (self.confirmed, bool(self.buf.pending[0] or self.buf.pending[1]))
+        if key == self._offered or self.transport is not Transport.TCP:
+            return status
+        news = self.offer_spec(key, SUD_SPEC if key == (True, False) else None)
+        return news if status == OK else status
 
     def gap(self, side: int) -> None:
         self.buf.drop(side)
@@ -71,6 +91,9 @@ class EnipDissector(Dissector):
                 if kind:
                     prof[kind] = prof.get(kind, 0) + 1
                 return OK
+        return self._news(self._frames(data, side, ts, frame))
+
+    def _frames(self, data: bytes, side: int, ts: float, frame: int) -> int:
         data = self.buf.join(side, data)
         pos, n = 0, len(data)
         while n - pos >= HEADER_LEN:
@@ -237,10 +260,12 @@ class CipIoDissector(Dissector):
     server_label: ClassVar[str] = "enip-io"
 
     __slots__ = ("valid",)
+    SPEC_NAMES = ((None,), (None,))
 
     def __init__(self) -> None:
         super().__init__()
         self.valid = 0
+        self._offered = (False,)
 
     def feed(self, data: bytes, side: int, ts: float, frame: int) -> int:
         # item count 2, sequenced address item (0x8002, length 8): the shape of every class 1 packet
@@ -250,6 +275,7 @@ class CipIoDissector(Dissector):
                 self.valid += 1
                 if self.valid >= 2:
                     self.confirm(frame, ts, "CIP class 1 I/O")
+                    return self.offer_spec((True,), IO_SPEC)
             return OK
         try:
             items = parse_cpf(Reader(data))

@@ -37,7 +37,7 @@ class ModbusDissector(Dissector):
     client_label: ClassVar[str] = "modbus-client"
     server_label: ClassVar[str] = "modbus-server"
 
-    __slots__ = ("buf", "pending", "units", "gateway", "resync", "devid", "writes", "_spec_key")
+    __slots__ = ("buf", "pending", "units", "gateway", "resync", "devid", "writes")
 
     SPEC_NAMES = (("read", "write"), ())
 
@@ -50,23 +50,19 @@ class ModbusDissector(Dissector):
         self.resync = 0
         self.devid: dict[int, dict[int, bytes]] = {}         # unit -> objects collected (MoreFollows)
         self.writes = 0
-        self._spec_key: tuple = (False, False, 0)
+        self._offered = (False, False, 0)                    # no spec until confirmed
 
     def _news(self, status: int) -> int:
         """After a slow-path feed: did the conditions of the steady-state spec change?"""
         key = (self.confirmed, bool(self.buf.pending[0] or self.buf.pending[1]), len(self.units))
-        if key == self._spec_key:
-            return status
-        self._spec_key = key
-        self.spec_changed = True
+        spec = None
         if key[0] and not key[1]:
             guard = bytearray(32)
             for u in self.units:
                 guard[u >> 3] |= 1 << (u & 7)
-            self.fast_spec = (8, 4, 2, 6, bytes((2, 0, 3, 0, 4, 0)), 7, _T_REQ, _T_RSP, 6, bytes(guard))
-        else:
-            self.fast_spec = None
-        return NEWS if status == OK else status
+            spec = (8, 4, 2, 6, bytes((2, 0, 3, 0, 4, 0)), 7, _T_REQ, _T_RSP, 6, bytes(guard))
+        news = self.offer_spec(key, spec) if key != self._offered else OK
+        return news if status == OK else status
 
     def absorb(self, counts0: tuple[int, ...], counts1: tuple[int, ...], decoded: int) -> None:
         super().absorb(counts0, counts1, decoded)

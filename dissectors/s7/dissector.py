@@ -16,6 +16,13 @@ from otscope.dissectors.s7.constants import ENGINEERING_FUNCTIONS, S7_PORT, S7CO
     CotpType, Function, PlusFunction, PlusOpcode, Rosctr, UserdataGroup
 from otscope.dissectors.s7.grammar import parse_cotp, parse_plus, parse_s7, parse_szl, parse_userdata, tsaps
 
+# The steady state as data for the C fast path: one whole TPKT (length big-endian at 2) holding COTP DT with
+# EOT and an S7comm Read/Write Var job (function at 17) or ack-data (function at 19).
+_HEAD = (0, 3, 1, 0, 4, 2, 5, 0xF0, 6, 0x80, 7, 0x32)
+_T_JOB = bytes(0 if b == 4 else 1 if b == 5 else 255 for b in range(256))
+_T_ACK = bytes(2 if b in (4, 5) else 255 for b in range(256))
+S7_SPECS = [(20, 2, 2, 0, bytes(_HEAD + (8, 1)), 17, _T_JOB, _T_JOB, -1, bytes(32)),
+            (20, 2, 2, 0, bytes(_HEAD + (8, 3)), 19, _T_ACK, _T_ACK, -1, bytes(32))]
 MAX_TPKT = 65535
 MAX_DT = 64 * 1024
 MAX_SZL = 64 * 1024
@@ -29,6 +36,7 @@ class S7Dissector(Dissector):
     server_label: ClassVar[str] = "cotp-server"
 
     __slots__ = ("buf", "dt", "pending_tsap", "labels", "szl_parts", "tls", "s7seen")
+    SPEC_NAMES = (("read_var", "write_var"), ("read_var", "write_var"))
 
     def __init__(self) -> None:
         super().__init__()
@@ -39,6 +47,7 @@ class S7Dissector(Dissector):
         self.szl_parts: dict[int, bytes] = {}
         self.tls = False
         self.s7seen = 0                                    # bit per side: S7comm seen (labels done)
+        self._offered = (False, False)
 
     def gap(self, side: int) -> None:
         self.buf.drop(side)
@@ -59,6 +68,16 @@ class S7Dissector(Dissector):
                     prof = self.profile
                     prof[key] = prof.get(key, 0) + 1
                 return OK
+        return self._news(self._frames(data, side, ts, frame))
+
+    def _news(self, status: int) -> int:
+        key = (self.s7seen == 3, bool(self.buf.pending[0] or self.buf.pending[1] or self.dt[0] or self.dt[1]))
+        if key == self._offered:
+            return status
+        news = self.offer_spec(key, S7_SPECS if key == (True, False) else None)
+        return news if status == OK else status
+
+    def _frames(self, data: bytes, side: int, ts: float, frame: int) -> int:
         data = self.buf.join(side, data)
         pos, n = 0, len(data)
         while n - pos >= 4:
