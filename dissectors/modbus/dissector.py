@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from otscope.dissectors.base import FATAL, INCOMPLETE, NEWS, OK, Dissector, Malformed, Protocol, StreamBuffer, \
+from otscope.dissectors.base import FATAL, INCOMPLETE, OK, Dissector, Malformed, Protocol, StreamBuffer, \
     Transport, Truncated, Who
 from otscope.dissectors.modbus import facts
 from otscope.dissectors.modbus.constants import MAX_PDU, MODBUS_PORT, PROFILE_CATEGORY, ExceptionCode
