@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from otscope.collector import merge
@@ -29,13 +29,6 @@ def record_batch(s: Session, sensor: str, batch_id: str, now: float, n: int) -> 
     s.add(AppliedBatch(sensor=sensor, batch_id=batch_id, applied_at=now, observations=n))
 
 
-def owner_of(s: Session, kind: str, vlan: int, value: str) -> Asset | None:
-    """The top-level asset that most recently held this address."""
-    row = s.execute(select(Address.asset_id).join(Asset, Asset.id == Address.asset_id)
-                    .where(Address.kind == kind, Address.vlan == vlan, Address.value == value,
-                           Asset.parent_id.is_(None))
-                    .order_by(Address.last_seen.desc(), Address.id.desc()).limit(1)).first()
-    return s.get(Asset, row[0]) if row else None
 
 
 def _chunks(seq: Sequence, n: int = 900):  # type: ignore[no-untyped-def]
@@ -91,8 +84,6 @@ def comm_ports_for(s: Session, ids: Sequence[int]) -> dict[int, set[int]]:
     return out
 
 
-def has_mac(s: Session, asset_id: int) -> bool:
-    return s.scalar(select(func.count(Address.id)).where(Address.asset_id == asset_id, Address.kind == "mac")) > 0
 
 
 def new_asset(s: Session, first: float, last: float, parent_id: int | None = None,
@@ -126,13 +117,6 @@ def put_address(s: Session, a: Asset, kind: str, vlan: int, value: str, first: f
     return False
 
 
-def child(s: Session, parent: Asset, component: str, first: float, last: float) -> Asset:
-    c = s.scalar(select(Asset).where(Asset.parent_id == parent.id, Asset.component == component))
-    if c is None:
-        c = new_asset(s, first, last, parent_id=parent.id, component=component)
-    else:
-        touch(c, first, last)
-    return c
 
 
 def put_fact(s: Session, asset_id: int, field: str, value: str, protocol: str, message: str, evidence: str,
@@ -251,10 +235,6 @@ def children_of(s: Session, asset_id: int) -> Sequence[Asset]:
     return s.scalars(select(Asset).where(Asset.parent_id == asset_id)).all()
 
 
-def comm_ports(s: Session, asset_id: int) -> set[int]:
-    """Server ports of the conversations an asset takes part in."""
-    return set(s.scalars(select(Communication.port).where(
-        (Communication.client_id == asset_id) | (Communication.server_id == asset_id)).distinct()).all())
 
 
 def assets_with_fact(s: Session, field: str, value: str) -> Sequence[int]:
@@ -289,6 +269,3 @@ def merge_into(s: Session, keep: Asset, drop: Asset) -> None:
     s.delete(drop)
     s.flush()
 
-
-def update_summary(s: Session, asset_id: int, values: dict) -> None:
-    s.execute(update(Asset).where(Asset.id == asset_id).values(**values))
