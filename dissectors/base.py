@@ -244,7 +244,7 @@ class Dissector:
 
     def offer_spec(self, key: tuple, spec: tuple | list | None) -> int:
         """Record the steady-state spec for the current conditions ``key``; NEWS when it changed."""
-        if key == getattr(self, "_offered", None):
+        if key == self._offered:
             return OK
         self._offered = key
         self.fast_spec = spec

@@ -55,13 +55,15 @@ class ModbusDissector(Dissector):
     def _news(self, status: int) -> int:
         """After a slow-path feed: did the conditions of the steady-state spec change?"""
         key = (self.confirmed, bool(self.buf.pending[0] or self.buf.pending[1]), len(self.units))
+        if key == self._offered:
+            return status
         spec = None
         if key[0] and not key[1]:
             guard = bytearray(32)
             for u in self.units:
                 guard[u >> 3] |= 1 << (u & 7)
             spec = (8, 4, 2, 6, bytes((2, 0, 3, 0, 4, 0)), 7, _T_REQ, _T_RSP, 6, bytes(guard))
-        news = self.offer_spec(key, spec) if key != self._offered else OK
+        news = self.offer_spec(key, spec)
         return news if status == OK else status
 
     def absorb(self, counts0: tuple[int, ...], counts1: tuple[int, ...], decoded: int) -> None:
