@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from otscope.agent.flows import OT_PORTS
@@ -43,6 +43,8 @@ class _BatchContext:
         self.s = s
         self.sensor = sensor
         self.batch = batch
+        self.dialect = s.get_bind().dialect.name
+        self._last_id: int | None = None
         self.touched: set[int] = set()
         self.new_macs: list[tuple[int, str, float]] = []
         self.preload()
@@ -74,7 +76,9 @@ class _BatchContext:
             if row.kind == "mac":
                 self.macs.add(row.asset_id)
         ids = sorted(set(self.owners.values()))
-        repo.load_assets(self.s, ids)
+        # the session's identity map holds rows weakly: the batch keeps its assets alive, so get() never
+        # goes back to the database for a row it has already loaded or made
+        self.assets: dict[int, Asset] = {a.id: a for a in repo.load_assets(self.s, ids)}
         for aid in repo.assets_with_mac(self.s, ids):
             self.macs.add(aid)
         self.facts: dict[int, dict[tuple[str, str, str], Fact]] = {aid: {} for aid in ids}
@@ -88,9 +92,37 @@ class _BatchContext:
         self.s.flush()
         self.preload()
 
+    def asset(self, aid: int) -> Asset | None:
+        a = self.assets.get(aid)
+        if a is None:
+            a = self.s.get(Asset, aid)
+            if a is not None:
+                self.assets[aid] = a
+        return None if a is None or a in self.s.deleted or inspect(a).was_deleted else a
+
     def owner(self, kind: str, vlan: int, value: str) -> Asset | None:
         aid = self.owners.get((kind, vlan, value))
-        return self.s.get(Asset, aid) if aid is not None else None
+        return self.asset(aid) if aid is not None else None
+
+    def _next_id(self) -> int | None:
+        """An id for a new asset without a flush per asset (merges are serialised by the ingest lock, see
+        _apply): SQLite takes max + 1 as its own rowid rule does, PostgreSQL the column's sequence; any other
+        database flushes the row and lets itself choose."""
+        if self.dialect == "sqlite":
+            if self._last_id is None:
+                self._last_id = repo.max_asset_id(self.s)
+            self._last_id += 1
+            return self._last_id
+        if self.dialect == "postgresql":
+            return repo.next_asset_id_pg(self.s)
+        return None
+
+    def make_asset(self, first: float, last: float, parent_id: int | None = None,
+                   component: str | None = None) -> Asset:
+        a = repo.new_asset(self.s, first, last, parent_id, component, self._next_id())
+        self.assets[a.id] = a
+        self.facts[a.id] = {}
+        return a
 
     def address(self, a: Asset, kind: str, vlan: int, value: str, first: float, last: float,
                 confidence: str | None = None) -> None:
@@ -112,15 +144,10 @@ class _BatchContext:
             self.owners[key] = a.id                               # the latest holder of the address
             self._rank[key] = (last, 1 << 62)
 
-    def new_asset(self, first: float, last: float) -> Asset:
-        a = repo.new_asset(self.s, first, last)
-        self.facts[a.id] = {}
-        return a
-
     def _top(self, kind: str, vlan: int, value: str, first: float, last: float) -> Asset:
         a = self.owner(kind, vlan, value)
         if a is None:
-            a = self.new_asset(first, last)
+            a = self.make_asset(first, last)
             self.address(a, kind, vlan, value, first, last)
             if kind == "mac":
                 self.new_macs.append((a.id, value, first))
@@ -139,11 +166,10 @@ class _BatchContext:
             key = (a.id, subj.component)
             cid = self.children.get(key)
             if cid is None:
-                a = repo.new_asset(self.s, first, last, parent_id=a.id, component=subj.component)
+                a = self.make_asset(first, last, parent_id=a.id, component=subj.component)
                 self.children[key] = a.id
-                self.facts[a.id] = {}
             else:
-                a = self.s.get(Asset, cid)  # type: ignore[assignment]
+                a = self.asset(cid)  # type: ignore[assignment]
                 repo.touch(a, first, last)
             self.touched.add(a.id)
         return a
@@ -183,7 +209,7 @@ class _BatchContext:
             merge.Owner(mac_owner.id, True) if mac_owner else None,
             merge.Owner(ip_owner.id, ip_owner.id in self.macs) if ip_owner else None)
         if action is merge.BindingAction.CREATE or action is merge.BindingAction.NEW_HOLDER:
-            a = self.new_asset(first, last)
+            a = self.make_asset(first, last)
             self.address(a, "mac", vlan, mac, first, last, confidence)
             self.address(a, "ip", vlan, ip, first, last, confidence)
             self.new_macs.append((a.id, mac, first))
@@ -256,14 +282,14 @@ def _apply(s: Session, batch: Batch) -> IngestResult:
     s.flush()
     for asset_id, mac, first in ctx.new_macs:
         vendor = mac_vendor(mac)
-        if vendor != UNKNOWN and s.get(Asset, asset_id) is not None:
+        if vendor != UNKNOWN and ctx.asset(asset_id) is not None:
             ctx.put_fact(asset_id, "mac_vendor", vendor, "oui", f"OUI of {mac}", "scapy bundled OUI database",
                          batch.sensor, first, first)
     s.flush()
     _link_by_serial(s, ctx)
     touched = set(ctx.touched)
     for aid in list(touched):
-        a = s.get(Asset, aid)
+        a = ctx.asset(aid)
         if a is not None and a.parent_id is not None:
             touched.add(a.parent_id)                 # a new child can turn its parent into a gateway
     ids = sorted(touched)
@@ -282,7 +308,7 @@ def _apply(s: Session, batch: Batch) -> IngestResult:
 def _link_by_serial(s: Session, ctx: _BatchContext) -> None:
     """Two top-level assets reporting the same vendor and serial number are one device."""
     for asset_id in sorted(ctx.touched):
-        a = s.get(Asset, asset_id)
+        a = ctx.asset(asset_id)
         if a is None or a.parent_id is not None:
             continue
         facts = ctx.facts_of(asset_id)
@@ -292,7 +318,7 @@ def _link_by_serial(s: Session, ctx: _BatchContext) -> None:
             continue
         for serial in serials:
             for other_id in repo.assets_with_fact(s, "serial", serial):
-                other = s.get(Asset, other_id)
+                other = ctx.asset(other_id)
                 if other is None or other_id == asset_id or other.parent_id is not None:
                     continue
                 if not vendors & {f.value for f in ctx.facts_of(other_id) if f.field == "vendor"}:
@@ -309,7 +335,7 @@ def _link_by_serial(s: Session, ctx: _BatchContext) -> None:
 
 def _resummarize(s: Session, ctx: _BatchContext, asset_id: int, children: list[str], ports: set[int]) -> None:
     """Recompute an asset's shown identity and role from all its facts (pure rules in merge.py)."""
-    a = s.get(Asset, asset_id)
+    a = ctx.asset(asset_id)
     if a is None:
         return
     facts = [merge.FactView(f.field, f.value, f.protocol, f.last_seen) for f in ctx.facts_of(asset_id)]

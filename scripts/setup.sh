@@ -34,4 +34,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stam
   .venv/bin/python -c "import otscope.agent.cli" 
   touch "$stamp"
 fi
+# bytecode for the project's own modules (pip compiles site-packages, not an editable project; a machine with
+# PYTHONDONTWRITEBYTECODE set would otherwise compile them from source on every start); fast when up to date
+.venv/bin/python -m compileall -q agent dissectors collector api otscope >/dev/null
 echo "setup: ok ($(.venv/bin/python --version), $(tshark --version 2>/dev/null | head -1))"
