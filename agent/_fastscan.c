@@ -11,6 +11,14 @@
  * it, then the scan resumes after it.
  *
  * Per-flow counters here are added to the Python Flow's own counters when the flow is reported.
+ *
+ * Light flows: a conversation on ports no dissector and no OT label claims (HTTP, TLS, DNS, ...) needs no
+ * Python object at all. Once light_config() has been called, such flows are created, oriented, counted,
+ * ended on port reuse and expired here; Python hears of them only through compact events (new flow: its
+ * hosts; first frame from a side: sender, MAC, TTL; end: its counters) and through expire_light(),
+ * fold_light() and evict_light(), which hand back the same per-flow totals Pipeline._fold() would compute.
+ * A packet of a light flow that Python must see after all (an IP fragment, IPv6 extension headers) makes
+ * Python adopt() it: the light flow becomes an ordinary one with its counters.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -53,6 +61,17 @@ typedef struct {
 } Spec;
 
 #define MAX_SPECS 256
+#define LIGHT_BIT 0x40000000            /* Slot.flow of a light flow: LIGHT_BIT | index into Table.light */
+
+typedef struct {
+    Key key;                            /* client -> server */
+    double first, last;
+    int64_t pk[2], by[2], pl[2], dk[2];
+    int64_t rep_pk, rep_by;             /* what fold_light() has already reported */
+    int64_t seq;                        /* creation order, shared with Python flows (eviction picks the oldest) */
+    int32_t prev, next;                 /* creation-order list of live light flows; free list through next */
+    uint8_t used, seen[2], fin;
+} LightRec;
 
 static void release(FlowRec *f) {
     Py_CLEAR(f->feed); Py_CLEAR(f->out); Py_CLEAR(f->anom); Py_CLEAR(f->nseq);
@@ -72,7 +91,18 @@ typedef struct {
     int shard_k, shard_n;               /* this worker owns conversations whose shard is shard_k */
     Spec *specs;                        /* distinct specs, shared by the flows that use them */
     int nspecs;
+    /* light flows */
+    int light_on;
+    LightRec *light;
+    Py_ssize_t lcap, nlight, npy, max_flows;
+    int32_t lfree, lhead, ltail;
+    int64_t seq;
+    long long light_created;
+    uint8_t pyports[2][8192];           /* [tcp, udp] ports whose flows Python must own (dissectors, OT) */
+    uint8_t srvports[8192];             /* flows.SERVER_PORTS, for orient() */
 } Table;
+
+static inline int bit(const uint8_t *map, unsigned port) { return map[port >> 3] >> (port & 7) & 1; }
 
 static inline uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 static inline uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
@@ -181,6 +211,7 @@ static PyObject *t_add(Table *t, PyObject *args) {
         s->key = *k; s->flow = flow; s->side = (uint8_t)side;
     }
     FlowRec *f = &t->flows[flow];
+    if (!f->used) t->npy++;
     release(f);
     memset(f, 0, sizeof *f);
     f->used = 1; f->dk[0] = f->dk[1] = -2; f->proto = (uint8_t)proto; f->spec[0] = f->spec[1] = -1;
@@ -197,7 +228,7 @@ static PyObject *t_add(Table *t, PyObject *args) {
         f->nseq = nseq;
         f->mode = MODE_FEED;
     }
-    Py_RETURN_NONE;
+    return PyLong_FromLongLong((long long)t->seq++);
 }
 
 static PyObject *t_remove(Table *t, PyObject *args) {
@@ -210,7 +241,10 @@ static PyObject *t_remove(Table *t, PyObject *args) {
         Slot *s = find(t, side ? &b : &a, 0);
         if (s && s->flow == flow) s->flow = -2;
     }
-    if (flow >= 0 && flow < t->nflows) { t->flows[flow].used = 0; release(&t->flows[flow]); t->flows[flow].mode = MODE_OFF; }
+    if (flow >= 0 && flow < t->nflows) {
+        if (t->flows[flow].used) t->npy--;
+        t->flows[flow].used = 0; release(&t->flows[flow]); t->flows[flow].mode = MODE_OFF;
+    }
     Py_RETURN_NONE;
 }
 
@@ -425,6 +459,259 @@ static int event(PyObject *events, int flow, int d, double ts, long long frame, 
     return 0;
 }
 
+/* ---- light flows ------------------------------------------------------------------------------------ */
+
+static PyObject *ip_obj(const uint8_t *ip, int v6) {
+    /* the Python pipeline's address form: IPv4 as int, IPv6 as 16 bytes */
+    return v6 ? PyBytes_FromStringAndSize((const char *)ip, 16) : PyLong_FromUnsignedLong(be32(ip));
+}
+
+static int is_host_ip(const uint8_t *ip, int v6) {
+    /* pipeline._is_host_ip: unicast, not unspecified */
+    if (!v6) { uint32_t v = be32(ip); return v != 0 && (v >> 28) < 14; }
+    if (ip[0] == 0xFF) return 0;
+    for (int i = 0; i < 16; i++) if (ip[i]) return 1;
+    return 0;
+}
+
+/* flows.orient: True when the sender of this first packet is the client */
+static int orient(const Table *t, unsigned sp, unsigned dp, int syn_only, int synack) {
+    if (syn_only) return 1;
+    if (synack) return 0;
+    int d_srv = bit(t->srvports, dp), s_srv = bit(t->srvports, sp);
+    if (d_srv != s_srv) return d_srv;
+    if (d_srv && s_srv) return dp <= sp;
+    if ((dp < 1024) != (sp < 1024)) return dp < 1024;
+    return 1;
+}
+
+static void reverse_key(const Key *a, Key *b) {
+    memset(b, 0, sizeof *b);
+    b->ver = a->ver; b->proto = a->proto; b->vlan = a->vlan;
+    memcpy(b->src, a->dst, 16); memcpy(b->dst, a->src, 16);
+    b->sport = a->dport; b->dport = a->sport;
+}
+
+/* (vlan, cip, sip, proto, sport, new packets, new bytes, first, last): what Pipeline._fold() would add */
+static PyObject *light_fold(LightRec *L) {
+    int v6 = L->key.ver == 6;
+    int64_t pk = L->pk[0] + L->pk[1], by = L->by[0] + L->by[1];
+    PyObject *r = Py_BuildValue("(iNNiiLLdd)", (int)L->key.vlan, ip_obj(L->key.src, v6), ip_obj(L->key.dst, v6),
+                                (int)L->key.proto, (int)L->key.dport, (long long)(pk - L->rep_pk),
+                                (long long)(by - L->rep_by), L->first, L->last);
+    L->rep_pk = pk; L->rep_by = by;
+    return r;
+}
+
+static void light_unlink(Table *t, int32_t i) {
+    LightRec *L = &t->light[i];
+    Key b;
+    reverse_key(&L->key, &b);
+    for (int side = 0; side < 2; side++) {
+        Slot *s = find(t, side ? &b : &L->key, 0);
+        if (s && s->flow == (LIGHT_BIT | i)) s->flow = -2;
+    }
+    if (L->prev >= 0) t->light[L->prev].next = L->next; else t->lhead = L->next;
+    if (L->next >= 0) t->light[L->next].prev = L->prev; else t->ltail = L->prev;
+    L->used = 0;
+    L->next = t->lfree; t->lfree = i;
+    t->nlight--;
+}
+
+/* a new light flow from its first packet (key k, as sent); -1 on error */
+static int32_t light_new(Table *t, const Key *k, int client_is_sender, double ts) {
+    if ((t->fill + 2) * 2 > t->cap && grow(t) < 0) return -1;
+    if (t->lfree < 0) {
+        Py_ssize_t n = t->lcap ? t->lcap * 2 : 1024;
+        LightRec *nl = PyMem_Realloc(t->light, (size_t)n * sizeof(LightRec));
+        if (!nl) { PyErr_NoMemory(); return -1; }
+        for (Py_ssize_t i = n - 1; i >= t->lcap; i--) { nl[i].used = 0; nl[i].next = t->lfree; t->lfree = (int32_t)i; }
+        t->light = nl; t->lcap = n;
+    }
+    int32_t i = t->lfree;
+    LightRec *L = &t->light[i];
+    t->lfree = L->next;
+    memset(L, 0, sizeof *L);
+    if (client_is_sender) L->key = *k; else reverse_key(k, &L->key);
+    L->first = L->last = ts;
+    L->dk[0] = L->dk[1] = -2;
+    L->used = 1;
+    L->seq = t->seq++;
+    L->prev = t->ltail; L->next = -1;
+    if (t->ltail >= 0) t->light[t->ltail].next = i; else t->lhead = i;
+    t->ltail = i;
+    Key b;
+    reverse_key(&L->key, &b);
+    for (int side = 0; side < 2; side++) {
+        Key *key = side ? &b : &L->key;
+        Slot *s = find(t, key, 0);
+        if (!s) { s = find(t, key, 1); if (s->flow == -1) t->fill++; }
+        s->key = *key; s->flow = LIGHT_BIT | i; s->side = (uint8_t)side;
+    }
+    t->nlight++;
+    t->light_created++;
+    return i;
+}
+
+static int light_event(PyObject *events, int d, double ts, long long frame, PyObject *payload, long long kind) {
+    return event(events, -1, d, ts, frame, payload, kind);
+}
+
+enum { EV_LIGHT_NEW = -4, EV_LIGHT_FIRST = -5, EV_LIGHT_END = -6 };
+
+/*
+ * One packet of a light flow (idx < 0: none yet, create it), in the order Pipeline._feed_py takes a packet:
+ * TCP control (new flow, port reuse, FIN/RST), SPAN duplicate, first frame from a side, counters.
+ */
+static int light_packet(Table *t, PyObject *events, int32_t idx, int d, const Key *k, const uint8_t *f,
+                        Py_ssize_t l3, Py_ssize_t l4, uint8_t ttl, uint32_t incl, Py_ssize_t plen, int64_t dk,
+                        double ts, long long frame, long long *dups) {
+    int v6 = k->ver == 6;
+    int syn = 0, ack = 0, fin = 0, rst = 0;
+    if (k->proto == 6) {
+        uint8_t fl = f[l4 + 13];
+        syn = fl & 0x02; ack = fl & 0x10; fin = fl & 0x01; rst = fl & 0x04;
+    }
+    if (idx >= 0 && syn && !ack) {
+        LightRec *L = &t->light[idx];
+        if (L->fin || L->pl[0] || L->pl[1]) {            /* port reuse: a new connection on an old key */
+            PyObject *folded = light_fold(L);
+            if (!folded || light_event(events, 0, ts, frame, folded, EV_LIGHT_END) < 0) return -1;
+            light_unlink(t, idx);
+            idx = -1;
+        }
+    }
+    if (idx < 0) {
+        int client = orient(t, k->sport, k->dport, syn && !ack, syn && ack);
+        idx = light_new(t, k, client, ts);
+        if (idx < 0) return -1;
+        d = client ? 0 : 1;
+        PyObject *ev = Py_BuildValue("(iNN)", (int)k->vlan, ip_obj(k->src, v6), ip_obj(k->dst, v6));
+        if (!ev || light_event(events, d, ts, frame, ev, EV_LIGHT_NEW) < 0) return -1;
+    }
+    LightRec *L = &t->light[idx];
+    if (fin) L->fin |= (uint8_t)(1 << d);
+    if (rst) L->fin |= 3;
+    if (dk == L->dk[d] && ts - L->last <= t->dupwin && dk != -1) { (*dups)++; return 0; }
+    L->dk[d] = dk;
+    L->last = ts;
+    if (!L->seen[d]) {
+        const uint8_t *ip = k->src;                      /* the sender of this packet */
+        if (!is_host_ip(ip, v6)) L->seen[d] = 1;
+        else {
+            static const char hx[] = "0123456789abcdef";
+            char mac[17];
+            for (int i = 0; i < 6; i++) {
+                mac[3 * i] = hx[f[6 + i] >> 4]; mac[3 * i + 1] = hx[f[6 + i] & 15];
+                if (i < 5) mac[3 * i + 2] = ':';
+            }
+            if (!(f[6] & 1)) L->seen[d] = 1;             /* a group address as source: look again next frame */
+            PyObject *ev = Py_BuildValue("(iNs#i)", (int)k->vlan, ip_obj(ip, v6), mac, (Py_ssize_t)17, (int)ttl);
+            if (!ev || light_event(events, d, ts, frame, ev, EV_LIGHT_FIRST) < 0) return -1;
+        }
+    }
+    L->pk[d]++;
+    L->by[d] += incl;
+    if (plen > 0) L->pl[d] += plen;
+    (void)l3;
+    return 0;
+}
+
+/* light_config(max_flows, tcp ports bitmap, udp ports bitmap, server ports bitmap): turn light flows on */
+static PyObject *t_light_config(Table *t, PyObject *args) {
+    Py_ssize_t max_flows;
+    Py_buffer tp, up, sp;
+    if (!PyArg_ParseTuple(args, "ny*y*y*", &max_flows, &tp, &up, &sp)) return NULL;
+    int ok = tp.len == 8192 && up.len == 8192 && sp.len == 8192 && max_flows > 0;
+    if (ok) {
+        memcpy(t->pyports[0], tp.buf, 8192); memcpy(t->pyports[1], up.buf, 8192); memcpy(t->srvports, sp.buf, 8192);
+        t->max_flows = max_flows;
+        t->light_on = 1;
+    }
+    PyBuffer_Release(&tp); PyBuffer_Release(&up); PyBuffer_Release(&sp);
+    if (!ok) { PyErr_SetString(PyExc_ValueError, "bitmaps must be 8192 bytes, max_flows > 0"); return NULL; }
+    Py_RETURN_NONE;
+}
+
+/* expire_light(now, tcp, udp, closed) -> [fold tuples] of light flows idle past their timeout (removed) */
+static PyObject *t_expire_light(Table *t, PyObject *args) {
+    double now, tcp_to, udp_to, closed_to;
+    if (!PyArg_ParseTuple(args, "dddd", &now, &tcp_to, &udp_to, &closed_to)) return NULL;
+    PyObject *out = PyList_New(0);
+    if (!out) return NULL;
+    for (int32_t i = t->lhead; i >= 0;) {
+        LightRec *L = &t->light[i];
+        int32_t nxt = L->next;
+        double limit = L->fin == 3 ? closed_to : L->key.proto == 17 ? udp_to : tcp_to;
+        if (now - L->last > limit) {
+            PyObject *r = light_fold(L);
+            if (!r || PyList_Append(out, r) < 0) { Py_XDECREF(r); Py_DECREF(out); return NULL; }
+            Py_DECREF(r);
+            light_unlink(t, i);
+        }
+        i = nxt;
+    }
+    return out;
+}
+
+/* fold_light() -> [fold tuples] of every live light flow, in creation order (what is new since the last call) */
+static PyObject *t_fold_light(Table *t, PyObject *noargs) {
+    PyObject *out = PyList_New(0);
+    if (!out) return NULL;
+    for (int32_t i = t->lhead; i >= 0; i = t->light[i].next) {
+        PyObject *r = light_fold(&t->light[i]);
+        if (!r || PyList_Append(out, r) < 0) { Py_XDECREF(r); Py_DECREF(out); return NULL; }
+        Py_DECREF(r);
+    }
+    return out;
+}
+
+/* oldest_light() -> creation number of the oldest live light flow, -1 if none */
+static PyObject *t_oldest_light(Table *t, PyObject *noargs) {
+    return PyLong_FromLongLong(t->lhead >= 0 ? (long long)t->light[t->lhead].seq : -1LL);
+}
+
+/* evict_light() -> fold tuple of the oldest light flow, which is removed (None if none) */
+static PyObject *t_evict_light(Table *t, PyObject *noargs) {
+    if (t->lhead < 0) Py_RETURN_NONE;
+    int32_t i = t->lhead;
+    PyObject *r = light_fold(&t->light[i]);
+    if (r) light_unlink(t, i);
+    return r;
+}
+
+/* light_count() -> (live light flows, light flows created so far) */
+static PyObject *t_light_count(Table *t, PyObject *noargs) {
+    return Py_BuildValue("(nL)", t->nlight, t->light_created);
+}
+
+/*
+ * adopt(proto, vlan, src, sport, dst, dport) -> None, or the light flow of that key, removed here, as
+ * (cip, cport, sip, sport, first, last, (pk0, pk1, by0, by1, pl0, pl1, dk0, dk1), fin, seen0, seen1, rep_pk,
+ * rep_by, seq) so Python can go on with it as an ordinary flow.
+ */
+static PyObject *t_adopt(Table *t, PyObject *args) {
+    int proto, vlan, sp, dp;
+    PyObject *src, *dst;
+    if (!PyArg_ParseTuple(args, "iiOiOi", &proto, &vlan, &src, &sp, &dst, &dp)) return NULL;
+    if (!t->nlight) Py_RETURN_NONE;
+    Key a, b;
+    if (both_keys(&a, &b, proto, vlan, src, sp, dst, dp) < 0) return NULL;
+    Slot *s = find(t, &a, 0);
+    if (!s || !(s->flow & LIGHT_BIT)) Py_RETURN_NONE;
+    int32_t i = s->flow & ~LIGHT_BIT;
+    LightRec *L = &t->light[i];
+    int v6 = L->key.ver == 6;
+    PyObject *r = Py_BuildValue("(NiNidd(LLLLLLLL)iiiLLL)", ip_obj(L->key.src, v6), (int)L->key.sport,
+                                ip_obj(L->key.dst, v6), (int)L->key.dport, L->first, L->last,
+                                (long long)L->pk[0], (long long)L->pk[1], (long long)L->by[0], (long long)L->by[1],
+                                (long long)L->pl[0], (long long)L->pl[1], (long long)L->dk[0], (long long)L->dk[1],
+                                (int)L->fin, (int)L->seen[0], (int)L->seen[1], (long long)L->rep_pk,
+                                (long long)L->rep_by, (long long)L->seq);
+    if (r) light_unlink(t, i);
+    return r;
+}
+
 /*
  * Payload for a flow with a dissector. In-order TCP data (and every UDP datagram) is fed to the dissector
  * right here; Python is told only when there is something to drain (a status other than OK, facts or
@@ -512,7 +799,7 @@ static PyObject *t_scan(Table *t, PyObject *args) {
         memset(&k, 0, sizeof k);
         Py_ssize_t l4, iend;
         int64_t dk;
-        uint8_t proto;
+        uint8_t proto, ttl;
         if (et == 0x0800) {
             if (l3 + 20 > (Py_ssize_t)incl) goto slow;
             const uint8_t *ip = f + l3;
@@ -520,6 +807,7 @@ static PyObject *t_scan(Table *t, PyObject *args) {
             uint16_t tot = be16(ip + 2), fragw = be16(ip + 6);
             if ((ip[0] >> 4) != 4 || ihl < 20 || tot < ihl || (fragw & 0x3FFF)) goto slow;
             proto = ip[9];
+            ttl = ip[8];
             if (proto != 6 && proto != 17) goto slow;
             k.ver = 4;
             memcpy(k.src, ip + 12, 4); memcpy(k.dst, ip + 16, 4);
@@ -531,6 +819,7 @@ static PyObject *t_scan(Table *t, PyObject *args) {
             const uint8_t *ip = f + l3;
             if ((ip[0] >> 4) != 6) goto slow;
             proto = ip[6];
+            ttl = ip[7];
             if (proto != 6 && proto != 17) goto slow;
             k.ver = 6;
             memcpy(k.src, ip + 8, 16); memcpy(k.dst, ip + 24, 16);
@@ -561,12 +850,27 @@ static PyObject *t_scan(Table *t, PyObject *args) {
             pos = stop;
             continue;
         }
-        if (syn) goto slow;                                    /* SYN: Python's flow control (new flow, reuse) */
         Slot *s = find(t, &k, 0);
+        double ts = (double)sec + (double)frac * scale;
+        if (s ? (s->flow & LIGHT_BIT) != 0
+              : t->light_on && !bit(t->pyports[proto == 17], k.sport) && !bit(t->pyports[proto == 17], k.dport) &&
+                t->npy + t->nlight < t->max_flows) {
+            frame++;
+            if (light_packet(t, events, s ? s->flow & ~LIGHT_BIT : -1, s ? s->side : 0, &k, f, l3, l4, ttl, incl,
+                             iend - p0, dk, ts, frame, &dups) < 0) {
+                PyBuffer_Release(&view);
+                return NULL;
+            }
+            last_ts = ts;
+            packets++;
+            bytes += incl;
+            pos = stop;
+            continue;
+        }
+        if (syn) goto slow;                                    /* SYN: Python's flow control (new flow, reuse) */
         if (!s) goto slow;                                     /* new flow: Python decides direction */
         FlowRec *fr = &t->flows[s->flow];
         int d = s->side;
-        double ts = (double)sec + (double)frac * scale;
         last_ts = ts;
         frame++;
         if (dk == fr->dk[d] && ts - fr->last <= t->dupwin && dk != -1) {
@@ -622,6 +926,7 @@ static PyObject *t_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
     if (!t->slots) { Py_DECREF(t); return PyErr_NoMemory(); }
     for (Py_ssize_t i = 0; i < t->cap; i++) t->slots[i].flow = -1;
     t->dupwin = dupwin;
+    t->lfree = t->lhead = t->ltail = -1;
     t->shard_k = shard_k;
     t->shard_n = shard_n;
     return (PyObject *)t;
@@ -630,6 +935,7 @@ static PyObject *t_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
 static void t_dealloc(Table *t) {
     for (Py_ssize_t i = 0; i < t->nflows; i++) release(&t->flows[i]);
     PyMem_Free(t->specs);
+    PyMem_Free(t->light);
     PyMem_Free(t->slots);
     PyMem_Free(t->flows);
     Py_TYPE(t)->tp_free((PyObject *)t);
@@ -647,6 +953,13 @@ static PyMethodDef t_methods[] = {
     {"idle", (PyCFunction)t_idle, METH_VARARGS, "flows idle past their timeout: [ids]"},
     {"state", (PyCFunction)t_state, METH_VARARGS, "(last seen, FIN/RST bits) of a flow"},
     {"scan", (PyCFunction)t_scan, METH_VARARGS, "walk records until one needs Python"},
+    {"light_config", (PyCFunction)t_light_config, METH_VARARGS, "turn light flows on (max flows, port bitmaps)"},
+    {"expire_light", (PyCFunction)t_expire_light, METH_VARARGS, "remove idle light flows: [fold tuples]"},
+    {"fold_light", (PyCFunction)t_fold_light, METH_NOARGS, "what every light flow has new: [fold tuples]"},
+    {"oldest_light", (PyCFunction)t_oldest_light, METH_NOARGS, "creation number of the oldest light flow"},
+    {"evict_light", (PyCFunction)t_evict_light, METH_NOARGS, "remove the oldest light flow: fold tuple"},
+    {"light_count", (PyCFunction)t_light_count, METH_NOARGS, "(live light flows, created so far)"},
+    {"adopt", (PyCFunction)t_adopt, METH_VARARGS, "hand a light flow over to Python"},
     {NULL, NULL, 0, NULL}
 };
 

@@ -33,7 +33,7 @@ class Flow:
 
     __slots__ = ("key", "vlan", "transport", "cip", "sip", "cport", "sport", "c", "first", "last",
                  "nseq", "diss", "proto", "ooo", "fin", "ot", "rep_pk", "rep_by", "rep_pl", "rep_dec",
-                 "first_frame", "decoded_extra", "detached", "fid")
+                 "first_frame", "decoded_extra", "detached", "fid", "seq")
 
     def __init__(self, key: tuple, vlan: int, transport: str, cip: bytes, sip: bytes, cport: int, sport: int,
                  ts: float, frame: int) -> None:
@@ -64,6 +64,7 @@ class Flow:
         self.decoded_extra = 0   # decoded bytes of dissectors that were detached or replaced
         self.detached = ""
         self.fid = -1            # id in the C fast path's table, when that is in use
+        self.seq = 0             # creation number there (eviction compares it with light flows')
 
 
 def orient(sport: int, dport: int, syn_only: bool, synack: bool) -> bool:

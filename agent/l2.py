@@ -20,30 +20,57 @@ from otscope.dissectors.pndcp import facts as dcp_facts, grammar as dcp
 ETH_ARP, ETH_LLDP, ETH_PROFINET = 0x0806, 0x88CC, 0x8892
 CDP_SNAP = bytes.fromhex("aaaa0300000c2000")
 MAX_L2_HOSTS = 100_000
+MAX_MEMO = 4096                  # distinct frames remembered (ARP requests, LLDP adverts repeat byte for byte)
+MAX_MEMO_FRAME = 1600
+
+# What a frame led to, without its frame number and time: ("b", vlan, ip, mac, protocol) for a binding,
+# ("f", subject, field, value, protocol, message) for a fact, ("a", protocol, kind) for an anomaly.
+Call = tuple
 
 
 class L2Dispatcher:
     def __init__(self, acc: Accumulator) -> None:
         self.acc = acc
         self.hosts: dict[tuple[int, str], list] = {}     # layer-2 senders: (vlan, mac) -> [first, last, dirty]
+        # the grammars are pure: a frame seen before (same bytes, same VLAN) leads to the same calls again
+        self.memo: dict[tuple[int, bytes], tuple[str | None, list[Call]]] = {}
 
     def frame(self, et: int, buf: bytes, off: int, l3: int, stop: int, vlan: int, frame: int, ts: float) -> None:
+        raw = buf[off:stop] if stop - off <= MAX_MEMO_FRAME else None
+        if raw is not None:
+            hit = self.memo.get((vlan, raw))
+            if hit is not None:
+                sender, calls = hit
+                if sender is not None:
+                    self._sender(vlan, sender, ts)
+                self._replay(calls, frame, ts)
+                return
         src = buf[off + 6:off + 12].hex(":")
-        dst = buf[off:off + 6].hex(":")
+        calls = self._dissect(et, buf, off, l3, stop, vlan, src)
+        sender = None if et == ETH_ARP else src
+        if sender is not None:
+            self._sender(vlan, sender, ts)
+        if raw is not None:
+            if len(self.memo) >= MAX_MEMO:
+                self.memo.clear()
+            self.memo[(vlan, raw)] = (sender, calls)
+        self._replay(calls, frame, ts)
+
+    def _dissect(self, et: int, buf: bytes, off: int, l3: int, stop: int, vlan: int, src: str) -> list[Call]:
         body = buf[l3:stop]
         if et == ETH_ARP:
-            self._run("arp", lambda: arp_facts.facts(arp.parse(body)), vlan, frame, ts)
-            return
-        self._sender(vlan, src, ts)
+            return self._run("arp", lambda: arp_facts.facts(arp.parse(body)), vlan)
         if et == ETH_LLDP:
-            self._run("lldp", lambda: lldp_facts.facts(lldp.parse(body), src), vlan, frame, ts)
-        elif et == ETH_PROFINET and len(body) >= 2 and body[0] == 0xFE and body[1] >= 0xFC:
-            self._run("pn_dcp", lambda: dcp_facts.facts(dcp.parse(body), src, dst), vlan, frame, ts)
-        elif et <= 1500 and body.startswith(CDP_SNAP):
-            self._run("cdp", lambda: cdp_facts.facts(cdp.parse(body[8:]), src), vlan, frame, ts)
+            return self._run("lldp", lambda: lldp_facts.facts(lldp.parse(body), src), vlan)
+        if et == ETH_PROFINET and len(body) >= 2 and body[0] == 0xFE and body[1] >= 0xFC:
+            dst = buf[off:off + 6].hex(":")
+            return self._run("pn_dcp", lambda: dcp_facts.facts(dcp.parse(body), src, dst), vlan)
+        if et <= 1500 and body.startswith(CDP_SNAP):
+            return self._run("cdp", lambda: cdp_facts.facts(cdp.parse(body[8:]), src), vlan)
+        return []
 
     def dhcp(self, payload: bytes, src_ip: str, vlan: int, frame: int, ts: float) -> None:
-        self._run("dhcp", lambda: dhcp_facts.facts(dhcp.parse(payload), src_ip), vlan, frame, ts)
+        self._replay(self._run("dhcp", lambda: dhcp_facts.facts(dhcp.parse(payload), src_ip), vlan), frame, ts)
 
     def _sender(self, vlan: int, mac: str, ts: float) -> None:
         ent = self.hosts.get((vlan, mac))
@@ -54,19 +81,31 @@ class L2Dispatcher:
             ent[1] = ts
             ent[2] = True
 
-    def _run(self, protocol: str, parse: Callable[[], L2Output], vlan: int, frame: int, ts: float) -> None:
-        acc = self.acc
+    @staticmethod
+    def _run(protocol: str, parse: Callable[[], L2Output], vlan: int) -> list[Call]:
+        """A frame's dissector output as accumulator calls; Truncated/Malformed become a counted anomaly."""
         try:
             items = parse()
         except (Truncated, Malformed) as exc:
-            acc.anomaly(protocol, "truncated" if isinstance(exc, Truncated) else "malformed", frame, ts)
-            return
+            return [("a", protocol, "truncated" if isinstance(exc, Truncated) else "malformed")]
+        calls: list[Call] = []
         for item in items:
             if isinstance(item, L2Binding):
-                acc.binding(vlan, item.ip, item.mac, "high", protocol, frame, ts)
-                acc.fact(Subject(vlan, item.ip, None), "protocol", protocol, protocol, item.message, frame, ts)
+                calls.append(("b", vlan, item.ip, item.mac, protocol))
+                calls.append(("f", Subject(vlan, item.ip, None), "protocol", protocol, protocol, item.message))
             elif isinstance(item, L2Fact):
-                acc.fact(Subject(vlan, item.ip, item.mac), item.field, item.value, protocol, item.message, frame, ts)
+                calls.append(("f", Subject(vlan, item.ip, item.mac), item.field, item.value, protocol, item.message))
+        return calls
+
+    def _replay(self, calls: list[Call], frame: int, ts: float) -> None:
+        acc = self.acc
+        for c in calls:
+            if c[0] == "f":
+                acc.fact(c[1], c[2], c[3], c[4], c[5], frame, ts)
+            elif c[0] == "b":
+                acc.binding(c[1], c[2], c[3], "high", c[4], frame, ts)
+            else:
+                acc.anomaly(c[1], c[2], frame, ts)
 
     def drain_hosts(self) -> dict[tuple[int, str], list[float]]:
         """Layer-2 senders seen since the last call: (vlan, mac) -> [first, last]."""

@@ -18,13 +18,13 @@ import struct
 from dataclasses import dataclass, field
 
 from otscope.agent.accumulate import Accumulator
-from otscope.agent.flows import OT_PORTS, Flow, orient, tcp_unordered
+from otscope.agent.flows import OT_PORTS, SERVER_PORTS, Flow, orient, tcp_unordered
 from otscope.agent.pcapio import LE_RECORDS
 from otscope.agent.snapshot import Snapshot, build_batch
 from otscope.agent.l2 import L2Dispatcher
 from otscope.contract import Batch, Subject
 from otscope.dissectors.base import FATAL, Dissector, Who
-from otscope.dissectors.registry import tcp_dissector_for, udp_dissector_for
+from otscope.dissectors.registry import tcp_dissector_for, tcp_ports, udp_dissector_for, udp_ports
 
 _IP4 = struct.Struct(">BxHHHBBHII").unpack_from    # IPv4 addresses as ints: cheap to hash
 _IP6 = struct.Struct(">IHBB16s16s").unpack_from
@@ -40,6 +40,8 @@ LINKTYPE_NULL, LINKTYPE_ETHERNET, LINKTYPE_RAW, LINKTYPE_RAW_ALT, LINKTYPE_LOOP 
 LINKTYPE_SLL, LINKTYPE_SLL2, LINKTYPE_IPV4, LINKTYPE_IPV6 = 113, 276, 228, 229
 MODE_OFF, MODE_FEED, MODE_EVENTS = 0, 1, 2           # _fastscan modes of a flow's dissector
 EV_DRAIN, EV_ERROR, EV_UDP = -3, -2, -1               # _fastscan event kinds (the seq field when negative)
+EV_LIGHT_NEW, EV_LIGHT_FIRST, EV_LIGHT_END = -4, -5, -6  # light-flow events (flow id -1)
+DHCP_PORTS = (67, 68)
 UDP_TIMEOUT, TCP_TIMEOUT, CLOSED_TIMEOUT, SWEEP_EVERY = 180.0, 900.0, 30.0, 30.0
 
 
@@ -83,6 +85,20 @@ def _fast_table(dup_window: float, shard_k: int = 0, shard_n: int = 1):  # type:
     except ImportError:
         return None
     return Table(dup_window, shard_k, shard_n)
+
+
+def _port_bitmap(ports: set[int] | frozenset[int]) -> bytes:
+    bits = bytearray(8192)
+    for p in ports:
+        bits[p >> 3] |= 1 << (p & 7)
+    return bytes(bits)
+
+
+def _light_config(fast, max_flows: int) -> None:  # type: ignore[no-untyped-def]
+    """Flows on ports no dissector, OT label or DHCP claims live in C alone (light flows, see _fastscan.c)."""
+    python_tcp = tcp_ports() | OT_PORTS.keys()
+    python_udp = udp_ports() | OT_PORTS.keys() | set(DHCP_PORTS)
+    fast.light_config(max_flows, _port_bitmap(python_tcp), _port_bitmap(python_udp), _port_bitmap(SERVER_PORTS))
 
 
 class HostState:
@@ -133,6 +149,9 @@ class Pipeline:
         self.shard_k, self.shard_n = shard
         self.primary = self.shard_k == 0                 # frames no flow owns (L2, broken) are the first shard's
         self.fast = _fast_table(dup_window, self.shard_k, self.shard_n) if fast else None
+        if self.fast is not None:
+            _light_config(self.fast, max_flows)
+        self._light_created = 0
         self.by_fid: list[Flow | None] = []
         self.free_fids: list[int] = []
         self._events: list = []
@@ -181,6 +200,9 @@ class Pipeline:
         a handshake, out-of-order segments), and dissectors with something to drain or that raised."""
         flows = self.by_fid
         for fid, d, ts, frame, payload, seq in events:
+            if fid < 0:
+                self._light_event(seq, payload, ts)
+                continue
             fl = flows[fid]
             diss = fl.diss if fl is not None else None
             if diss is None:
@@ -317,7 +339,8 @@ class Pipeline:
                         continue
                     ent = udp_get((src, sp, dst, dp, vlan))
                     if ent is None:
-                        ent = self._new_udp(src, sp, dst, dp, vlan, ts, frame)
+                        ent = (self.fast is not None and self._adopt("udp", src, sp, dst, dp, vlan)) or \
+                            self._new_udp(src, sp, dst, dp, vlan, ts, frame)
                     fl, d = ent
                     c = fl.c
                     if dk == c[6 + d] and ts - fl.last <= dupwin:
@@ -355,6 +378,8 @@ class Pipeline:
             if nshard > 1 and shard_of(src, dst, sp, dp, nshard) != kshard:
                 continue
             ent = tcp_get((src, sp, dst, dp, vlan))
+            if ent is None and self.fast is not None:
+                ent = self._adopt("tcp", src, sp, dst, dp, vlan)
             if ent is None or flags & 7:
                 ent = self._tcp_control(ent, src, sp, dst, dp, vlan, flags, seq, buf, off, ttl, ts, frame, lt)
             fl, d = ent
@@ -496,14 +521,17 @@ class Pipeline:
             return
         if fl.fid >= 0 and self.fast is not None:
             self.fast.mark_seen(fl.fid, d)
-        if mac is None:
-            return
+        if mac is not None:
+            self._sender_mac(h, fl.vlan, ip, mac, ttl)
+
+    def _sender_mac(self, h: HostState, vlan: int, ip: IPAddr, mac: str, ttl: int) -> None:
+        """The source MAC of a host's first frame in a flow, and whether its TTL was an initial one."""
         initial = ttl in INITIAL_TTLS
         prev = h.macs.get(mac)
         if prev is None:
             if len(h.macs) < 16:
                 h.macs[mac] = initial
-                ips = self.mac_ips.setdefault((fl.vlan, mac), set())
+                ips = self.mac_ips.setdefault((vlan, mac), set())
                 if len(ips) < 64:
                     ips.add(ip)
         elif initial and not prev:
@@ -530,9 +558,13 @@ class Pipeline:
     def _new_flow(self, table: dict, transport: str, src: bytes, sp: int, dst: bytes, dp: int, vlan: int,
                   client_is_sender: bool, ts: float, frame: int) -> tuple[Flow, int]:
         st = self.stats
-        if len(self.active) >= self.max_flows:
-            oldest = next(iter(self.active.values()))
-            self._retire(oldest)
+        live = self.fast.light_count()[0] if self.fast is not None else 0
+        if len(self.active) + live >= self.max_flows:
+            oldest = next(iter(self.active.values()), None)
+            if live and (oldest is None or self.fast.oldest_light() < oldest.seq):
+                self._fold_light(self.fast.evict_light())
+            else:
+                self._retire(oldest)  # type: ignore[arg-type]
             st.flows_evicted += 1
         pick = tcp_dissector_for if transport == "tcp" else udp_dissector_for
         cport, sport_ = (sp, dp) if client_is_sender else (dp, sp)
@@ -546,17 +578,21 @@ class Pipeline:
             fl = Flow((src, sp, dst, dp, vlan), vlan, transport, src, dst, sp, dp, ts, frame)
         else:
             fl = Flow((dst, dp, src, sp, vlan), vlan, transport, dst, src, dp, sp, ts, frame)
-        fl_key = fl.key
-        rev = (fl.sip, fl.sport, fl.cip, fl.cport, vlan)
-        ent_fwd = (fl, 0)
-        table[fl_key] = ent_fwd
-        table[rev] = (fl, 1)
-        self.active[(transport, fl_key)] = fl
         st.flows_created += 1
         self._host(vlan, src, ts)
         self._host(vlan, dst, ts)
         if cls is not None:
             fl.diss = cls()
+        ent_fwd = self._register(table, fl)
+        return ent_fwd if client_is_sender else (fl, 1)
+
+    def _register(self, table: dict, fl: Flow) -> tuple[Flow, int]:
+        """Put a flow in the tables (both directions), and in the C fast path's."""
+        fl_key = fl.key
+        ent_fwd = (fl, 0)
+        table[fl_key] = ent_fwd
+        table[(fl.sip, fl.sport, fl.cip, fl.cport, fl.vlan)] = (fl, 1)
+        self.active[(fl.transport, fl_key)] = fl
         if self.fast is not None:
             fid = self.free_fids.pop() if self.free_fids else len(self.by_fid)
             if fid == len(self.by_fid):
@@ -564,9 +600,65 @@ class Pipeline:
             else:
                 self.by_fid[fid] = fl
             fl.fid = fid
-            self.fast.add(fid, 6 if transport == "tcp" else 17, vlan, fl.cip, fl.cport, fl.sip, fl.sport,
-                          fl.diss, fl.nseq)
-        return ent_fwd if client_is_sender else (fl, 1)
+            fl.seq = self.fast.add(fid, 6 if fl.transport == "tcp" else 17, fl.vlan, fl.cip, fl.cport, fl.sip,
+                                   fl.sport, fl.diss, fl.nseq)
+        return ent_fwd
+
+    # -- light flows (C only; see _fastscan.c) -----------------------------------------------------------
+    def _adopt(self, transport: str, src: IPAddr, sp: int, dst: IPAddr, dp: int, vlan: int) -> tuple[Flow, int] | None:
+        """A packet Python must see of a flow C keeps alone (a fragment, IPv6 extension headers): the flow
+        becomes an ordinary one, with what C counted, as if it had been one from the start."""
+        got = self.fast.adopt(6 if transport == "tcp" else 17, vlan, src, sp, dst, dp)
+        if got is None:
+            return None
+        cip, cport, sip, sport, first, last, cnt, fin, seen0, seen1, rep_pk, rep_by, seq = got
+        pk0, pk1, by0, by1, pl0, pl1, dk0, dk1 = cnt
+        fl = Flow((cip, cport, sip, sport, vlan), vlan, transport, cip, sip, cport, sport, first, 0)
+        # a side not yet "seen" (its first frames came from a group MAC) is looked at again, as in _first_from
+        fl.c = [pk0 if seen0 else 0, pk1 if seen1 else 0, by0, by1, pl0, pl1, dk0, dk1,
+                0 if seen0 else pk0, 0 if seen1 else pk1]
+        fl.last, fl.fin, fl.rep_pk, fl.rep_by, fl.rep_pl = last, fin, rep_pk, rep_by, pl0 + pl1
+        self._register(self.tcp if transport == "tcp" else self.udp, fl)
+        fl.seq = seq
+        for side, seen in ((0, seen0), (1, seen1)):
+            if seen:
+                self.fast.mark_seen(fl.fid, side)
+        return (fl, 0) if (src, sp) == (cip, cport) else (fl, 1)
+
+    def _light_event(self, kind: int, payload: tuple, ts: float) -> None:
+        if kind == EV_LIGHT_NEW:
+            vlan, src, dst = payload
+            self._host(vlan, src, ts)
+            self._host(vlan, dst, ts)
+        elif kind == EV_LIGHT_FIRST:
+            vlan, ip, mac, ttl = payload
+            h = self.hosts.get((vlan, ip))
+            if h is not None:
+                h.sent = True
+                h.dirty = True
+                if not int(mac[:2], 16) & 1:
+                    self._sender_mac(h, vlan, ip, mac, ttl)
+        elif kind == EV_LIGHT_END:
+            self._fold_light(payload)
+
+    def _fold_light(self, folded: tuple) -> None:
+        """Pipeline._fold for a light flow: its hosts' last time, its new packets into the pending comms."""
+        vlan, cip, sip, proto, sport, d_pk, d_by, first, last = folded
+        for ip in (cip, sip):
+            h = self.hosts.get((vlan, ip))
+            if h is not None and last > h.last:
+                h.last = last
+                h.dirty = True
+        if not d_pk or not (_is_host_ip(cip) and _is_host_ip(sip)) or _is_directed_broadcast(sip):
+            return
+        transport = "tcp" if proto == 6 else "udp"
+        self._add_comm((vlan, cip, sip, transport, sport, f"{transport}/{sport}"), d_pk, d_by, first, last, {})
+
+    def _light_stats(self) -> None:
+        if self.fast is not None:
+            total = self.fast.light_count()[1]
+            self.stats.flows_created += total - self._light_created
+            self._light_created = total
 
     def _new_udp(self, src: bytes, sp: int, dst: bytes, dp: int, vlan: int, ts: float, frame: int) -> tuple[Flow, int]:
         return self._new_flow(self.udp, "udp", src, sp, dst, dp, vlan, orient(sp, dp, False, False), ts, frame)
@@ -627,6 +719,11 @@ class Pipeline:
         for fl in dead:
             self._retire(fl)
         self.stats.flows_expired += len(dead)
+        if fast is not None:
+            light = fast.expire_light(now, TCP_TIMEOUT, UDP_TIMEOUT, CLOSED_TIMEOUT)
+            for folded in light:
+                self._fold_light(folded)
+            self.stats.flows_expired += len(light)
         if len(self.other) > 4096:
             self.other = {k: t for k, t in self.other.items() if now - t < UDP_TIMEOUT}
 
@@ -729,25 +826,31 @@ class Pipeline:
         if not (_is_host_ip(fl.cip) and _is_host_ip(fl.sip)) or _is_directed_broadcast(fl.sip):
             return                                   # broadcast/multicast "peers" are not assets
         proto = fl.proto or f"{fl.transport}/{fl.sport}"
-        key = (fl.vlan, fl.cip, fl.sip, fl.transport, fl.sport, proto)
+        self._add_comm((fl.vlan, fl.cip, fl.sip, fl.transport, fl.sport, proto), d_pk, d_by, fl.first, fl.last,
+                       diss.profile if diss is not None else {})
+        if diss is not None:
+            diss.profile = {}
+
+    def _add_comm(self, key: tuple, d_pk: int, d_by: int, first: float, last: float, profile: dict) -> None:
         ent = self.pending_comms.get(key)
-        profile = diss.profile if diss is not None else {}
         if ent is None:
-            self.pending_comms[key] = [d_pk, d_by, fl.first, fl.last, dict(profile)]
+            self.pending_comms[key] = [d_pk, d_by, first, last, dict(profile)]
         else:
             ent[0] += d_pk
             ent[1] += d_by
-            ent[2] = min(ent[2], fl.first)
-            ent[3] = max(ent[3], fl.last)
+            ent[2] = min(ent[2], first)
+            ent[3] = max(ent[3], last)
             for k, v in profile.items():
                 ent[4][k] = ent[4].get(k, 0) + v
-        if diss is not None:
-            diss.profile = {}
 
     def snapshot(self) -> Snapshot:
         """Everything observed since the previous snapshot (flows folded, caches drained)."""
         for fl in self.active.values():
             self._fold(fl)
+        if self.fast is not None:
+            for folded in self.fast.fold_light():
+                self._fold_light(folded)
+            self._light_stats()
         acc = self.acc
         snap = Snapshot(acc.source, acc.frame_evidence, acc.facts, acc.bindings, acc.anomalies)
         acc.facts, acc.bindings, acc.anomalies = {}, {}, {}

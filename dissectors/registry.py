@@ -31,6 +31,15 @@ def udp_dissector_for(server_port: int, client_port: int = -1) -> type[Dissector
     return _UDP.get(server_port) or _UDP.get(client_port)
 
 
+def tcp_ports() -> set[int]:
+    """Ports some enabled TCP dissector claims (either end of a flow)."""
+    return set(_TCP)
+
+
+def udp_ports() -> set[int]:
+    return set(_UDP)
+
+
 def names() -> list[str]:
     return sorted({cls.protocol.value for cls in TCP_DISSECTORS + UDP_DISSECTORS})
 
