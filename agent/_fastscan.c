@@ -30,6 +30,7 @@ typedef struct {
     uint16_t vlan, sport, dport;
     uint8_t src[16], dst[16];
 } Key;                                  /* 40 bytes, zero-padded */
+_Static_assert(sizeof(Key) == 40, "Key is hashed as five 64-bit words");
 
 typedef struct {
     Key key;
@@ -124,10 +125,10 @@ static int shard_of(const Key *k, int n) {
 }
 
 static uint64_t hash_key(const Key *k) {
-    /* FNV-1a over the key bytes */
-    const uint8_t *p = (const uint8_t *)k;
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < sizeof(Key); i++) { h ^= p[i]; h *= 1099511628211ULL; }
+    /* the 40 key bytes as five 64-bit words, multiply-xor mixed (the table is open addressing, power of 2) */
+    uint64_t w[5], h = 0x9E3779B97F4A7C15ULL;
+    memcpy(w, k, sizeof w);
+    for (int i = 0; i < 5; i++) { h ^= w[i]; h *= 0xBF58476D1CE4E5B9ULL; h ^= h >> 31; }
     return h;
 }
 
@@ -720,20 +721,25 @@ static PyObject *t_adopt(Table *t, PyObject *args) {
  */
 static int deliver(const Table *t, PyObject *events, int flow, FlowRec *fr, int d, double ts, long long frame,
                    const uint8_t *data, Py_ssize_t plen, int64_t seq) {
-    PyObject *payload = PyBytes_FromStringAndSize((const char *)data, plen);
-    if (!payload) return -1;
-    if (fr->mode == MODE_EVENTS) return event(events, flow, d, ts, frame, payload, seq < 0 ? EV_UDP : seq);
+    if (fr->mode == MODE_EVENTS) {
+        PyObject *payload = PyBytes_FromStringAndSize((const char *)data, plen);
+        return payload ? event(events, flow, d, ts, frame, payload, seq < 0 ? EV_UDP : seq) : -1;
+    }
     if (seq >= 0) {
         PyObject *cur = PyList_GET_ITEM(fr->nseq, d);
         if (cur == Py_None || PyLong_AsUnsignedLong(cur) != (unsigned long)seq) {
             if (PyErr_Occurred()) PyErr_Clear();
-            return event(events, flow, d, ts, frame, payload, seq);
+            PyObject *payload = PyBytes_FromStringAndSize((const char *)data, plen);
+            return payload ? event(events, flow, d, ts, frame, payload, seq) : -1;
         }
         PyObject *next = PyLong_FromUnsignedLong((unsigned long)((seq + plen) & 0xFFFFFFFF));
-        if (!next) { Py_DECREF(payload); return -1; }
-        if (PyList_SetItem(fr->nseq, d, next) < 0) { Py_DECREF(payload); return -1; }
+        if (!next) return -1;
+        if (PyList_SetItem(fr->nseq, d, next) < 0) return -1;
     }
-    if ((fr->spec[0] >= 0 || fr->spec[1] >= 0) && spec_count(t, fr, d, data, plen)) { Py_DECREF(payload); return 0; }
+    /* a frame a spec recognises is counted without a Python object being made for it */
+    if ((fr->spec[0] >= 0 || fr->spec[1] >= 0) && spec_count(t, fr, d, data, plen)) return 0;
+    PyObject *payload = PyBytes_FromStringAndSize((const char *)data, plen);
+    if (!payload) return -1;
     PyObject *side = PyLong_FromLong(d), *pts = PyFloat_FromDouble(ts), *pfr = PyLong_FromLongLong(frame);
     if (!side || !pts || !pfr) { Py_XDECREF(side); Py_XDECREF(pts); Py_XDECREF(pfr); Py_DECREF(payload); return -1; }
     PyObject *argv[4] = {payload, side, pts, pfr};
