@@ -283,10 +283,11 @@ static PyObject *t_idle(Table *t, PyObject *args) {
     return out;
 }
 
+/* mark_seen(flow, side, seen=True): Python has had (or, False: wants again) the first frame of that side */
 static PyObject *t_mark_seen(Table *t, PyObject *args) {
-    int flow, side;
-    if (!PyArg_ParseTuple(args, "ii", &flow, &side)) return NULL;
-    if (flow >= 0 && flow < t->nflows && (side == 0 || side == 1)) t->flows[flow].seen[side] = 1;
+    int flow, side, seen = 1;
+    if (!PyArg_ParseTuple(args, "ii|p", &flow, &side, &seen)) return NULL;
+    if (flow >= 0 && flow < t->nflows && (side == 0 || side == 1)) t->flows[flow].seen[side] = (uint8_t)seen;
     Py_RETURN_NONE;
 }
 

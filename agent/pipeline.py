@@ -518,6 +518,8 @@ class Pipeline:
             # a group address as source is bogus (hostile or broken frame): look again at the next frame
             fl.c[d] = -1
             fl.c[8 + d] += 1
+            if fl.fid >= 0 and self.fast is not None:
+                self.fast.mark_seen(fl.fid, d, False)
             return
         if fl.fid >= 0 and self.fast is not None:
             self.fast.mark_seen(fl.fid, d)
@@ -618,12 +620,14 @@ class Pipeline:
         fl.c = [pk0 if seen0 else 0, pk1 if seen1 else 0, by0, by1, pl0, pl1, dk0, dk1,
                 0 if seen0 else pk0, 0 if seen1 else pk1]
         fl.last, fl.fin, fl.rep_pk, fl.rep_by, fl.rep_pl = last, fin, rep_pk, rep_by, pl0 + pl1
-        self._register(self.tcp if transport == "tcp" else self.udp, fl)
+        table = self.tcp if transport == "tcp" else self.udp
+        self._register(table, fl)
         fl.seq = seq
-        for side, seen in ((0, seen0), (1, seen1)):
+        for side, seen, dk in ((0, seen0, dk0), (1, seen1, dk1)):
+            self.fast.note(fl.fid, side, dk, last, fin)        # C's duplicate keys, last time and FIN bits
             if seen:
                 self.fast.mark_seen(fl.fid, side)
-        return (fl, 0) if (src, sp) == (cip, cport) else (fl, 1)
+        return table[(src, sp, dst, dp, vlan)]        # (a host talking to itself on one port: side 1, as there)
 
     def _light_event(self, kind: int, payload: tuple, ts: float) -> None:
         if kind == EV_LIGHT_NEW:

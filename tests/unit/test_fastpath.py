@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from otscope.agent.pcapio import read_chunks
 from otscope.agent.pipeline import Pipeline
@@ -74,3 +74,95 @@ def test_same_observations_on_random_frames(tmp_path: Path, frames) -> None:
         pkts.append(b"\x00\x1b\x1b\x00\x00\x01\x00\x0c\x29\x00\x00\x02" + et + body)
     path = write_pcap(tmp_path / "r.pcap", pkts)
     assert canonical(path, True) == canonical(path, False)
+
+
+# ---- light flows: conversations on ports no dissector claims live in C alone (agent/_fastscan.c) ----------
+
+HOSTS4 = [b"\x0a\x00\x00\x01", b"\x0a\x00\x00\x02", b"\x0a\x00\x00\xff", b"\xe0\x00\x00\x05", b"\x00\x00\x00\x00"]
+HOSTS6 = [bytes.fromhex("fd00000000000000000000000000000" + c) for c in "12"] + [bytes.fromhex("ff02" + "00" * 13 + "01")]
+LIGHT_PORTS = [53, 40000, 40001, 502]      # 502: a dissector's port beside light ones
+TCP_FLAGS = [0x02, 0x12, 0x10, 0x18, 0x11, 0x04, 0x14, 0x01]
+
+
+def _ip4(src: bytes, dst: bytes, proto: int, body: bytes, ipid: int, ttl: int, frag: int) -> bytes:
+    return struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(body), ipid, frag, ttl, proto, 0, src, dst) + body
+
+
+def _light_frame(spec: tuple) -> bytes:
+    v6, a, b, sp, dp, is_tcp, flags, plen, ipid, ttl, frag, group, ext = spec
+    body = bytes(range(plen))
+    if is_tcp:
+        l4 = struct.pack(">HHIIBBHHH", LIGHT_PORTS[sp], LIGHT_PORTS[dp], 1000 + ipid * 7, 0, 0x50, TCP_FLAGS[flags],
+                         1000, 0, 0) + body
+    else:
+        l4 = struct.pack(">HHHH", LIGHT_PORTS[sp], LIGHT_PORTS[dp], 8 + plen, 0) + body
+    proto = 6 if is_tcp else 17
+    if v6:
+        src, dst = HOSTS6[a % 3], HOSTS6[b % 3]
+        if ext:                                   # a hop-by-hop header: the fast path leaves it to Python
+            l4 = bytes([proto, 0, 0, 0, 0, 0, 0, 0]) + l4
+        ip = struct.pack(">IHBB16s16s", 6 << 28, len(l4), 0 if ext else proto, ttl, src, dst) + l4
+        et = b"\x86\xdd"
+    else:
+        ip = _ip4(HOSTS4[a], HOSTS4[b], proto, l4, ipid, ttl, 0x2000 if frag else 0)
+        et = b"\x08\x00"
+    smac = b"\x01\x00\x5e\x00\x00\x01" if group else bytes([0, 0x1b, 0x1b, 0, 0, a])
+    return bytes([0, 0x0c, 0x29, 0, 0, b]) + smac + et + ip
+
+
+light_packets = st.lists(st.tuples(
+    # few hosts and ports, so packets often meet a flow again (reuse, duplicates, adoption, eviction)
+    st.tuples(st.integers(0, 4).map(lambda x: x == 0), st.sampled_from([0, 1, 0, 1, 2, 3, 4]),
+              st.sampled_from([0, 1, 0, 1, 2, 3, 4]), st.sampled_from([0, 1, 1, 2, 3]), st.sampled_from([0, 1, 1, 2, 3]),
+              st.booleans(), st.integers(0, 7), st.sampled_from([0, 0, 3, 40]), st.integers(0, 3),
+              st.sampled_from([64, 63, 128]), st.integers(0, 9).map(lambda x: x == 0),
+              st.integers(0, 9).map(lambda x: x == 0), st.integers(0, 9).map(lambda x: x == 0)),
+    st.sampled_from([0.0, 0.0, 0.01, 0.02, 40.0, 200.0, 1000.0])), max_size=40)
+
+
+def canonical_run(path: Path, fast: bool, max_flows: int) -> dict:
+    p = Pipeline(fast=fast, max_flows=max_flows)
+    p.start_source(path.name)
+    for ch in read_chunks(str(path)):
+        p.feed_chunk(ch)
+    b = p.cut_batch("x")
+    out = {k: sorted(map(repr, getattr(b, k))) for k in ("facts", "bindings", "hosts", "comms", "traffic")}
+    st_ = p.stats
+    out["stats"] = (st_.packets, st_.bytes, st_.span_duplicates, st_.flows_created, st_.flows_expired,
+                    st_.flows_evicted, st_.ip_fragments)
+    return out
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(light_packets, st.sampled_from([200_000, 3, 1]))
+# found by this test: a host talking to itself on one port, then a fragment (adoption must take the table's side)
+@example([((False, 0, 0, 0, 0, True, 0, 0, 1, 64, False, True, True), 0.0),
+          ((False, 0, 0, 0, 0, True, 0, 0, 1, 64, True, True, True), 0.0)], 200_000)
+# an adopted flow's duplicate: C must know its last time, or the sweep expires it at once
+@example([((False, 1, 0, 1, 1, True, 0, 0, 1, 64, False, True, True), 0.0),
+          ((False, 1, 0, 1, 1, True, 0, 0, 1, 64, True, True, True), 0.0)], 200_000)
+# a group source MAC on a flow C already knew: the next frame must go to Python again
+@example([((False, 1, 0, 3, 0, False, 0, 0, 0, 64, True, True, True), 0.0),
+          ((False, 1, 0, 3, 0, False, 0, 0, 0, 64, False, True, True), 40.0),
+          ((False, 1, 0, 3, 0, False, 0, 0, 0, 64, False, False, True), 40.0)], 200_000)
+def test_light_flows_match_the_python_loop(tmp_path: Path, packets, max_flows: int) -> None:
+    ts, frames = 1_700_000_000.0, []
+    for spec, gap in packets:
+        ts += gap
+        frames.append((ts, _light_frame(spec)))
+    path = write_pcap(tmp_path / "light.pcap", frames)
+    assert canonical_run(path, True, max_flows) == canonical_run(path, False, max_flows)
+
+
+def test_light_flows_are_made_by_the_fast_path(tmp_path: Path) -> None:
+    """DNS and HTTP flows never become Python objects; their totals still reach the batch."""
+    frames = [_light_frame((False, 0, 1, 1, 0, False, 0, 3, i, 64, False, False, False)) for i in range(3)] + \
+             [_light_frame((False, 1, 0, 0, 1, False, 0, 40, i, 64, False, False, False)) for i in range(3)]
+    path = write_pcap(tmp_path / "dns.pcap", frames)
+    p = Pipeline(fast=True)
+    for ch in read_chunks(str(path)):
+        p.feed_chunk(ch)
+    assert p.active == {} and p.fast.light_count() == (1, 1)
+    b = p.cut_batch("x")
+    assert [(c.client.ip, c.server.ip, c.port, c.packets) for c in b.comms] == [("10.0.0.1", "10.0.0.2", 53, 6)]
+    assert canonical_run(path, True, 10) == canonical_run(path, False, 10)
