@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from otscope.collector import merge
@@ -97,6 +97,12 @@ def new_asset(s: Session, first: float, last: float, parent_id: int | None = Non
     if asset_id is None:
         s.flush()
     return a
+
+
+def insert_facts(s: Session, rows: list[dict]) -> None:
+    """New fact rows in one executemany (their assets are already flushed)."""
+    if rows:
+        s.execute(insert(Fact), rows)
 
 
 def max_asset_id(s: Session) -> int:
