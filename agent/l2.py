@@ -33,10 +33,13 @@ class L2Dispatcher:
         self.acc = acc
         self.hosts: dict[tuple[int, str], list] = {}     # layer-2 senders: (vlan, mac) -> [first, last, dirty]
         # the grammars are pure: a frame seen before (same bytes, same VLAN) leads to the same calls again
-        self.memo: dict[tuple[int, bytes], tuple[str | None, list[Call]]] = {}
+        self.memo: dict[tuple[int, object], tuple[str | None, list[Call]]] = {}
 
     def frame(self, et: int, buf: bytes, off: int, l3: int, stop: int, vlan: int, frame: int, ts: float) -> None:
-        raw = buf[off:stop] if stop - off <= MAX_MEMO_FRAME else None
+        if et == ETH_ARP:
+            raw: object = arp.memo_key(buf[l3:stop])        # ARP output depends on the sender part alone
+        else:
+            raw = buf[off:stop] if stop - off <= MAX_MEMO_FRAME else None
         if raw is not None:
             hit = self.memo.get((vlan, raw))
             if hit is not None:

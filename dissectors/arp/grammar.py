@@ -19,6 +19,15 @@ class ArpPacket:
     target_ip: bytes
 
 
+# parse() reads the first 28 bytes and facts() depends on the first 18 only (fixed part, sender): two frames
+# that agree on those, both long enough, give the same output (agent/l2.py remembers it)
+SIZE, MEMO_PREFIX = 28, 18
+
+
+def memo_key(data: bytes) -> tuple[bool, bytes]:
+    return (True, data[:MEMO_PREFIX]) if len(data) >= SIZE else (False, data)
+
+
 def parse(data: bytes) -> ArpPacket:
     r = Reader(data)
     htype, ptype, hlen, plen, op = _FIXED.unpack(r.take(8))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, strategies as st
 from scapy.contrib.cdp import CDPMsgDeviceID, CDPMsgPlatform, CDPMsgPortID, CDPMsgSoftwareVersion, CDPv2_HDR
 from scapy.layers.dhcp import BOOTP, DHCP
 
@@ -140,3 +141,40 @@ def test_dcp_identify_filter_is_a_weak_name_only() -> None:
 def test_dcp_malformed(raw: bytes) -> None:
     with pytest.raises((Truncated, Malformed)):
         dcp.parse(raw)
+
+
+@given(st.binary(min_size=0, max_size=40), st.binary(min_size=0, max_size=40))
+def test_arp_memo_key_decides_the_output(a: bytes, b: bytes) -> None:
+    """agent/l2.py replays the output of an earlier ARP frame with the same memo key: that is only right if
+    equal keys always mean equal output (facts or error)."""
+    def outcome(raw: bytes) -> object:
+        try:
+            return arp_facts.facts(arp.parse(raw))
+        except (Truncated, Malformed) as exc:
+            return type(exc)
+
+    for x, y in ((a, b), (ARP_REPLY[:18] + a, ARP_REPLY[:18] + b), (ARP_REPLY + a, ARP_REPLY[:18] + b)):
+        if arp.memo_key(x) == arp.memo_key(y):
+            assert outcome(x) == outcome(y)
+    assert arp.memo_key(ARP_REPLY[:18]) != arp.memo_key(ARP_REPLY)      # truncated vs whole: different keys
+
+
+def test_l2_memo_gives_what_parsing_gives() -> None:
+    """The same frames through a dispatcher with and without its memo: the same accumulator content."""
+    from otscope.agent.accumulate import Accumulator
+    from otscope.agent.l2 import L2Dispatcher
+
+    eth = bytes.fromhex("ffffffffffff001b1b010203") + b"\x08\x06"
+    other_target = ARP_REPLY[:18] + bytes.fromhex("000c2904050a0a000063")
+    frames = [eth + ARP_REPLY, eth + other_target, eth + ARP_REPLY[:20], eth + ARP_REPLY, eth + ARP_REPLY[:20]]
+    results = []
+    for memo in (True, False):
+        acc = Accumulator("t")
+        d = L2Dispatcher(acc)
+        for i, f in enumerate(frames):
+            if not memo:
+                d.memo.clear()
+            d.frame(0x0806, f, 0, 14, len(f), 0, i + 1, 100.0 + i)
+        results.append((acc.facts, acc.bindings, acc.anomalies))
+    assert results[0] == results[1]
+    assert results[0][2][("arp", "truncated")][0] == 2
