@@ -24,6 +24,7 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#include <stddef.h>
 
 typedef struct {
     uint8_t ver, proto;
@@ -101,9 +102,85 @@ typedef struct {
     long long light_created;
     uint8_t pyports[2][8192];           /* [tcp, udp] ports whose flows Python must own (dissectors, OT) */
     uint8_t srvports[8192];             /* flows.SERVER_PORTS, for orient() */
+    uint8_t initial_ttl[32];            /* pipeline.INITIAL_TTLS */
+    struct SeenSet *hosts_known, *firsts;
+    struct AggTable *agg;
 } Table;
 
 static inline int bit(const uint8_t *map, unsigned port) { return map[port >> 3] >> (port & 7) & 1; }
+
+/*
+ * What Python has already been told, so the same news is not sent again: hosts it has created (it never
+ * forgets one), and (host, MAC, initial TTL) first frames since the last snapshot (a repeat changes nothing
+ * there: sent and dirty are set, the MAC is known with that TTL kind; see Pipeline._sender_mac). Full keys,
+ * no hashes; when full the set is emptied, which only means some news is sent twice.
+ */
+typedef struct { uint8_t used, ver, initial, pad; uint16_t vlan; uint8_t mac[6]; uint8_t ip[16]; uint8_t pad2[4]; } Seen;
+_Static_assert(sizeof(Seen) == 32, "Seen is hashed as 64-bit words");
+typedef struct SeenSet { Seen *slots; Py_ssize_t cap, n; } SeenSet;
+#define SEEN_MAX (1 << 20)
+
+static uint64_t mix(const uint8_t *p, size_t n) {
+    uint64_t h = 0x9E3779B97F4A7C15ULL;
+    for (size_t i = 0; i + 8 <= n; i += 8) {
+        uint64_t w; memcpy(&w, p + i, 8);
+        h ^= w; h *= 0xBF58476D1CE4E5B9ULL; h ^= h >> 31;
+    }
+    return h;
+}
+
+/* 1: newly added, 0: already there, -1: out of memory */
+static int seen_add(SeenSet **ps, const Seen *k) {
+    SeenSet *ss = *ps;
+    if (!ss) {
+        ss = *ps = PyMem_Calloc(1, sizeof(SeenSet));
+        if (!ss) return -1;
+    }
+    if ((ss->n + 1) * 2 > ss->cap) {
+        if (ss->cap >= SEEN_MAX) { memset(ss->slots, 0, (size_t)ss->cap * sizeof(Seen)); ss->n = 0; }
+        else {
+            Py_ssize_t ncap = ss->cap ? ss->cap * 2 : 1024;
+            Seen *ns = PyMem_Calloc((size_t)ncap, sizeof(Seen));
+            if (!ns) return -1;
+            for (Py_ssize_t i = 0; i < ss->cap; i++) {
+                if (!ss->slots[i].used) continue;
+                uint64_t j = mix((const uint8_t *)&ss->slots[i], sizeof(Seen)) & (uint64_t)(ncap - 1);
+                while (ns[j].used) j = (j + 1) & (uint64_t)(ncap - 1);
+                ns[j] = ss->slots[i];
+            }
+            PyMem_Free(ss->slots);
+            ss->slots = ns; ss->cap = ncap;
+        }
+    }
+    uint64_t mask = (uint64_t)ss->cap - 1, j = mix((const uint8_t *)k, sizeof(Seen)) & mask;
+    for (;; j = (j + 1) & mask) {
+        if (!ss->slots[j].used) { ss->slots[j] = *k; ss->n++; return 1; }
+        if (memcmp(&ss->slots[j], k, sizeof(Seen)) == 0) return 0;
+    }
+}
+
+static void seen_clear(SeenSet *ss) {
+    if (ss && ss->n) { memset(ss->slots, 0, (size_t)ss->cap * sizeof(Seen)); ss->n = 0; }
+}
+
+static void seen_free(SeenSet *ss) { if (ss) { PyMem_Free(ss->slots); PyMem_Free(ss); } }
+
+/*
+ * Light flows' totals, summed per conversation key (vlan, client, server, transport, server port) until the
+ * next snapshot: what Pipeline._fold would add for each flow, added up (sums, min first, max last, and the
+ * hosts' latest time over every flow, including flows with nothing new). Bounded: when full, folds go to
+ * Python one by one as before.
+ */
+typedef struct {
+    uint8_t used, ver, proto, pad;
+    uint16_t vlan, sport;
+    uint8_t cip[16], sip[16];
+    int64_t pk, by;
+    double first, last, hlast;
+} Agg;
+typedef struct AggTable { Agg *slots; Py_ssize_t cap, n; } AggTable;
+#define AGG_CAP (1 << 16)
+#define AGG_KEY (offsetof(Agg, pk))
 
 static inline uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 static inline uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
@@ -494,15 +571,61 @@ static void reverse_key(const Key *a, Key *b) {
     b->sport = a->dport; b->dport = a->sport;
 }
 
-/* (vlan, cip, sip, proto, sport, new packets, new bytes, first, last): what Pipeline._fold() would add */
+/* (vlan, cip, sip, proto, sport, new packets, new bytes, first, last, hosts' last): what Pipeline._fold()
+   would add for one flow */
 static PyObject *light_fold(LightRec *L) {
     int v6 = L->key.ver == 6;
     int64_t pk = L->pk[0] + L->pk[1], by = L->by[0] + L->by[1];
-    PyObject *r = Py_BuildValue("(iNNiiLLdd)", (int)L->key.vlan, ip_obj(L->key.src, v6), ip_obj(L->key.dst, v6),
+    PyObject *r = Py_BuildValue("(iNNiiLLddd)", (int)L->key.vlan, ip_obj(L->key.src, v6), ip_obj(L->key.dst, v6),
                                 (int)L->key.proto, (int)L->key.dport, (long long)(pk - L->rep_pk),
-                                (long long)(by - L->rep_by), L->first, L->last);
+                                (long long)(by - L->rep_by), L->first, L->last, L->last);
     L->rep_pk = pk; L->rep_by = by;
     return r;
+}
+
+/* fold a light flow into its conversation's sums: 1 done, 0 the table is full (fold it alone), -1 error */
+static int agg_fold(Table *t, LightRec *L) {
+    if (!t->agg) { t->agg = PyMem_Calloc(1, sizeof(AggTable)); if (!t->agg) { PyErr_NoMemory(); return -1; } }
+    AggTable *at = t->agg;
+    if (!at->slots) {
+        at->slots = PyMem_Calloc(AGG_CAP, sizeof(Agg));
+        if (!at->slots) { PyErr_NoMemory(); return -1; }
+        at->cap = AGG_CAP;
+    }
+    Agg k;
+    memset(&k, 0, sizeof k);
+    k.used = 1; k.ver = L->key.ver; k.proto = L->key.proto; k.vlan = L->key.vlan; k.sport = L->key.dport;
+    memcpy(k.cip, L->key.src, 16); memcpy(k.sip, L->key.dst, 16);
+    uint64_t mask = (uint64_t)at->cap - 1, j = mix((const uint8_t *)&k, AGG_KEY) & mask;
+    Agg *a = NULL;
+    for (;; j = (j + 1) & mask) {
+        if (!at->slots[j].used) {
+            if ((at->n + 1) * 2 > at->cap) return 0;
+            a = &at->slots[j]; *a = k; a->first = L->first; a->last = L->last; a->hlast = L->last; at->n++;
+            break;
+        }
+        if (memcmp(&at->slots[j], &k, AGG_KEY) == 0) { a = &at->slots[j]; break; }
+    }
+    int64_t pk = L->pk[0] + L->pk[1], by = L->by[0] + L->by[1];
+    int64_t dpk = pk - L->rep_pk, dby = by - L->rep_by;
+    L->rep_pk = pk; L->rep_by = by;
+    if (L->last > a->hlast) a->hlast = L->last;
+    if (dpk) {
+        if (!a->pk || L->first < a->first) a->first = L->first;
+        if (!a->pk || L->last > a->last) a->last = L->last;
+        a->pk += dpk; a->by += dby;
+    }
+    return 1;
+}
+
+/* a light flow's totals: into the sums, else as a tuple appended to out (events: as an end event) */
+static int fold_or_emit(Table *t, LightRec *L, PyObject *out, PyObject *events, double ts, long long frame) {
+    int r = agg_fold(t, L);
+    if (r != 0) return r < 0 ? -1 : 0;
+    PyObject *folded = light_fold(L);
+    if (!folded) return -1;
+    if (out) { int e = PyList_Append(out, folded); Py_DECREF(folded); return e; }
+    return event(events, -1, 0, ts, frame, folded, -6 /* EV_LIGHT_END */);
 }
 
 static void light_unlink(Table *t, int32_t i) {
@@ -577,8 +700,7 @@ static int light_packet(Table *t, PyObject *events, int32_t idx, int d, const Ke
     if (idx >= 0 && syn && !ack) {
         LightRec *L = &t->light[idx];
         if (L->fin || L->pl[0] || L->pl[1]) {            /* port reuse: a new connection on an old key */
-            PyObject *folded = light_fold(L);
-            if (!folded || light_event(events, 0, ts, frame, folded, EV_LIGHT_END) < 0) return -1;
+            if (fold_or_emit(t, L, NULL, events, ts, frame) < 0) return -1;
             light_unlink(t, idx);
             idx = -1;
         }
@@ -588,8 +710,22 @@ static int light_packet(Table *t, PyObject *events, int32_t idx, int d, const Ke
         idx = light_new(t, k, client, ts);
         if (idx < 0) return -1;
         d = client ? 0 : 1;
-        PyObject *ev = Py_BuildValue("(iNN)", (int)k->vlan, ip_obj(k->src, v6), ip_obj(k->dst, v6));
-        if (!ev || light_event(events, d, ts, frame, ev, EV_LIGHT_NEW) < 0) return -1;
+        /* Pipeline._host for each end, for hosts Python does not have yet */
+        int need[2] = {0, 0};
+        const uint8_t *ends[2] = {k->src, k->dst};
+        for (int e = 0; e < 2; e++) {
+            if (!is_host_ip(ends[e], v6)) continue;
+            Seen h;
+            memset(&h, 0, sizeof h);
+            h.used = 1; h.ver = k->ver; h.vlan = k->vlan; memcpy(h.ip, ends[e], 16);
+            if ((need[e] = seen_add(&t->hosts_known, &h)) < 0) { PyErr_NoMemory(); return -1; }
+        }
+        if (need[0] || need[1]) {
+            PyObject *a = need[0] ? ip_obj(k->src, v6) : Py_NewRef(Py_None);
+            PyObject *b = need[1] ? ip_obj(k->dst, v6) : Py_NewRef(Py_None);
+            PyObject *ev = Py_BuildValue("(iNN)", (int)k->vlan, a, b);
+            if (!ev || light_event(events, d, ts, frame, ev, EV_LIGHT_NEW) < 0) return -1;
+        }
     }
     LightRec *L = &t->light[idx];
     if (fin) L->fin |= (uint8_t)(1 << d);
@@ -607,9 +743,19 @@ static int light_packet(Table *t, PyObject *events, int32_t idx, int d, const Ke
                 mac[3 * i] = hx[f[6 + i] >> 4]; mac[3 * i + 1] = hx[f[6 + i] & 15];
                 if (i < 5) mac[3 * i + 2] = ':';
             }
-            if (!(f[6] & 1)) L->seen[d] = 1;             /* a group address as source: look again next frame */
-            PyObject *ev = Py_BuildValue("(iNs#i)", (int)k->vlan, ip_obj(ip, v6), mac, (Py_ssize_t)17, (int)ttl);
-            if (!ev || light_event(events, d, ts, frame, ev, EV_LIGHT_FIRST) < 0) return -1;
+            int news = 1;
+            if (!(f[6] & 1)) {
+                L->seen[d] = 1;                          /* (a group address as source: look again next frame) */
+                Seen fk;
+                memset(&fk, 0, sizeof fk);
+                fk.used = 1; fk.ver = k->ver; fk.vlan = k->vlan; memcpy(fk.ip, ip, 16); memcpy(fk.mac, f + 6, 6);
+                fk.initial = (uint8_t)(bit(t->initial_ttl, ttl) + 1);
+                if ((news = seen_add(&t->firsts, &fk)) < 0) { PyErr_NoMemory(); return -1; }
+            }
+            if (news) {
+                PyObject *ev = Py_BuildValue("(iNs#i)", (int)k->vlan, ip_obj(ip, v6), mac, (Py_ssize_t)17, (int)ttl);
+                if (!ev || light_event(events, d, ts, frame, ev, EV_LIGHT_FIRST) < 0) return -1;
+            }
         }
     }
     L->pk[d]++;
@@ -619,52 +765,64 @@ static int light_packet(Table *t, PyObject *events, int32_t idx, int d, const Ke
     return 0;
 }
 
-/* light_config(max_flows, tcp ports bitmap, udp ports bitmap, server ports bitmap): turn light flows on */
+/* light_config(max_flows, tcp ports, udp ports, server ports (8192-byte bitmaps), initial TTLs (32 bytes)) */
 static PyObject *t_light_config(Table *t, PyObject *args) {
     Py_ssize_t max_flows;
-    Py_buffer tp, up, sp;
-    if (!PyArg_ParseTuple(args, "ny*y*y*", &max_flows, &tp, &up, &sp)) return NULL;
-    int ok = tp.len == 8192 && up.len == 8192 && sp.len == 8192 && max_flows > 0;
+    Py_buffer tp, up, sp, it;
+    if (!PyArg_ParseTuple(args, "ny*y*y*y*", &max_flows, &tp, &up, &sp, &it)) return NULL;
+    int ok = tp.len == 8192 && up.len == 8192 && sp.len == 8192 && it.len == 32 && max_flows > 0;
     if (ok) {
         memcpy(t->pyports[0], tp.buf, 8192); memcpy(t->pyports[1], up.buf, 8192); memcpy(t->srvports, sp.buf, 8192);
+        memcpy(t->initial_ttl, it.buf, 32);
         t->max_flows = max_flows;
         t->light_on = 1;
     }
-    PyBuffer_Release(&tp); PyBuffer_Release(&up); PyBuffer_Release(&sp);
-    if (!ok) { PyErr_SetString(PyExc_ValueError, "bitmaps must be 8192 bytes, max_flows > 0"); return NULL; }
+    PyBuffer_Release(&tp); PyBuffer_Release(&up); PyBuffer_Release(&sp); PyBuffer_Release(&it);
+    if (!ok) { PyErr_SetString(PyExc_ValueError, "bitmaps of 8192 (ports) and 32 (TTLs) bytes, max_flows > 0"); return NULL; }
     Py_RETURN_NONE;
 }
 
-/* expire_light(now, tcp, udp, closed) -> [fold tuples] of light flows idle past their timeout (removed) */
+/* expire_light(now, tcp, udp, closed) -> (flows expired, [fold tuples the sums had no room for]) */
 static PyObject *t_expire_light(Table *t, PyObject *args) {
     double now, tcp_to, udp_to, closed_to;
     if (!PyArg_ParseTuple(args, "dddd", &now, &tcp_to, &udp_to, &closed_to)) return NULL;
     PyObject *out = PyList_New(0);
     if (!out) return NULL;
+    Py_ssize_t n = 0;
     for (int32_t i = t->lhead; i >= 0;) {
         LightRec *L = &t->light[i];
         int32_t nxt = L->next;
         double limit = L->fin == 3 ? closed_to : L->key.proto == 17 ? udp_to : tcp_to;
         if (now - L->last > limit) {
-            PyObject *r = light_fold(L);
-            if (!r || PyList_Append(out, r) < 0) { Py_XDECREF(r); Py_DECREF(out); return NULL; }
-            Py_DECREF(r);
+            if (fold_or_emit(t, L, out, NULL, 0.0, 0) < 0) { Py_DECREF(out); return NULL; }
             light_unlink(t, i);
+            n++;
         }
         i = nxt;
     }
-    return out;
+    return Py_BuildValue("(nN)", n, out);
 }
 
-/* fold_light() -> [fold tuples] of every live light flow, in creation order (what is new since the last call) */
+/* fold_light() -> [fold tuples]: what light flows have new since the last call, summed per conversation
+   (the live ones are folded now); a new snapshot starts (first-frame news is sent again) */
 static PyObject *t_fold_light(Table *t, PyObject *noargs) {
     PyObject *out = PyList_New(0);
     if (!out) return NULL;
     for (int32_t i = t->lhead; i >= 0; i = t->light[i].next) {
-        PyObject *r = light_fold(&t->light[i]);
+        if (fold_or_emit(t, &t->light[i], out, NULL, 0.0, 0) < 0) { Py_DECREF(out); return NULL; }
+    }
+    AggTable *at = t->agg;
+    for (Py_ssize_t j = 0; at && j < at->cap; j++) {
+        Agg *a = &at->slots[j];
+        if (!a->used) continue;
+        int v6 = a->ver == 6;
+        PyObject *r = Py_BuildValue("(iNNiiLLddd)", (int)a->vlan, ip_obj(a->cip, v6), ip_obj(a->sip, v6), (int)a->proto,
+                                    (int)a->sport, (long long)a->pk, (long long)a->by, a->first, a->last, a->hlast);
         if (!r || PyList_Append(out, r) < 0) { Py_XDECREF(r); Py_DECREF(out); return NULL; }
         Py_DECREF(r);
     }
+    if (at && at->n) { memset(at->slots, 0, (size_t)at->cap * sizeof(Agg)); at->n = 0; }
+    seen_clear(t->firsts);
     return out;
 }
 
@@ -943,6 +1101,9 @@ static void t_dealloc(Table *t) {
     for (Py_ssize_t i = 0; i < t->nflows; i++) release(&t->flows[i]);
     PyMem_Free(t->specs);
     PyMem_Free(t->light);
+    seen_free(t->hosts_known);
+    seen_free(t->firsts);
+    if (t->agg) { PyMem_Free(t->agg->slots); PyMem_Free(t->agg); }
     PyMem_Free(t->slots);
     PyMem_Free(t->flows);
     Py_TYPE(t)->tp_free((PyObject *)t);

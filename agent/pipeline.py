@@ -98,7 +98,8 @@ def _light_config(fast, max_flows: int) -> None:  # type: ignore[no-untyped-def]
     """Flows on ports no dissector, OT label or DHCP claims live in C alone (light flows, see _fastscan.c)."""
     python_tcp = tcp_ports() | OT_PORTS.keys()
     python_udp = udp_ports() | OT_PORTS.keys() | set(DHCP_PORTS)
-    fast.light_config(max_flows, _port_bitmap(python_tcp), _port_bitmap(python_udp), _port_bitmap(SERVER_PORTS))
+    fast.light_config(max_flows, _port_bitmap(python_tcp), _port_bitmap(python_udp), _port_bitmap(SERVER_PORTS),
+                      _port_bitmap(INITIAL_TTLS)[:32])
 
 
 class HostState:
@@ -630,10 +631,12 @@ class Pipeline:
         return table[(src, sp, dst, dp, vlan)]        # (a host talking to itself on one port: side 1, as there)
 
     def _light_event(self, kind: int, payload: tuple, ts: float) -> None:
-        if kind == EV_LIGHT_NEW:
+        if kind == EV_LIGHT_NEW:                    # the ends Python has no host for yet (None: it has)
             vlan, src, dst = payload
-            self._host(vlan, src, ts)
-            self._host(vlan, dst, ts)
+            if src is not None:
+                self._host(vlan, src, ts)
+            if dst is not None:
+                self._host(vlan, dst, ts)
         elif kind == EV_LIGHT_FIRST:
             vlan, ip, mac, ttl = payload
             h = self.hosts.get((vlan, ip))
@@ -646,12 +649,13 @@ class Pipeline:
             self._fold_light(payload)
 
     def _fold_light(self, folded: tuple) -> None:
-        """Pipeline._fold for a light flow: its hosts' last time, its new packets into the pending comms."""
-        vlan, cip, sip, proto, sport, d_pk, d_by, first, last = folded
+        """Pipeline._fold for light flows (one, or the sum of one conversation's): the hosts' last time, the
+        new packets into the pending comms."""
+        vlan, cip, sip, proto, sport, d_pk, d_by, first, last, hosts_last = folded
         for ip in (cip, sip):
             h = self.hosts.get((vlan, ip))
-            if h is not None and last > h.last:
-                h.last = last
+            if h is not None and hosts_last > h.last:
+                h.last = hosts_last
                 h.dirty = True
         if not d_pk or not (_is_host_ip(cip) and _is_host_ip(sip)) or _is_directed_broadcast(sip):
             return
@@ -724,10 +728,10 @@ class Pipeline:
             self._retire(fl)
         self.stats.flows_expired += len(dead)
         if fast is not None:
-            light = fast.expire_light(now, TCP_TIMEOUT, UDP_TIMEOUT, CLOSED_TIMEOUT)
-            for folded in light:
+            n, unsummed = fast.expire_light(now, TCP_TIMEOUT, UDP_TIMEOUT, CLOSED_TIMEOUT)
+            for folded in unsummed:
                 self._fold_light(folded)
-            self.stats.flows_expired += len(light)
+            self.stats.flows_expired += n
         if len(self.other) > 4096:
             self.other = {k: t for k, t in self.other.items() if now - t < UDP_TIMEOUT}
 
