@@ -61,13 +61,12 @@ def replay(
                                                  "(modbus, enip, enip-io, s7comm; 'none' for the spine alone)")] = "all",
 ) -> None:
     """Stream capture files into the inventory (constant memory; replaying a file twice doubles nothing)."""
-    from otscope.dissectors import registry
+    from otscope.dissectors.catalog import PROTOCOLS
 
-    try:
-        registry.enable(None if dissectors == "all" else set() if dissectors == "none" else
-                        {d.strip() for d in dissectors.split(",") if d.strip()})
-    except ValueError as exc:
-        fail(str(exc))
+    chosen = None if dissectors == "all" else set() if dissectors == "none" else \
+        {d.strip() for d in dissectors.split(",") if d.strip()}
+    if chosen is not None and chosen - set(PROTOCOLS):
+        fail(f"unknown dissector(s) {sorted(chosen - set(PROTOCOLS))} (known: {', '.join(PROTOCOLS)})")
     from otscope.agent.replay import now, start
 
     t0 = now()
@@ -93,7 +92,8 @@ def replay(
         for path in files:
             if bar is not None:
                 bar.update(task, description=os.path.basename(path)[:30])
-            job = start(path, sensor=sensor, workers=workers, on_progress=on_progress)   # workers run now
+            job = start(path, sensor=sensor, workers=workers, on_progress=on_progress,   # workers run now
+                        dissectors=chosen)
             if factory is None:
                 factory = _factory(db)               # the database is set up while the workers read
                 from otscope.collector.service import ingest

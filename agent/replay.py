@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from otscope.agent.pcapio import CaptureError, read_chunks
-from otscope.agent.pipeline import Pipeline
 from otscope.agent.snapshot import Snapshot, build_batch, merge
 from otscope.contract import Batch
 
@@ -54,18 +53,21 @@ Progress = Callable[[int, int], None]
 
 
 def replay_file(path: str, sink: Sink, *, sensor: str = "replay", on_progress: Progress | None = None,
-                workers: int = 1) -> FileResult:
+                workers: int = 1, dissectors: set[str] | None = None) -> FileResult:
     """Replay one file into ``sink`` as a single batch ``file:<fingerprint>`` (the same batch whatever the
     number of workers, so a file replayed again, by any command line, is recognised and applied once)."""
-    return start(path, sensor=sensor, workers=workers, on_progress=on_progress, fork=workers > 1).finish(sink)
+    return start(path, sensor=sensor, workers=workers, on_progress=on_progress, fork=workers > 1,
+                 dissectors=dissectors).finish(sink)
 
 
 class Job:
     """A replay under way: in this process (finish() does the work) or in forked workers (already running,
     so the caller can set up its database meanwhile)."""
 
-    def __init__(self, path: str, sensor: str, workers: int, on_progress: Progress | None, fork: bool) -> None:
+    def __init__(self, path: str, sensor: str, workers: int, on_progress: Progress | None, fork: bool,
+                 dissectors: set[str] | None) -> None:
         self.path, self.sensor, self.workers, self.on_progress = path, sensor, workers, on_progress
+        self.dissectors = dissectors
         self.res = FileResult(path)
         self.fp: str | None = None
         self.running: tuple | None = None
@@ -75,7 +77,7 @@ class Job:
             self.res.error = f"{path}: {exc.strerror or exc} at byte offset 0"
             return
         if fork:
-            self.running = _spawn(path, sensor, workers)
+            self.running = _spawn(path, sensor, workers, dissectors)
 
     def finish(self, sink: Sink) -> FileResult:
         res = self.res
@@ -84,7 +86,7 @@ class Job:
         if self.running is not None:
             snap, res.error = _collect(*self.running, self.on_progress)
         else:
-            snap, res.error = _run_shard(self.path, self.sensor, 0, 1, self.on_progress)
+            snap, res.error = _run_shard(self.path, self.sensor, 0, 1, self.on_progress, self.dissectors)
         batch = build_batch(snap, self.sensor, f"file:{self.fp}")
         st = snap.stats
         res.packets, res.bytes, res.flows = st["packets"], st["bytes"], st["flows"]
@@ -98,11 +100,19 @@ class Job:
 
 
 def start(path: str, *, sensor: str = "replay", workers: int = 1, on_progress: Progress | None = None,
-          fork: bool = True) -> Job:
-    return Job(path, sensor, max(1, workers), on_progress, fork)
+          fork: bool = True, dissectors: set[str] | None = None) -> Job:
+    """Start a replay (``dissectors``: protocol names to run, None = all, empty = the spine alone). With
+    ``fork`` the workers are processes that import the dissectors themselves, so the caller's process forks
+    before it has loaded them and sets up its database meanwhile."""
+    return Job(path, sensor, max(1, workers), on_progress, fork, dissectors)
 
 
-def _run_shard(path: str, sensor: str, k: int, n: int, on_progress: Progress | None) -> tuple[Snapshot, str | None]:
+def _run_shard(path: str, sensor: str, k: int, n: int, on_progress: Progress | None,
+               dissectors: set[str] | None = None) -> tuple[Snapshot, str | None]:
+    from otscope.agent.pipeline import Pipeline
+    from otscope.dissectors import registry
+
+    registry.enable(dissectors)
     pipe = Pipeline(sensor, shard=(k, n))
     pipe.start_source(os.path.basename(path))
     error = None
@@ -122,11 +132,11 @@ def _run_shard(path: str, sensor: str, k: int, n: int, on_progress: Progress | N
     return pipe.snapshot(), error
 
 
-def _worker(path: str, sensor: str, k: int, n: int, conn) -> None:  # type: ignore[no-untyped-def]
+def _worker(path: str, sensor: str, k: int, n: int, dissectors: set[str] | None, conn) -> None:  # type: ignore[no-untyped-def]
     """One shard of a replay, in a child process; worker 0 also reports progress."""
     try:
         progress = (lambda b, c: conn.send(("progress", b, c))) if k == 0 else None
-        snap, error = _run_shard(path, sensor, k, n, progress)
+        snap, error = _run_shard(path, sensor, k, n, progress, dissectors)
         conn.send(("done", snap, error))
     except BaseException as exc:  # noqa: BLE001 - report, never leave the parent waiting
         conn.send(("crash", f"{type(exc).__name__}: {exc}", None))
@@ -134,14 +144,14 @@ def _worker(path: str, sensor: str, k: int, n: int, conn) -> None:  # type: igno
         conn.close()
 
 
-def _spawn(path: str, sensor: str, n: int) -> tuple[list, list]:
+def _spawn(path: str, sensor: str, n: int, dissectors: set[str] | None) -> tuple[list, list]:
     import multiprocessing as mp
 
     ctx = mp.get_context("fork")
     pipes, procs = [], []
     for k in range(n):
         parent, child = ctx.Pipe(duplex=False)
-        p = ctx.Process(target=_worker, args=(path, sensor, k, n, child), daemon=True)
+        p = ctx.Process(target=_worker, args=(path, sensor, k, n, dissectors, child), daemon=True)
         p.start()
         child.close()
         pipes.append(parent)

@@ -138,3 +138,27 @@ def test_same_vendor_and_serial_links_two_addresses(tmp_path: Path, inventory) -
     owners = [a for a in inventory.assets() if a["parent"] is None and {"10.5.0.120", "10.5.0.125"} & set(a["ips"])]
     assert len(owners) == 1 and set(owners[0]["ips"]) >= {"10.5.0.120", "10.5.0.125"}
     assert owners[0]["serial"] == "0x00524d8e"
+
+
+@pytest.mark.parametrize("choice, modbus_facts", [("modbus", True), ("enip,s7comm", False), ("none", False)])
+def test_dissectors_option_chooses_what_runs(tmp_path: Path, sample: Path, choice: str, modbus_facts: bool) -> None:
+    """The choice reaches the worker process (it imports the dissectors itself, after the fork)."""
+    db = tmp_path / f"{choice.replace(',', '_')}.db"
+    r = otscope("replay", str(sample), "--db", f"sqlite:///{db}", "--dissectors", choice)
+    assert r.returncode == 0, r.stderr
+    con = sqlite3.connect(db)
+    try:
+        vendors = {v for (v,) in con.execute("select value from facts where field = 'vendor' and protocol = 'modbus'")}
+        protos = {p for (p,) in con.execute("select protocol from communications")}
+    finally:
+        con.close()
+    assert (vendors == {"Acme"}) is modbus_facts
+    assert ("modbus" in protos) is modbus_facts
+    assert protos <= {"modbus", "tcp/502"}
+
+
+def test_unknown_dissector_is_a_usage_error(tmp_path: Path, sample: Path) -> None:
+    r = otscope("replay", str(sample), "--db", f"sqlite:///{tmp_path}/x.db", "--dissectors", "modbus,dnp3")
+    assert r.returncode == 2
+    assert "unknown dissector(s) ['dnp3']" in r.stderr and "modbus" in r.stderr
+    assert not (tmp_path / "x.db").exists()

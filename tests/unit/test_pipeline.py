@@ -146,3 +146,10 @@ def test_linux_sll2_linktype(tmp_path: Path) -> None:
     sll2 = struct.pack(">HHIHBB8s", 0x0800, 0, 2, 1, 0, 6, bytes.fromhex("001b1b0000010000")) + ip
     _, b = run_pipeline(write_pcap(tmp_path / "sll2.pcap", [sll2], linktype=276))
     assert {h.subject.ip for h in b.hosts} == {"10.3.0.1", "10.3.0.2"}
+
+
+def test_dissector_catalog_names_the_registry() -> None:
+    from otscope.dissectors import registry
+    from otscope.dissectors.catalog import PROTOCOLS
+
+    assert sorted(PROTOCOLS) == registry.names()
