@@ -163,23 +163,39 @@ def put_comm(s: Session, client_id: int, server_id: int, protocol: str, transpor
     add_comm(s, known, client_id, server_id, protocol, transport, port, packets, nbytes, first, last, profile)
 
 
+class NewComm:
+    """A conversation row a batch adds, written with the others in one INSERT by write_comms()."""
+
+    __slots__ = ("client_id", "server_id", "protocol", "transport", "port", "packets", "bytes", "first_seen",
+                 "last_seen", "profile")
+
+    def __init__(self, **values: object) -> None:
+        for k in self.__slots__:
+            setattr(self, k, values[k])
+
+    def row(self) -> dict:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+
 class CommIndex:
     """Conversations by (client, server, protocol, transport, port), and the confirmed one per
-    (client, server, transport, port)."""
+    (client, server, transport, port). With ``bulk``, new rows wait in ``pending`` for write_comms()."""
 
-    def __init__(self) -> None:
-        self.rows: dict[tuple, Communication] = {}
-        self.confirmed: dict[tuple, Communication] = {}
+    def __init__(self, bulk: bool = False) -> None:
+        self.rows: dict[tuple, Communication | NewComm] = {}
+        self.confirmed: dict[tuple, Communication | NewComm] = {}
+        self.bulk = bulk
+        self.pending: list[NewComm] = []
 
-    def put(self, row: Communication) -> None:
+    def put(self, row: Communication | NewComm) -> None:
         self.rows[(row.client_id, row.server_id, row.protocol, row.transport, row.port)] = row
         if not merge.is_placeholder(row.protocol, row.transport, row.port):
             self.confirmed.setdefault((row.client_id, row.server_id, row.transport, row.port), row)
 
 
 def comms_between(s: Session, clients: Sequence[int]) -> CommIndex:
-    """Existing conversations of these clients."""
-    out = CommIndex()
+    """Existing conversations of these clients (an index whose new rows are written in bulk)."""
+    out = CommIndex(bulk=True)
     for chunk in _chunks(clients):
         for c in s.scalars(select(Communication).where(Communication.client_id.in_(chunk))):
             out.put(c)
@@ -201,10 +217,14 @@ def add_comm(s: Session, known: CommIndex, client_id: int, server_id: int, proto
             row = early
             known.put(row)
     if row is None:
-        row = Communication(client_id=client_id, server_id=server_id, protocol=label, transport=transport,
-                            port=port, packets=packets, bytes=nbytes, first_seen=first, last_seen=last,
-                            profile=dict(profile))
-        s.add(row)
+        values = dict(client_id=client_id, server_id=server_id, protocol=label, transport=transport, port=port,
+                      packets=packets, bytes=nbytes, first_seen=first, last_seen=last, profile=dict(profile))
+        if known.bulk:
+            row = NewComm(**values)
+            known.pending.append(row)
+        else:
+            row = Communication(**values)
+            s.add(row)
         known.put(row)
         return
     row.packets += packets
@@ -216,6 +236,13 @@ def add_comm(s: Session, known: CommIndex, client_id: int, server_id: int, proto
         for k, v in profile.items():
             merged[k] = merged.get(k, 0) + v
         row.profile = merged
+
+
+def write_comms(s: Session, known: CommIndex) -> None:
+    """Insert the index's new conversations at once (their assets must be flushed already)."""
+    if known.pending:
+        s.execute(insert(Communication), [c.row() for c in known.pending])
+        known.pending = []
 
 
 def put_traffic(s: Session, sensor: str, protocol: str, packets: int, seen: int, decoded: int) -> None:

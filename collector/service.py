@@ -315,6 +315,7 @@ def _apply(s: Session, batch: Batch) -> IngestResult:
             ctx.put_fact(asset_id, "mac_vendor", vendor, "oui", f"OUI of {mac}", "scapy bundled OUI database",
                          batch.sensor, first, first)
     ctx.write_facts()
+    repo.write_comms(s, known)
     _link_by_serial(s, ctx)
     touched = set(ctx.touched)
     for aid in list(touched):
