@@ -48,10 +48,12 @@ def timed(cmd: list[str], stdout: int | None = subprocess.DEVNULL) -> tuple[floa
 WALK = """
 import struct, sys
 data = open(sys.argv[1], 'rb').read()
-rec = struct.Struct('<IIII' if data[:4] in (b'\\xd4\\xc3\\xb2\\xa1', b'\\x4d\\x3c\\xb2\\xa1') else '>IIII').unpack_from
+le = data[:4] in (b'\\xd4\\xc3\\xb2\\xa1', b'\\x4d\\x3c\\xb2\\xa1')
+rec = struct.Struct('<IIII' if le else '>IIII').unpack_from
 pos, end, n = 24, len(data), 0
 while pos < end:
-    pos += 16 + rec(data, pos)[2]
+    sec, frac, incl, orig = rec(data, pos)
+    pos += 16 + incl
     n += 1
 """
 
@@ -105,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         sec, mib, _ = timed(["tshark", "-n", "-r", str(path), "-T", "fields", "-e", "ip.src", "-e", "ip.dst",
                              "-Y", "modbus||enip||s7comm"])
         rows.append(("tshark -T fields -Y modbus||enip||s7comm", n / sec, mib))
-    ref = rows[-1][1] if len(rows) > 1 else None
+    ref = rows[-1][1] if rows[-1][0].startswith("tshark") else None
     print(f"\nfile: {path} ({n:,} packets, {path.stat().st_size / 1e6:.1f} MB); median of {args.runs} run(s)")
     walk = rows[1][1]
     print(f"{'tool':<44} {'packets/s':>12} {'x tshark':>9} {'x walk':>7} {'peak RSS':>9}")
