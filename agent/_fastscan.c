@@ -341,6 +341,11 @@ static PyObject *t_note(Table *t, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* pipeline._sweep's rule: closed (FIN both ways or RST), else UDP, else TCP timeout */
+static inline double timeout_of(uint8_t fin, uint8_t proto, double tcp_to, double udp_to, double closed_to) {
+    return fin == 3 ? closed_to : proto == 17 ? udp_to : tcp_to;
+}
+
 /* idle(now, tcp, udp, closed) -> [flow ids] idle longer than their timeout (closed = FIN both ways or RST) */
 static PyObject *t_idle(Table *t, PyObject *args) {
     double now, tcp_to, udp_to, closed_to;
@@ -350,7 +355,7 @@ static PyObject *t_idle(Table *t, PyObject *args) {
     for (Py_ssize_t i = 0; i < t->nflows; i++) {
         FlowRec *f = &t->flows[i];
         if (!f->used) continue;
-        double limit = f->fin == 3 ? closed_to : f->proto == 17 ? udp_to : tcp_to;
+        double limit = timeout_of(f->fin, f->proto, tcp_to, udp_to, closed_to);
         if (now - f->last > limit) {
             PyObject *id = PyLong_FromSsize_t(i);
             if (!id || PyList_Append(out, id) < 0) { Py_XDECREF(id); Py_DECREF(out); return NULL; }
@@ -792,7 +797,7 @@ static PyObject *t_expire_light(Table *t, PyObject *args) {
     for (int32_t i = t->lhead; i >= 0;) {
         LightRec *L = &t->light[i];
         int32_t nxt = L->next;
-        double limit = L->fin == 3 ? closed_to : L->key.proto == 17 ? udp_to : tcp_to;
+        double limit = timeout_of(L->fin, L->key.proto, tcp_to, udp_to, closed_to);
         if (now - L->last > limit) {
             if (fold_or_emit(t, L, out, NULL, 0.0, 0) < 0) { Py_DECREF(out); return NULL; }
             light_unlink(t, i);
