@@ -87,8 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         walks.append(timed([sys.executable, "-c", WALK, str(path)])[0])
         with tempfile.TemporaryDirectory() as d:
             cmd = [exe, "replay", str(path), "--db", f"sqlite:///{d}/bench.db", "--no-progress"]
-            if args.workers > 1:
-                cmd += ["--workers", str(args.workers)]
+            cmd += ["--workers", str(args.workers)]           # explicit: the command's default depends on size
             if args.dissectors != "all":
                 cmd += ["--dissectors", args.dissectors]
             sec, mib, code = timed(cmd)

@@ -49,14 +49,26 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+AUTO_WORKERS_FROM = 512 << 20    # below this, one worker already finishes before the database is set up
+
+
+def auto_workers(size: int, cpus: int | None = None) -> int:
+    """Workers for a file of ``size`` bytes: a second worker pays off only once parsing outlasts the parent's
+    database set-up (README "Performance": equal on 134 MB / 1M packets, +15% on 1.35 GB / 10M)."""
+    if size < AUTO_WORKERS_FROM:
+        return 1
+    return max(1, min(cpus or os.cpu_count() or 1, 8))
+
+
 @app.command()
 def replay(
     files: Annotated[list[str], typer.Argument(help="pcap / pcapng files")],
     db: DbOpt = DEFAULT_URL,
     sensor: Annotated[str, typer.Option(help="sensor name recorded with every observation")] = "replay",
     progress: Annotated[bool, typer.Option(help="progress bar (default: on a terminal)")] = sys.stderr.isatty(),
-    workers: Annotated[int, typer.Option(min=1, max=64, help="processes, each owning a share of the "
-                                                             "conversations (same inventory as 1)")] = 1,
+    workers: Annotated[int, typer.Option(min=0, max=64, help="processes, each owning a share of the "
+                                                             "conversations (same inventory as 1); 0: one "
+                                                             "per CPU for files of 512 MiB and more, else 1")] = 0,
     dissectors: Annotated[str, typer.Option(help="comma-separated ICS dissectors to run "
                                                  "(modbus, enip, enip-io, s7comm; 'none' for the spine alone)")] = "all",
 ) -> None:
@@ -92,7 +104,8 @@ def replay(
         for path in files:
             if bar is not None:
                 bar.update(task, description=os.path.basename(path)[:30])
-            job = start(path, sensor=sensor, workers=workers, on_progress=on_progress,   # workers run now
+            n = workers or auto_workers(os.path.getsize(path) if os.path.exists(path) else 0)
+            job = start(path, sensor=sensor, workers=n, on_progress=on_progress,         # workers run now
                         dissectors=chosen)
             if factory is None:
                 factory = _factory(db)               # the database is set up while the workers read

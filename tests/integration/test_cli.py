@@ -162,3 +162,12 @@ def test_unknown_dissector_is_a_usage_error(tmp_path: Path, sample: Path) -> Non
     assert r.returncode == 2
     assert "unknown dissector(s) ['dnp3']" in r.stderr and "modbus" in r.stderr
     assert not (tmp_path / "x.db").exists()
+
+
+def test_auto_workers_by_file_size() -> None:
+    from otscope.agent.cli import AUTO_WORKERS_FROM, auto_workers
+
+    assert auto_workers(0, 2) == 1
+    assert auto_workers(AUTO_WORKERS_FROM - 1, 2) == 1
+    assert auto_workers(AUTO_WORKERS_FROM, 2) == 2
+    assert auto_workers(10 * AUTO_WORKERS_FROM, 64) == 8
