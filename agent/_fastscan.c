@@ -221,8 +221,13 @@ static Slot *find(Table *t, const Key *k, int for_insert) {
     }
 }
 
+/* The table is full of live slots and tombstones: rehash. Flows come and go for days, so the capacity doubles
+   only when live slots need it; otherwise the same size is rebuilt without its tombstones (memory stays
+   bounded by the live flows, not by every flow ever seen). */
 static int grow(Table *t) {
-    Py_ssize_t ncap = t->cap * 2;
+    Py_ssize_t live = 0;
+    for (Py_ssize_t i = 0; i < t->cap; i++) live += t->slots[i].flow >= 0;
+    Py_ssize_t ncap = (live + 2) * 4 > t->cap ? t->cap * 2 : t->cap;
     Slot *old = t->slots, *ns = PyMem_Calloc((size_t)ncap, sizeof(Slot));
     if (!ns) { PyErr_NoMemory(); return -1; }
     for (Py_ssize_t i = 0; i < ncap; i++) ns[i].flow = -1;
@@ -845,6 +850,11 @@ static PyObject *t_evict_light(Table *t, PyObject *noargs) {
     return r;
 }
 
+/* table_size() -> (slots, slots in use or tombstones): the flow table's footprint */
+static PyObject *t_table_size(Table *t, PyObject *noargs) {
+    return Py_BuildValue("(nn)", t->cap, t->fill);
+}
+
 /* light_count() -> (live light flows, light flows created so far) */
 static PyObject *t_light_count(Table *t, PyObject *noargs) {
     return Py_BuildValue("(nL)", t->nlight, t->light_created);
@@ -1132,6 +1142,7 @@ static PyMethodDef t_methods[] = {
     {"oldest_light", (PyCFunction)t_oldest_light, METH_NOARGS, "creation number of the oldest light flow"},
     {"evict_light", (PyCFunction)t_evict_light, METH_NOARGS, "remove the oldest light flow: fold tuple"},
     {"light_count", (PyCFunction)t_light_count, METH_NOARGS, "(live light flows, created so far)"},
+    {"table_size", (PyCFunction)t_table_size, METH_NOARGS, "(slots, slots used or tombstones)"},
     {"adopt", (PyCFunction)t_adopt, METH_VARARGS, "hand a light flow over to Python"},
     {NULL, NULL, 0, NULL}
 };

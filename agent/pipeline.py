@@ -313,7 +313,7 @@ class Pipeline:
                     if iend > stop:
                         iend = stop
                     l4 = l3 + 40
-                    dk = -17 - frame                # IPv6 has no IP id: no duplicate key (never equal)
+                    dk = -1                         # IPv6 has no IP id: no duplicate key (checked below)
                     if proto in V6_EXT or proto == 44:
                         l4, proto = self._v6_ext(buf, l4, iend, proto)
                         if l4 < 0:
@@ -344,7 +344,7 @@ class Pipeline:
                             self._new_udp(src, sp, dst, dp, vlan, ts, frame)
                     fl, d = ent
                     c = fl.c
-                    if dk == c[6 + d] and ts - fl.last <= dupwin:
+                    if dk == c[6 + d] and dk >= 0 and ts - fl.last <= dupwin:
                         st.span_duplicates += 1
                         continue
                     c[6 + d] = dk
@@ -385,7 +385,7 @@ class Pipeline:
                 ent = self._tcp_control(ent, src, sp, dst, dp, vlan, flags, seq, buf, off, ttl, ts, frame, lt)
             fl, d = ent
             c = fl.c
-            if dk == c[6 + d] and ts - fl.last <= dupwin:
+            if dk == c[6 + d] and dk >= 0 and ts - fl.last <= dupwin:
                 st.span_duplicates += 1              # the same IPv4 header again at once: a SPAN copy
                 continue
             c[6 + d] = dk

@@ -5,6 +5,8 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
+import pytest
+
 from scapy.layers.inet import IP, TCP, UDP, fragment
 from scapy.layers.inet6 import IPv6, IPv6ExtHdrDestOpt
 from scapy.layers.l2 import CookedLinux, Dot1AD, Dot1Q, Ether
@@ -153,3 +155,21 @@ def test_dissector_catalog_names_the_registry() -> None:
     from otscope.dissectors.catalog import PROTOCOLS
 
     assert sorted(PROTOCOLS) == registry.names()
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["c-fast-path", "python-loop"])
+def test_ipv6_packets_are_never_span_duplicates(tmp_path: Path, fast: bool) -> None:
+    """IPv6 has no IP id to compare: the same segment twice is two packets, also across files (frame numbers
+    restart per file)."""
+    from otscope.agent.pcapio import read_chunks
+    from otscope.agent.pipeline import Pipeline
+
+    frame = tcp6("fd00::1", "fd00::2", 40000, 80, b"x")
+    p = Pipeline(fast=fast)
+    for name in ("a.pcap", "b.pcap"):
+        path = write_pcap(tmp_path / name, [(1_700_000_000.0, frame)])
+        p.start_source(name)
+        for chunk in read_chunks(str(path)):
+            p.feed_chunk(chunk)
+    assert p.stats.span_duplicates == 0
+    assert sum(c.packets for c in p.cut_batch("x").comms) == 2
