@@ -104,6 +104,7 @@ typedef struct {
     uint8_t srvports[8192];             /* flows.SERVER_PORTS, for orient() */
     uint8_t initial_ttl[32];            /* pipeline.INITIAL_TTLS */
     struct SeenSet *hosts_known, *firsts;
+    int hosts_full;                     /* Python's host table is at its cap: every new flow's ends are news */
     struct AggTable *agg;
 } Table;
 
@@ -729,6 +730,7 @@ static int light_packet(Table *t, PyObject *events, int32_t idx, int d, const Ke
             memset(&h, 0, sizeof h);
             h.used = 1; h.ver = k->ver; h.vlan = k->vlan; memcpy(h.ip, ends[e], 16);
             if ((need[e] = seen_add(&t->hosts_known, &h)) < 0) { PyErr_NoMemory(); return -1; }
+            if (t->hosts_full) need[e] = 1;          /* Python may have refused it: it counts each refusal */
         }
         if (need[0] || need[1]) {
             PyObject *a = need[0] ? ip_obj(k->src, v6) : Py_NewRef(Py_None);
@@ -848,6 +850,12 @@ static PyObject *t_evict_light(Table *t, PyObject *noargs) {
     PyObject *r = light_fold(&t->light[i]);
     if (r) light_unlink(t, i);
     return r;
+}
+
+/* hosts_full(): Python's host table is full; from now on every new light flow's host ends are reported */
+static PyObject *t_hosts_full(Table *t, PyObject *noargs) {
+    t->hosts_full = 1;
+    Py_RETURN_NONE;
 }
 
 /* table_size() -> (slots, slots in use or tombstones): the flow table's footprint */
@@ -1143,6 +1151,7 @@ static PyMethodDef t_methods[] = {
     {"evict_light", (PyCFunction)t_evict_light, METH_NOARGS, "remove the oldest light flow: fold tuple"},
     {"light_count", (PyCFunction)t_light_count, METH_NOARGS, "(live light flows, created so far)"},
     {"table_size", (PyCFunction)t_table_size, METH_NOARGS, "(slots, slots used or tombstones)"},
+    {"hosts_full", (PyCFunction)t_hosts_full, METH_NOARGS, "Python's host table is full"},
     {"adopt", (PyCFunction)t_adopt, METH_VARARGS, "hand a light flow over to Python"},
     {NULL, NULL, 0, NULL}
 };

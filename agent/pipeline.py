@@ -43,6 +43,7 @@ EV_DRAIN, EV_ERROR, EV_UDP = -3, -2, -1               # _fastscan event kinds (t
 EV_LIGHT_NEW, EV_LIGHT_FIRST, EV_LIGHT_END = -4, -5, -6  # light-flow events (flow id -1)
 DHCP_PORTS = (67, 68)
 UDP_TIMEOUT, TCP_TIMEOUT, CLOSED_TIMEOUT, SWEEP_EVERY = 180.0, 900.0, 30.0, 30.0
+MAX_HOSTS = 200_000          # hosts a sensor tracks (a plant has far fewer; a scan of spoofed sources has more)
 
 
 @dataclass
@@ -129,8 +130,11 @@ def _is_directed_broadcast(ip: IPAddr) -> bool:
 
 class Pipeline:
     def __init__(self, sensor: str = "replay", *, max_flows: int = 200_000, dup_window: float = 0.05,
-                 live: bool = False, fast: bool = True, shard: tuple[int, int] = (0, 1)) -> None:
+                 live: bool = False, fast: bool = True, shard: tuple[int, int] = (0, 1),
+                 max_hosts: int = MAX_HOSTS) -> None:
         self.sensor = sensor
+        self.max_hosts = max_hosts
+        self._refused: tuple[int, float] | None = None     # first host refused since the last batch
         self.live = live
         self.max_flows = max_flows
         self.dup_window = dup_window
@@ -202,7 +206,7 @@ class Pipeline:
         flows = self.by_fid
         for fid, d, ts, frame, payload, seq in events:
             if fid < 0:
-                self._light_event(seq, payload, ts)
+                self._light_event(seq, payload, ts, frame)
                 continue
             fl = flows[fid]
             diss = fl.diss if fl is not None else None
@@ -298,7 +302,7 @@ class Pipeline:
                         if fragw & 0x1FFF:          # no transport header: owned by the address pair
                             if nshard > 1 and shard_of(src, dst, 0, 0, nshard) != kshard:
                                 continue
-                            self._other_ip(src, dst, 256, vlan, buf, off, ttl, ts, lt)
+                            self._other_ip(src, dst, 256, vlan, buf, off, ttl, ts, lt, frame)
                             continue
                     l4 = l3 + ihl
                 elif et == 0x86DD:
@@ -373,7 +377,7 @@ class Pipeline:
                 else:
                     if nshard > 1 and shard_of(src, dst, 0, 0, nshard) != kshard:
                         continue
-                    self._other_ip(src, dst, proto, vlan, buf, off, ttl, ts, lt)
+                    self._other_ip(src, dst, proto, vlan, buf, off, ttl, ts, lt, frame)
                     continue
             # ---- TCP
             if nshard > 1 and shard_of(src, dst, sp, dp, nshard) != kshard:
@@ -498,11 +502,19 @@ class Pipeline:
         return None
 
     # -- flows (rare paths) ----------------------------------------------------------------------------
-    def _host(self, vlan: int, ip: bytes, ts: float) -> HostState | None:
+    def _host(self, vlan: int, ip: bytes, ts: float, frame: int) -> HostState | None:
         if not _is_host_ip(ip):
             return None
         h = self.hosts.get((vlan, ip))
         if h is None:
+            if len(self.hosts) >= self.max_hosts:
+                # bounded memory: a host beyond the cap is not tracked (its conversations still are); the batch
+                # says so once, with the first refusal as evidence
+                if self._refused is None:
+                    self._refused = (frame, ts)
+                if self.fast is not None:
+                    self.fast.hosts_full()
+                return None
             h = self.hosts[(vlan, ip)] = HostState(ts)
         return h
 
@@ -541,7 +553,7 @@ class Pipeline:
             h.macs[mac] = True          # one frame with an initial TTL shows the host is on this link
 
     def _other_ip(self, src: bytes, dst: bytes, proto: int, vlan: int, buf: bytes, off: int, ttl: int,
-                  ts: float, lt: int) -> None:
+                  ts: float, lt: int, frame: int) -> None:
         key = (src, dst, proto, vlan)
         if key in self.other:
             self.other[key] = ts
@@ -549,8 +561,8 @@ class Pipeline:
         if len(self.other) > self.max_flows:
             self.other.clear()
         self.other[key] = ts
-        hs = self._host(vlan, src, ts)
-        hd = self._host(vlan, dst, ts)
+        hs = self._host(vlan, src, ts, frame)
+        hd = self._host(vlan, dst, ts, frame)
         for h in (hs, hd):
             if h is not None:
                 h.last = max(h.last, ts)
@@ -582,8 +594,8 @@ class Pipeline:
         else:
             fl = Flow((dst, dp, src, sp, vlan), vlan, transport, dst, src, dp, sp, ts, frame)
         st.flows_created += 1
-        self._host(vlan, src, ts)
-        self._host(vlan, dst, ts)
+        self._host(vlan, src, ts, frame)
+        self._host(vlan, dst, ts, frame)
         if cls is not None:
             fl.diss = cls()
         ent_fwd = self._register(table, fl)
@@ -630,13 +642,13 @@ class Pipeline:
                 self.fast.mark_seen(fl.fid, side)
         return table[(src, sp, dst, dp, vlan)]        # (a host talking to itself on one port: side 1, as there)
 
-    def _light_event(self, kind: int, payload: tuple, ts: float) -> None:
+    def _light_event(self, kind: int, payload: tuple, ts: float, frame: int) -> None:
         if kind == EV_LIGHT_NEW:                    # the ends Python has no host for yet (None: it has)
             vlan, src, dst = payload
             if src is not None:
-                self._host(vlan, src, ts)
+                self._host(vlan, src, ts, frame)
             if dst is not None:
-                self._host(vlan, dst, ts)
+                self._host(vlan, dst, ts, frame)
         elif kind == EV_LIGHT_FIRST:
             vlan, ip, mac, ttl = payload
             h = self.hosts.get((vlan, ip))
@@ -859,6 +871,9 @@ class Pipeline:
             for folded in self.fast.fold_light():
                 self._fold_light(folded)
             self._light_stats()
+        if self._refused is not None:
+            self._anomaly("capture", "host-table-full", *self._refused)
+            self._refused = None
         acc = self.acc
         snap = Snapshot(acc.source, acc.frame_evidence, acc.facts, acc.bindings, acc.anomalies)
         acc.facts, acc.bindings, acc.anomalies = {}, {}, {}

@@ -207,3 +207,24 @@ def test_flow_table_stays_bounded_by_live_flows(tmp_path: Path) -> None:
     b = p.cut_batch("x")
     assert p.stats.flows_created == 30_000
     assert sum(c.packets for c in b.comms) == 30_000
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(light_packets)
+def test_host_cap_is_the_same_in_both_loops(tmp_path: Path, packets) -> None:
+    """Beyond max_hosts a host is not tracked (a batch with refusals says so once), identically in both loops."""
+    ts, frames = 1_700_000_000.0, []
+    for spec, gap in packets:
+        ts += gap
+        frames.append((ts, _light_frame(spec)))
+    path = write_pcap(tmp_path / "cap.pcap", frames)
+    runs = []
+    for fast in (True, False):
+        p = Pipeline(fast=fast, max_hosts=2)
+        for ch in read_chunks(str(path)):
+            p.feed_chunk(ch)
+        b = p.cut_batch("x")
+        assert len(p.hosts) <= 2
+        runs.append((sorted(map(repr, b.hosts)), sorted(map(repr, b.comms)), sorted(map(repr, b.anomalies)),
+                     p.stats.anomalies))
+    assert runs[0] == runs[1]

@@ -173,3 +173,19 @@ def test_ipv6_packets_are_never_span_duplicates(tmp_path: Path, fast: bool) -> N
             p.feed_chunk(chunk)
     assert p.stats.span_duplicates == 0
     assert sum(c.packets for c in p.cut_batch("x").comms) == 2
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["c-fast-path", "python-loop"])
+def test_host_table_is_capped_and_says_so(tmp_path: Path, fast: bool) -> None:
+    from otscope.agent.pcapio import read_chunks
+    from otscope.agent.pipeline import Pipeline
+
+    frames = [tcp(f"10.0.0.{i}", "10.0.1.1", 40000 + i, 80, b"x", ipid=i) for i in range(1, 6)]
+    path = write_pcap(tmp_path / "many.pcap", frames)
+    p = Pipeline(fast=fast, max_hosts=3)
+    for chunk in read_chunks(str(path)):
+        p.feed_chunk(chunk)
+    b = p.cut_batch("x")
+    assert len(p.hosts) == 3
+    assert [(a.kind, a.count, a.evidence.frame) for a in b.anomalies] == [("host-table-full", 1, 3)]
+    assert sum(c.packets for c in b.comms) == 5          # untracked hosts' conversations are still reported
