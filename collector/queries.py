@@ -289,9 +289,14 @@ def search_assets(s: Session, *, role: str | None = None, vendor: str | None = N
                                                                    Asset.order_number, Asset.serial, Asset.firmware,
                                                                    Asset.role)),
                         exists().where(Address.asset_id == Asset.id, Address.value.ilike(pat, escape="\\"))))
-    base = select(Asset.id).where(*cond)
-    total = s.scalar(select(func.count()).select_from(base.subquery())) or 0
-    ids = list(s.scalars(base.order_by(Asset.id).limit(limit).offset(offset)))
+    # one scan for the page and the total (a window count); a page past the end asks for the total alone
+    rows = s.execute(select(Asset.id, func.count().over()).where(*cond).order_by(Asset.id).limit(limit)
+                     .offset(offset)).all()
+    ids = [aid for aid, _n in rows]
+    if rows:
+        total = rows[0][1]
+    else:
+        total = s.scalar(select(func.count()).select_from(select(Asset.id).where(*cond).subquery())) or 0
     return [asset_dict(b, with_facts=with_facts) for b in load_bundles(s, ids)], total
 
 

@@ -65,6 +65,8 @@ def test_assets_list_and_filters(client: TestClient, tokens: dict[str, str]) -> 
     assert text["count"] == 2                                        # the controller and its slot-0 module
     page = client.get("/api/v1/assets?limit=5&offset=5", headers=h).json()
     assert page["count"] == 15 and [a["id"] for a in page["data"]] == [a["id"] for a in all_["data"][5:10]]
+    past = client.get("/api/v1/assets?limit=5&offset=40", headers=h).json()      # past the end: total still told
+    assert past["count"] == 15 and past["data"] == []
     assert client.get("/api/v1/assets?q=%25%27%20OR%201%3D1--", headers=h).json()["count"] == 0
 
 
