@@ -664,11 +664,7 @@ class Pipeline:
         """Pipeline._fold for light flows (one, or the sum of one conversation's): the hosts' last time, the
         new packets into the pending comms."""
         vlan, cip, sip, proto, sport, d_pk, d_by, first, last, hosts_last = folded
-        for ip in (cip, sip):
-            h = self.hosts.get((vlan, ip))
-            if h is not None and hosts_last > h.last:
-                h.last = hosts_last
-                h.dirty = True
+        self._hosts_seen_until(vlan, cip, sip, hosts_last)
         if not d_pk or not (_is_host_ip(cip) and _is_host_ip(sip)) or _is_directed_broadcast(sip):
             return
         transport = "tcp" if proto == 6 else "udp"
@@ -830,11 +826,7 @@ class Pipeline:
             fl.proto = diss.protocol.value
         d_pk, d_by, d_pl, d_dec = pk - fl.rep_pk, by - fl.rep_by, pl - fl.rep_pl, dec - fl.rep_dec
         fl.rep_pk, fl.rep_by, fl.rep_pl, fl.rep_dec = pk, by, pl, dec
-        for ip in (fl.cip, fl.sip):
-            h = self.hosts.get((fl.vlan, ip))
-            if h is not None and fl.last > h.last:
-                h.last = fl.last
-                h.dirty = True
+        self._hosts_seen_until(fl.vlan, fl.cip, fl.sip, fl.last)
         if not d_pk:
             return
         if fl.ot or fl.proto:
@@ -850,6 +842,14 @@ class Pipeline:
                        diss.profile if diss is not None else {})
         if diss is not None:
             diss.profile = {}
+
+    def _hosts_seen_until(self, vlan: int, a: IPAddr, b: IPAddr, last: float) -> None:
+        """Both ends of a conversation were seen until ``last`` (hosts this sensor tracks)."""
+        for ip in (a, b):
+            h = self.hosts.get((vlan, ip))
+            if h is not None and last > h.last:
+                h.last = last
+                h.dirty = True
 
     def _add_comm(self, key: tuple, d_pk: int, d_by: int, first: float, last: float, profile: dict) -> None:
         ent = self.pending_comms.get(key)

@@ -35,22 +35,15 @@ def evidence_text(ev: Evidence) -> str:
     return f"{ev.source}@{stamp}"
 
 
-class NewFact:
-    """A fact this batch adds: written with the batch's other new facts in one INSERT (ORM objects cost ~100 µs
-    each to make and flush); read like a Fact row until then and after."""
+class NewFact(repo.PendingRow):
+    """A fact this batch adds, written with the batch's other new facts by write_facts()."""
 
-    __slots__ = ("asset_id", "field", "value", "protocol", "message", "evidence", "sensor", "first_seen",
-                 "last_seen", "written")
+    COLUMNS = ("asset_id", "field", "value", "protocol", "message", "evidence", "sensor", "first_seen", "last_seen")
+    __slots__ = (*COLUMNS, "written")
 
-    def __init__(self, asset_id: int, field: str, value: str, protocol: str, message: str, evidence: str,
-                 sensor: str, first: float, last: float) -> None:
-        self.asset_id, self.field, self.value, self.protocol = asset_id, field, value, protocol
-        self.message, self.evidence, self.sensor = message, evidence, sensor
-        self.first_seen, self.last_seen = first, last
+    def __init__(self, **values: object) -> None:
+        super().__init__(**values)
         self.written = False
-
-    def row(self) -> dict:
-        return {k: getattr(self, k) for k in self.__slots__ if k != "written"}
 
 
 class _BatchContext:
@@ -214,7 +207,8 @@ class _BatchContext:
             known = self.facts[asset_id] = {(x.field, x.value, x.protocol): x for x in repo.facts_of(self.s, asset_id)}
         row = known.get((field, value, protocol))
         if row is None:
-            new = NewFact(asset_id, field, value, protocol, message, evidence, sensor, first, last)
+            new = NewFact(asset_id=asset_id, field=field, value=value, protocol=protocol, message=message,
+                          evidence=evidence, sensor=sensor, first_seen=first, last_seen=last)
             self.new_facts.append(new)
             known[(field, value, protocol)] = new
             return
