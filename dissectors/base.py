@@ -42,12 +42,17 @@ class Protocol(StrEnum):
 
 
 class Role(StrEnum):
+    """The one role vocabulary (../shared/docs/architecture.md); each role is decided with its evidence."""
+
     PLC = "plc"
+    RTU_IED = "rtu-ied"
+    IO_DEVICE = "io-device"
+    COMMUNICATIONS_MODULE = "communications-module"
+    GATEWAY = "gateway"
     HMI_SCADA = "hmi-scada"
     EWS = "engineering-workstation"
-    IO_DEVICE = "io-device"
-    GATEWAY = "gateway"
     NETWORK_DEVICE = "network-device"
+    BUILDING_CONTROLLER = "building-controller"
     IT_HOST = "it-host"
     UNKNOWN = "unknown"
 
