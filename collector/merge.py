@@ -11,7 +11,7 @@ Identity resolution (issue: replay spine):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -79,6 +79,9 @@ class FactView:
     value: str
     protocol: str
     last_seen: float
+    component: str = ""                      # "" = the device at the address; "unit:N", "slot:N" = a part behind it
+    message: str = ""
+    evidence: str = ""
 
 
 @dataclass(slots=True)
@@ -91,6 +94,7 @@ class Summary:
     name: str | None = None
     mac_vendor: str | None = None
     role: Role = Role.UNKNOWN
+    role_evidence: str = ""
     protocols: list[str] = field(default_factory=list)
 
     @property
@@ -117,35 +121,79 @@ def best(facts: Iterable[FactView], fieldname: str) -> str | None:
     return cands[0].value
 
 
-def decide_role(protocols: Sequence[str], hints: Sequence[str], has_children_units: bool = False,
-                has_it_traffic: bool = False) -> Role:
-    hints_set = set(hints)
-    servers = [p for p in protocols if p.endswith(SERVER_SUFFIX) and p.startswith(OT_LABEL_PREFIXES)
-               and not p.startswith("cotp")]
-    clients = [p for p in protocols if p.endswith(CLIENT_SUFFIX) and p.startswith(OT_LABEL_PREFIXES)]
-    if Role.GATEWAY.value in hints_set or has_children_units:
-        return Role.GATEWAY
+# --- roles ------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class RoleDecision:
+    role: Role
+    evidence: str                            # why: the label or the device's own statement that decided it
+
+
+Hints = Sequence[str] | Sequence[tuple[str, str]] | Mapping[str, str]
+
+
+def _hint_map(hints: Hints) -> dict[str, str]:
+    """role_hint values with the reason each was given (the fact's message and frame)."""
+    if isinstance(hints, Mapping):
+        return dict(hints)
+    out: dict[str, str] = {}
+    for h in hints:
+        value, why = (h, f"role_hint {h}") if isinstance(h, str) else h
+        out.setdefault(value, why)
+    return out
+
+
+def decide_role(protocols: Sequence[str], hints: Hints, has_children_units: bool = False,
+                has_it_traffic: bool = False) -> RoleDecision:
+    """A role from what the device says it is (its own identity: CIP device type, LLDP/CDP capabilities, a
+    gateway's exception codes), then from how it talks (server/client labels), with the evidence.
+
+    * What a device says beats what its traffic suggests: a CIP Communications Adapter (type 12, role_hint
+      communications-module) that answers EtherNet/IP is a communications module, not a PLC; LLDP/CDP bridge or
+      router capabilities make a network device.
+    * An MMS server (IEC 61850 on tcp/102) is an RTU/IED, not a PLC (ISO 9506 / IEC 61850-8-1).
+    * HMI vs engineering workstation, one rule for every protocol: engineering traits (SZL and block-list reads,
+      upload, download, stop/run, configuration writes, UMAS, PG TSAP: role_hint engineering-workstation) beat
+      HMI traits (polling reads/writes, OP TSAP: role_hint hmi-scada, or only acting as an OT client).
+    """
+    h = _hint_map(hints)
+    ot = [p for p in protocols if p.startswith(OT_LABEL_PREFIXES)]
+    servers = [p for p in ot if p.endswith(SERVER_SUFFIX) and not p.startswith("cotp")]
+    clients = [p for p in ot if p.endswith(CLIENT_SUFFIX)]
+    if Role.GATEWAY.value in h:
+        return RoleDecision(Role.GATEWAY, h[Role.GATEWAY.value])
+    if has_children_units:
+        return RoleDecision(Role.GATEWAY, "several Modbus unit ids answer behind this address")
+    if Role.PLC.value in h:
+        return RoleDecision(Role.PLC, h[Role.PLC.value])
+    for r in (Role.COMMUNICATIONS_MODULE, Role.RTU_IED, Role.NETWORK_DEVICE):
+        if r.value in h:
+            return RoleDecision(r, h[r.value])
+    if "mms-server" in protocols:
+        return RoleDecision(Role.RTU_IED, "answers MMS (IEC 61850 / ISO 9506 server on tcp/102)")
     if servers:
-        for r in (Role.IO_DEVICE, Role.HMI_SCADA, Role.NETWORK_DEVICE):
-            if r.value in hints_set and Role.PLC.value not in hints_set:
-                return r
-        return Role.PLC
-    if Role.EWS.value in hints_set:
-        return Role.EWS
+        for r in (Role.IO_DEVICE, Role.HMI_SCADA):
+            if r.value in h:
+                return RoleDecision(r, h[r.value])
+        return RoleDecision(Role.PLC, f"answers {', '.join(sorted(servers))}")
+    if Role.EWS.value in h:
+        return RoleDecision(Role.EWS, h[Role.EWS.value])
     if clients:
-        if Role.IO_DEVICE.value in hints_set:
-            return Role.IO_DEVICE
-        return Role.HMI_SCADA
-    if "enip-io" in protocols:
-        return Role.IO_DEVICE                # implicit I/O only: an adapter (or a scanner seen only by its I/O)
-    for r in (Role.PLC, Role.IO_DEVICE, Role.NETWORK_DEVICE, Role.HMI_SCADA):
-        if r.value in hints_set:
-            return r
+        if Role.IO_DEVICE.value in h:
+            return RoleDecision(Role.IO_DEVICE, h[Role.IO_DEVICE.value])
+        if Role.HMI_SCADA.value in h:
+            return RoleDecision(Role.HMI_SCADA, h[Role.HMI_SCADA.value])
+        return RoleDecision(Role.HMI_SCADA, f"only polls as {', '.join(sorted(clients))} (no engineering trait)")
+    if "enip-io" in protocols:                # implicit I/O only: an adapter (or a scanner seen only by its I/O)
+        return RoleDecision(Role.IO_DEVICE, "implicit CIP I/O only (enip-io)")
+    for r in (Role.IO_DEVICE, Role.HMI_SCADA):
+        if r.value in h:
+            return RoleDecision(r, h[r.value])
     if any(p.startswith("cotp-server") for p in protocols):
-        return Role.PLC
+        return RoleDecision(Role.PLC, "answers ISO-TSAP (COTP) on tcp/102")
     if has_it_traffic:
-        return Role.IT_HOST
-    return Role.UNKNOWN
+        return RoleDecision(Role.IT_HOST, "only IT traffic (no OT port)")
+    return RoleDecision(Role.UNKNOWN, "")
 
 
 def summarize(facts: Sequence[FactView], *, has_children_units: bool = False, has_it_traffic: bool = False) -> Summary:
@@ -156,16 +204,29 @@ def summarize(facts: Sequence[FactView], *, has_children_units: bool = False, ha
         s.product = best(facts, "model") or best(facts, "product_code")
     s.mac_vendor = best(facts, "mac_vendor")
     s.protocols = sorted({f.value for f in facts if f.field == "protocol"})
-    hints = sorted({f.value for f in facts if f.field == "role_hint"})
-    s.role = decide_role(s.protocols, hints, has_children_units, has_it_traffic)
+    hints: dict[str, str] = {}
+    for f in sorted((f for f in facts if f.field == "role_hint"), key=lambda f: (f.value, -f.last_seen)):
+        hints.setdefault(f.value, _why(f))
+    d = decide_role(s.protocols, hints, has_children_units, has_it_traffic)
+    s.role, s.role_evidence = d.role, d.evidence
     return s
+
+
+def _why(f: FactView) -> str:
+    """A role hint's reason as the dissector gave it, with its frame."""
+    text = f"{f.protocol}: {f.message or 'role_hint ' + f.value}"
+    return f"{text} ({f.evidence})" if f.evidence else text
 
 
 def is_ot(summary: Summary) -> bool:
     """An OT asset: it speaks an industrial protocol or has an OT role."""
     if any(p.startswith(OT_LABEL_PREFIXES) for p in summary.protocols):
         return True
-    return summary.role in (Role.PLC, Role.HMI_SCADA, Role.EWS, Role.IO_DEVICE, Role.GATEWAY)
+    return summary.role in OT_ROLES
+
+
+OT_ROLES = (Role.PLC, Role.RTU_IED, Role.HMI_SCADA, Role.EWS, Role.IO_DEVICE, Role.GATEWAY,
+            Role.COMMUNICATIONS_MODULE, Role.BUILDING_CONTROLLER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,20 +239,177 @@ class GapInput:
     is_client_only: bool
 
 
+# What otscope can do today to close a gap (and nothing it cannot): listen at the right time and place, or take
+# the identity from the plant's documentation through the register.
+ACTION_ENGINEERING = "capture during an engineering session (identity reads happen at connect, upload and download)"
+ACTION_REGISTER = "add it to the register (POST /api/v1/register)"
+ACTION_SPAN = "check the SPAN port carries this device's replies"
+
+
 def gap_reason(g: GapInput) -> tuple[str, str]:
     """Why an OT asset is not identified, and the action that would close the gap."""
     hours = g.observed_seconds / 3600.0
     if g.encrypted:
         return ("S7comm-plus session encrypted (TLS): order number and firmware are hidden from a passive sensor",
-                "read the identity from the engineering project or enable active identification for this address")
+                f"read the identity from the engineering project and {ACTION_REGISTER}")
     if not g.sent:
         return ("only seen as a destination: the device never answered while the sensor listened",
-                "check the device is alive; capture where its replies cross the SPAN port")
+                f"{ACTION_SPAN}; check the device is alive")
     if g.is_client_only:
         return ("only acts as a client: Modbus/EtherNet/IP/S7 clients never announce vendor or firmware on the wire",
-                "add it to the asset register (HMI/engineering PCs are best documented from their OS inventory)")
+                f"{ACTION_REGISTER} (HMI/engineering PCs are best documented from their OS inventory)")
     if g.summary.vendor or g.summary.product or g.summary.order_number:
         return (f"partial identity: missing {', '.join(g.summary.missing())} after {hours:.1f} h of traffic",
-                "capture during an engineering session (identity reads happen at connect and upload)")
+                f"{ACTION_ENGINEERING}, or {ACTION_REGISTER}")
     return (f"no identity exchange observed in {hours:.1f} h of traffic",
-            "capture during an engineering session, enable identification for this address, or add it to the register")
+            f"{ACTION_ENGINEERING}, or {ACTION_REGISTER}")
+
+
+def traffic_verdict(seen: int, decoded: int, target: float) -> tuple[float | None, bool | None, str]:
+    """Share of OT bytes decoded, pass, and a status; with no OT bytes the KPI does not apply (it is neither
+    0 % nor a failure: there was nothing to decode)."""
+    if seen <= 0:
+        return None, None, "not applicable"
+    share = round(decoded / seen, 4)
+    ok = share >= target
+    return share, ok, "pass" if ok else "fail"
+
+
+# --- one asset per device -----------------------------------------------------------------------------------
+
+# serial numbers that do not tell devices apart (unset, all zeros, all ones)
+_NO_SERIAL = {"", "0", "0x0", "0x00000000", "0xffffffff", "ffffffff", "00000000", "none", "n/a", "unknown"}
+
+
+def meaningful_serial(serial: str) -> bool:
+    return serial.strip().lower() not in _NO_SERIAL
+
+
+@dataclass(frozen=True, slots=True)
+class Ident:
+    """What the vendor + serial rule needs of one asset."""
+
+    asset_id: int
+    parent_id: int | None
+    component: str | None
+    vendors: frozenset[str]
+    serials: frozenset[str]
+    product_codes: frozenset[str] = frozenset()
+
+    def keys(self) -> set[tuple[str, str]]:
+        return {(v, s) for v in self.vendors for s in self.serials if meaningful_serial(s)}
+
+
+def same_device(a: Ident, b: Ident) -> bool:
+    """Vendor + serial number (CIP Identity attributes 1 and 6: a serial is unique per vendor, Vol. 1 5-2.2.1.6);
+    when both carry a product code it must agree too. A shared vendor alone never makes one device."""
+    if not a.keys() & b.keys():
+        return False
+    return not (a.product_codes and b.product_codes and not a.product_codes & b.product_codes)
+
+
+@dataclass(frozen=True, slots=True)
+class Fold:
+    keep: int
+    drop: int
+    slot: str | None            # the dropped asset's backplane slot ("slot:0"), kept as a fact on ``keep``
+
+
+def plan_identity_merges(idents: Sequence[Ident]) -> list[Fold]:
+    """Assets that are one device by vendor + serial, grouped (order independent: the same groups whatever
+    arrived first). Each group keeps a top-level asset (it has the addresses; the lowest id), else its lowest
+    id; children are folded before top-level assets so a parent's merge never moves a child still to fold."""
+    parent = {i.asset_id: i.asset_id for i in idents}
+
+    def root(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    by_key: dict[tuple[str, str], list[Ident]] = {}
+    for i in idents:
+        for k in i.keys():
+            by_key.setdefault(k, []).append(i)
+    for group in by_key.values():
+        for a in group:
+            for b in group:
+                if a.asset_id < b.asset_id and same_device(a, b):
+                    ra, rb = root(a.asset_id), root(b.asset_id)
+                    if ra != rb:
+                        parent[max(ra, rb)] = min(ra, rb)
+    groups: dict[int, list[Ident]] = {}
+    for i in idents:
+        groups.setdefault(root(i.asset_id), []).append(i)
+    out: list[Fold] = []
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        keep = min(members, key=lambda i: (i.parent_id is not None, i.asset_id))
+        for m in members:
+            if m is not keep:
+                slot = m.component if m.parent_id is not None and (m.component or "").startswith("slot:") else None
+                out.append(Fold(keep.asset_id, m.asset_id, slot))
+    out.sort(key=lambda f: (next(i.parent_id is None for i in idents if i.asset_id == f.drop), f.drop))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class L2Claim:
+    """A layer-2-only asset (LLDP/CDP neighbour: a MAC, no IP) and the addresses it says are its own."""
+
+    asset_id: int
+    management_ips: frozenset[str]
+    chassis_macs: frozenset[str]
+
+
+def plan_l2_merges(claims: Sequence[L2Claim], ip_owners: Mapping[str, set[int]],
+                   mac_owners: Mapping[str, set[int]]) -> list[tuple[int, int]]:
+    """(keep, drop): an L2-only neighbour whose management address is an IP of one IP asset, or whose chassis MAC
+    is the MAC of one IP asset, is that asset (IEEE 802.1AB 8.5.9 management address, 8.5.2 chassis id). An
+    address held by several assets is ambiguous: nothing is merged on it."""
+    out: list[tuple[int, int]] = []
+    for c in claims:
+        targets: set[int] = set()
+        for ip in c.management_ips:
+            targets |= ip_owners.get(ip, set())
+        for mac in c.chassis_macs:
+            targets |= mac_owners.get(mac, set())
+        targets.discard(c.asset_id)
+        if len(targets) == 1:
+            out.append((targets.pop(), c.asset_id))
+    return out
+
+
+# --- Modbus units behind one address ------------------------------------------------------------------------
+
+def unit_of(component: str | None) -> int | None:
+    """``unit:N`` -> N (a Modbus unit id, 1..247; Modbus Application Protocol v1.1b3 4.4, MBAP 'Unit Identifier')."""
+    if not component or not component.startswith("unit:"):
+        return None
+    try:
+        n = int(component[5:])
+    except ValueError:
+        return None
+    return n if 1 <= n <= 247 else None
+
+
+def is_modbus_gateway(facts: Iterable[FactView]) -> bool:
+    """An address is a gateway when >= 2 distinct unit ids have answered it (modbus-server facts with distinct
+    unit components), or when it says so itself (exception 0x0A/0x0B: role_hint gateway, no component)."""
+    answered: set[int] = set()
+    for f in facts:
+        if f.field == "role_hint" and f.value == Role.GATEWAY.value and not f.component:
+            return True
+        if f.field == "protocol" and f.value == "modbus-server":
+            u = unit_of(f.component)
+            if u is not None:
+                answered.add(u)
+    return len(answered) >= 2
+
+
+def own_facts(facts: Sequence[FactView], gateway: bool) -> list[FactView]:
+    """A gateway's identity comes only from answers addressed to itself (unit 0/255: no component)."""
+    return [f for f in facts if not f.component] if gateway else list(facts)
+
+

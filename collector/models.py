@@ -20,6 +20,7 @@ class Asset(Base):
     component: Mapped[str | None] = mapped_column(String(64))
     merged_into: Mapped[int | None] = mapped_column(Integer)      # set when an identity fact linked it to another
     role: Mapped[str] = mapped_column(String(32), default="unknown")
+    role_evidence: Mapped[str | None] = mapped_column(String(512))   # why the role (merge.decide_role)
     vendor: Mapped[str | None] = mapped_column(String(256))
     product: Mapped[str | None] = mapped_column(String(256))
     order_number: Mapped[str | None] = mapped_column(String(256))
@@ -59,10 +60,12 @@ class Fact(Base):
     """One value of one field of an asset, from one protocol. Conflicting values live side by side."""
 
     __tablename__ = "facts"
-    __table_args__ = (UniqueConstraint("asset_id", "field", "value", "protocol"),)
+    __table_args__ = (UniqueConstraint("asset_id", "field", "value", "protocol", "component"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
+    # the part behind the address the fact's frame was about ("unit:5", "slot:0"); "" = the device itself
+    component: Mapped[str] = mapped_column(String(64), default="", server_default="")
     field: Mapped[str] = mapped_column(String(64))
     value: Mapped[str] = mapped_column(String(256))
     protocol: Mapped[str] = mapped_column(String(64))

@@ -119,39 +119,6 @@ def touch(a: Asset, first: float, last: float) -> None:
     a.last_seen = max(a.last_seen, last)
 
 
-def put_address(s: Session, a: Asset, kind: str, vlan: int, value: str, first: float, last: float,
-                confidence: str | None = None) -> bool:
-    """Add or refresh an address of an asset; True when it is new for this asset."""
-    row = s.scalar(select(Address).where(Address.asset_id == a.id, Address.kind == kind, Address.vlan == vlan,
-                                         Address.value == value))
-    if row is None:
-        s.add(Address(asset_id=a.id, kind=kind, vlan=vlan, value=value, confidence=confidence,
-                      first_seen=first, last_seen=last))
-        s.flush()
-        return True
-    row.first_seen = min(row.first_seen, first)
-    row.last_seen = max(row.last_seen, last)
-    if confidence == "high" or (confidence and not row.confidence):
-        row.confidence = confidence
-    return False
-
-
-
-
-def put_fact(s: Session, asset_id: int, field: str, value: str, protocol: str, message: str, evidence: str,
-             sensor: str, first: float, last: float) -> bool:
-    row = s.scalar(select(Fact).where(Fact.asset_id == asset_id, Fact.field == field, Fact.value == value,
-                                      Fact.protocol == protocol))
-    if row is None:
-        s.add(Fact(asset_id=asset_id, field=field, value=value, protocol=protocol, message=message,
-                   evidence=evidence, sensor=sensor, first_seen=first, last_seen=last))
-        return True
-    if first < row.first_seen:
-        row.first_seen, row.evidence, row.message = first, evidence, message
-    row.last_seen = max(row.last_seen, last)
-    return False
-
-
 def put_comm(s: Session, client_id: int, server_id: int, protocol: str, transport: str, port: int, packets: int,
              nbytes: int, first: float, last: float, profile: dict[str, int]) -> None:
     known = CommIndex()
@@ -296,14 +263,69 @@ def assets_with_fact(s: Session, field: str, value: str) -> Sequence[int]:
     return s.scalars(select(Fact.asset_id).where(Fact.field == field, Fact.value == value).distinct()).all()
 
 
-def merge_into(s: Session, keep: Asset, drop: Asset) -> None:
-    """Move everything of ``drop`` to ``keep`` (same device seen under two identities), then delete it."""
+def identity_facts(s: Session, serials: Sequence[str], fields: Sequence[str]) -> list[tuple[Fact, int | None, str | None]]:
+    """These fields of every asset reporting one of these serial numbers, with the asset's parent and component
+    (one query per 900 serials)."""
+    out: list[tuple[Fact, int | None, str | None]] = []
+    for chunk in _chunks(serials):
+        holders = select(Fact.asset_id).where(Fact.field == "serial", Fact.value.in_(chunk))
+        out.extend(s.execute(select(Fact, Asset.parent_id, Asset.component).join(Asset, Asset.id == Fact.asset_id)
+                             .where(Fact.field.in_(fields), Fact.asset_id.in_(holders))
+                             .order_by(Fact.asset_id, Fact.id)).tuples())
+    return out
+
+
+def facts_with_values(s: Session, fields: Sequence[str], values: Sequence[str]) -> list[tuple[int, str, str]]:
+    """(asset, field, value) of the facts of these fields that have one of these values."""
+    out: list[tuple[int, str, str]] = []
+    for chunk in _chunks(values):
+        out.extend(s.execute(select(Fact.asset_id, Fact.field, Fact.value)
+                             .where(Fact.field.in_(fields), Fact.value.in_(chunk))).tuples())
+    return out
+
+
+def addresses_near(s: Session, values: Sequence[str], asset_ids: Sequence[int]) -> list[tuple[int, str, str, int | None]]:
+    """(asset, kind, value, parent) of every address of the assets holding one of these values, and of these
+    assets."""
+    out: list[tuple[int, str, str, int | None]] = []
+    for chunk in _chunks(values):
+        holders = select(Address.asset_id).where(Address.value.in_(chunk))
+        out.extend(s.execute(select(Address.asset_id, Address.kind, Address.value, Asset.parent_id)
+                             .join(Asset, Asset.id == Address.asset_id).where(Address.asset_id.in_(holders))).tuples())
+    for chunk in _chunks(asset_ids):
+        out.extend(s.execute(select(Address.asset_id, Address.kind, Address.value, Asset.parent_id)
+                             .join(Asset, Asset.id == Address.asset_id).where(Address.asset_id.in_(chunk))).tuples())
+    return out
+
+
+def merge_into(s: Session, keep: Asset, drop: Asset, moved_component: str | None = None) -> None:
+    """Move everything of ``drop`` to ``keep`` (same device seen under two identities), then delete it. Facts keep
+    their frame and message; a folded backplane module's facts remember its slot (``moved_component``)."""
+    s.flush()
+    mine = {(a.kind, a.vlan, a.value): a for a in s.scalars(select(Address).where(Address.asset_id == keep.id))}
     for addr in s.scalars(select(Address).where(Address.asset_id == drop.id)).all():
-        put_address(s, keep, addr.kind, addr.vlan, addr.value, addr.first_seen, addr.last_seen, addr.confidence)
+        same = mine.get((addr.kind, addr.vlan, addr.value))
+        if same is None:
+            addr.asset_id = keep.id
+            continue
+        same.first_seen, same.last_seen = merge.times(same.first_seen, same.last_seen, addr.first_seen, addr.last_seen)
+        if addr.confidence == "high" or (addr.confidence and not same.confidence):
+            same.confidence = addr.confidence
         s.delete(addr)
+    known = {(f.field, f.value, f.protocol, f.component): f
+             for f in s.scalars(select(Fact).where(Fact.asset_id == keep.id))}
     for f in s.scalars(select(Fact).where(Fact.asset_id == drop.id)).all():
-        put_fact(s, keep.id, f.field, f.value, f.protocol, f.message, f.evidence, f.sensor, f.first_seen, f.last_seen)
+        comp = f.component or moved_component or ""
+        same = known.get((f.field, f.value, f.protocol, comp))
+        if same is None:
+            f.asset_id, f.component = keep.id, comp
+            known[(f.field, f.value, f.protocol, comp)] = f
+            continue
+        if f.first_seen < same.first_seen:
+            same.first_seen, same.evidence, same.message = f.first_seen, f.evidence, f.message
+        same.last_seen = max(same.last_seen, f.last_seen)
         s.delete(f)
+    s.flush()
     for c in s.scalars(select(Communication).where(
             (Communication.client_id == drop.id) | (Communication.server_id == drop.id))).all():
         cid = keep.id if c.client_id == drop.id else c.client_id
@@ -323,4 +345,3 @@ def merge_into(s: Session, keep: Asset, drop: Asset) -> None:
     s.flush()
     s.delete(drop)
     s.flush()
-

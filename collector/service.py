@@ -8,6 +8,7 @@ the pure rules in merge.py, and identity facts (vendor + serial) link assets see
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -28,6 +29,13 @@ class IngestResult:
     observations: int
 
 
+FactKey = tuple[str, str, str, str]           # field, value, protocol, component
+
+
+def fact_key(f: Fact | NewFact) -> FactKey:
+    return (f.field, f.value, f.protocol, f.component or "")
+
+
 def evidence_text(ev: Evidence) -> str:
     if ev.frame is not None:
         return f"{ev.source}#frame {ev.frame}"
@@ -38,7 +46,8 @@ def evidence_text(ev: Evidence) -> str:
 class NewFact(repo.PendingRow):
     """A fact this batch adds, written with the batch's other new facts by write_facts()."""
 
-    COLUMNS = ("asset_id", "field", "value", "protocol", "message", "evidence", "sensor", "first_seen", "last_seen")
+    COLUMNS = ("asset_id", "component", "field", "value", "protocol", "message", "evidence", "sensor", "first_seen",
+               "last_seen")
     __slots__ = (*COLUMNS, "written")
 
     def __init__(self, **values: object) -> None:
@@ -59,6 +68,7 @@ class _BatchContext:
         self.new_facts: list[NewFact] = []
         self.touched: set[int] = set()
         self.new_macs: list[tuple[int, str, float]] = []
+        self.unit_hosts: set[int] = set()           # top-level assets given unit:N facts in this batch
         self.preload()
 
     def preload(self) -> None:
@@ -93,11 +103,14 @@ class _BatchContext:
         self.assets: dict[int, Asset] = {a.id: a for a in repo.load_assets(self.s, ids)}
         for aid in repo.assets_with_mac(self.s, ids):
             self.macs.add(aid)
-        self.facts: dict[int, dict[tuple[str, str, str], Fact | NewFact]] = {aid: {} for aid in ids}
+        self.facts: dict[int, dict[FactKey, Fact | NewFact]] = {aid: {} for aid in ids}
         for f in repo.facts_for(self.s, ids):
-            self.facts[f.asset_id][(f.field, f.value, f.protocol)] = f
+            self.facts[f.asset_id][fact_key(f)] = f
+        self.gateways: set[int] = set()                           # assets with Modbus unit children
         for cid, pid, comp in repo.children_for(self.s, ids):
             self.children[(pid, comp)] = cid
+            if merge.unit_of(comp) is not None:
+                self.gateways.add(pid)
 
     def forget(self) -> None:
         """Assets were merged: load the caches again from the database."""
@@ -184,33 +197,48 @@ class _BatchContext:
             assert subj.ip is not None
             a = self._top("ip", subj.vlan, subj.ip, first, last)
         if subj.component:
-            key = (a.id, subj.component)
-            cid = self.children.get(key)
-            if cid is None:
-                a = self.make_asset(first, last, parent_id=a.id, component=subj.component)
-                self.children[key] = a.id
-            else:
-                a = self.asset(cid)  # type: ignore[assignment]
-                repo.touch(a, first, last)
-            self.touched.add(a.id)
+            if merge.unit_of(subj.component) is not None and a.id not in self.gateways:
+                self.unit_hosts.add(a.id)       # one device = one asset until several units answer (gateway)
+                return a
+            a = self.child(a, subj.component, first, last)
+        return a
+
+    def child(self, parent: Asset, component: str, first: float, last: float) -> Asset:
+        key = (parent.id, component)
+        cid = self.children.get(key)
+        a = self.asset(cid) if cid is not None else None
+        if a is None:
+            a = self.make_asset(first, last, parent_id=parent.id, component=component)
+            self.children[key] = a.id
+        else:
+            repo.touch(a, first, last)
+        self.touched.add(a.id)
         return a
 
     def fact(self, asset_id: int, f: FactObs, sensor: str) -> None:
+        if f.field == "role_hint" and f.value == Role.GATEWAY.value:
+            self.unit_hosts.add(asset_id)
         self.put_fact(asset_id, f.field, f.value, f.protocol, f.message, evidence_text(f.evidence), sensor,
-                      f.first_seen, f.last_seen)
+                      f.first_seen, f.last_seen, f.subject.component or "")
 
-    def put_fact(self, asset_id: int, field: str, value: str, protocol: str, message: str, evidence: str,
-                 sensor: str, first: float, last: float) -> None:
-        """One value of one field from one protocol: kept beside other values, first/last seen widened."""
+    def known_facts(self, asset_id: int) -> dict[FactKey, Fact | NewFact]:
         known = self.facts.get(asset_id)
         if known is None:
-            known = self.facts[asset_id] = {(x.field, x.value, x.protocol): x for x in repo.facts_of(self.s, asset_id)}
-        row = known.get((field, value, protocol))
+            known = self.facts[asset_id] = {fact_key(x): x for x in repo.facts_of(self.s, asset_id)}
+        return known
+
+    def put_fact(self, asset_id: int, field: str, value: str, protocol: str, message: str, evidence: str,
+                 sensor: str, first: float, last: float, component: str = "") -> None:
+        """One value of one field from one protocol (and one unit or slot): kept beside other values, first/last
+        seen widened."""
+        known = self.known_facts(asset_id)
+        key = (field, value, protocol, component)
+        row = known.get(key)
         if row is None:
-            new = NewFact(asset_id=asset_id, field=field, value=value, protocol=protocol, message=message,
-                          evidence=evidence, sensor=sensor, first_seen=first, last_seen=last)
+            new = NewFact(asset_id=asset_id, component=component, field=field, value=value, protocol=protocol,
+                          message=message, evidence=evidence, sensor=sensor, first_seen=first, last_seen=last)
             self.new_facts.append(new)
-            known[(field, value, protocol)] = new
+            known[key] = new
             return
         if isinstance(row, NewFact) and row.written:
             raise RuntimeError("a new fact changed after it was written")     # a bug in the order of _apply
@@ -288,6 +316,7 @@ def _apply(s: Session, batch: Batch) -> IngestResult:
         ctx.fact(a.id, f, batch.sensor)
         if f.field == "protocol" and f.value.endswith("-server"):
             a.sent = True                       # a server that answered has spoken
+    _split_gateways(ctx)
     ends = [(ctx.resolve(c.client, c.first_seen, c.last_seen).id, ctx.resolve(c.server, c.first_seen, c.last_seen).id)
             for c in batch.comms]
     known = repo.comms_between(s, sorted({cl for cl, _sv in ends}))
@@ -311,6 +340,8 @@ def _apply(s: Session, batch: Batch) -> IngestResult:
     ctx.write_facts()
     repo.write_comms(s, known)
     _link_by_serial(s, ctx)
+    _link_l2(s, ctx)
+    ctx.write_facts()
     touched = set(ctx.touched)
     for aid in list(touched):
         a = ctx.asset(aid)
@@ -329,32 +360,129 @@ def _apply(s: Session, batch: Batch) -> IngestResult:
     return IngestResult("applied", n)
 
 
+def _split_gateways(ctx: _BatchContext) -> None:
+    """interfaces.md, Modbus: facts of unit N stay on the address's asset (one device, one asset) until the
+    address is a gateway (>= 2 units answered, or it said so with exception 0x0A/0x0B); then each unit becomes a
+    child asset and its facts move to it (units only written to included). One pass over the batch's cache."""
+    for aid in sorted(ctx.unit_hosts - ctx.gateways):
+        a = ctx.asset(aid)
+        known = ctx.known_facts(aid)
+        if a is None or not merge.is_modbus_gateway(_views(known.values())):
+            continue
+        ctx.gateways.add(aid)
+        for key, row in list(known.items()):
+            comp = key[3]
+            if merge.unit_of(comp) is None:
+                continue
+            child = ctx.child(a, comp, row.first_seen, row.last_seen)
+            if row.field == "protocol" and row.value.endswith("-server"):
+                child.sent = True
+            _move_fact(ctx, row, key, child.id)
+
+
+def _move_fact(ctx: _BatchContext, row: Fact | NewFact, key: FactKey, to: int) -> None:
+    """Move one cached fact to another asset (it keeps its frame, message and component)."""
+    del ctx.facts[row.asset_id][key]
+    dest = ctx.known_facts(to)
+    same = dest.get(key)
+    if same is None:
+        row.asset_id = to
+        dest[key] = row
+        return
+    if row.first_seen < same.first_seen:
+        same.first_seen, same.evidence, same.message = row.first_seen, row.evidence, row.message
+    same.last_seen = max(same.last_seen, row.last_seen)
+    if isinstance(row, NewFact):
+        ctx.new_facts.remove(row)
+    else:
+        ctx.s.delete(row)
+
+
+def _views(rows: Iterable[Fact | NewFact]) -> list[merge.FactView]:
+    return [merge.FactView(f.field, f.value, f.protocol, f.last_seen, f.component or "", f.message, f.evidence)
+            for f in rows]
+
+
 def _link_by_serial(s: Session, ctx: _BatchContext) -> None:
-    """Two top-level assets reporting the same vendor and serial number are one device."""
-    for asset_id in sorted(ctx.touched):
-        a = ctx.asset(asset_id)
-        if a is None or a.parent_id is not None:
+    """Assets with the same vendor + serial number are one device (a routed CIP slot child and its parent or a
+    sibling, two addresses of one module, across batches): merge.plan_identity_merges groups them in one pass,
+    then one reload of the batch caches (no recursion)."""
+    serials = sorted({k[1] for aid in ctx.touched for k in ctx.facts.get(aid, {})
+                      if k[0] == "serial" and merge.meaningful_serial(k[1])})
+    if not serials:
+        return
+    ctx.write_facts()
+    idents: dict[int, dict[str, set[str]]] = {}
+    where: dict[int, tuple[int | None, str | None]] = {}
+    serial_fact: dict[int, Fact] = {}
+    for f, parent, comp in repo.identity_facts(s, serials, ("vendor", "serial", "product_code")):
+        idents.setdefault(f.asset_id, {}).setdefault(f.field, set()).add(f.value)
+        where[f.asset_id] = (parent, comp)
+        if f.field == "serial":
+            serial_fact.setdefault(f.asset_id, f)
+    plan = merge.plan_identity_merges([
+        merge.Ident(aid, where[aid][0], where[aid][1], frozenset(v.get("vendor", ())), frozenset(v.get("serial", ())),
+                    frozenset(v.get("product_code", ()))) for aid, v in sorted(idents.items())])
+    slots: list[tuple[int, str, Fact]] = []
+    for fold in plan:
+        keep, drop = ctx.asset(fold.keep), ctx.asset(fold.drop)
+        if keep is None or drop is None:
             continue
-        facts = ctx.facts_of(asset_id)
-        serials = {f.value for f in facts if f.field == "serial"}
-        vendors = {f.value for f in facts if f.field == "vendor"}
-        if not serials or not vendors:
+        repo.merge_into(s, keep, drop, moved_component=drop.component if drop.parent_id is not None else None)
+        ctx.touched.discard(drop.id)
+        ctx.touched.add(keep.id)
+        if fold.slot:
+            slots.append((keep.id, fold.slot, serial_fact[fold.drop]))
+    if not plan:
+        return
+    ctx.forget()
+    for keep_id, slot, f in slots:
+        n = slot.removeprefix("slot:")
+        ctx.put_fact(keep_id, "slot", n, f.protocol, f"CIP identity routed to backplane {slot} has this device's "
+                     "vendor and serial number: the same module", f.evidence, f.sensor, f.first_seen, f.last_seen)
+
+
+L2_CLAIMS = ("management_ip", "chassis_mac")
+
+
+def _link_l2(s: Session, ctx: _BatchContext) -> None:
+    """An LLDP/CDP neighbour known only by a MAC whose management address (or chassis MAC) is an address of an
+    IP asset is that asset (merge.plan_l2_merges); works whichever side arrived first (two queries a batch)."""
+    values: set[str] = set()
+    for aid in ctx.touched:
+        values.update(k[1] for k in ctx.facts.get(aid, {}) if k[0] in L2_CLAIMS)
+    values.update(v for (aid, _kind, _vlan, v) in ctx.addresses if aid in ctx.touched)
+    if not values:
+        return
+    claims: dict[int, tuple[set[str], set[str]]] = {}
+    for aid, field, value in repo.facts_with_values(s, L2_CLAIMS, sorted(values)):
+        ips, macs = claims.setdefault(aid, (set(), set()))
+        (ips if field == "management_ip" else macs).add(value)
+    if not claims:
+        return
+    claimed = sorted({v for ips, macs in claims.values() for v in ips | macs})
+    rows = repo.addresses_near(s, claimed, sorted(claims))
+    has_ip = {aid for aid, kind, _v, parent in rows if kind == "ip" and parent is None}
+    tops = {aid for aid, _k, _v, parent in rows if parent is None}
+    ip_owners: dict[str, set[int]] = {}
+    mac_owners: dict[str, set[int]] = {}
+    for aid, kind, value, _parent in rows:
+        if aid in has_ip:
+            (ip_owners if kind == "ip" else mac_owners).setdefault(value, set()).add(aid)
+    plan = merge.plan_l2_merges([merge.L2Claim(aid, frozenset(ips), frozenset(macs))
+                                 for aid, (ips, macs) in sorted(claims.items()) if aid in tops and aid not in has_ip],
+                                ip_owners, mac_owners)
+    if not plan:
+        return
+    ctx.write_facts()
+    for keep_id, drop_id in plan:
+        keep, drop = ctx.asset(keep_id), ctx.asset(drop_id)
+        if keep is None or drop is None:
             continue
-        for serial in serials:
-            for other_id in repo.assets_with_fact(s, "serial", serial):
-                other = ctx.asset(other_id)
-                if other is None or other_id == asset_id or other.parent_id is not None:
-                    continue
-                if not vendors & {f.value for f in ctx.facts_of(other_id) if f.field == "vendor"}:
-                    continue
-                keep, drop = (other, a) if other.id < a.id else (a, other)
-                s.flush()
-                repo.merge_into(s, keep, drop)
-                ctx.touched.discard(drop.id)
-                ctx.touched.add(keep.id)
-                ctx.forget()
-                return _link_by_serial(s, ctx)
-    return None
+        repo.merge_into(s, keep, drop)
+        ctx.touched.discard(drop_id)
+        ctx.touched.add(keep_id)
+    ctx.forget()
 
 
 def _resummarize(s: Session, ctx: _BatchContext, asset_id: int, children: list[str], ports: set[int]) -> None:
@@ -362,16 +490,20 @@ def _resummarize(s: Session, ctx: _BatchContext, asset_id: int, children: list[s
     a = ctx.asset(asset_id)
     if a is None:
         return
-    facts = [merge.FactView(f.field, f.value, f.protocol, f.last_seen) for f in ctx.facts_of(asset_id)]
-    unit_children = sum(1 for c in children if c.startswith("unit:")) >= 2
+    facts = _views(ctx.facts_of(asset_id))
+    units = sum(1 for c in children if merge.unit_of(c) is not None)
+    gateway = units > 0 or (a.parent_id is None and merge.is_modbus_gateway(facts))
     # only IT traffic makes an it-host; an undecoded OT protocol (DNP3, IEC 104, ...) leaves the role unknown
     it_only = bool(ports) and not ports & OT_PORTS.keys()
-    summary = merge.summarize(facts, has_children_units=unit_children, has_it_traffic=it_only)
-    if a.parent_id is not None and summary.role is Role.UNKNOWN:
-        summary.role = Role.PLC if (a.component or "").startswith(("unit:", "slot:", "rack:")) else Role.UNKNOWN
+    summary = merge.summarize(merge.own_facts(facts, gateway), has_children_units=units >= 2,
+                              has_it_traffic=it_only)
+    if a.parent_id is not None and summary.role is Role.UNKNOWN and \
+            (a.component or "").startswith(("unit:", "slot:", "rack:")):
+        summary.role, summary.role_evidence = Role.PLC, f"a module or unit ({a.component}) behind its parent's address"
     a.vendor, a.product, a.order_number = summary.vendor, summary.product, summary.order_number
     a.firmware, a.serial, a.name, a.mac_vendor = summary.firmware, summary.serial, summary.name, summary.mac_vendor
     a.role, a.identified = summary.role.value, summary.identified
+    a.role_evidence = summary.role_evidence[:512] or None
 
 
 def ingest(factory: sessionmaker[Session], batch: Batch) -> IngestResult:
