@@ -215,8 +215,15 @@ def coverage_cmd(db: DbOpt = DEFAULT_URL,
                f"{'PASS' if cov['pass'] else 'FAIL'}")
     f = cov["fields"]
     typer.echo(f"fields           vendor {f['vendor']:.1%}  product {f['product']:.1%}  firmware {f['firmware']:.1%}")
-    typer.echo(f"traffic coverage {tr['share']:.1%} ({tr['ot_bytes_decoded']:,}/{tr['ot_bytes']:,} OT bytes decoded) "
-               f"target {tr['target']:.0%}: {'PASS' if tr['pass'] else 'FAIL'}")
+    if tr["share"] is None:
+        typer.echo(f"traffic coverage not applicable (no OT bytes seen) target {tr['target']:.0%}")
+    else:
+        typer.echo(f"traffic coverage {tr['share']:.1%} ({tr['ot_bytes_decoded']:,}/{tr['ot_bytes']:,} OT bytes "
+                   f"decoded) target {tr['target']:.0%}: {'PASS' if tr['pass'] else 'FAIL'}")
+    for c in cov["components"]:
+        what = " ".join(x for x in (c["vendor"], c["product"], c["firmware"]) if x) or "no identity"
+        typer.echo(f"component {c['component'] or '-'} of asset {c['parent']} (asset {c['asset']}, {c['role']}): "
+                   f"{what}{'' if c['identified'] else ' (not identified)'}")
     for g in cov["gaps"]:
         typer.echo(f"gap asset {g['asset']} {' '.join(g['ips']) or '-'} ({g['role']}): {g['reason']} -> {g['action']}")
 

@@ -22,6 +22,7 @@ class FactOut(BaseModel):
     field: str
     value: str
     protocol: str
+    component: str | None = Field(None, description="the unit or slot the fact's frame was about (unit:5, slot:0)")
     message: str
     evidence: str = Field(description="capture file and frame, or sensor and time")
     sensor: str
@@ -44,6 +45,7 @@ class AssetOut(BaseModel):
     macs: list[str]
     vlans: list[int]
     role: str
+    role_evidence: str | None = Field(None, description="why this role: the device's own statement or its traffic")
     vendor: str | None
     product: str | None
     order_number: str | None
@@ -128,9 +130,10 @@ class TrafficCoverage(BaseModel):
     ot_bytes: int
     ot_bytes_decoded: int
     ot_packets: int
-    share: float
+    share: float | None = Field(description="decoded / seen; null when no OT bytes were seen (not applicable)")
     target: float
-    pass_: bool = Field(alias="pass")
+    pass_: bool | None = Field(alias="pass", description="null when not applicable")
+    status: str = Field(description="pass | fail | not applicable")
     by_protocol: list[ProtocolTraffic]
 
 
@@ -144,6 +147,19 @@ class Gap(BaseModel):
     action: str
 
 
+class ComponentCoverage(BaseModel):
+    """A backplane module or a unit behind a gateway: part of its parent device, not counted as an asset."""
+
+    asset: int
+    parent: int
+    component: str | None
+    role: str
+    vendor: str | None
+    product: str | None
+    firmware: str | None
+    identified: bool
+
+
 class CoverageOut(BaseModel):
     target: float
     assets_total: int
@@ -154,6 +170,7 @@ class CoverageOut(BaseModel):
     by_subnet: list[GroupCoverage]
     by_vlan: list[GroupCoverage]
     traffic: TrafficCoverage
+    components: list[ComponentCoverage]
     gaps: list[Gap]
 
 

@@ -67,7 +67,8 @@ def _chunks(seq: Sequence[int], n: int) -> Iterable[Sequence[int]]:
 
 
 def fact_dict(f: Fact) -> dict[str, Any]:
-    return {"field": f.field, "value": f.value, "protocol": f.protocol, "message": f.message,
+    return {"field": f.field, "value": f.value, "protocol": f.protocol, "component": f.component or None,
+            "message": f.message,
             "evidence": f.evidence, "sensor": f.sensor, "first_seen": iso(f.first_seen), "last_seen": iso(f.last_seen)}
 
 
@@ -77,11 +78,12 @@ def asset_dict(b: AssetBundle, *, with_facts: bool = True) -> dict[str, Any]:
     macs = sorted({ad.value for ad in b.addresses if ad.kind == "mac"})
     vlans = sorted({ad.vlan for ad in b.addresses})
     protocols = sorted({f.value for f in b.facts if f.field == "protocol"})
-    facts = sorted(b.facts, key=lambda f: (f.field, f.value, f.protocol))
+    facts = sorted(b.facts, key=lambda f: (f.field, f.value, f.protocol, f.component or ""))
     conflicts = _conflicts(facts)
     out: dict[str, Any] = {
         "id": a.id, "parent": a.parent_id, "component": a.component, "children": b.children,
-        "ips": ips, "macs": macs, "vlans": vlans, "role": a.role, "vendor": a.vendor, "product": a.product,
+        "ips": ips, "macs": macs, "vlans": vlans, "role": a.role, "role_evidence": a.role_evidence,
+        "vendor": a.vendor, "product": a.product,
         "order_number": a.order_number, "firmware": a.firmware, "serial": a.serial, "name": a.name,
         "mac_vendor": a.mac_vendor, "identified": a.identified, "protocols": protocols,
         "first_seen": iso(a.first_seen), "last_seen": iso(a.last_seen), "conflicts": conflicts,
@@ -116,6 +118,8 @@ class _Light:
     """What coverage needs of an asset, read with plain column queries (no ORM objects: 10k assets fast)."""
 
     id: int
+    parent: int | None
+    component: str | None
     role: str
     summary: merge.Summary
     sent: bool
@@ -143,13 +147,13 @@ def _light_assets(s: Session) -> list[_Light]:
         if kind == "ip":
             ips[aid].append(value)
     out = []
-    for row in s.execute(select(Asset.id, Asset.role, Asset.vendor, Asset.product, Asset.order_number,
-                                Asset.firmware, Asset.sent, Asset.first_seen, Asset.last_seen, Asset.name)
-                         .order_by(Asset.id)):
-        aid, role, vendor, product, order, fw, sent, first, last, name = row
+    for row in s.execute(select(Asset.id, Asset.parent_id, Asset.component, Asset.role, Asset.vendor, Asset.product,
+                                Asset.order_number, Asset.firmware, Asset.sent, Asset.first_seen, Asset.last_seen,
+                                Asset.name).order_by(Asset.id)):
+        aid, parent, comp, role, vendor, product, order, fw, sent, first, last, name = row
         summ = merge.Summary(vendor=vendor, product=product, order_number=order, firmware=fw, role=Role(role),
                              protocols=sorted(set(protos.get(aid, ()))))
-        out.append(_Light(aid, role, summ, bool(sent), first, last, name, sorted(ips.get(aid, []), key=_ip_key),
+        out.append(_Light(aid, parent, comp, role, summ, bool(sent), first, last, name, sorted(ips.get(aid, []), key=_ip_key),
                           sorted(vlans.get(aid, ())), aid in encrypted))
     return out
 
@@ -168,7 +172,14 @@ def _share(n: int, d: int) -> float:
 
 
 def coverage(s: Session, *, target: float = ASSET_TARGET, traffic_target: float = TRAFFIC_TARGET) -> dict[str, Any]:
-    ot = [x for x in _light_assets(s) if merge.is_ot(x.summary)]
+    """Coverage counts devices: the denominator is the top-level OT assets; backplane modules and units behind a
+    gateway are listed as components of their chassis/gateway (their own section), never as extra assets."""
+    light = _light_assets(s)
+    ot = [x for x in light if x.parent is None and merge.is_ot(x.summary)]
+    components = [{"asset": x.id, "parent": x.parent, "component": x.component, "role": x.role,
+                   "vendor": x.summary.vendor, "product": x.summary.product or x.summary.order_number,
+                   "firmware": x.summary.firmware, "identified": x.summary.identified}
+                  for x in light if x.parent is not None]
     total = len(ot)
     identified = sum(1 for x in ot if x.summary.identified)
     fields = {
@@ -202,7 +213,7 @@ def coverage(s: Session, *, target: float = ASSET_TARGET, traffic_target: float 
         gaps.append({"asset": x.id, "ips": x.ips, "role": x.role, "name": x.name, "missing": x.summary.missing(),
                      "reason": reason, "action": action})
     asset_cov = _share(identified, total)
-    traffic_share = _share(int(decoded), int(seen))
+    traffic_share, traffic_pass, traffic_status = merge.traffic_verdict(int(seen), int(decoded), traffic_target)
     return {
         "target": target, "assets_total": total, "assets_identified": identified, "asset_coverage": asset_cov,
         "pass": asset_cov >= target if total else False,
@@ -212,8 +223,9 @@ def coverage(s: Session, *, target: float = ASSET_TARGET, traffic_target: float 
         "by_vlan": [{"vlan": int(k), "assets": v[0], "identified": v[1], "coverage": _share(v[1], v[0])}
                     for k, v in sorted(groups["vlan"].items(), key=lambda kv: int(kv[0]))],
         "traffic": {"ot_bytes": int(seen), "ot_bytes_decoded": int(decoded), "ot_packets": int(packets),
-                    "share": traffic_share, "target": traffic_target,
-                    "pass": traffic_share >= traffic_target if seen else False, "by_protocol": per_proto},
+                    "share": traffic_share, "target": traffic_target, "pass": traffic_pass, "status": traffic_status,
+                    "by_protocol": per_proto},
+        "components": components,
         "gaps": gaps,
     }
 

@@ -271,7 +271,7 @@ def identity_facts(s: Session, serials: Sequence[str], fields: Sequence[str]) ->
         holders = select(Fact.asset_id).where(Fact.field == "serial", Fact.value.in_(chunk))
         out.extend(s.execute(select(Fact, Asset.parent_id, Asset.component).join(Asset, Asset.id == Fact.asset_id)
                              .where(Fact.field.in_(fields), Fact.asset_id.in_(holders))
-                             .order_by(Fact.asset_id, Fact.id)).tuples())
+                             .order_by(Fact.asset_id, Fact.id)).all())
     return out
 
 
@@ -280,7 +280,7 @@ def facts_with_values(s: Session, fields: Sequence[str], values: Sequence[str]) 
     out: list[tuple[int, str, str]] = []
     for chunk in _chunks(values):
         out.extend(s.execute(select(Fact.asset_id, Fact.field, Fact.value)
-                             .where(Fact.field.in_(fields), Fact.value.in_(chunk))).tuples())
+                             .where(Fact.field.in_(fields), Fact.value.in_(chunk))).all())
     return out
 
 
@@ -291,10 +291,10 @@ def addresses_near(s: Session, values: Sequence[str], asset_ids: Sequence[int]) 
     for chunk in _chunks(values):
         holders = select(Address.asset_id).where(Address.value.in_(chunk))
         out.extend(s.execute(select(Address.asset_id, Address.kind, Address.value, Asset.parent_id)
-                             .join(Asset, Asset.id == Address.asset_id).where(Address.asset_id.in_(holders))).tuples())
+                             .join(Asset, Asset.id == Address.asset_id).where(Address.asset_id.in_(holders))).all())
     for chunk in _chunks(asset_ids):
         out.extend(s.execute(select(Address.asset_id, Address.kind, Address.value, Asset.parent_id)
-                             .join(Asset, Asset.id == Address.asset_id).where(Address.asset_id.in_(chunk))).tuples())
+                             .join(Asset, Asset.id == Address.asset_id).where(Address.asset_id.in_(chunk))).all())
     return out
 
 

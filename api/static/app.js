@@ -82,7 +82,9 @@ function renderCoverage(c) {
     row.append(track, el("span", pct(share)));
     bars.append(row);
   }
-  document.getElementById("traffic-share").textContent = pct(c.traffic.share);
+  // no OT bytes: the traffic KPI does not apply (it is not 0 % and not a failure)
+  document.getElementById("traffic-share").textContent =
+    c.traffic.share === null ? "not applicable (no OT bytes seen)" : pct(c.traffic.share);
   document.getElementById("traffic-target").textContent = pct(c.traffic.target);
   const gaps = document.getElementById("gaps");
   gaps.replaceChildren();
@@ -94,6 +96,13 @@ function renderCoverage(c) {
     gaps.append(li);
   }
   if (!c.gaps.length) gaps.append(el("li", "none: every OT asset is identified"));
+  const comps = document.getElementById("components");
+  comps.replaceChildren();
+  for (const m of c.components) {
+    const what = [m.vendor, m.product, m.firmware].filter(Boolean).join(" ") || "no identity";
+    comps.append(el("li", `${m.component || "-"} of #${m.parent} (${m.role}): ${what}`));
+  }
+  if (!c.components.length) comps.append(el("li", "none"));
 }
 
 function cell(a, key) {
