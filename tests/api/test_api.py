@@ -49,7 +49,7 @@ def test_local_read_only_use_without_tokens(local_client: TestClient) -> None:
 def test_assets_list_and_filters(client: TestClient, tokens: dict[str, str]) -> None:
     h = auth(tokens["read"])
     all_ = client.get("/api/v1/assets?limit=1000", headers=h).json()
-    assert all_["count"] == len(all_["data"]) == 15
+    assert all_["count"] == len(all_["data"]) == 13                   # one asset per device (issue 12)
     plcs = client.get("/api/v1/assets?role=plc", headers=h).json()
     assert plcs["count"] >= 8 and all(a["role"] == "plc" for a in plcs["data"])
     siemens = client.get("/api/v1/assets?vendor=siemens", headers=h).json()
@@ -62,11 +62,14 @@ def test_assets_list_and_filters(client: TestClient, tokens: dict[str, str]) -> 
     assert sub["count"] == 4 and all(ip.startswith("198.18.0.1") for a in sub["data"] for ip in a["ips"])
     assert client.get("/api/v1/assets?vlan=0", headers=h).json()["count"] == 10
     text = client.get("/api/v1/assets?q=ControlLogix", headers=h).json()
-    assert text["count"] == 2                                        # the controller and its slot-0 module
+    assert text["count"] == 1                      # the controller, its routed slot-0 identity folded into it
+    logix = client.get(f"/api/v1/assets/{text['data'][0]['id']}", headers=h).json()
+    assert {(f["field"], f["value"]) for f in logix["facts"] if f["field"] == "slot"} == {("slot", "0")}
+    assert logix["children"] == [] and logix["role_evidence"]
     page = client.get("/api/v1/assets?limit=5&offset=5", headers=h).json()
-    assert page["count"] == 15 and [a["id"] for a in page["data"]] == [a["id"] for a in all_["data"][5:10]]
+    assert page["count"] == 13 and [a["id"] for a in page["data"]] == [a["id"] for a in all_["data"][5:10]]
     past = client.get("/api/v1/assets?limit=5&offset=40", headers=h).json()      # past the end: total still told
-    assert past["count"] == 15 and past["data"] == []
+    assert past["count"] == 13 and past["data"] == []
     assert client.get("/api/v1/assets?q=%25%27%20OR%201%3D1--", headers=h).json()["count"] == 0
 
 
@@ -98,8 +101,10 @@ def test_unknown_asset_404(client: TestClient, tokens: dict[str, str]) -> None:
 
 def test_coverage(client: TestClient, tokens: dict[str, str]) -> None:
     c = client.get("/api/v1/coverage", headers=auth(tokens["read"])).json()
-    assert (c["assets_total"], c["assets_identified"], c["target"], c["pass"]) == (15, 13, 0.95, False)
-    assert c["traffic"]["share"] == 1.0 and c["traffic"]["target"] == 0.8
+    # devices only: the gateway's three units are its components, not assets of their own
+    assert (c["assets_total"], c["assets_identified"], c["target"], c["pass"]) == (10, 8, 0.95, False)
+    assert sorted(m["component"] for m in c["components"]) == ["unit:1", "unit:2", "unit:3"]
+    assert c["traffic"]["share"] == 1.0 and c["traffic"]["target"] == 0.8 and c["traffic"]["status"] == "pass"
     assert {g["ips"][0] for g in c["gaps"]} == {"198.18.0.50", "198.18.0.60"}
     assert all(g["reason"] and g["action"] for g in c["gaps"])
     assert c["by_subnet"] and c["by_vlan"][0]["vlan"] == 0
@@ -140,7 +145,7 @@ def test_hostile_strings_in_exports(client: TestClient, tokens: dict[str, str]) 
     hostile = next(r for r in rows if r["ips"] == "198.18.0.13")
     assert hostile["vendor"] == "<script>alert(1)</script>"           # kept as text: CSV is not HTML
     assert all(not v.startswith(("=", "+", "-", "@")) for r in rows for v in r.values())
-    assert json.loads(client.get("/api/v1/export/assets.json", headers=h).text)["count"] == 15
+    assert json.loads(client.get("/api/v1/export/assets.json", headers=h).text)["count"] == 13
     page = client.get("/", headers=h)
     assert page.headers["content-security-policy"].startswith("default-src 'self'")
     assert "<script>alert" not in page.text

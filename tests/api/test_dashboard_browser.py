@@ -61,10 +61,12 @@ def test_dashboard(server: str, tmp_path: Path) -> None:
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         page.goto(server + "/")
         page.wait_for_selector("body[data-loaded='1']", timeout=15000)
-        assert page.text_content("[data-testid=coverage-value]") == "86.7%"
-        assert page.text_content("[data-testid=asset-total]") == "15"
+        assert page.text_content("[data-testid=coverage-value]") == "80.0%"      # 8 of 10 devices
+        assert page.text_content("[data-testid=asset-total]") == "10"
         assert page.text_content("[data-testid=verdict]") == "FAIL"
-        assert page.text_content("[data-testid=asset-count]") == "(15 of 15)"
+        assert page.text_content("[data-testid=asset-count]") == "(13 of 13)"
+        assert page.text_content("[data-testid=traffic-share]") == "100.0%"
+        assert page.locator("[data-testid=components] li").count() == 3            # the gateway's units
         page.fill("[data-testid=search]", "Siemens")
         assert page.locator("#assets tbody tr").count() == 2
         page.fill("[data-testid=search]", "script")
