@@ -60,7 +60,8 @@ class Fact(Base):
     """One value of one field of an asset, from one protocol. Conflicting values live side by side."""
 
     __tablename__ = "facts"
-    __table_args__ = (UniqueConstraint("asset_id", "field", "value", "protocol", "component"),)
+    __table_args__ = (UniqueConstraint("asset_id", "field", "value", "protocol", "component"),
+                      Index("ix_facts_field_value", "field", "value"))     # vendor+serial and LLDP claim look-ups
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)

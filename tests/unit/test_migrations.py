@@ -76,3 +76,30 @@ def test_pre_migration_database_is_stamped(tmp_path: Path) -> None:
     init_schema(engine)
     with engine.connect() as conn:
         assert conn.exec_driver_sql("select version_num from alembic_version").scalar() == HEAD
+
+
+def test_0001_database_with_facts_upgrades_to_head_and_back(tmp_path: Path) -> None:
+    """Existing facts get component "" (the device itself); the downgrade restores 0001's schema."""
+    from alembic import command
+
+    from otscope.collector.db import alembic_config
+
+    engine = make_engine(f"sqlite:///{tmp_path}/up.db")
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn), "0001")
+        conn.exec_driver_sql("insert into assets (id, role, identified, sent, first_seen, last_seen) "
+                             "values (1, 'plc', 0, 1, 1.0, 2.0)")
+        conn.exec_driver_sql("insert into facts (asset_id, field, value, protocol, message, evidence, sensor, "
+                             "first_seen, last_seen) values (1, 'vendor', 'Acme', 'modbus', 'm', 'a.pcap#frame 1', "
+                             "'s', 1.0, 2.0)")
+    init_schema(engine)
+    with engine.begin() as conn:
+        assert conn.exec_driver_sql("select component, value from facts").all() == [("", "Acme")]
+        # the same value from another unit of the same address is a second row now
+        conn.exec_driver_sql("insert into facts (asset_id, component, field, value, protocol, message, evidence, "
+                             "sensor, first_seen, last_seen) values (1, 'unit:2', 'vendor', 'Acme', 'modbus', 'm', "
+                             "'a.pcap#frame 2', 's', 1.0, 2.0)")
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+        conn.exec_driver_sql("delete from facts where component = 'unit:2'")
+        command.downgrade(alembic_config(conn), "0001")
+        assert "component" not in {c["name"] for c in inspect(conn).get_columns("facts")}

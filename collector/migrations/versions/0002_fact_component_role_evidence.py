@@ -8,6 +8,7 @@ Create Date: 2026-12-01 23:20:00
   was N, ``slot:N`` for a CIP identity routed through the backplane. The fact's uniqueness now includes it (two
   units behind one address may report the same value before the address is known to be a gateway).
 * ``assets.role_evidence``: the reason merge.decide_role gave for the asset's role.
+* ``ix_facts_field_value``: the vendor + serial and LLDP management-address look-ups of every batch.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -39,11 +40,13 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('component', sa.String(length=64), server_default='', nullable=False))
         batch_op.drop_constraint(old, type_='unique')
         batch_op.create_unique_constraint(new, NEW)
+        batch_op.create_index('ix_facts_field_value', ['field', 'value'], unique=False)
 
 
 def downgrade() -> None:
     old, new = _names()
     with op.batch_alter_table('facts', schema=None, naming_convention=SQLITE_NAMES) as batch_op:
+        batch_op.drop_index('ix_facts_field_value')
         batch_op.drop_constraint(new, type_='unique')
         batch_op.create_unique_constraint(old, OLD)
         batch_op.drop_column('component')
