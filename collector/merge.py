@@ -350,7 +350,8 @@ def plan_identity_merges(idents: Sequence[Ident]) -> list[Fold]:
             if m is not keep:
                 slot = m.component if m.parent_id is not None and (m.component or "").startswith("slot:") else None
                 out.append(Fold(keep.asset_id, m.asset_id, slot))
-    out.sort(key=lambda f: (next(i.parent_id is None for i in idents if i.asset_id == f.drop), f.drop))
+    top = {i.asset_id: i.parent_id is None for i in idents}
+    out.sort(key=lambda f: (top[f.drop], f.drop))
     return out
 
 

@@ -34,6 +34,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     d = tmp_path_factory.mktemp("ui")
     inv = Inventory(f"sqlite:///{d}/ui.db")
     inv.replay(*(PCAPS / f for f in ("modbus_plant.pcap", "s7_plant.pcap", "enip_plant.pcap", "hostile_names.pcap")))
+    yield from serve(inv)
+
+
+def serve(inv: Inventory) -> Iterator[str]:
     port = free_port()
     exe = Path(sys.executable).with_name("otscope")
     proc = subprocess.Popen([str(exe), "serve", "--db", inv.url, "--port", str(port)], stderr=subprocess.PIPE)
@@ -81,3 +85,23 @@ def test_dashboard(server: str, tmp_path: Path) -> None:
         page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
         assert dialogs == []
         browser.close()
+
+
+def test_dashboard_without_ot_bytes_says_not_applicable(tmp_path: Path) -> None:
+    """0 OT bytes: the traffic KPI reads "not applicable", never "0.0%" (issue 12)."""
+    from playwright.sync_api import sync_playwright
+
+    from otscope.collector.service import ingest
+    from otscope.contract import Batch, BindingObs, Evidence
+
+    inv = Inventory(f"sqlite:///{tmp_path}/empty.db")
+    ingest(inv.factory, Batch("t", "b1", bindings=[BindingObs(0, "10.0.0.1", "02:00:00:00:00:01", "high", "arp",
+                                                             Evidence("x.pcap", 1, 1.0), 1.0, 1.0)]))
+    for base in serve(inv):
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            page = browser.new_page()
+            page.goto(base + "/")
+            page.wait_for_selector("body[data-loaded='1']", timeout=15000)
+            assert page.text_content("[data-testid=traffic-share]") == "not applicable (no OT bytes seen)"
+            browser.close()

@@ -225,6 +225,11 @@ def test_no_ot_bytes_is_not_applicable(inventory: Inventory) -> None:
     with inventory.factory() as s:
         tr = coverage(s)["traffic"]
     assert (tr["share"], tr["pass"], tr["status"]) == (None, None, "not applicable")
+    from otscope.api.schemas import CoverageOut
+
+    with inventory.factory() as s:
+        out = CoverageOut.model_validate(coverage(s)).model_dump(by_alias=True)
+    assert out["traffic"]["share"] is None and out["traffic"]["pass"] is None      # the API says so too
     ingest(inventory.factory, batch(traffic=[TrafficObs("modbus", 3, 100, 50)]))
     with inventory.factory() as s:
         tr = coverage(s)["traffic"]
