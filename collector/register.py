@@ -28,12 +28,20 @@ class RegisterError(ValueError):
 
 
 def parse_csv(data: bytes) -> tuple[list[dict[str, str | None]], list[str]]:
-    """Rows and per-row rejections; the header must name at least ip or mac."""
+    """Rows and per-row rejections; the header must name at least ip or mac. CSV the csv module cannot read
+    (a stray carriage return, an unterminated quote, ...) is a RegisterError, never a server error."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise RegisterError("the register must be UTF-8 CSV") from None
-    reader = csv.DictReader(io.StringIO(text))
+    try:
+        return _parse_rows(text)
+    except csv.Error as exc:
+        raise RegisterError(f"malformed CSV: {exc}") from None
+
+
+def _parse_rows(text: str) -> tuple[list[dict[str, str | None]], list[str]]:
+    reader = csv.DictReader(io.StringIO(text, newline=""))     # newline="": csv handles \r, \n, \r\n itself
     if not reader.fieldnames:
         raise RegisterError("empty register")
     header = {h.strip().lower() for h in reader.fieldnames if h}
