@@ -54,10 +54,11 @@ def load_assets(s: Session, ids: Sequence[int]) -> list[Asset]:
 
 
 def assets_with_mac(s: Session, ids: Sequence[int]) -> list[int]:
+    """Those of these assets that have a MAC bound with a confidence (ARP, DHCP, DCP, TTL rule)."""
     out: list[int] = []
     for chunk in _chunks(ids):
-        out.extend(s.scalars(select(Address.asset_id).where(Address.asset_id.in_(chunk), Address.kind == "mac")
-                             .distinct()))
+        out.extend(s.scalars(select(Address.asset_id).where(Address.asset_id.in_(chunk), Address.kind == "mac",
+                                                            Address.confidence.is_not(None)).distinct()))
     return out
 
 

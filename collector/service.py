@@ -84,7 +84,9 @@ class _BatchContext:
         self.addresses: dict[tuple, Address] = {}                 # (asset, kind, vlan, value) -> row
         self.owners: dict[tuple, int] = {}                        # (kind, vlan, value) -> latest holder
         self.children: dict[tuple[int, str], int] = {}            # (parent, component) -> child
-        self.macs: set[int] = set()                               # assets that have a MAC
+        # assets with a MAC bound to an IP (ARP, DHCP, DCP, TTL rule: a confidence); a MAC only heard as a frame's
+        # source (an LLDP neighbour merged by its management address) does not make a later binding a new device
+        self.macs: set[int] = set()
         rows = repo.addresses_for(self.s, sorted({v for _k, _vl, v in keys}))
         for row, parent in rows:
             if parent is not None:
@@ -95,7 +97,7 @@ class _BatchContext:
             if cur is None or (row.last_seen, row.id) > self._rank[key]:
                 self.owners[key] = row.asset_id
                 self._rank[key] = (row.last_seen, row.id)
-            if row.kind == "mac":
+            if row.kind == "mac" and row.confidence:
                 self.macs.add(row.asset_id)
         ids = sorted(set(self.owners.values()))
         # the session's identity map holds rows weakly: the batch keeps its assets alive, so get() never
@@ -166,13 +168,15 @@ class _BatchContext:
                           last_seen=last)
             self.s.add(row)
             self.addresses[(a.id, kind, vlan, value)] = row
-            if kind == "mac":
+            if kind == "mac" and confidence:
                 self.macs.add(a.id)
         else:
             row.first_seen = min(row.first_seen, first)
             row.last_seen = max(row.last_seen, last)
             if confidence == "high" or (confidence and not row.confidence):
                 row.confidence = confidence
+            if kind == "mac" and row.confidence:
+                self.macs.add(a.id)
         key = (kind, vlan, value)
         if self.owners.get(key) != a.id and (last, 1 << 62) >= self._rank.get(key, (-1.0, 0)):
             self.owners[key] = a.id                               # the latest holder of the address

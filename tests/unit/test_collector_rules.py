@@ -148,6 +148,17 @@ def test_lldp_neighbour_with_management_ip_is_the_ip_asset(inventory: Inventory,
     assert a["role"] == "network-device"
 
 
+def test_lldp_neighbour_merged_into_a_routed_ip_then_bound_stays_one_device(inventory: Inventory) -> None:
+    """The management address was first seen routed (no MAC), the LLDP neighbour merged into it by that address;
+    a later ARP binding of the address to the chassis MAC is the same device, not a new holder of the IP."""
+    routed = batch(fact("10.0.9.1", "protocol", "modbus-server", "modbus"))
+    lldp = batch(fact(None, "management_ip", "10.0.9.1", "lldp", mac="00:0e:8c:00:00:02"),
+                 fact(None, "chassis_mac", "00:0e:8c:00:00:01", "lldp", mac="00:0e:8c:00:00:02"))
+    assets = ingest_all(inventory, routed, lldp, _arp("10.0.9.1", "00:0e:8c:00:00:01"))
+    (a,) = assets
+    assert a["ips"] == ["10.0.9.1"] and set(a["macs"]) == {"00:0e:8c:00:00:01", "00:0e:8c:00:00:02"}
+
+
 def test_lldp_chassis_mac_of_an_ip_asset_merges(inventory: Inventory) -> None:
     lldp = batch(fact(None, "chassis_mac", "00:0e:8c:01:02:03", "lldp", mac="00:0e:8c:01:02:99"),
                  fact(None, "name", "scalance-x208", "lldp", mac="00:0e:8c:01:02:99"))
