@@ -153,7 +153,8 @@ def _light_assets(s: Session) -> list[_Light]:
         aid, parent, comp, role, vendor, product, order, fw, sent, first, last, name = row
         summ = merge.Summary(vendor=vendor, product=product, order_number=order, firmware=fw, role=Role(role),
                              protocols=sorted(set(protos.get(aid, ()))))
-        out.append(_Light(aid, parent, comp, role, summ, bool(sent), first, last, name, sorted(ips.get(aid, []), key=_ip_key),
+        out.append(_Light(aid, parent, comp, role, summ, bool(sent), first, last, name,
+                          sorted(ips.get(aid, []), key=_ip_key),
                           sorted(vlans.get(aid, ())), aid in encrypted))
     return out
 

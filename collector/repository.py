@@ -264,7 +264,8 @@ def assets_with_fact(s: Session, field: str, value: str) -> Sequence[int]:
     return s.scalars(select(Fact.asset_id).where(Fact.field == field, Fact.value == value).distinct()).all()
 
 
-def identity_facts(s: Session, serials: Sequence[str], fields: Sequence[str]) -> list[tuple[Fact, int | None, str | None]]:
+def identity_facts(s: Session, serials: Sequence[str],
+                   fields: Sequence[str]) -> list[tuple[Fact, int | None, str | None]]:
     """These fields of every asset reporting one of these serial numbers, with the asset's parent and component
     (one query per 900 serials)."""
     out: list[tuple[Fact, int | None, str | None]] = []
@@ -285,7 +286,8 @@ def facts_with_values(s: Session, fields: Sequence[str], values: Sequence[str]) 
     return out
 
 
-def addresses_near(s: Session, values: Sequence[str], asset_ids: Sequence[int]) -> list[tuple[int, str, str, int | None]]:
+def addresses_near(s: Session, values: Sequence[str],
+                   asset_ids: Sequence[int]) -> list[tuple[int, str, str, int | None]]:
     """(asset, kind, value, parent) of every address of the assets holding one of these values, and of these
     assets."""
     out: list[tuple[int, str, str, int | None]] = []

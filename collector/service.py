@@ -427,6 +427,8 @@ def _link_by_serial(s: Session, ctx: _BatchContext) -> None:
     plan = merge.plan_identity_merges([
         merge.Ident(aid, where[aid][0], where[aid][1], frozenset(v.get("vendor", ())), frozenset(v.get("serial", ())),
                     frozenset(v.get("product_code", ()))) for aid, v in sorted(idents.items())])
+    if not plan:
+        return
     slots: list[tuple[int, str, Fact]] = []
     for fold in plan:
         keep, drop = ctx.asset(fold.keep), ctx.asset(fold.drop)
@@ -437,8 +439,6 @@ def _link_by_serial(s: Session, ctx: _BatchContext) -> None:
         ctx.touched.add(keep.id)
         if fold.slot:
             slots.append((keep.id, fold.slot, serial_fact[fold.drop]))
-    if not plan:
-        return
     ctx.forget()
     for keep_id, slot, f in slots:
         n = slot.removeprefix("slot:")

@@ -23,7 +23,8 @@ def canonical(inv: Inventory) -> dict:
         a["parent"] = name.get(a["parent"])
         a["children"] = sorted(name[c] for c in a["children"])
         del a["id"]
-        a["facts"] = sorted((f["field"], f["value"], f["protocol"], f["evidence"], f["first_seen"], f["last_seen"])
+        a["facts"] = sorted((f["field"], f["value"], f["protocol"], f["component"] or "", f["evidence"],
+                             f["first_seen"], f["last_seen"])
                             for f in a["facts"])
     with inv.factory() as s:
         comms = sorted((tuple(c["client_ips"]), tuple(c["server_ips"]), c["protocol"], c["port"], c["packets"],
@@ -33,6 +34,9 @@ def canonical(inv: Inventory) -> dict:
     for g in cov["gaps"]:
         g["asset"] = name[g["asset"]]
     cov["gaps"].sort(key=repr)
+    for c in cov["components"]:                     # modules and units: named by their parent, not by row id
+        c["asset"], c["parent"] = name[c["asset"]], name[c["parent"]]
+    cov["components"].sort(key=repr)
     return {"assets": sorted(assets, key=repr), "comms": comms, "coverage": cov}
 
 

@@ -29,7 +29,8 @@ def fact(ip: str | None, field: str, value: str, protocol: str = "enip", compone
 
 
 def batch(*facts: FactObs, bindings: list[BindingObs] | None = None, **kw: object) -> Batch:
-    return Batch(sensor="t", batch_id=f"b{next(_ids)}", facts=list(facts), bindings=bindings or [], **kw)  # type: ignore[arg-type]
+    return Batch(sensor="t", batch_id=f"b{next(_ids)}", facts=list(facts), bindings=bindings or [],
+                 **kw)  # type: ignore[arg-type]
 
 
 def cip(ip: str, serial: str, product: str, component: str | None = None, vendor: str = AB, code: str = "166",
@@ -188,7 +189,8 @@ def test_one_answering_unit_is_the_device_at_the_address(inventory: Inventory) -
 
 
 def test_second_answering_unit_makes_a_gateway_and_moves_the_facts(inventory: Inventory) -> None:
-    b1 = batch(mbf("10.0.0.12", "protocol", "modbus-server", 1, 5), mbf("10.0.0.12", "vendor", "Schneider Electric", 1, 6),
+    b1 = batch(mbf("10.0.0.12", "protocol", "modbus-server", 1, 5),
+               mbf("10.0.0.12", "vendor", "Schneider Electric", 1, 6),
                mbf("10.0.0.12", "modbus_unit", "9", 9, 7), mbf("10.0.0.12", "vendor", "Moxa", None, 4))
     b2 = batch(mbf("10.0.0.12", "protocol", "modbus-server", 2, 20), mbf("10.0.0.12", "vendor", "WAGO", 2, 21))
     b3 = batch(mbf("10.0.0.12", "product", "750-352", 2, 30))                           # straight to the child
@@ -292,7 +294,8 @@ def test_comms_still_attach_to_the_folded_asset(inventory: Inventory) -> None:
     assert len(assets) == 2 and len(by_serial(assets, "0x0abc")) == 1
 
 
-def test_becoming_a_gateway_moves_stored_facts_in_constant_queries(make_inventory) -> None:  # type: ignore[no-untyped-def]
+def test_becoming_a_gateway_moves_stored_facts_in_constant_queries(  # type: ignore[no-untyped-def]
+        make_inventory) -> None:
     counts = []
     for n in (20, 400):
         inv = make_inventory(f"g{n}")
