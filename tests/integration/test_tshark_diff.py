@@ -127,3 +127,26 @@ def test_s7_szl_agrees_with_tshark(path: Path, tmp_path: Path) -> None:
                                             "s7comm.szl.001c.0002.name", "s7comm.szl.001c.0005.serialn",
                                             "s7comm.szl.001c.0007.cputypname"):
         assert {("name", name), ("module_name", module), ("serial", serial), ("product", cpu)} <= facts
+
+
+@pytest.mark.parametrize("path", modbus_files(), ids=lambda p: p.name)
+def test_modbus_answers_are_credited_to_the_unit_tshark_reads(path: Path) -> None:
+    """Every Modbus fact with a unit is credited to the MBAP unit id tshark reads in that fact's own frame, and
+    the units otscope lists as servers are units that answered (tshark: a response without exception)."""
+    _, batch = run_pipeline(path)
+    units_of: dict[int, set[int]] = {}
+    for frame, unit in tshark(path, "mbtcp", "frame.number", "mbtcp.unit_id"):
+        units_of[int(frame)] = {int(u) for u in unit.split("\x1e")}
+    answered = set()
+    for (unit,) in tshark(path, "mbtcp && tcp.srcport == 502 && !modbus.exception_code", "mbtcp.unit_id"):
+        answered |= {int(u) for u in unit.split("\x1e")}
+    ours = set()
+    for f in batch.facts:
+        if f.protocol != "modbus" or f.subject.component is None:
+            continue
+        unit = int(f.subject.component.removeprefix("unit:"))
+        assert 1 <= unit <= 247 and unit in units_of[f.evidence.frame], (f.field, f.value, f.evidence.frame)
+        if f.field == "protocol":
+            ours.add(unit)
+    assert ours <= answered
+    assert ours == {u for u in answered if 1 <= u <= 247}
