@@ -95,7 +95,7 @@ def parse_report_server_id(pdu: bytes) -> ServerId:
     return ServerId(data)
 
 
-def printable_runs(data: bytes, minimum: int = 4, maximum: int = 64) -> list[str]:
+def printable_runs(data: bytes, minimum: int = 4, maximum: int = 128) -> list[str]:
     """Text runs in device-specific bytes (e.g. b'\\xfa\\xffPM710PowerMeter' -> ['PM710PowerMeter']): ASCII runs
     of at least ``minimum`` characters holding at least two letters (a binary field that happens to be printable,
     such as b'\\x20\\x31\\x7e', is not text), each cut to ``maximum`` characters."""

@@ -45,7 +45,7 @@ class S7Dissector(Dissector):
         super().__init__()
         self.buf = StreamBuffer(cap=2 * MAX_TPKT)
         self.dt = [b"", b""]                               # COTP DT reassembly per direction
-        self.pending_tsap: tuple[int, int, int] | None = None
+        self.pending_tsap: tuple[int, int, int, int, float] | None = None
         self.labels: set[str] = set()
         self.szl_parts: dict[int, bytes] = {}
         self.tls = False

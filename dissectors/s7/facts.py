@@ -37,7 +37,7 @@ def connect_request(d: S7Dissector, calling: Tsap | None, called: Tsap | None, t
                 d.fact(Who.CLIENT, "role_hint", "hmi-scada", f"{msg} ({t}: WinCC)", frame, ts, protocol=COTP)
         elif called.rack_slot is not None:
             # an S7 reading of a binary TSAP (connection type, rack/slot) applies only once S7 is spoken
-            d.pending_tsap = (called.conn_type or 0, *called.rack_slot)
+            d.pending_tsap = (called.conn_type or 0, *called.rack_slot, frame, ts)
     if calling is not None and calling.text is None:
         d.fact(Who.CLIENT, "cotp_calling_tsap", calling.raw.hex(), msg, frame, ts, protocol=COTP)
 
@@ -46,16 +46,17 @@ def s7_confirmed(d: S7Dissector, ts: float, frame: int) -> None:
     """Once S7comm is spoken on the connection, the binary TSAP's rack/slot and class are meaningful."""
     if d.pending_tsap is None:
         return
-    ctype, rack, slot = d.pending_tsap
+    ctype, rack, slot, cr_frame, cr_ts = d.pending_tsap
     d.pending_tsap = None
-    d.fact(Who.CLIENT, "s7_connection_type", CONNECTION_TYPES.get(ctype, f"type {ctype}"), "COTP called TSAP", frame,
-           ts, protocol=COTP)
-    d.fact(Who.SERVER, "s7_rack_slot", f"rack {rack} slot {slot}", "COTP called TSAP", frame, ts, protocol=COTP)
+    msg = "COTP Connection Request (called TSAP)"            # the values are in the CR: it is their evidence
+    d.fact(Who.CLIENT, "s7_connection_type", CONNECTION_TYPES.get(ctype, f"type {ctype}"), msg, cr_frame, cr_ts,
+           protocol=COTP)
+    d.fact(Who.SERVER, "s7_rack_slot", f"rack {rack} slot {slot}", msg, cr_frame, cr_ts, protocol=COTP)
     if ctype == 1:
-        d.fact(Who.CLIENT, "role_hint", "engineering-workstation", "S7 PG connection (TSAP type 1)", frame, ts,
+        d.fact(Who.CLIENT, "role_hint", "engineering-workstation", "S7 PG connection (TSAP type 1)", cr_frame, cr_ts,
                protocol=COTP)
     elif ctype == 2:
-        d.fact(Who.CLIENT, "role_hint", "hmi-scada", "S7 OP connection (TSAP type 2)", frame, ts, protocol=COTP)
+        d.fact(Who.CLIENT, "role_hint", "hmi-scada", "S7 OP connection (TSAP type 2)", cr_frame, cr_ts, protocol=COTP)
 
 
 def szl(d: S7Dissector, z: Szl, ts: float, frame: int) -> None:
