@@ -38,7 +38,7 @@ class S7Dissector(Dissector):
     client_label: ClassVar[str] = "cotp-client"
     server_label: ClassVar[str] = "cotp-server"
 
-    __slots__ = ("buf", "dt", "pending_tsap", "labels", "szl_parts", "tls", "s7seen", "held", "frag", "payload_ok")
+    __slots__ = ("buf", "dt", "pending_tsap", "labels", "szl_parts", "tls", "s7seen", "held", "frag", "payload_ok", "iso")
     SPEC_NAMES = (("read_var", "write_var"), ("read_var", "write_var"))
 
     def __init__(self) -> None:
@@ -53,6 +53,7 @@ class S7Dissector(Dissector):
         self.held = 0                                      # COTP set-up bytes, decoded once the flow is S7
         self.frag = [0, 0]                                 # TPKT bytes of DT fragments waiting for their EOT
         self.payload_ok = False                            # the last TPDU's user data parsed as S7comm(-plus)
+        self.iso = False                                   # a COTP CR or CC parsed: ISO-on-TCP is established
         self.flow_protocol = COTP
         self._offered = (False, False)
 
@@ -104,16 +105,19 @@ class S7Dissector(Dissector):
         data = self.buf.join(side, data)
         pos, n = 0, len(data)
         while n - pos >= 4:
+            # once ISO-on-TCP is established (a COTP CR or CC parsed), a bad TPKT is an anomaly: the rest of the
+            # segment is dropped and framing resumes at the next one
             if data[pos] != 3 or data[pos + 1] != 0:
                 self.buf.drop(side)
-                if not self.confirmed:
+                if not (self.confirmed or self.iso):
                     return self.fatal("not ISO-on-TCP (no TPKT version 3)")
                 self.anomaly("bad-tpkt", frame, ts)
                 return OK
             length = data[pos + 2] << 8 | data[pos + 3]
             if length < 7:
                 self.buf.drop(side)
-                return self.fatal(f"TPKT length {length}") if not self.confirmed else self._lost(frame, ts)
+                return self.fatal(f"TPKT length {length}") if not (self.confirmed or self.iso) else \
+                    self._lost(frame, ts)
             end = pos + length
             if end > n:
                 break
@@ -166,6 +170,8 @@ class S7Dissector(Dissector):
             if payload:
                 self._user_data(payload, side, ts, frame)
             return _PAYLOAD
+        if c.pdu_type in (CotpType.CR, CotpType.CC):
+            self.iso = True
         if c.pdu_type == CotpType.CR and side == 0:
             calling, called = tsaps(c)
             self.count("cotp cr")

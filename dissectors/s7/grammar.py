@@ -325,6 +325,11 @@ def mms_pdu(payload: bytes) -> str | None:
         return None
     si = payload[0]
     try:
+        if si in MMS_PDU_TAGS and si & 0x20:
+            # MMS straight on COTP, without session/presentation (as Wireshark's MMS heuristic on COTP accepts):
+            # one constructed MMS PDU whose BER length spans the whole payload
+            _tag, _start, stop = _ber(payload, 0, len(payload))
+            return MMS_PDU_TAGS[si] if stop == len(payload) else None
         if si in (SES_CONNECT, SES_ACCEPT):
             _spdu_end(payload, 0)
             if any(oid in payload for oid in MMS_OIDS):

@@ -309,3 +309,27 @@ def test_mms_association_set_up() -> None:
     assert mms_pdu(MMS_ACCEPT) == "initiate-ResponsePDU"
     assert mms_pdu(MMS_CONNECT.replace(bytes.fromhex("0528ca2202"), bytes.fromhex("0528ca2209"))) is None
     assert mms_pdu(MMS_CONNECT[:40]) is None                                   # SPDU longer than the TPDU
+
+
+def test_bad_tpkt_after_a_connection_request_is_an_anomaly_not_the_end() -> None:
+    """mms-initiateDownloadSequence.pcap: a CR, a TPKT of length 5 from the server, then MMS: not detached."""
+    d = S7Dissector()
+    assert d.feed(cr(b"\x00\x02"), 0, 1.0, 1) in (OK, NEWS)
+    assert d.feed(bytes.fromhex("0300000500d080"), 1, 1.0, 2) == OK
+    assert d.feed(dt(bytes.fromhex("a8268002001f81010382010383020808a416800101810305e800820c03ffffffffffffffffffffff")),
+                  0, 1.0, 3) in (OK, NEWS)
+    assert [a.kind for a in d.anomalies] == ["bad-tpkt-length"]
+    assert d.flow_protocol == "mms"
+    assert S7Dissector().feed(bytes.fromhex("0300000500d080"), 1, 1.0, 1) == FATAL     # nothing established yet
+
+
+@pytest.mark.parametrize("payload, kind", [
+    (bytes.fromhex("a8268002001f81010382010383020808a416800101810305e800820c03ffffffffffffffffffffff"),
+     "initiate-RequestPDU"),
+    (bytes.fromhex("a8268002001f"), None),                                     # BER length past the payload
+    (bytes.fromhex("a80100ff"), None),                                         # does not span the payload
+])
+def test_mms_straight_on_cotp(payload: bytes, kind: str | None) -> None:
+    from otscope.dissectors.s7.grammar import mms_pdu
+
+    assert mms_pdu(payload) == kind
