@@ -84,8 +84,8 @@ class ModbusDissector(Dissector):
                 and self.confirmed and not self.buf.pending[side]:
             fc = data[7]
             cat = PROFILE_CATEGORY.get(fc)
-            if cat == "read" or (cat == "write" and (side == 1 or data[6] in self.units or data[6] in self.written
-                                                     or not 0 < data[6] < 248)):
+            if cat == "read" or (cat == "write" and side == 0 and (data[6] in self.units or data[6] in self.written
+                                                                   or not 0 < data[6] < 248)):
                 self.decoded += n
                 if side == 0:
                     prof = self.profile

@@ -65,8 +65,8 @@ def _server_id(d: ModbusDissector, pdu: bytes, unit: int, ts: float, frame: int)
         return
     comp = component(unit)
     d.fact(Who.SERVER, "modbus_server_id_raw", sid.data.hex()[:200], SERVER_ID_MSG, frame, ts, comp)
-    # the layout after the byte count is device specific (spec 6.13: server id, run indicator, additional data): no vendor or product is read from it,
-    # only its text runs are kept, as text
+    # the layout after the byte count is device specific (spec 6.13: server id, run indicator, additional
+    # data): no vendor or product is read from it, only its text runs are kept, as text
     for run in printable_runs(sid.data)[:MAX_SERVER_ID_RUNS]:
         d.fact(Who.SERVER, "modbus_server_id_text", run, SERVER_ID_MSG, frame, ts, comp)
 

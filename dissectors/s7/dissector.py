@@ -38,7 +38,8 @@ class S7Dissector(Dissector):
     client_label: ClassVar[str] = "cotp-client"
     server_label: ClassVar[str] = "cotp-server"
 
-    __slots__ = ("buf", "dt", "pending_tsap", "labels", "szl_parts", "tls", "s7seen", "held", "frag", "payload_ok", "iso")
+    __slots__ = ("buf", "dt", "pending_tsap", "labels", "szl_parts", "tls", "s7seen", "held", "frag", "payload_ok",
+                 "iso")
     SPEC_NAMES = (("read_var", "write_var"), ("read_var", "write_var"))
 
     def __init__(self) -> None:
@@ -164,7 +165,12 @@ class S7Dissector(Dissector):
         if c.pdu_type == CotpType.DT:
             payload = self.dt[side] + c.payload if self.dt[side] else c.payload
             if not c.eot:
-                self.dt[side] = payload if len(payload) <= MAX_DT else b""
+                if len(payload) > MAX_DT:                  # over the cap: the reassembly (and its bytes) dropped
+                    self.dt[side] = b""
+                    self.frag[side] = 0
+                    self.anomaly("cotp-reassembly-over-cap", frame, ts)
+                    return _NONE
+                self.dt[side] = payload
                 return _FRAGMENT
             self.dt[side] = b""
             if payload:

@@ -13,10 +13,10 @@ from tests.conftest import run_pipeline
 from tests.support.truth import CAPTURES, SHARED
 
 EXTRA = SHARED.parent / "pcaps-extra" / "captures"
-MMS_CAPTURES = [CAPTURES / "ntop-nDPI/iso9506-1-mms.pcap",
-                EXTRA / "ITI-ICS-Security-Tools/pcaps/IEC61850/piccolo.pcap",
-                EXTRA / "ITI-ICS-Security-Tools/pcaps/IEC61850/MMS - Specific Commands/iec61850_get_name_list.pcap",
-                EXTRA / "ITI-ICS-Security-Tools/pcaps/IEC61850/MMS - Specific Commands/mms-initiateDownloadSequence.pcap"]
+IEC61850 = EXTRA / "ITI-ICS-Security-Tools/pcaps/IEC61850"
+MMS_CAPTURES = [CAPTURES / "ntop-nDPI/iso9506-1-mms.pcap", IEC61850 / "piccolo.pcap",
+                IEC61850 / "MMS - Specific Commands/iec61850_get_name_list.pcap",
+                IEC61850 / "MMS - Specific Commands/mms-initiateDownloadSequence.pcap"]
 
 
 def need(path: Path) -> Path:
