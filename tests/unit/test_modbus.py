@@ -239,3 +239,14 @@ def test_report_server_id_text_on_its_unit() -> None:
 ])
 def test_printable_runs_are_text_only(data: bytes, runs: list[str]) -> None:
     assert printable_runs(data) == runs
+
+
+def test_confirmed_flow_survives_unknown_functions() -> None:
+    d = ModbusDissector()
+    feed_all(d, [(0, READ_REQ), (1, READ_RSP)])
+    for fc in (0x41, 0x64, 0x7F):                                       # user-defined / unassigned codes
+        assert d.feed(mbap(50 + fc, bytes([fc]) + b"\xde\xad\xbe\xef"), 0, 1.0, 5) in (OK, NEWS)
+        assert d.feed(mbap(50 + fc, bytes([fc]) + b"\x01"), 1, 1.0, 6) in (OK, NEWS)
+    assert d.feed(DEVID_REQ, 0, 1.0, 7) in (OK, NEWS) and d.feed(DEVID_RSP, 1, 1.0, 8) in (OK, NEWS)
+    assert ("vendor", "Acme", 8) in {(f.field, f.value, f.frame) for f in d.out}
+    assert d.profile["fc100"] == 1 and not d.fatal_reason

@@ -333,3 +333,14 @@ def test_mms_straight_on_cotp(payload: bytes, kind: str | None) -> None:
     from otscope.dissectors.s7.grammar import mms_pdu
 
     assert mms_pdu(payload) == kind
+
+
+def test_confirmed_flow_survives_unknown_pdus() -> None:
+    d = S7Dissector()
+    connected(d)
+    assert d.feed(dt(bytes.fromhex("3209000000000000")), 1, 1.0, 3) == OK            # ROSCTR 9: unknown
+    assert d.feed(tpkt(b"\x02\x90\x80"), 1, 1.0, 4) == OK                             # COTP type 0x90: unknown
+    assert d.feed(dt(b"\x99\x01\x02"), 1, 1.0, 5) == OK                               # not S7, not MMS
+    d.feed(dt(userdata_szl_response(0x0011, 0, 28, [szl11(1, b"6ES7 516-3AN01-0AB0", 0, 0)])), 1, 1.0, 6)
+    assert ("order_number", "6ES7 516-3AN01-0AB0", 6) in {(f.field, f.value, f.frame) for f in d.out}
+    assert [a.kind for a in d.anomalies] == ["malformed-s7comm", "malformed-cotp"]
