@@ -768,8 +768,8 @@ class Pipeline:
                 subj = Subject(fl.vlan, sip if f.who == Who.SERVER else cip, None, f.component)
                 acc.fact(subj, f.field, f.value, f.protocol or proto, f.message, f.frame, f.ts)
             diss.out.clear()
-            if diss.confirmed and not fl.proto:
-                fl.proto = proto
+            if diss.confirmed and fl.proto != diss.flow_protocol:
+                fl.proto = diss.flow_protocol
         if diss.anomalies:
             for a in diss.anomalies:
                 self._anomaly(proto, a.kind, a.frame, a.ts)
@@ -822,8 +822,8 @@ class Pipeline:
                 fl.last = flast
         diss = fl.diss
         dec = fl.decoded_extra + (diss.decoded if diss is not None else 0)
-        if diss is not None and diss.confirmed and not fl.proto:
-            fl.proto = diss.protocol.value
+        if diss is not None and diss.confirmed and fl.proto != diss.flow_protocol:
+            fl.proto = diss.flow_protocol
         d_pk, d_by, d_pl, d_dec = pk - fl.rep_pk, by - fl.rep_by, pl - fl.rep_pl, dec - fl.rep_dec
         fl.rep_pk, fl.rep_by, fl.rep_pl, fl.rep_dec = pk, by, pl, dec
         self._hosts_seen_until(fl.vlan, fl.cip, fl.sip, fl.last)

@@ -12,6 +12,9 @@ instance holds one flow's state. ``feed(data, direction, ts, frame)`` returns a 
 A dissector does no I/O and no logging, holds no globals, caps its own memory, and never raises: every
 malformed input becomes an anomaly (the capture loop additionally guards each feed, and counts an escape
 as a dissector bug). ``decoded`` counts the bytes that were part of a valid PDU, for traffic coverage.
+``flow_protocol`` names what the confirmed flow carries, for its traffic and conversation label: the
+dissector's protocol, unless the dissector finds its port carries something else (ISO-on-TCP on tcp/102
+carrying MMS or only COTP is not S7comm).
 
 The result is a small int and the facts go to per-instance lists, so the common case (a poll that adds
 nothing new) allocates nothing.
@@ -190,7 +193,7 @@ class Dissector:
     MAX_OUT: ClassVar[int] = 4096
 
     __slots__ = ("out", "anomalies", "decoded", "confirmed", "labelled", "fatal_reason", "profile", "fast_spec",
-                 "spec_changed", "_offered")
+                 "spec_changed", "_offered", "flow_protocol")
 
     # the spec's counters per side: index -> profile key(s) it stands for (None: not a profile entry)
     SPEC_NAMES: ClassVar[tuple[tuple[str | tuple[str, ...] | None, ...], ...]] = ((), ())
@@ -206,6 +209,7 @@ class Dissector:
         self.fast_spec: tuple | None = None   # a fixed layout the C fast path may count without calling feed()
         self.spec_changed = False
         self._offered: tuple | None = None
+        self.flow_protocol: str = self.protocol.value
 
     # -- helpers for subclasses ----------------------------------------------------------------------
     def fact(self, who: int, field: str, value: str, message: str, frame: int, ts: float,

@@ -1,11 +1,14 @@
 """EtherNet/IP encapsulation and CIP codes (ODVA CIP Vol. 2 ch. 2 for encapsulation, Vol. 1 for CIP;
-Wireshark packet-enip.c / packet-cip.c for the numbers). Vendor and device-type names come from pycomm3's
-tables (pycomm3.cip.status_info), loaded only when an identity is seen."""
+Wireshark packet-enip.c / packet-cip.c for the numbers). Vendor names come from pycomm3's table
+(pycomm3.cip.status_info), loaded only when an identity is seen; device types are the table below."""
 
 from __future__ import annotations
 
 import functools
 from enum import IntEnum
+from typing import NamedTuple
+
+from otscope.dissectors.base import Role
 
 ENIP_PORT = 44818
 IO_PORT = 2222
@@ -82,21 +85,83 @@ CONFIG_CLASSES = {0xF5: "TCP/IP interface", 0xF6: "Ethernet link", 0x8B: "wall c
 IDENTITY_ATTRS = {1: "vendor", 2: "device_type", 3: "product_code", 4: "revision", 5: "status", 6: "serial",
                   7: "product_name", 8: "state"}
 
-DEVICE_TYPE_ROLE = {0x0E: "plc", 0x18: "hmi-scada", 0x02: "io-device", 0x13: "io-device", 0x07: "io-device",
-                    0x23: "io-device", 0x2A: "io-device", 0x25: "io-device", 0x2C: "network-device"}
+
+class DeviceType(NamedTuple):
+    name: str
+    role: Role | None              # what a device of this type is in the plant (None: the type does not say)
 
 
-@functools.lru_cache(maxsize=1)
-def _tables() -> tuple[dict, dict]:
-    from pycomm3.cip.status_info import PRODUCT_TYPES, VENDORS
-
-    return ({k: v for k, v in VENDORS.items() if isinstance(k, int)},
-            {k: v for k, v in PRODUCT_TYPES.items() if isinstance(k, int)})
-
-
-def vendor_name(vendor_id: int) -> str | None:
-    return _tables()[0].get(vendor_id)
+_IO = Role.IO_DEVICE
+# The one CIP device-type table: Identity object attribute 2 (CIP Vol. 1, 5A-2.2; device profiles, Vol. 1 ch. 6,
+# numbers and names as in Wireshark packet-cip.c cip_devtype_vals). The role is given only where the type says
+# what the device is: a Communications Adapter (e.g. 1756-ENBT, a MVI56 card) is a module in a chassis, not
+# a PLC; drives, starters, sensors and I/O blocks are field I/O; a translator is a gateway.
+DEVICE_TYPES: dict[int, DeviceType] = {
+    0x00: DeviceType("Generic Device (deprecated)", None),
+    0x02: DeviceType("AC Drive", _IO),
+    0x03: DeviceType("Motor Overload", _IO),
+    0x04: DeviceType("Limit Switch", _IO),
+    0x05: DeviceType("Inductive Proximity Switch", _IO),
+    0x06: DeviceType("Photoelectric Sensor", _IO),
+    0x07: DeviceType("General Purpose Discrete I/O", _IO),
+    0x09: DeviceType("Resolver", _IO),
+    0x0C: DeviceType("Communications Adapter", Role.COMMUNICATIONS_MODULE),
+    0x0E: DeviceType("Programmable Logic Controller", Role.PLC),
+    0x10: DeviceType("Position Controller", None),
+    0x13: DeviceType("DC Drive", _IO),
+    0x15: DeviceType("Contactor", _IO),
+    0x16: DeviceType("Motor Starter", _IO),
+    0x17: DeviceType("Soft Start", _IO),
+    0x18: DeviceType("Human-Machine Interface", Role.HMI_SCADA),
+    0x1A: DeviceType("Mass Flow Controller", _IO),
+    0x1B: DeviceType("Pneumatic Valve", _IO),
+    0x1C: DeviceType("Vacuum Pressure Gauge", _IO),
+    0x1D: DeviceType("Process Control Value", _IO),
+    0x1E: DeviceType("Residual Gas Analyzer", None),
+    0x1F: DeviceType("DC Power Generator", None),
+    0x20: DeviceType("RF Power Generator", None),
+    0x21: DeviceType("Turbomolecular Vacuum Pump", None),
+    0x22: DeviceType("Encoder", _IO),
+    0x23: DeviceType("Safety Discrete I/O Device", _IO),
+    0x24: DeviceType("Fluid Flow Controller", _IO),
+    0x25: DeviceType("CIP Motion Drive", _IO),
+    0x26: DeviceType("CompoNet Repeater", None),
+    0x27: DeviceType("Mass Flow Controller, Enhanced", _IO),
+    0x28: DeviceType("CIP Modbus Device", None),
+    0x29: DeviceType("CIP Modbus Translator", Role.GATEWAY),
+    0x2A: DeviceType("Safety Analog I/O Device", _IO),
+    0x2B: DeviceType("Generic Device (keyable)", None),
+    0x2C: DeviceType("Managed Switch", Role.NETWORK_DEVICE),
+    0x2D: DeviceType("CIP Motion Safety Drive Device", _IO),
+    0x2E: DeviceType("Safety Drive Device", _IO),
+    0x2F: DeviceType("CIP Motion Encoder", _IO),
+    0x30: DeviceType("CIP Motion Converter", _IO),
+    0x31: DeviceType("CIP Motion I/O", _IO),
+    0x32: DeviceType("ControlNet Physical Layer Component", None),
+    0x33: DeviceType("Circuit Breaker", _IO),
+    0x34: DeviceType("HART Device", _IO),
+    0x35: DeviceType("CIP-HART Translator", Role.GATEWAY),
+    0xC8: DeviceType("Embedded Component", None),
+}
 
 
 def device_type_name(device_type: int) -> str:
-    return _tables()[1].get(device_type, f"unknown device type {device_type}")
+    """The type's name; a number the table does not know keeps its number."""
+    known = DEVICE_TYPES.get(device_type)
+    return known.name if known else f"unknown device type {device_type}"
+
+
+def device_type_role(device_type: int) -> Role | None:
+    known = DEVICE_TYPES.get(device_type)
+    return known.role if known else None
+
+
+@functools.lru_cache(maxsize=1)
+def _vendors() -> dict[int, str]:
+    from pycomm3.cip.status_info import VENDORS
+
+    return {k: v for k, v in VENDORS.items() if isinstance(k, int)}
+
+
+def vendor_name(vendor_id: int) -> str | None:
+    return _vendors().get(vendor_id)

@@ -1,8 +1,11 @@
 """EtherNet/IP per-flow state (TCP and UDP 44818) and CIP implicit I/O (UDP 2222).
 
 Framing by the 24-byte encapsulation header's length first (CIP Vol. 2, 2-3); a body that fails to parse
-is an anomaly and never desynchronises the stream. Before a valid exchange (a reply of a known command),
-an unknown command or an impossible length means "not EtherNet/IP" and detaches the dissector.
+is an anomaly and never desynchronises the stream. Before any well-formed message of a known command, an
+unknown command or an impossible length means "not EtherNet/IP" and detaches the dissector. Once the flow is
+EtherNet/IP, a command it does not know (vendor-specific or undocumented, e.g. 0x0001 that Rockwell software
+sends) is a counted anomaly, skipped by its declared length (its bytes are not counted as decoded), and
+decoding goes on with the next message: only framing that cannot resync detaches the flow.
 Requests are matched to replies by sender context (SendRRData) or CIP sequence count (SendUnitData).
 """
 
@@ -19,6 +22,7 @@ from otscope.dissectors.enip.grammar import Path, parse_cpf, parse_forward_open_
     parse_list_identity, parse_request, parse_response, parse_unconnected_send
 
 MAX_PENDING = 64
+SKIPPED = -1                       # _message(): framed by its length but not decoded (unknown command, bad header)
 MAX_BUFFER = 4 * 65536
 READ_SERVICES = frozenset({Service.READ_TAG, 0x52, Service.GET_ATTRIBUTE_SINGLE, Service.GET_ATTRIBUTES_ALL, 0x4B})
 WRITE_SERVICES = frozenset({Service.WRITE_TAG, Service.READ_MODIFY_WRITE_TAG, 0x53, Service.SET_ATTRIBUTE_SINGLE,
@@ -99,7 +103,7 @@ class EnipDissector(Dissector):
         while n - pos >= HEADER_LEN:
             cmd = data[pos] | data[pos + 1] << 8
             length = data[pos + 2] | data[pos + 3] << 8
-            if cmd not in KNOWN_COMMANDS and not self.confirmed:
+            if cmd not in KNOWN_COMMANDS and not (self.confirmed or self.labelled):
                 self.buf.drop(side)
                 return self.fatal(f"not enip (command 0x{cmd:04x})")
             end = pos + HEADER_LEN + length
@@ -108,7 +112,8 @@ class EnipDissector(Dissector):
             status = self._message(data[pos:end], side, ts, frame)
             if status == FATAL:
                 return FATAL
-            self.decoded += end - pos
+            if status == OK:
+                self.decoded += end - pos
             pos = end
         if pos < n:
             if not self.buf.keep(side, data[pos:]):
@@ -126,7 +131,7 @@ class EnipDissector(Dissector):
         if h.command not in KNOWN_COMMANDS:
             self.count(f"command 0x{h.command:04x}")
             self.anomaly(f"unknown-command-0x{h.command:04x}", frame, ts)
-            return OK
+            return SKIPPED
         self.count(Command(h.command).name.lower())
         if not self.labelled and (h.command in (Command.SEND_RR_DATA, Command.SEND_UNIT_DATA,
                                                 Command.REGISTER_SESSION) or side == 1):
@@ -147,7 +152,7 @@ class EnipDissector(Dissector):
 
     def _anom(self, kind: str, frame: int, ts: float) -> int:
         self.anomaly(kind, frame, ts)
-        return OK
+        return SKIPPED
 
     def _list_identity(self, body: bytes, ts: float, frame: int) -> None:
         idents = parse_list_identity(body)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from otscope.dissectors.base import Who
-from otscope.dissectors.enip.constants import DEVICE_TYPE_ROLE, device_type_name, vendor_name
+from otscope.dissectors.enip.constants import device_type_name, device_type_role, vendor_name
 from otscope.dissectors.enip.grammar import Identity
 
 if TYPE_CHECKING:
@@ -29,7 +29,6 @@ def identity(d: Dissector, ident: Identity, message: str, ts: float, frame: int,
     if name:
         f("vendor", name)
     f("cip_device_type", str(ident.device_type))
-    f("device_type", device_type_name(ident.device_type))
     f("product_code", str(ident.product_code))
     f("firmware", f"{ident.revision[0]}.{ident.revision[1]}")
     f("serial", f"0x{ident.serial:08x}")
@@ -39,9 +38,19 @@ def identity(d: Dissector, ident: Identity, message: str, ts: float, frame: int,
         f("cip_state", f"0x{ident.state:02x}")
     if ident.socket_ip is not None:
         f("cip_socket_address", f"{ident.socket_ip}:{ident.socket_port}")
-    role = DEVICE_TYPE_ROLE.get(ident.device_type)
-    if role:
-        f("role_hint", role)
+    device_type_facts(d, ident.device_type, message, ts, frame, component, who, emit_number=False)
+
+
+def device_type_facts(d: Dissector, dtype: int, message: str, ts: float, frame: int, component: str | None,
+                      who: int = Who.SERVER, emit_number: bool = True) -> None:
+    """The device type (Identity attribute 2) by name, and the role it implies, with the type as evidence."""
+    name = device_type_name(dtype)
+    if emit_number:
+        d.fact(who, "cip_device_type", str(dtype), message, frame, ts, component)
+    d.fact(who, "device_type", name, message, frame, ts, component)
+    role = device_type_role(dtype)
+    if role is not None:
+        d.fact(who, "role_hint", role.value, f"{message}: CIP device type {dtype} ({name})", frame, ts, component)
 
 
 def identity_attribute(d: Dissector, attr: int, data: bytes, message: str, ts: float, frame: int,
@@ -57,8 +66,7 @@ def identity_attribute(d: Dissector, attr: int, data: bytes, message: str, ts: f
         if name:
             d.fact(Who.SERVER, "vendor", name, message, frame, ts, component)
     elif attr == 2 and len(data) >= 2:
-        dt = r.u16le()
-        d.fact(Who.SERVER, "device_type", device_type_name(dt), message, frame, ts, component)
+        device_type_facts(d, r.u16le(), message, ts, frame, component)
     elif attr == 3 and len(data) >= 2:
         d.fact(Who.SERVER, "product_code", str(r.u16le()), message, frame, ts, component)
     elif attr == 4 and len(data) >= 2:

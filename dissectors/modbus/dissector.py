@@ -24,10 +24,13 @@ GATEWAY_EXCEPTIONS = (ExceptionCode.GATEWAY_PATH_UNAVAILABLE, ExceptionCode.GATE
 
 # The steady-state layout, as data, for the C fast path (the same frames the inlined path in feed() takes):
 # MBAP protocol id 0 and length < 256 (bytes 2..4 zero), length + 6 = the segment, function code at byte 7;
-# requests: reads and writes counted; responses: reads and writes from a known unit (byte 6) need nothing.
-_T_REQ = bytes(0 if PROFILE_CATEGORY.get(fc) == "read" else 1 if PROFILE_CATEGORY.get(fc) == "write" else 255
-               for fc in range(256))
+# requests: reads counted; responses: reads and writes from a known unit (byte 6) need nothing. Writes are
+# counted by a second spec only for the flow's one known unit (byte 6 fixed): a write to a unit not seen yet
+# must reach feed(), which notes the unit (interfaces.md, Modbus: "a unit written to ... gives once a fact").
+_T_REQ = bytes(0 if PROFILE_CATEGORY.get(fc) == "read" else 255 for fc in range(256))
 _T_RSP = bytes(2 if PROFILE_CATEGORY.get(fc) in ("read", "write") else 255 for fc in range(256))
+_T_WRITE = bytes(1 if PROFILE_CATEGORY.get(fc) == "write" else 255 for fc in range(256))
+_T_NONE = bytes([255]) * 256
 
 
 class ModbusDissector(Dissector):
@@ -37,7 +40,7 @@ class ModbusDissector(Dissector):
     client_label: ClassVar[str] = "modbus-client"
     server_label: ClassVar[str] = "modbus-server"
 
-    __slots__ = ("buf", "pending", "units", "gateway", "resync", "devid", "writes")
+    __slots__ = ("buf", "pending", "units", "written", "gateway", "resync", "writes")
 
     SPEC_NAMES = (("read", "write"), ())
 
@@ -46,23 +49,27 @@ class ModbusDissector(Dissector):
         self.buf = StreamBuffer(cap=4 * (MAX_PDU + 7))
         self.pending: dict[int, tuple[int, int, int]] = {}   # tid -> (fc, unit, read-device-id object/code)
         self.units: set[int] = set()                         # unit ids that answered without exception
+        self.written: set[int] = set()                       # units written to and noted before they answered
         self.gateway = False
         self.resync = 0
-        self.devid: dict[int, dict[int, bytes]] = {}         # unit -> objects collected (MoreFollows)
         self.writes = 0
-        self._offered = (False, False, 0)                    # no spec until confirmed
+        self._offered = (False, False, 0, 0)                 # no spec until confirmed
 
     def _news(self, status: int) -> int:
         """After a slow-path feed: did the conditions of the steady-state spec change?"""
-        key = (self.confirmed, bool(self.buf.pending[0] or self.buf.pending[1]), len(self.units))
+        key = (self.confirmed, bool(self.buf.pending[0] or self.buf.pending[1]), len(self.units), len(self.written))
         if key == self._offered:
             return status
-        spec = None
+        spec: list | None = None
         if key[0] and not key[1]:
             guard = bytearray(32)
             for u in self.units:
                 guard[u >> 3] |= 1 << (u & 7)
-            spec = (8, 4, 2, 6, bytes((2, 0, 3, 0, 4, 0)), 7, _T_REQ, _T_RSP, 6, bytes(guard))
+            spec = [(8, 4, 2, 6, bytes((2, 0, 3, 0, 4, 0)), 7, _T_REQ, _T_RSP, 6, bytes(guard))]
+            known = self.units | self.written
+            if len(known) == 1:                              # writes to the one known unit need nothing new
+                (u,) = known
+                spec.append((8, 4, 2, 6, bytes((2, 0, 3, 0, 4, 0, 6, u)), 7, _T_WRITE, _T_NONE, -1, bytes(32)))
         news = self.offer_spec(key, spec)
         return news if status == OK else status
 
@@ -77,7 +84,8 @@ class ModbusDissector(Dissector):
                 and self.confirmed and not self.buf.pending[side]:
             fc = data[7]
             cat = PROFILE_CATEGORY.get(fc)
-            if cat == "read" or (cat == "write" and side == 0):
+            if cat == "read" or (cat == "write" and side == 0 and (data[6] in self.units or data[6] in self.written
+                                                                   or not 0 < data[6] < 248)):
                 self.decoded += n
                 if side == 0:
                     prof = self.profile
@@ -143,6 +151,7 @@ class ModbusDissector(Dissector):
                     return FATAL
             elif cat == "write":
                 self.writes += 1
+                self._written(unit, ts, frame)
             pending = self.pending
             if len(pending) >= MAX_PENDING and tid not in pending:
                 pending.clear()
@@ -203,16 +212,25 @@ class ModbusDissector(Dissector):
         return OK
 
     def _new_unit(self, unit: int, ts: float, frame: int) -> None:
+        """A unit answered (without exception) for the first time in this flow: it is a Modbus server, credited
+        to its own MBAP unit id (1..247; 0 and 255 address the device itself, already labelled)."""
         if len(self.units) >= MAX_UNITS:
             return
         self.units.add(unit)
-        real = sorted(u for u in self.units if 0 < u < 248)
-        if len(real) >= 2:
-            if not self.gateway:
-                self.gateway = True
-                self.fact(Who.SERVER, "role_hint", "gateway", "Modbus: several unit ids answer", frame, ts)
-            for u in real if len(real) == 2 else (unit,):
-                self.fact(Who.SERVER, "protocol", "modbus-server", "Modbus response from unit", frame, ts,
-                          component=f"unit:{u}")
-                for oid, raw in sorted(self.devid.get(u, {}).items()):
-                    facts.device_object(self, u, oid, raw, "FC43/14 Read Device Identification", ts, frame)
+        comp = facts.component(unit)
+        if comp is None:
+            return
+        self.fact(Who.SERVER, "protocol", "modbus-server", f"Modbus response from unit {unit}", frame, ts, comp)
+        if not self.gateway and sum(1 for u in self.units if 0 < u < 248) >= 2:
+            self.gateway = True
+            self.fact(Who.SERVER, "role_hint", "gateway", "Modbus: several unit ids answer", frame, ts)
+
+    def _written(self, unit: int, ts: float, frame: int) -> None:
+        """A write request to a unit that has not answered in this flow: the unit exists behind the address."""
+        if unit in self.units or unit in self.written or len(self.written) >= MAX_UNITS:
+            return
+        comp = facts.component(unit)
+        if comp is None:
+            return
+        self.written.add(unit)
+        self.fact(Who.SERVER, "modbus_unit", str(unit), f"Modbus write to unit {unit}", frame, ts, comp)

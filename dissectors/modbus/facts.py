@@ -13,14 +13,17 @@ if TYPE_CHECKING:
 
 DEVID_MSG = "FC43/14 Read Device Identification"
 SERVER_ID_MSG = "FC17 Report Server ID"
+MAX_SERVER_ID_RUNS = 4
 
 
-def _component(d: ModbusDissector, unit: int) -> str | None:
-    return f"unit:{unit}" if d.gateway and 0 < unit < 248 else None
+def component(unit: int) -> str | None:
+    """The unit an answer is credited to: its own MBAP unit id (MODBUS Messaging on TCP/IP Implementation Guide
+    V1.0b 4.4.1.1: 1..247 address a device behind a gateway; 0 and 255 the device at the IP itself)."""
+    return f"unit:{unit}" if 0 < unit < 248 else None
 
 
 def device_object(d: ModbusDissector, unit: int, oid: int, raw: bytes, msg: str, ts: float, frame: int) -> None:
-    comp = _component(d, unit)
+    comp = component(unit)
     field = DEVICE_ID_FIELDS.get(oid)
     if field is not None:
         d.fact(Who.SERVER, field, text(raw), msg, frame, ts, comp)
@@ -48,10 +51,7 @@ def _device_id(d: ModbusDissector, pdu: bytes, unit: int, req: int, ts: float, f
         d.anomaly("malformed-device-id-response", frame, ts)
         return
     d.count(f"fc43 read code {rsp.read_code} response")
-    store = d.devid.setdefault(unit, {}) if len(d.devid) < 64 else {}
     for oid, raw in rsp.objects:
-        if len(store) < 256:
-            store[oid] = raw
         device_object(d, unit, oid, raw, DEVID_MSG, ts, frame)
     if rsp.more_follows:
         d.count("fc43 more follows")
@@ -63,10 +63,12 @@ def _server_id(d: ModbusDissector, pdu: bytes, unit: int, ts: float, frame: int)
     except (Truncated, Malformed):
         d.anomaly("malformed-report-server-id", frame, ts)
         return
-    comp = _component(d, unit)
+    comp = component(unit)
     d.fact(Who.SERVER, "modbus_server_id_raw", sid.data.hex()[:200], SERVER_ID_MSG, frame, ts, comp)
-    for run in printable_runs(sid.data)[:4]:
-        d.fact(Who.SERVER, "modbus_server_id_text", text(run.encode()), SERVER_ID_MSG, frame, ts, comp)
+    # the layout after the byte count is device specific (spec 6.13: server id, run indicator, additional
+    # data): no vendor or product is read from it, only its text runs are kept, as text
+    for run in printable_runs(sid.data)[:MAX_SERVER_ID_RUNS]:
+        d.fact(Who.SERVER, "modbus_server_id_text", run, SERVER_ID_MSG, frame, ts, comp)
 
 
 def umas_seen(d: ModbusDissector, unit: int, ts: float, frame: int) -> None:
@@ -76,4 +78,4 @@ def umas_seen(d: ModbusDissector, unit: int, ts: float, frame: int) -> None:
     d.profile["umas-marked"] = 1
     d.fact(Who.CLIENT, "role_hint", "engineering-workstation", "FC90 UMAS (Schneider engineering)", frame, ts)
     d.fact(Who.SERVER, "vendor", "Schneider Electric", "FC90 UMAS (Schneider engineering protocol)", frame, ts,
-           _component(d, unit))
+           component(unit))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import struct
 from dataclasses import dataclass
 
@@ -9,6 +10,7 @@ from otscope.dissectors.base import Malformed, Reader
 from otscope.dissectors.modbus.constants import MAX_PDU, Mei, ReadDeviceIdCode
 
 _MBAP = struct.Struct(">HHHB")
+_RUN = re.compile(rb"[ -~]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,16 +95,13 @@ def parse_report_server_id(pdu: bytes) -> ServerId:
     return ServerId(data)
 
 
-def printable_runs(data: bytes, minimum: int = 3) -> list[str]:
-    """ASCII runs in device-specific bytes (e.g. b'\\xfa\\xffPM710PowerMeter' -> ['PM710PowerMeter'])."""
-    runs, cur = [], bytearray()
-    for b in data:
-        if 0x20 <= b < 0x7F:
-            cur.append(b)
-            continue
-        if len(cur) >= minimum:
-            runs.append(cur.decode("ascii"))
-        cur = bytearray()
-    if len(cur) >= minimum:
-        runs.append(cur.decode("ascii"))
+def printable_runs(data: bytes, minimum: int = 4, maximum: int = 128) -> list[str]:
+    """Text runs in device-specific bytes (e.g. b'\\xfa\\xffPM710PowerMeter' -> ['PM710PowerMeter']): ASCII runs
+    of at least ``minimum`` characters holding at least two letters (a binary field that happens to be printable,
+    such as b'\\x20\\x31\\x7e', is not text), each cut to ``maximum`` characters."""
+    runs = []
+    for m in _RUN.finditer(data):
+        run = m.group().decode("ascii").strip()
+        if len(run) >= minimum and sum(ch.isalpha() for ch in run) >= 2:
+            runs.append(run[:maximum])
     return runs

@@ -105,3 +105,56 @@ class PlusOpcode(IntEnum):
     RESPONSE = 0x32
     NOTIFICATION = 0x33
     RESPONSE2 = 0x02
+
+
+# CPU operating state. SZL 0x0424 record: ereig (2), ae (1), bzu-id (1): bits 0-3 the requested (now current)
+# mode, bits 4-7 the previous one (Wireshark packet-s7comm_szl_ids.c, szl_0424_0000_bzu_id_names).
+SZL_0424_MODES = {
+    0x1: "STOP (update)", 0x2: "STOP (memory reset)", 0x3: "STOP (self initialization)", 0x4: "STOP (internal)",
+    0x5: "STARTUP (complete restart)", 0x7: "STARTUP (restart)", 0x8: "RUN", 0xA: "HOLD", 0xD: "DEFECT",
+}
+# Userdata group 0 (mode transition) pushes carry the new mode as the subfunction (Wireshark packet-s7comm.c,
+# modetrans_param_subfunc_names).
+MODE_TRANSITIONS = {
+    0: "STOP", 1: "STARTUP (warm restart)", 2: "RUN", 3: "STARTUP (hot restart)", 4: "HOLD",
+    6: "STARTUP (cold restart)", 9: "RUN_R (H-system redundant)", 11: "LINK-UP", 12: "UPDATE",
+}
+
+
+def cpu_state_name(table: dict[int, str], code: int) -> str:
+    """A state's name; a code the table does not know keeps its number."""
+    return table.get(code, f"0x{code:02x}")
+
+
+# S7comm-plus attribute ids whose string values are identity (Wireshark packet-s7comm_plus.c id_number_names):
+# only these contexts, never a printable run found anywhere in a binary body, become facts.
+class PlusAttribute(IntEnum):
+    SERVER_SESSION_CLIENT_ID = 289
+    SERVER_SESSION_USER = 296
+    SERVER_SESSION_APPLICATION = 297
+    SERVER_SESSION_HOST = 298
+    SERVER_SESSION_CLIENT_COMMENT = 301
+    SESSION_VERSION_SYSTEM_PAOM_STRING = 319
+    SESSION_VERSION_PROJECT_PAOM_STRING = 320
+
+
+PLUS_ITEM_ATTRIBUTE = 0xA3          # an attribute: id (VLQ), then a value (flags, datatype, data)
+PLUS_DATATYPE_WSTRING = 0x15        # length (VLQ) + UTF-8 text
+
+# ISO 8327-1 session SPDU identifiers (Wireshark packet-ses.c) that start the user data of a COTP DT on
+# tcp/102 when it carries ISO session + presentation + MMS (IEC 61850 / ISO 9506) instead of S7comm.
+SES_GIVE_TOKENS_OR_DATA = 0x01      # GIVE TOKENS (SI 1) + DATA TRANSFER (SI 1), each LI 0 in the common case
+SES_FINISH = 0x09
+SES_DISCONNECT = 0x0A
+SES_REFUSE = 0x0C
+SES_CONNECT = 0x0D
+SES_ACCEPT = 0x0E
+SES_ABORT = 0x19
+SES_USER_DATA_PGI = 0xC1            # User Data parameter group of CONNECT / ACCEPT
+# MMS PDU tags (ISO 9506-2, Wireshark packet-mms.c MMSpdu): context-specific [0]..[13], constructed except
+# the cancel request/response (Unsigned32) and conclude request/response (NULL)
+MMS_PDU_TAGS = {0xA0: "confirmed-RequestPDU", 0xA1: "confirmed-ResponsePDU", 0xA2: "confirmed-ErrorPDU",
+                0xA3: "unconfirmed-PDU", 0xA4: "rejectPDU", 0x85: "cancel-RequestPDU", 0x86: "cancel-ResponsePDU",
+                0xA7: "cancel-ErrorPDU", 0xA8: "initiate-RequestPDU", 0xA9: "initiate-ResponsePDU",
+                0xAA: "initiate-ErrorPDU", 0x8B: "conclude-RequestPDU", 0x8C: "conclude-ResponsePDU",
+                0xAD: "conclude-ErrorPDU"}

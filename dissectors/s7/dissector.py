@@ -14,7 +14,8 @@ from otscope.dissectors.base import INCOMPLETE, OK, Dissector, Malformed, Protoc
 from otscope.dissectors.s7 import facts
 from otscope.dissectors.s7.constants import ENGINEERING_FUNCTIONS, S7_PORT, S7COMM_ID, S7PLUS_ID, SUB_READ_SZL, \
     CotpType, Function, PlusFunction, PlusOpcode, Rosctr, UserdataGroup
-from otscope.dissectors.s7.grammar import parse_cotp, parse_plus, parse_s7, parse_szl, parse_userdata, tsaps
+from otscope.dissectors.s7.grammar import mms_pdu, parse_cotp, parse_plus, parse_s7, parse_szl, parse_userdata, \
+    tsaps
 
 # The steady state as data for the C fast path: one whole TPKT (length big-endian at 2) holding COTP DT with
 # EOT and an S7comm Read/Write Var job (function at 17) or ack-data (function at 19).
@@ -24,6 +25,8 @@ _T_ACK = bytes(2 if b in (4, 5) else 255 for b in range(256))
 S7_SPECS = [(20, 2, 2, 0, bytes(_HEAD + (8, 1)), 17, _T_JOB, _T_JOB, -1, bytes(32)),
             (20, 2, 2, 0, bytes(_HEAD + (8, 3)), 19, _T_ACK, _T_ACK, -1, bytes(32))]
 MAX_TPKT = 65535
+COTP, S7, S7P, MMS = "cotp", "s7comm", "s7comm-plus", "mms"
+_NONE, _SETUP, _FRAGMENT, _PAYLOAD = range(4)          # what a TPKT held, for the decoded-bytes bookkeeping
 MAX_DT = 64 * 1024
 MAX_SZL = 64 * 1024
 
@@ -35,23 +38,45 @@ class S7Dissector(Dissector):
     client_label: ClassVar[str] = "cotp-client"
     server_label: ClassVar[str] = "cotp-server"
 
-    __slots__ = ("buf", "dt", "pending_tsap", "labels", "szl_parts", "tls", "s7seen")
+    __slots__ = ("buf", "dt", "pending_tsap", "labels", "szl_parts", "tls", "s7seen", "held", "frag", "payload_ok",
+                 "iso")
     SPEC_NAMES = (("read_var", "write_var"), ("read_var", "write_var"))
 
     def __init__(self) -> None:
         super().__init__()
         self.buf = StreamBuffer(cap=2 * MAX_TPKT)
         self.dt = [b"", b""]                               # COTP DT reassembly per direction
-        self.pending_tsap: tuple[int, int, int] | None = None
+        self.pending_tsap: tuple[int, int, int, int, float] | None = None
         self.labels: set[str] = set()
         self.szl_parts: dict[int, bytes] = {}
         self.tls = False
         self.s7seen = 0                                    # bit per side: S7comm seen (labels done)
+        self.held = 0                                      # COTP set-up bytes, decoded once the flow is S7
+        self.frag = [0, 0]                                 # TPKT bytes of DT fragments waiting for their EOT
+        self.payload_ok = False                            # the last TPDU's user data parsed as S7comm(-plus)
+        self.iso = False                                   # a COTP CR or CC parsed: ISO-on-TCP is established
+        self.flow_protocol = COTP
         self._offered = (False, False)
 
     def gap(self, side: int) -> None:
         self.buf.drop(side)
         self.dt[side] = b""
+        self.frag[side] = 0
+
+    def label(self, frame: int, ts: float, message: str) -> None:
+        """A valid COTP exchange: both ends speak ISO-on-TCP (what they carry is labelled when it is seen)."""
+        if not self.labelled:
+            self.labelled = True
+            self._label(Who.CLIENT, "cotp-client", message, frame, ts, COTP)
+            self._label(Who.SERVER, "cotp-server", message, frame, ts, COTP)
+
+    def _spoken(self, protocol: str) -> None:
+        """The flow's COTP data is this protocol: the flow (and its traffic) is labelled by it, once."""
+        if self.flow_protocol == COTP:
+            self.flow_protocol = protocol
+            if protocol in (S7, S7P):
+                self.decoded += self.held
+                self.held = 0
 
     def feed(self, data: bytes, side: int, ts: float, frame: int) -> int:
         n = len(data)
@@ -81,21 +106,23 @@ class S7Dissector(Dissector):
         data = self.buf.join(side, data)
         pos, n = 0, len(data)
         while n - pos >= 4:
+            # once ISO-on-TCP is established (a COTP CR or CC parsed), a bad TPKT is an anomaly: the rest of the
+            # segment is dropped and framing resumes at the next one
             if data[pos] != 3 or data[pos + 1] != 0:
                 self.buf.drop(side)
-                if not self.confirmed:
+                if not (self.confirmed or self.iso):
                     return self.fatal("not ISO-on-TCP (no TPKT version 3)")
                 self.anomaly("bad-tpkt", frame, ts)
                 return OK
             length = data[pos + 2] << 8 | data[pos + 3]
             if length < 7:
                 self.buf.drop(side)
-                return self.fatal(f"TPKT length {length}") if not self.confirmed else self._lost(frame, ts)
+                return self.fatal(f"TPKT length {length}") if not (self.confirmed or self.iso) else \
+                    self._lost(frame, ts)
             end = pos + length
             if end > n:
                 break
-            self._tpdu(data[pos + 4:end], side, ts, frame)
-            self.decoded += length
+            self._account(self._tpdu(data[pos + 4:end], side, ts, frame), length, side)
             pos = end
         if pos < n:
             if not self.buf.keep(side, data[pos:]):
@@ -113,26 +140,51 @@ class S7Dissector(Dissector):
             self.labels.add(key)
             self.fact(who, "protocol", label, msg, frame, ts, protocol=protocol)
 
-    def _tpdu(self, tpdu: bytes, side: int, ts: float, frame: int) -> None:
+    def _account(self, kind: int, length: int, side: int) -> None:
+        """Decoded-bytes bookkeeping for one TPKT (see the module doc)."""
+        s7 = self.flow_protocol in (S7, S7P)
+        if kind == _SETUP:
+            if s7:
+                self.decoded += length
+            else:
+                self.held = min(self.held + length, MAX_TPKT)
+        elif kind == _FRAGMENT:
+            self.frag[side] += length
+        elif kind == _PAYLOAD:
+            if self.payload_ok:
+                self.decoded += length + self.frag[side]
+            self.frag[side] = 0
+
+    def _tpdu(self, tpdu: bytes, side: int, ts: float, frame: int) -> int:
         try:
             c = parse_cotp(tpdu)
         except (Truncated, Malformed):
             self.anomaly("malformed-cotp", frame, ts)
-            return
+            return _NONE
+        self.payload_ok = False
+        if c.pdu_type == CotpType.DT:
+            payload = self.dt[side] + c.payload if self.dt[side] else c.payload
+            if not c.eot:
+                if len(payload) > MAX_DT:                  # over the cap: the reassembly (and its bytes) dropped
+                    self.dt[side] = b""
+                    self.frag[side] = 0
+                    self.anomaly("cotp-reassembly-over-cap", frame, ts)
+                    return _NONE
+                self.dt[side] = payload
+                return _FRAGMENT
+            self.dt[side] = b""
+            if payload:
+                self._user_data(payload, side, ts, frame)
+            return _PAYLOAD
+        if c.pdu_type in (CotpType.CR, CotpType.CC):
+            self.iso = True
         if c.pdu_type == CotpType.CR and side == 0:
             calling, called = tsaps(c)
             self.count("cotp cr")
             facts.connect_request(self, calling, called, ts, frame)
         elif c.pdu_type == CotpType.CC and side == 1:
             self.confirm(frame, ts, "COTP Connection Confirm")
-        elif c.pdu_type == CotpType.DT:
-            payload = self.dt[side] + c.payload if self.dt[side] else c.payload
-            if not c.eot:
-                self.dt[side] = payload if len(payload) <= MAX_DT else b""
-                return
-            self.dt[side] = b""
-            if payload:
-                self._user_data(payload, side, ts, frame)
+        return _SETUP
 
     def _user_data(self, payload: bytes, side: int, ts: float, frame: int) -> None:
         first = payload[0]
@@ -144,15 +196,32 @@ class S7Dissector(Dissector):
             elif first == 0x16 and len(payload) > 2 and payload[1] == 3:
                 self._encrypted("TLS handshake inside COTP", frame, ts)
             else:
-                self.count("cotp other payload")
+                self._other(payload, side, ts, frame)
         except (Truncated, Malformed):
+            self.payload_ok = False
             self.anomaly(f"malformed-{'s7comm' if first == S7COMM_ID else 's7comm-plus'}", frame, ts)
+
+    def _other(self, payload: bytes, side: int, ts: float, frame: int) -> None:
+        """COTP data that is not S7: MMS over ISO session/presentation (recognised, labelled, not decoded)."""
+        kind = mms_pdu(payload)
+        if kind is None:
+            self.count("cotp other payload")
+            return
+        self.count(f"mms {kind}")
+        if self.flow_protocol in (COTP, MMS):
+            if not self.confirmed:
+                self.confirm(frame, ts, f"MMS {kind}")
+            self._spoken(MMS)
+            self._label(Who.CLIENT, "mms-client", f"MMS {kind}", frame, ts, MMS)
+            self._label(Who.SERVER, "mms-server", f"MMS {kind}", frame, ts, MMS)
 
     # -- S7comm ----------------------------------------------------------------------------------------
     def _s7(self, payload: bytes, side: int, ts: float, frame: int) -> None:
         p = parse_s7(payload)
         if not self.confirmed:
             self.confirm(frame, ts, "S7comm PDU")
+        self.payload_ok = True
+        self._spoken(S7)
         self.s7seen |= 1 << side
         label = "s7comm-server" if side == 1 else "s7comm-client"
         self._label(Who.SERVER if side == 1 else Who.CLIENT, label, "S7comm PDU", frame, ts, "s7comm")
@@ -174,6 +243,10 @@ class S7Dissector(Dissector):
 
     def _userdata(self, p, side: int, ts: float, frame: int) -> None:  # type: ignore[no-untyped-def]
         u = parse_userdata(p)
+        if u.group == UserdataGroup.MODE_TRANSITION and side == 1:
+            self.count(f"mode transition 0x{u.subfunction:02x}")
+            facts.mode_transition(self, u.subfunction, ts, frame)
+            return
         if u.group != UserdataGroup.CPU or u.subfunction != SUB_READ_SZL or u.kind != 8 or side != 1:
             self.count(f"userdata group {u.group} sub {u.subfunction}")
             return
@@ -191,6 +264,8 @@ class S7Dissector(Dissector):
         h = parse_plus(payload)
         if not self.confirmed:
             self.confirm(frame, ts, "S7comm-plus PDU")
+        self.payload_ok = True
+        self._spoken(S7P)
         who = Who.SERVER if side == 1 else Who.CLIENT
         self._label(who, "s7comm-plus-server" if side == 1 else "s7comm-plus-client", "S7comm-plus PDU", frame, ts,
                     "s7comm-plus")

@@ -21,15 +21,16 @@ from otscope.dissectors.modbus.dissector import ModbusDissector
 from otscope.dissectors.modbus.grammar import parse_device_id_response, parse_report_server_id
 from otscope.dissectors.pndcp import grammar as dcp
 from otscope.dissectors.s7.dissector import S7Dissector
-from otscope.dissectors.s7.grammar import parse_cotp, parse_plus, parse_s7, parse_szl, parse_userdata
+from otscope.dissectors.s7.grammar import mms_pdu, parse_cotp, parse_plus, parse_s7, parse_szl, parse_userdata, \
+    plus_attribute_strings, vlq
 from tests.unit.test_enip import encap, list_identity_reply, rr_data, unconnected_send, GET_ALL_IDENTITY
 from tests.unit.test_modbus import DEVID_REQ, DEVID_RSP, READ_REQ, READ_RSP
-from tests.unit.test_s7 import CC, cr, dt, szl11, userdata_szl_response
+from tests.unit.test_s7 import CC, HMI_CREATE, MMS_REQUEST, cr, dt, szl11, userdata_szl_response
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 GRAMMARS = [arp.parse, lldp.parse, cdp.parse, dhcp.parse, dcp.parse, parse_device_id_response, parse_report_server_id,
             parse_list_identity, parse_epath, parse_request, parse_response, parse_cotp, parse_s7, parse_szl,
-            parse_plus, lambda b: parse_userdata(parse_s7(b))]
+            parse_plus, lambda b: parse_userdata(parse_s7(b)), mms_pdu, plus_attribute_strings, lambda b: vlq(b, 0)]
 
 
 @FUZZ
@@ -55,7 +56,7 @@ STREAMS = {
     ModbusDissector: [(0, READ_REQ + DEVID_REQ), (1, READ_RSP + DEVID_RSP)],
     EnipDissector: [(0, encap(0x63) + rr_data(unconnected_send(GET_ALL_IDENTITY, 2))), (1, list_identity_reply())],
     S7Dissector: [(0, cr(b"\x01\x02")), (1, CC + dt(userdata_szl_response(0x11, 0, 28, [
-        szl11(1, b"6ES7 151-8AB01-0AB0", 3, 1), szl11(7, b"", 0x5603, 0x0206)])))],
+        szl11(1, b"6ES7 151-8AB01-0AB0", 3, 1), szl11(7, b"", 0x5603, 0x0206)]))), (0, dt(HMI_CREATE))],
 }
 
 
@@ -65,7 +66,7 @@ def _facts(cls, stream, cuts: list[int]):
         points = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
         for a, b in zip(points, points[1:]):
             d.feed(data[a:b], side, 1.0, 1)
-    return sorted((f.who, f.field, f.value, f.component) for f in d.out)
+    return sorted(((f.who, f.field, f.value, f.component) for f in d.out), key=lambda t: (*t[:3], t[3] or ""))
 
 
 @FUZZ
@@ -111,3 +112,14 @@ def test_random_frames_through_the_pipeline(tmp_path: Path, frames: list[bytes])
     for chunk in read_chunks(str(path)):
         pipe.feed_chunk(chunk)
     pipe.cut_batch("fuzz")
+
+
+@FUZZ
+@given(st.binary(max_size=120), st.integers(0, 200))
+def test_recognisers_never_raise_on_mutated_real_pdus(noise: bytes, at: int) -> None:
+    """MMS and S7comm-plus attribute parsing on real PDUs with bytes overwritten: an answer, never an error."""
+    for real in (MMS_REQUEST, HMI_CREATE):
+        buf = bytearray(real)
+        buf[at % len(buf):at % len(buf) + len(noise)] = noise
+        assert mms_pdu(bytes(buf)) is None or isinstance(mms_pdu(bytes(buf)), str)
+        assert all(isinstance(v, str) and len(v) <= 256 for _, v in plus_attribute_strings(bytes(buf)))

@@ -127,3 +127,58 @@ def test_s7_szl_agrees_with_tshark(path: Path, tmp_path: Path) -> None:
                                             "s7comm.szl.001c.0002.name", "s7comm.szl.001c.0005.serialn",
                                             "s7comm.szl.001c.0007.cputypname"):
         assert {("name", name), ("module_name", module), ("serial", serial), ("product", cpu)} <= facts
+
+
+@pytest.mark.parametrize("path", modbus_files(), ids=lambda p: p.name)
+def test_modbus_answers_are_credited_to_the_unit_tshark_reads(path: Path) -> None:
+    """Every Modbus fact with a unit is credited to the MBAP unit id tshark reads in that fact's own frame, and
+    the units otscope lists as servers are units that answered (tshark: a response without exception)."""
+    _, batch = run_pipeline(path)
+    units_of: dict[int, set[int]] = {}
+    for frame, unit in tshark(path, "mbtcp", "frame.number", "mbtcp.unit_id"):
+        units_of[int(frame)] = {int(u) for u in unit.split("\x1e")}
+    answered = set()
+    for (unit,) in tshark(path, "mbtcp && tcp.srcport == 502 && !modbus.exception_code", "mbtcp.unit_id"):
+        answered |= {int(u) for u in unit.split("\x1e")}
+    ours = set()
+    for f in batch.facts:
+        if f.protocol != "modbus" or f.subject.component is None:
+            continue
+        unit = int(f.subject.component.removeprefix("unit:"))
+        assert 1 <= unit <= 247 and unit in units_of[f.evidence.frame], (f.field, f.value, f.evidence.frame)
+        if f.field == "protocol":
+            ours.add(unit)
+    assert ours <= answered
+    assert ours == {u for u in answered if 1 <= u <= 247}
+
+
+@pytest.mark.parametrize("path", s7_files(), ids=lambda p: p.name)
+def test_s7_cpu_state_agrees_with_tshark(path: Path) -> None:
+    """The CPU state of each SZL 0x0424 answer is the mode tshark reads (bzu-id, requested = current mode)."""
+    from otscope.dissectors.s7.constants import SZL_0424_MODES, cpu_state_name
+
+    _, batch = run_pipeline(path)
+    ours = {(f.evidence.frame, f.value) for f in batch.facts if f.field == "cpu_state" and "0x0424" in f.message}
+    rows = tshark(path, "s7comm.szl.0424.0000.bzu_id", "frame.number", "s7comm.szl.0424.0000.bzu_id.req")
+    theirs = {(int(fr), cpu_state_name(SZL_0424_MODES, int(req, 0))) for fr, req in rows}
+    assert ours <= theirs                                     # a fact keeps its first frame (later ones repeat it)
+    assert {v for _, v in ours} == {v for _, v in theirs}
+
+
+def iso_files() -> list[Path]:
+    extra = CAPTURES.parent.parent / "pcaps-extra" / "captures" / "ITI-ICS-Security-Tools" / "pcaps" / "IEC61850"
+    more = sorted(p for p in extra.rglob("*.pcap")) if extra.is_dir() else []
+    return s7_files() + [p for p in (CAPTURES / "ntop-nDPI/iso9506-1-mms.pcap",
+                                     CAPTURES / "cisagov-icsnpp-s7comm/s7comm_plus.pcap") if p.exists()] + more
+
+
+@pytest.mark.parametrize("path", iso_files(), ids=lambda p: p.name)
+def test_tcp_102_traffic_label_agrees_with_tshark(path: Path) -> None:
+    """tcp/102 traffic is labelled s7comm only where tshark decodes S7comm, mms where it decodes MMS."""
+    _, batch = run_pipeline(path)
+    labels = {t.protocol for t in batch.traffic}
+    s7 = tshark(path, "s7comm", "frame.number")
+    mms = tshark(path, "mms", "frame.number")
+    assert ("s7comm" in labels) == bool(s7)
+    assert ("mms" in labels) == bool(mms)
+    assert all(t.bytes_decoded == 0 for t in batch.traffic if t.protocol in ("mms", "cotp"))

@@ -119,7 +119,7 @@ def role_report(truth: dict[str, Any], assets: list[dict[str, Any]]) -> Report:
 def _protocols(rep: Report, h: dict, found: list[dict], who: str) -> None:
     labels = {p for a in found for p in a["protocols"]}
     for p in h.get("protocols", []):
-        if p.split("-")[0] in ("modbus", "enip", "s7comm") and p.endswith(("-server", "-client")):
+        if p.split("-")[0] in ("modbus", "enip", "s7comm", "mms") and p.endswith(("-server", "-client")):
             rep.need(p in labels, f"protocol {p} on {who}")
 
 

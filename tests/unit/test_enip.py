@@ -136,3 +136,86 @@ def test_udp_list_identity_and_io() -> None:
     assert io.feed(pkt, 0, 1.0, 1) in (OK, NEWS) and io.feed(pkt, 1, 1.0, 2) in (OK, NEWS)
     assert io.confirmed
     assert CipIoDissector().feed(b"\xff" * 30, 0, 1.0, 1) == FATAL
+
+
+# ---- a confirmed (or labelled) flow survives a command it does not know ----------------------------------
+
+def test_unknown_command_is_skipped_by_its_length_and_identity_still_found() -> None:
+    d = EnipDissector()
+    d.feed(encap(0x65, b"\x01\x00\x00\x00"), 0, 1.0, 1)
+    d.feed(encap(0x65, b"\x01\x00\x00\x00"), 1, 1.0, 2)                     # RegisterSession: confirmed
+    assert d.confirmed
+    unknown = encap(0x0001, b"\x00" * 30)                                    # Rockwell's undocumented 0x0001
+    before = d.decoded
+    # the unknown message and a ListIdentity request in one segment: the second is framed after the first
+    assert d.feed(unknown + encap(0x63), 0, 1.0, 3) in (OK, NEWS)
+    assert d.decoded - before == 24                                          # only the known message is decoded
+    assert d.feed(list_identity_reply(), 1, 1.0, 4) in (OK, NEWS)
+    assert [a.kind for a in d.anomalies] == ["unknown-command-0x0001"]
+    assert d.profile["command 0x0001"] == 1
+    got = {(f.field, f.value, f.frame) for f in d.out}
+    assert {("product", "1756-ENBT/A", 4), ("serial", "0x00524d8e", 4)} <= got
+
+
+def test_labelled_flow_survives_an_unknown_command() -> None:
+    """A capture that starts mid-session: a well-formed SendRRData request labels the flow, then 0x0001."""
+    d = EnipDissector()
+    d.feed(rr_data(GET_ALL_IDENTITY), 0, 1.0, 1)
+    assert d.labelled and not d.confirmed
+    assert d.feed(encap(0x0001, b"\x01\x02"), 0, 1.0, 2) == OK
+    rsp = rr_data(bytes([0x81, 0, 0, 0]) + identity_attrs(dtype=14, name=b"1756-L61/B LOGIX5561"))
+    assert d.feed(rsp, 1, 1.0, 3) in (OK, NEWS)
+    assert ("product", "1756-L61/B LOGIX5561") in {(f.field, f.value) for f in d.out}
+
+
+def test_unknown_command_first_is_not_enip() -> None:
+    d = EnipDissector()
+    assert d.feed(encap(0x0001, b"\x00" * 4), 0, 1.0, 1) == FATAL
+    assert d.fatal_reason == "not enip (command 0x0001)"
+
+
+# ---- CIP device type: one table, a role with the type as evidence ---------------------------------------
+
+@pytest.mark.parametrize("dtype, name, role", [
+    (12, "Communications Adapter", "communications-module"),
+    (14, "Programmable Logic Controller", "plc"),
+    (0x18, "Human-Machine Interface", "hmi-scada"),
+    (0x2C, "Managed Switch", "network-device"),
+    (0x02, "AC Drive", "io-device"),
+    (0x00, "Generic Device (deprecated)", None),
+    (0x99, "unknown device type 153", None),
+])
+def test_device_type_gives_its_role(dtype: int, name: str, role: str | None) -> None:
+    d = EnipDissector()
+    d.feed(rr_data(GET_ALL_IDENTITY), 0, 1.0, 1)
+    d.feed(rr_data(bytes([0x81, 0, 0, 0]) + identity_attrs(dtype=dtype)), 1, 1.0, 2)
+    got = {(f.field, f.value): f.message for f in d.out if f.component is None}
+    assert ("device_type", name) in got and ("cip_device_type", str(dtype)) in got
+    roles = [(v, m) for (k, v), m in got.items() if k == "role_hint"]
+    if role is None:
+        assert roles == []
+    else:
+        assert roles == [(role, f"CIP Get_Attributes_All (Identity): CIP device type {dtype} ({name})")]
+
+
+def test_device_type_single_attribute_gives_its_role() -> None:
+    d = EnipDissector()
+    d.feed(rr_data(bytes([0x0E, 3, 0x20, 0x01, 0x24, 0x01, 0x30, 0x02])), 0, 1.0, 1)   # Get_Attribute_Single 2
+    d.feed(rr_data(bytes([0x8E, 0, 0, 0]) + struct.pack("<H", 12)), 1, 1.0, 2)
+    got = {(f.field, f.value) for f in d.out}
+    assert {("cip_device_type", "12"), ("device_type", "Communications Adapter"),
+            ("role_hint", "communications-module")} <= got
+
+
+def test_device_type_table_agrees_with_pycomm3() -> None:
+    """The one table (constants.DEVICE_TYPES) against an independent copy of the CIP device-type names."""
+    from pycomm3.cip.status_info import PRODUCT_TYPES
+
+    from otscope.dissectors.base import Role
+    from otscope.dissectors.enip.constants import DEVICE_TYPES
+
+    shared = [code for code in DEVICE_TYPES if code in PRODUCT_TYPES]
+    assert len(shared) >= 40                                  # pycomm3 lacks only the newest types (0x30, 0x33-0x35)
+    for code in shared:
+        assert PRODUCT_TYPES[code] == DEVICE_TYPES[code].name, code
+    assert all(t.role is None or isinstance(t.role, Role) for t in DEVICE_TYPES.values())

@@ -73,8 +73,8 @@ def test_device_identification_facts() -> None:
     d = ModbusDissector()
     feed_all(d, [(0, DEVID_REQ), (1, DEVID_RSP)])
     got = facts(d)
-    assert {(Who.SERVER, "vendor", "Acme", None), (Who.SERVER, "product_code", "Z10", None),
-            (Who.SERVER, "firmware", "v1.24", None)} <= got
+    assert {(Who.SERVER, "vendor", "Acme", "unit:1"), (Who.SERVER, "product_code", "Z10", "unit:1"),
+            (Who.SERVER, "firmware", "v1.24", "unit:1")} <= got
 
 
 def test_several_adus_in_one_segment_and_one_split() -> None:
@@ -130,7 +130,7 @@ def test_umas_marks_engineering_and_schneider() -> None:
     feed_all(d, [(0, bytes.fromhex("000500000004015a0002")), (1, bytes.fromhex("000500000004015a00fe"))])
     got = facts(d)
     assert (Who.CLIENT, "role_hint", "engineering-workstation", None) in got
-    assert (Who.SERVER, "vendor", "Schneider Electric", None) in got
+    assert (Who.SERVER, "vendor", "Schneider Electric", "unit:1") in got
 
 
 def mbap(tid: int, pdu: bytes, unit: int = 1) -> bytes:
@@ -150,3 +150,103 @@ def test_more_follows_continuation_collects_every_object() -> None:
     got = {(f.field, f.value) for f in d.out}
     assert {("vendor", "Acme"), ("modbus_object_0x80", "A"), ("modbus_object_0x81", "SN1")} <= got
     assert d.profile["fc43 more follows"] == 1
+
+
+# ---- every answer credited to the unit of its own MBAP header (interfaces.md, Modbus) ----------------------
+
+def devid_rsp(tid: int, unit: int, vendor: bytes) -> bytes:
+    return mbap(tid, bytes.fromhex("2b0e0181000001") + b"\x00" + bytes([len(vendor)]) + vendor, unit)
+
+
+@pytest.mark.parametrize("unit, comp", [(1, "unit:1"), (5, "unit:5"), (247, "unit:247"), (0, None), (255, None),
+                                        (248, None)])
+def test_answer_facts_carry_their_own_unit(unit: int, comp: str | None) -> None:
+    d = ModbusDissector()
+    feed_all(d, [(0, mbap(3, bytes.fromhex("2b0e0100"), unit)), (1, devid_rsp(3, unit, b"Acme"))])
+    assert (Who.SERVER, "vendor", "Acme", comp) in facts(d)
+    servers = {f.component for f in d.out if f.field == "protocol" and f.value == "modbus-server"}
+    assert servers == ({None, comp} if comp else {None})          # the flow label, and the unit that answered
+
+
+def test_two_units_each_keep_their_own_identity() -> None:
+    d = ModbusDissector()
+    feed_all(d, [(0, mbap(1, bytes.fromhex("2b0e0100"), 3)), (1, devid_rsp(1, 3, b"Acme")),
+                 (0, mbap(2, bytes.fromhex("2b0e0100"), 9)), (1, devid_rsp(2, 9, b"Brand"))])
+    got = {(f.field, f.value, f.component) for f in d.out}
+    assert {("vendor", "Acme", "unit:3"), ("vendor", "Brand", "unit:9")} <= got
+    assert not {("vendor", "Acme", "unit:9"), ("vendor", "Brand", "unit:3"), ("vendor", "Acme", None)} & got
+    assert ("role_hint", "gateway", None) in got                       # several units answer this address
+
+
+def test_modbus_server_once_per_unit() -> None:
+    d = ModbusDissector()
+    for tid in range(1, 6):
+        feed_all(d, [(0, mbap(tid, bytes.fromhex("0300000001"), 4)),
+                     (1, mbap(tid, bytes.fromhex("03020007"), 4))])
+    assert [f.component for f in d.out if f.value == "modbus-server" and f.component] == ["unit:4"]
+
+
+def test_write_to_a_unit_that_never_answers_is_listed_once() -> None:
+    d = ModbusDissector()
+    feed_all(d, [(0, READ_REQ), (1, READ_RSP)])                          # unit 1 answers: confirmed
+    for tid in range(10, 14):
+        d.feed(mbap(tid, bytes.fromhex("06000100ff"), 9), 0, 1.0, tid)    # FC6 to unit 9, never answered
+    d.feed(mbap(20, bytes.fromhex("06000100ff"), 1), 0, 1.0, 20)         # unit 1 has answered: nothing new
+    d.feed(mbap(21, bytes.fromhex("0f000000080101"), 255), 0, 1.0, 21)   # unit 255 is the device itself
+    units = [(f.value, f.component, f.message, f.frame) for f in d.out if f.field == "modbus_unit"]
+    assert units == [("9", "unit:9", "Modbus write to unit 9", 10)]
+    assert d.writes == 6
+
+
+def test_write_spec_only_for_the_one_known_unit() -> None:
+    """The C fast path may count writes only to a unit already known; a write elsewhere must reach feed()."""
+    d = ModbusDissector()
+    feed_all(d, [(0, READ_REQ), (1, READ_RSP)])
+    specs = d.fast_spec
+    assert isinstance(specs, list) and len(specs) == 2
+    assert specs[1][4][-2:] == bytes((6, 1))                              # writes: byte 6 (unit) fixed to 1
+    assert specs[0][6][6] == 255                                          # no spec counts an FC6 to any unit
+    d.feed(mbap(9, bytes.fromhex("06000100ff"), 2), 0, 1.0, 9)
+    assert isinstance(d.fast_spec, list) and len(d.fast_spec) == 1       # two units known: writes go to feed()
+
+
+def test_gateway_exception_has_no_component() -> None:
+    d = ModbusDissector()
+    feed_all(d, [(0, mbap(1, bytes.fromhex("0300000001"), 12)), (1, mbap(1, bytes.fromhex("830b"), 12))])
+    assert {(f.field, f.value, f.component) for f in d.out if f.field == "role_hint"} == {("role_hint", "gateway",
+                                                                                            None)}
+    assert not any(f.component for f in d.out)                           # an exception is not an answer
+
+
+# FC17 answer of the Wingpath simulator in ITI modbus_test_data_part1.pcap frame 41 (unit 10)
+WINGPATH_FC17 = bytes.fromhex("0000000000150a111200ff57696e6770617468204c696d69746564")
+
+
+def test_report_server_id_text_on_its_unit() -> None:
+    d = ModbusDissector()
+    feed_all(d, [(0, bytes.fromhex("0000000000020a11")), (1, WINGPATH_FC17)])
+    got = {(f.field, f.value, f.component) for f in d.out if f.field.startswith("modbus_server_id")}
+    assert got == {("modbus_server_id_raw", "00ff57696e6770617468204c696d69746564", "unit:10"),
+                   ("modbus_server_id_text", "Wingpath Limited", "unit:10")}
+    assert not any(f.field in ("vendor", "product") for f in d.out)     # the layout is device specific
+
+
+@pytest.mark.parametrize("data, runs", [
+    (b"\x01\xff PM710PowerMeter \x00", ["PM710PowerMeter"]),
+    (b"\x20\x31\x7e\x00\x33\x34\x35\x36\x37", []),                      # printable binary, no letters: not text
+    (b"\x00ab\x00", []),                                                 # too short
+    (b"\x00" + b"A" * 200, ["A" * 128]),                                # bounded
+])
+def test_printable_runs_are_text_only(data: bytes, runs: list[str]) -> None:
+    assert printable_runs(data) == runs
+
+
+def test_confirmed_flow_survives_unknown_functions() -> None:
+    d = ModbusDissector()
+    feed_all(d, [(0, READ_REQ), (1, READ_RSP)])
+    for fc in (0x41, 0x64, 0x7F):                                       # user-defined / unassigned codes
+        assert d.feed(mbap(50 + fc, bytes([fc]) + b"\xde\xad\xbe\xef"), 0, 1.0, 5) in (OK, NEWS)
+        assert d.feed(mbap(50 + fc, bytes([fc]) + b"\x01"), 1, 1.0, 6) in (OK, NEWS)
+    assert d.feed(DEVID_REQ, 0, 1.0, 7) in (OK, NEWS) and d.feed(DEVID_RSP, 1, 1.0, 8) in (OK, NEWS)
+    assert ("vendor", "Acme", 8) in {(f.field, f.value, f.frame) for f in d.out}
+    assert d.profile["fc100"] == 1 and not d.fatal_reason
