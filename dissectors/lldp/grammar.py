@@ -4,18 +4,39 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass, field
+from enum import IntFlag
 
 from otscope.dissectors.base import Malformed, Reader, mac_str, text
 
 END, CHASSIS_ID, PORT_ID, TTL, PORT_DESC, SYS_NAME, SYS_DESC, SYS_CAPS, MGMT_ADDR, ORG = 0, 1, 2, 3, 4, 5, 6, 7, 8, 127
 SUBTYPE_MAC = {CHASSIS_ID: 4, PORT_ID: 3}         # chassis subtype 4 / port subtype 3 = MAC address
 SUBTYPE_NETADDR = {CHASSIS_ID: 5, PORT_ID: 4}
-CAP_BRIDGE, CAP_ROUTER, CAP_STATION = 0x0004, 0x0010, 0x0080
+
+
+class Cap(IntFlag):
+    """System capabilities bits, IEEE 802.1AB-2016 8.5.8.1 (Table 8-4)."""
+
+    OTHER = 0x0001
+    REPEATER = 0x0002
+    BRIDGE = 0x0004
+    WLAN_AP = 0x0008
+    ROUTER = 0x0010
+    TELEPHONE = 0x0020
+    DOCSIS = 0x0040
+    STATION_ONLY = 0x0080
+    C_VLAN = 0x0100
+    S_VLAN = 0x0200
+    TPMR = 0x0400
+
+
+# a device that forwards other stations' frames: bridge, router, WLAN access point, VLAN components, TPMR
+NETWORK_DEVICE_CAPS = Cap.BRIDGE | Cap.WLAN_AP | Cap.ROUTER | Cap.C_VLAN | Cap.S_VLAN | Cap.TPMR
 
 
 @dataclass(slots=True)
 class LldpFrame:
     chassis_id: str = ""
+    chassis_mac: str = ""            # chassis id subtype 4 (MAC address), 8.5.2.2
     port_id: str = ""
     port_desc: str = ""
     system_name: str = ""
@@ -52,6 +73,8 @@ def parse(data: bytes) -> LldpFrame:
             value = _id_value(tlv_type, body)
             if tlv_type == CHASSIS_ID:
                 out.chassis_id = value
+                if body[0] == SUBTYPE_MAC[CHASSIS_ID] and len(body) == 7:
+                    out.chassis_mac = value
             else:
                 out.port_id = value
         elif tlv_type == PORT_DESC:
