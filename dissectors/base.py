@@ -314,7 +314,13 @@ class L2Binding(NamedTuple):
     message: str
 
 
-L2Output = list[L2Fact | L2Binding]
+class L2Anomaly(NamedTuple):
+    """A malformed part of a frame whose other parts were still decoded (counted, like a parse error)."""
+
+    kind: str
+
+
+L2Output = list[L2Fact | L2Binding | L2Anomaly]
 
 
 class FactsAbout(list):  # type: ignore[type-arg]
