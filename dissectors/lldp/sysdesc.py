@@ -46,10 +46,11 @@ FAMILIES: tuple[Family, ...] = (
         "SCALANCE/SIMATIC NET sysDescr: 'Siemens, SIMATIC NET, <product>, <6GK order number>, HW: .., FW: ..'"),
     Family(
         "siemens-ruggedcom", "Siemens",
-        _re(r"\bRUGGEDCOM\b", re.I),
-        (_re(r"\bRUGGEDCOM[ ,]{1,3}(?P<product>R[A-Z]{1,3}\d{3,4}[A-Z]?)\b", re.I),
+        _re(r"\bRUGGEDCOM\b|^R(?:S|SG|ST|SL|MC|P)\d{3,4}[A-Z]?(?:-[A-Z0-9]{1,8}){1,12}$", re.I),
+        (_re(r"^(?P<order_number>(?P<product>R(?:S|SG|ST|SL|MC|P)\d{3,4}[A-Z]?)(?:-[A-Z0-9]{1,8}){1,12})$"),
+         _re(r"\bRUGGEDCOM[ ,]{1,3}(?P<product>R[A-Z]{1,3}\d{3,4}[A-Z]?)\b", re.I),
          _re(r"\bROS[ -]?v?(?P<firmware>\d{1,2}(?:\.\d{1,3}){1,3})\b")),
-        "RUGGEDCOM ROS user guides name devices 'RUGGEDCOM RSG2100' and the firmware 'ROS v4.1'"),
+        "RUGGEDCOM ROS: sysDescr is the order code 'RS900-24-D-T2-T2-T2'; firmware is named 'ROS v4.1'"),
     Family(
         "siemens-ag", "Siemens",
         _re(r"^Siemens AG\b"),
@@ -63,10 +64,10 @@ FAMILIES: tuple[Family, ...] = (
         "Hirschmann sysDescr: 'Hirschmann BAT-R 9.12.5750 / ..', 'Hirschmann EAGLE Security Device'"),
     Family(
         "moxa", "Moxa",
-        _re(r"^Moxa\b", re.I),
-        (_re(r"^Moxa (?P<product>(?:EDS|IKS|ICS|PT|TN|AWK)-[A-Z0-9][A-Z0-9-]{0,24})", re.I),
+        _re(r"^(?:Moxa )?(?:EDS|IKS|ICS|PT|TN|AWK)-[A-Z]{0,2}\d{3,4}", re.I),
+        (_re(r"^(?:Moxa )?(?P<product>(?:EDS|IKS|ICS|PT|TN|AWK)-[A-Z]{0,2}\d{3,4}[A-Z0-9-]{0,24})", re.I),
          _re(r"\bV(?P<firmware>\d{1,2}(?:\.\d{1,3}){1,3})(?: build \d{1,10})?\b")),
-        "Moxa EtherDevice switches: model 'EDS-408A', firmware 'V3.9 build 19061410'"),
+        "Moxa: sysDescr is the model 'IKS-6726A-2GTXSFP-T', 'AWK-1161A'; firmware 'V3.9 build 19061410'"),
     Family(
         "phoenix-contact", "Phoenix Contact",
         _re(r"\bFL SWITCH\b|^Phoenix Contact\b", re.I),
