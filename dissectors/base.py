@@ -19,6 +19,7 @@ nothing new) allocates nothing.
 
 from __future__ import annotations
 
+import ipaddress
 import struct
 from enum import IntEnum, StrEnum
 from typing import ClassVar, NamedTuple
@@ -177,6 +178,19 @@ def text(raw: bytes, limit: int = 128) -> str:
 
 def mac_str(raw: bytes) -> str:
     return raw.hex(":")
+
+
+_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
+
+
+def usable_ip(ip: str) -> bool:
+    """An IPv4 address that names one host: not 0.0.0.0, limited broadcast, multicast or loopback (an
+    unconfigured switch advertises 0.0.0.0 as its LLDP management address; a reply can carry anything)."""
+    try:
+        addr = ipaddress.IPv4Address(ip)
+    except ValueError:
+        return False
+    return not (addr.is_unspecified or addr.is_multicast or addr.is_loopback or addr == _BROADCAST)
 
 
 class Dissector:

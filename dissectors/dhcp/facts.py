@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from otscope.dissectors.base import FactsAbout, L2Anomaly, L2Binding, L2Fact, L2Output
+from otscope.dissectors.base import FactsAbout, L2Anomaly, L2Binding, L2Fact, L2Output, usable_ip
 from otscope.dissectors.dhcp.grammar import DhcpMessage, MsgType, Op
 
 NO_IP = "0.0.0.0"
@@ -20,8 +20,9 @@ NAMING_REPLIES = {MsgType.OFFER, MsgType.ACK}
 
 
 def _granted(msg: DhcpMessage) -> bool:
-    """The reply hands yiaddr to the client: DHCPACK, or BOOTP (no message type option at all)."""
-    return msg.yiaddr != NO_IP and (msg.msg_type == MsgType.ACK or msg.msg_type is None)
+    """The reply hands yiaddr to the client: DHCPACK, or BOOTP (no message type option at all); an address
+    that cannot be one host's (broadcast, multicast, loopback) is never bound."""
+    return usable_ip(msg.yiaddr) and (msg.msg_type == MsgType.ACK or msg.msg_type is None)
 
 
 def _server(msg: DhcpMessage, src_ip: str, out: L2Output) -> None:

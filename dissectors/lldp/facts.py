@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from otscope.dissectors.base import FactsAbout, L2Output
+from otscope.dissectors.base import FactsAbout, L2Output, usable_ip
 from otscope.dissectors.lldp.grammar import NETWORK_DEVICE_CAPS, Cap, LldpFrame
-from otscope.dissectors.lldp.sysdesc import add_identity, usable_ip
+from otscope.dissectors.lldp.sysdesc import add_identity
 
 MSG = "LLDP"
 

@@ -11,13 +11,12 @@ Where each format comes from is cited per entry and in tests/unit/test_sysdesc.p
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+
 FIELDS = ("product", "order_number", "firmware")
-_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
 MAX_TEXT = 512                       # descriptions are <= 255 octets on the wire; CDP version + platform joined
 
 
@@ -118,12 +117,3 @@ def add_identity(add: Callable[[str, str], None], *texts: str) -> None:
     for key, value in hit[1].items():
         add(key, value)
 
-
-def usable_ip(ip: str) -> bool:
-    """A management address that names one host: not 0.0.0.0, broadcast, multicast or loopback (a switch
-    that has no address configured advertises 0.0.0.0, e.g. the SCALANCE X200 in the QUT captures)."""
-    try:
-        addr = ipaddress.IPv4Address(ip)
-    except ValueError:
-        return False
-    return not (addr.is_unspecified or addr.is_multicast or addr.is_loopback or addr == _BROADCAST)

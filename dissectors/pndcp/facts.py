@@ -8,7 +8,7 @@ as a weak name of the sender, never as the device's name.
 
 from __future__ import annotations
 
-from otscope.dissectors.base import FactsAbout, L2Binding, L2Fact, L2Output
+from otscope.dissectors.base import FactsAbout, L2Binding, L2Fact, L2Output, usable_ip
 from otscope.dissectors.pndcp.grammar import ROLE_BITS, SERVICE_IDENTIFY, SERVICE_SET, TYPE_REQUEST, DcpFrame
 from otscope.dissectors.pndcp.vendors import vendor_name
 
@@ -48,7 +48,7 @@ def _target(frame: DcpFrame, mac: str, msg: str) -> L2Output:
 
 
 def _address(out: FactsAbout, frame: DcpFrame, mac: str, msg: str) -> None:
-    if frame.ip and frame.ip != "0.0.0.0":
+    if usable_ip(frame.ip):
         out.add("pn_ip", frame.ip)
         out.append(L2Binding(frame.ip, mac, msg))
 

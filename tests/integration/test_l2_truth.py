@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from otscope.dissectors.base import text
-from otscope.dissectors.lldp.sysdesc import usable_ip
+from otscope.dissectors.base import text, usable_ip
 from tests.conftest import Inventory
 from tests.support.truth import SHARED
 

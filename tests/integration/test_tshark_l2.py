@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from otscope.dissectors.base import text
-from otscope.dissectors.lldp.sysdesc import usable_ip
+from otscope.dissectors.base import text, usable_ip
 from tests.conftest import Inventory
 from tests.integration.test_tshark_diff import tshark
 from tests.support.truth import CAPTURES

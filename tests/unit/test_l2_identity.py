@@ -76,6 +76,12 @@ def test_plain_rfc951_bootreply_binds() -> None:
                                                 L2Binding("10.0.0.7", CLIENT, "BOOTP BOOTREPLY")]
 
 
+@pytest.mark.parametrize("yiaddr", ["255.255.255.255", "224.0.0.9", "127.0.0.1"])
+def test_reply_with_an_address_no_host_can_hold_binds_nothing(yiaddr: str) -> None:
+    _, items = dhcp_out(bootp(2, MSG_TYPE[5], yiaddr=yiaddr))
+    assert not any(isinstance(x, L2Binding) for x in items)
+
+
 def test_plain_bootp_shorter_than_its_vendor_area_is_truncated() -> None:
     with pytest.raises(Truncated):
         dhcp.parse(bootp(2, None)[:280])

@@ -10,7 +10,8 @@ import time
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from otscope.dissectors.lldp.sysdesc import FAMILIES, MAX_TEXT, identify, usable_ip
+from otscope.dissectors.base import usable_ip
+from otscope.dissectors.lldp.sysdesc import FAMILIES, MAX_TEXT, identify
 
 # (family, text, expected fields, source)
 SAMPLES = [
