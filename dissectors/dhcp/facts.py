@@ -16,6 +16,7 @@ from otscope.dissectors.dhcp.grammar import DhcpMessage, MsgType, Op
 
 NO_IP = "0.0.0.0"
 SERVER_TYPES = {MsgType.OFFER, MsgType.ACK, MsgType.NAK}
+CLIENT_TYPES = {MsgType.DISCOVER, MsgType.REQUEST, MsgType.DECLINE, MsgType.RELEASE, MsgType.INFORM}
 NAMING_REPLIES = {MsgType.OFFER, MsgType.ACK}
 
 
@@ -57,7 +58,10 @@ def _client(msg: DhcpMessage, out: L2Output) -> None:
 
 def facts(msg: DhcpMessage, src_ip: str) -> L2Output:
     out: L2Output = [L2Anomaly(kind) for kind in msg.anomalies]
-    if msg.op == Op.BOOTREPLY or msg.msg_type in SERVER_TYPES:
+    if (msg.op == Op.BOOTREPLY and msg.msg_type in CLIENT_TYPES) or \
+            (msg.op == Op.BOOTREQUEST and msg.msg_type in SERVER_TYPES):
+        out.append(L2Anomaly("op-type-mismatch"))            # RFC 2131 table 3: op and message type disagree
+    elif msg.op == Op.BOOTREPLY:
         _server(msg, src_ip, out)
     else:
         _client(msg, out)

@@ -82,6 +82,12 @@ def test_reply_with_an_address_no_host_can_hold_binds_nothing(yiaddr: str) -> No
     assert not any(isinstance(x, L2Binding) for x in items)
 
 
+@pytest.mark.parametrize("op,mtype", [(1, 5), (1, 2), (2, 3), (2, 1)])
+def test_op_and_message_type_that_disagree_are_an_anomaly_only(op: int, mtype: int) -> None:
+    facts, items = dhcp_out(bootp(op, MSG_TYPE[mtype] + opt(12, b"x")))
+    assert items == [L2Anomaly("op-type-mismatch")]
+
+
 def test_plain_bootp_shorter_than_its_vendor_area_is_truncated() -> None:
     with pytest.raises(Truncated):
         dhcp.parse(bootp(2, None)[:280])
