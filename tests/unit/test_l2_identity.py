@@ -232,6 +232,32 @@ def test_lldp_capabilities_role(caps: int, network: bool) -> None:
         assert hint.message.startswith("LLDP enabled capabilities ")
 
 
+def med(sub: int, value: bytes) -> bytes:
+    return tlv(127, b"\x00\x12\xbb" + bytes([sub]) + value)
+
+
+def test_lldp_med_inventory_is_identity() -> None:
+    # ANSI/TIA-1057 10.2.6 inventory TLVs (OUI 00-12-BB): manufacturer 9, model 10, firmware 6, serial 8
+    raw = lldpdu(desc=b"IP phone")[:-2] + med(9, b"Acme Corp") + med(10, b"AP-100") + med(6, b"2.1.7") \
+        + med(8, b"SN12345") + med(11, b"") + tlv(127, b"\x00\x12\x0f\x01\x03") + tlv(0, b"")
+    items = lldp_facts.facts(lldp.parse(raw), "m")
+    got = {(x.field, x.value, x.message) for x in items}
+    assert {("vendor", "Acme Corp", "LLDP-MED inventory"), ("product", "AP-100", "LLDP-MED inventory"),
+            ("firmware", "2.1.7", "LLDP-MED inventory"), ("serial", "SN12345", "LLDP-MED inventory")} <= got
+    assert not any(f == "asset_id" for f, _, _ in got)                       # empty: absent, not a fact
+
+
+def test_lldp_short_org_tlv_is_counted_and_the_rest_survives() -> None:
+    raw = lldpdu()[:-2] + tlv(127, b"\x00\x12") + tlv(0, b"")
+    items = lldp_facts.facts(lldp.parse(raw), "m")
+    assert L2Anomaly("org-tlv-short") in items and any(x.field == "vendor" for x in items if isinstance(x, L2Fact))
+
+
+def test_lldp_management_addresses_are_bounded() -> None:
+    many = b"".join(tlv(8, b"\x05\x01" + socket.inet_aton(f"10.0.0.{i}") + b"\x02\0\0\0\1\0") for i in range(1, 30))
+    assert len(lldp.parse(lldpdu()[:-2] + many + tlv(0, b"")).mgmt_ipv4) == lldp.MAX_MGMT
+
+
 def test_lldp_caps_tlv_length_is_checked() -> None:
     with pytest.raises(Malformed):
         lldp.parse(tlv(1, b"\x07x") + tlv(7, b"\x00\x04") + tlv(0, b""))
