@@ -11,7 +11,7 @@ from collections.abc import Callable
 from otscope.agent.accumulate import Accumulator
 from otscope.contract import Subject
 from otscope.dissectors.arp import facts as arp_facts, grammar as arp
-from otscope.dissectors.base import L2Binding, L2Fact, L2Output, Malformed, Truncated
+from otscope.dissectors.base import L2Anomaly, L2Binding, L2Fact, L2Output, Malformed, Truncated
 from otscope.dissectors.cdp import facts as cdp_facts, grammar as cdp
 from otscope.dissectors.dhcp import facts as dhcp_facts, grammar as dhcp
 from otscope.dissectors.lldp import facts as lldp_facts, grammar as lldp
@@ -98,6 +98,8 @@ class L2Dispatcher:
                 calls.append(("f", Subject(vlan, item.ip, None), "protocol", protocol, protocol, item.message))
             elif isinstance(item, L2Fact):
                 calls.append(("f", Subject(vlan, item.ip, item.mac), item.field, item.value, protocol, item.message))
+            elif isinstance(item, L2Anomaly):
+                calls.append(("a", protocol, item.kind))
         return calls
 
     def _replay(self, calls: list[Call], frame: int, ts: float) -> None:

@@ -22,6 +22,7 @@ nothing new) allocates nothing.
 
 from __future__ import annotations
 
+import ipaddress
 import struct
 from enum import IntEnum, StrEnum
 from typing import ClassVar, NamedTuple
@@ -182,6 +183,19 @@ def mac_str(raw: bytes) -> str:
     return raw.hex(":")
 
 
+_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
+
+
+def usable_ip(ip: str) -> bool:
+    """An IPv4 address that names one host: not 0.0.0.0, limited broadcast, multicast or loopback (an
+    unconfigured switch advertises 0.0.0.0 as its LLDP management address; a reply can carry anything)."""
+    try:
+        addr = ipaddress.IPv4Address(ip)
+    except ValueError:
+        return False
+    return not (addr.is_unspecified or addr.is_multicast or addr.is_loopback or addr == _BROADCAST)
+
+
 class Dissector:
     """Base class of a per-flow dissector. Subclasses set the class attributes and implement feed()."""
 
@@ -318,7 +332,13 @@ class L2Binding(NamedTuple):
     message: str
 
 
-L2Output = list[L2Fact | L2Binding]
+class L2Anomaly(NamedTuple):
+    """A malformed part of a frame whose other parts were still decoded (counted, like a parse error)."""
+
+    kind: str
+
+
+L2Output = list[L2Fact | L2Binding | L2Anomaly]
 
 
 class FactsAbout(list):  # type: ignore[type-arg]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from otscope.dissectors.base import FactsAbout, L2Output
-from otscope.dissectors.cdp.grammar import CAP_BRIDGE, CAP_ROUTER, CAP_SWITCH, CdpFrame
+from otscope.dissectors.base import FactsAbout, L2Output, usable_ip
+from otscope.dissectors.cdp.grammar import NETWORK_DEVICE_CAPS, Cap, CdpFrame
+from otscope.dissectors.lldp.sysdesc import add_identity
 
 MSG = "CDP"
 
@@ -14,13 +15,19 @@ def facts(frame: CdpFrame, src_mac: str) -> L2Output:
     add("name", frame.device_id)
     add("product", frame.platform)
     add("description", frame.software)
+    add_identity(add, frame.software, frame.platform)        # vendor, order number, firmware (IOS version)
     add("switch_port", frame.port_id)
     for ip in frame.addresses:
-        add("management_ip", ip)
+        if usable_ip(ip):
+            add("management_ip", ip)
     if frame.native_vlan is not None:
         add("native_vlan", str(frame.native_vlan))
     if frame.capabilities is not None:
         add("capabilities", f"0x{frame.capabilities:08x}")
-        if frame.capabilities & (CAP_ROUTER | CAP_BRIDGE | CAP_SWITCH):
+        forwards = frame.capabilities & NETWORK_DEVICE_CAPS
+        if forwards:
+            names = ",".join(c.name.lower().replace("_", "-") for c in Cap if forwards & c)
+            out.message = f"CDP capabilities {names}"
             add("role_hint", "network-device")
+            out.message = MSG
     return out

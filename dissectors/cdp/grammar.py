@@ -8,11 +8,33 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass, field
+from enum import IntFlag
 
 from otscope.dissectors.base import Malformed, Reader, text
 
 DEVICE_ID, ADDRESSES, PORT_ID, CAPABILITIES, SW_VERSION, PLATFORM, NATIVE_VLAN = 1, 2, 3, 4, 5, 6, 0x0A
-CAP_ROUTER, CAP_BRIDGE, CAP_SWITCH = 0x01, 0x04, 0x08
+MGMT_ADDRESSES = 0x16
+
+
+class Cap(IntFlag):
+    """CDP capabilities bits (Wireshark packet-cdp.c)."""
+
+    ROUTER = 0x01
+    TRANSPARENT_BRIDGE = 0x02
+    SOURCE_ROUTE_BRIDGE = 0x04
+    SWITCH = 0x08
+    HOST = 0x10
+    IGMP = 0x20
+    REPEATER = 0x40
+    VOIP_PHONE = 0x80
+    REMOTELY_MANAGED = 0x100
+    CVTA = 0x200
+    TWO_PORT_MAC_RELAY = 0x400
+
+
+# a device that forwards other stations' frames
+NETWORK_DEVICE_CAPS = Cap.ROUTER | Cap.TRANSPARENT_BRIDGE | Cap.SOURCE_ROUTE_BRIDGE | Cap.SWITCH | \
+    Cap.TWO_PORT_MAC_RELAY
 
 
 @dataclass(slots=True)
@@ -58,14 +80,14 @@ def parse(data: bytes) -> CdpFrame:
             out.port_id = text(body)
         elif tlv_type == PLATFORM:
             out.platform = text(body)
-        elif tlv_type == SW_VERSION:
-            out.software = text(body, 255)
+        elif tlv_type == SW_VERSION:                     # several lines (banner, copyright, build): one line each
+            out.software = text(body.replace(b"\r", b"").replace(b"\n", b" | "), 384)
         elif tlv_type == CAPABILITIES and length == 8:
             out.capabilities = int.from_bytes(body, "big")
         elif tlv_type == NATIVE_VLAN and length == 6:
             out.native_vlan = int.from_bytes(body, "big")
-        elif tlv_type == ADDRESSES:
-            out.addresses = _addresses(body)
+        elif tlv_type in (ADDRESSES, MGMT_ADDRESSES):
+            out.addresses += [a for a in _addresses(body) if a not in out.addresses][:16]
     if not out.device_id:
         raise Malformed("CDP frame without a device id")
     return out

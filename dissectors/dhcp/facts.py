@@ -1,37 +1,68 @@
-"""DHCP -> facts about the client (by its hardware address) and the server, and the ACK binding."""
+"""DHCP/BOOTP -> facts about the client (by its hardware address, chaddr) and the server, and bindings.
+
+* Client messages (BOOTREQUEST): the names the client gives itself (option 12, option 81), its vendor
+  class (60), client id, requested address and parameter list, all on the client's MAC.
+* Server replies (BOOTREPLY): a name the server assigns (option 12 or 81 in OFFER/ACK or in a plain BOOTP
+  reply, RFC 2132 3.14 / RFC 4702 3) is the client's name, on chaddr. The address is bound to chaddr when
+  it is granted: a DHCPACK (RFC 2131 3.1 step 5) or a BOOTP reply (RFC 951 7.5: yiaddr is the client's
+  address). An OFFER is not a lease (the client may take another server's offer): it stays
+  ``dhcp_offered_ip``.
+"""
 
 from __future__ import annotations
 
-from otscope.dissectors.base import L2Binding, L2Fact, L2Output
-from otscope.dissectors.dhcp.grammar import DhcpMessage
+from otscope.dissectors.base import FactsAbout, L2Anomaly, L2Binding, L2Fact, L2Output, usable_ip
+from otscope.dissectors.dhcp.grammar import DhcpMessage, MsgType, Op
 
-SERVER_TYPES = {2, 5, 6}        # OFFER, ACK, NAK come from the server
+NO_IP = "0.0.0.0"
+SERVER_TYPES = {MsgType.OFFER, MsgType.ACK, MsgType.NAK}
+CLIENT_TYPES = {MsgType.DISCOVER, MsgType.REQUEST, MsgType.DECLINE, MsgType.RELEASE, MsgType.INFORM}
+NAMING_REPLIES = {MsgType.OFFER, MsgType.ACK}
+
+
+def _granted(msg: DhcpMessage) -> bool:
+    """The reply hands yiaddr to the client: DHCPACK, or BOOTP (no message type option at all); an address
+    that cannot be one host's (broadcast, multicast, loopback) is never bound."""
+    return usable_ip(msg.yiaddr) and (msg.msg_type == MsgType.ACK or msg.msg_type is None)
+
+
+def _server(msg: DhcpMessage, src_ip: str, out: L2Output) -> None:
+    label = msg.label
+    if src_ip != NO_IP:
+        if msg.vendor_class:
+            out.append(L2Fact(None, src_ip, "dhcp_vendor_class", msg.vendor_class, label))
+        out.append(L2Fact(None, src_ip, "protocol", "dhcp-server", label))
+    client = FactsAbout(msg.chaddr, f"{label} (name assigned by the server)")
+    if msg.msg_type is None or msg.msg_type in NAMING_REPLIES:
+        client.add("name", msg.hostname)
+        client.add("name", msg.fqdn.name if msg.fqdn else "")
+    out.extend(client)
+    if _granted(msg):
+        out.append(L2Binding(msg.yiaddr, msg.chaddr, label))
+    elif msg.yiaddr != NO_IP:
+        out.append(L2Fact(msg.chaddr, None, "dhcp_offered_ip", msg.yiaddr, label))
+
+
+def _client(msg: DhcpMessage, out: L2Output) -> None:
+    client = FactsAbout(msg.chaddr, msg.label)
+    add = client.add
+    add("name", msg.hostname)
+    add("name", msg.fqdn.name if msg.fqdn else "")
+    add("dhcp_vendor_class", msg.vendor_class)
+    add("dhcp_client_id", msg.client_id)
+    add("dhcp_requested_ip", msg.requested_ip)
+    add("dhcp_parameter_list", msg.param_list)
+    add("protocol", "dhcp-client")
+    out.extend(client)
 
 
 def facts(msg: DhcpMessage, src_ip: str) -> L2Output:
-    out: L2Output = []
-    label = f"DHCP {msg.type_name}"
-    mac = msg.chaddr
-    from_server = msg.op == 2 or msg.msg_type in SERVER_TYPES
-
-    def client(fieldname: str, value: str) -> None:
-        if value:
-            out.append(L2Fact(mac, None, fieldname, value, label))
-
-    if from_server:
-        if msg.vendor_class and src_ip != "0.0.0.0":
-            out.append(L2Fact(None, src_ip, "dhcp_vendor_class", msg.vendor_class, label))
-        if src_ip != "0.0.0.0":
-            out.append(L2Fact(None, src_ip, "protocol", "dhcp-server", label))
-        if msg.msg_type == 5 and msg.yiaddr != "0.0.0.0":                 # ACK: the lease is granted
-            out.append(L2Binding(msg.yiaddr, mac, label))
-        if msg.yiaddr != "0.0.0.0":
-            client("dhcp_offered_ip", msg.yiaddr)
-        return out
-    client("name", msg.fqdn or msg.hostname)
-    client("dhcp_vendor_class", msg.vendor_class)
-    client("dhcp_client_id", msg.client_id)
-    client("dhcp_requested_ip", msg.requested_ip)
-    client("dhcp_parameter_list", msg.param_list)
-    client("protocol", "dhcp-client")
+    out: L2Output = [L2Anomaly(kind) for kind in msg.anomalies]
+    if (msg.op == Op.BOOTREPLY and msg.msg_type in CLIENT_TYPES) or \
+            (msg.op == Op.BOOTREQUEST and msg.msg_type in SERVER_TYPES):
+        out.append(L2Anomaly("op-type-mismatch"))            # RFC 2131 table 3: op and message type disagree
+    elif msg.op == Op.BOOTREPLY:
+        _server(msg, src_ip, out)
+    else:
+        _client(msg, out)
     return out

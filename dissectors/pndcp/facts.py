@@ -8,23 +8,25 @@ as a weak name of the sender, never as the device's name.
 
 from __future__ import annotations
 
-from otscope.dissectors.base import FactsAbout, L2Binding, L2Fact, L2Output
+from otscope.dissectors.base import FactsAbout, L2Binding, L2Fact, L2Output, usable_ip
 from otscope.dissectors.pndcp.grammar import ROLE_BITS, SERVICE_IDENTIFY, SERVICE_SET, TYPE_REQUEST, DcpFrame
-
-SIEMENS_PNO_ID = 0x002A
+from otscope.dissectors.pndcp.vendors import vendor_name
 
 
 def _describe(frame: DcpFrame, mac: str, msg: str) -> L2Output:
+    """Facts about the sender of a response or Hello: its identity, role and address. The station type
+    (DeviceVendorValue, IEC 61158-6-10 Device/Manufacturer-specific suboption) is the ``product``; the PNO
+    vendor id (Device/DeviceID) names the ``vendor`` when the id is in the table, else it stays a number."""
     out = FactsAbout(mac, msg)
     add = out.add
     add("name", frame.name_of_station)
     add("pn_station_type", frame.station_type)
+    add("product", frame.station_type)
     add("pn_alias", frame.alias)
     if frame.vendor_id is not None:
         add("pn_vendor_id", f"0x{frame.vendor_id:04x}")
         add("pn_device_id", f"0x{frame.device_id:04x}")
-        if frame.vendor_id == SIEMENS_PNO_ID:
-            add("vendor", "Siemens")
+        add("vendor", vendor_name(frame.vendor_id) or "")
     if frame.role is not None:
         add("pn_role", f"0x{frame.role:02x}")
         names = [n for bit, n in ROLE_BITS.items() if frame.role & bit]
@@ -32,10 +34,23 @@ def _describe(frame: DcpFrame, mac: str, msg: str) -> L2Output:
             add("role_hint", "plc")
         elif "io-device" in names:
             add("role_hint", "io-device")
-    if frame.ip and frame.ip != "0.0.0.0":
-        add("pn_ip", frame.ip)
-        out.append(L2Binding(frame.ip, mac, msg))
+    _address(out, frame, mac, msg)
     return out
+
+
+def _target(frame: DcpFrame, mac: str, msg: str) -> L2Output:
+    """A Set request's values are what an engineering tool asks the target to take (name, address), never
+    what the target says it is: no identity, no role; the requested name is kept apart."""
+    out = FactsAbout(mac, msg)
+    out.add("pn_name_requested", frame.name_of_station)
+    _address(out, frame, mac, msg)
+    return out
+
+
+def _address(out: FactsAbout, frame: DcpFrame, mac: str, msg: str) -> None:
+    if usable_ip(frame.ip):
+        out.add("pn_ip", frame.ip)
+        out.append(L2Binding(frame.ip, mac, msg))
 
 
 def facts(frame: DcpFrame, src_mac: str, dst_mac: str) -> L2Output:
@@ -46,9 +61,7 @@ def facts(frame: DcpFrame, src_mac: str, dst_mac: str) -> L2Output:
     if frame.service_id == SERVICE_SET:
         out.append(L2Fact(src_mac, None, "role_hint", "engineering-workstation", msg))
         out.append(L2Fact(src_mac, None, "protocol", "pn_dcp-set-requester", msg))
-        target = _describe(frame, dst_mac, msg)
-        return out + [t for t in target if not (isinstance(t, L2Fact) and t.field == "name")] + \
-            [L2Fact(dst_mac, None, "pn_name_requested", frame.name_of_station, msg)] * bool(frame.name_of_station)
+        return out + _target(frame, dst_mac, msg)
     if frame.service_id == SERVICE_IDENTIFY:
         if frame.name_of_station:
             out.append(L2Fact(src_mac, None, "name_weak", frame.name_of_station, msg + " (name filter)"))
