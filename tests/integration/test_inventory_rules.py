@@ -12,7 +12,7 @@ import pytest
 
 from otscope.collector.merge import IDENTITY_FIELDS, meaningful_serial
 from tests.conftest import PCAPS, Inventory
-from tests.support.truth import CAPTURES, TRUTH, awaiting_mms_labels, load, role_report
+from tests.support.truth import CAPTURES, TRUTH, load, role_report
 
 SHARED = sorted(p for p in CAPTURES.rglob("*") if p.is_file() and p.suffix in (".pcap", ".pcapng")) \
     if CAPTURES.is_dir() else []
@@ -67,13 +67,6 @@ def truth_frames(truth: dict) -> set[tuple[str, int]]:
     return out
 
 
-def _replayed_at_gateway_decision(missing: list[tuple], assets: list[dict]) -> bool:
-    decided = {f["evidence"] for a in assets for f in a["facts"]
-               if f["field"] == "role_hint" and f["message"] == "Modbus: several unit ids answer"}
-    units = {a["id"] for a in assets if (a["component"] or "").startswith("unit:")}
-    return all(aid in units and ev in decided for aid, _f, _v, ev in missing)
-
-
 def _in_frame(value: str, raw: bytes) -> bool:
     if "\ufffd" in value or value.endswith("\u2026"):
         return True                      # clipped or made printable by contract.clip: not comparable byte for byte
@@ -116,13 +109,8 @@ def test_one_asset_per_device_every_value_from_its_frame_roles_per_truth(capture
         n = int(FRAME.match(f["evidence"])["n"])  # type: ignore[index]
         if f["field"] in WIRE_TEXT and not _in_frame(f["value"], raw[n]) and (f["value"], n) not in tshark:
             missing.append((aid, f["field"], f["value"], f["evidence"]))
-    if missing and _replayed_at_gateway_decision(missing, assets):
-        pytest.xfail(f"{missing}: today's Modbus dissector re-emits a unit's FC43 objects with the frame where it "
-                     "decided 'gateway'; helper A's change (interfaces.md, Modbus) credits each answer's own frame")
     assert missing == []
 
     if t:
         report = role_report(t, assets)
-        if awaiting_mms_labels(report.missing, assets):
-            pytest.xfail(f"{report.missing}: needs the mms-server label (interfaces.md, S7 section)")
         assert report.missing == []

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Inventory
-from tests.support.truth import awaiting_mms_labels, capture_for, compare, load, truth_files
+from tests.support.truth import capture_for, compare, load, truth_files
 
 TRUTHS = truth_files()
 
@@ -23,6 +23,4 @@ def test_replay_matches_truth(truth: Path, tmp_path: Path) -> None:
     assert res.packets == t["packet_count"]          # every frame read (SPAN copies are counted apart)
     assets = inv.assets()
     report = compare(t, assets)
-    if awaiting_mms_labels(report.missing, assets):
-        pytest.xfail(f"{report.missing}: needs the mms-server label (interfaces.md, S7 section)")
     assert report.missing == []

@@ -160,10 +160,3 @@ def _identity(rep: Report, h: dict, fam: list[dict], who: str) -> None:
 
 def load(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text())
-
-
-def awaiting_mms_labels(missing: list[str], assets: list[dict[str, Any]]) -> bool:
-    """The only misses are MMS servers' rtu-ied role, and no dissector labels MMS yet (mms-server, interfaces.md:
-    helper A's S7/ISO-TSAP change): the rule is written, its input is not produced on this branch."""
-    return bool(missing) and all("role field device/RTU/IED/server" in m for m in missing) and \
-        not any("mms-server" in a["protocols"] for a in assets)
