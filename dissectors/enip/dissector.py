@@ -253,7 +253,7 @@ class EnipUdpDissector(EnipDissector):
 class CipIoDissector(Dissector):
     """Class 0/1 implicit I/O on UDP 2222: CPF with a sequenced address item and connected data."""
 
-    protocol: ClassVar[Protocol] = Protocol.CIP_IO
+    protocol: ClassVar[Protocol] = Protocol.ENIP_IO
     transport: ClassVar[Transport] = Transport.UDP
     ports: ClassVar[tuple[int, ...]] = (IO_PORT,)
     client_label: ClassVar[str] = "enip-io"

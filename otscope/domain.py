@@ -1,0 +1,204 @@
+"""The bottom layer every part of otscope shares (stdlib only; imports nothing else from otscope).
+
+* the role vocabulary (../shared/docs/architecture.md) and the small enums of a flow (side, who, transport);
+* the protocol-name type and the declaration a dissector package makes of itself (``ProtocolSpec``): the
+  registry (dissectors/registry.py) is the list of those declarations, and everything that needs to know a
+  protocol (port tables, OT labels, naming rank, CLI, dashboard) derives it from there;
+* OT port knowledge that is not a dissector's (industrial services otscope has no dissector for yet, and the
+  IT services that decide a flow's direction);
+* the caps every dissector applies, named once (``Caps``), and the anomaly a cap gives when it is hit.
+
+The observation contract between sensor and collector is its sibling, otscope/contract.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from enum import IntEnum, StrEnum
+
+
+class Role(StrEnum):
+    """The one role vocabulary (../shared/docs/architecture.md); each role is decided with its evidence."""
+
+    PLC = "plc"
+    RTU_IED = "rtu-ied"
+    IO_DEVICE = "io-device"
+    COMMUNICATIONS_MODULE = "communications-module"
+    GATEWAY = "gateway"
+    HMI_SCADA = "hmi-scada"
+    EWS = "engineering-workstation"
+    NETWORK_DEVICE = "network-device"
+    BUILDING_CONTROLLER = "building-controller"
+    IT_HOST = "it-host"
+    UNKNOWN = "unknown"
+
+
+class Side(IntEnum):
+    """Direction of a payload in a flow: the initiator (client) sends TO_SERVER."""
+
+    TO_SERVER = 0
+    TO_CLIENT = 1
+
+
+class Who(IntEnum):
+    """Which end of the flow a fact is about."""
+
+    CLIENT = 0
+    SERVER = 1
+
+
+class Transport(StrEnum):
+    TCP = "tcp"
+    UDP = "udp"
+
+
+class ProtocolName(str):
+    """A protocol's name as facts, labels and conversations carry it (``"modbus"``). A plain string with the
+    ``.value`` an enum member has, so a spec's name and a ``Protocol`` member are interchangeable."""
+
+    __slots__ = ()
+
+    @property
+    def value(self) -> str:
+        return str(self)
+
+
+# Sources of facts that are not a dissector: the collector's MAC-vendor lookup and flow bookkeeping.
+SOURCES = {"OUI": "oui", "FLOW": "flow"}
+DEFAULT_RANK = 5        # naming rank of a protocol no spec ranks (merge.best: lower wins)
+SOURCE_RANK = {"oui": 9}  # a MAC's vendor prefix is the weakest word on a device's identity
+
+
+# -- what a dissector package declares -----------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class FlowEntry:
+    """A per-flow dissector class of a package, by lazy import path (``module:Class``) so the declaration is
+    importable without the implementation. ``protocol`` is its --dissectors name and conversation label."""
+
+    protocol: str
+    transport: Transport
+    ports: tuple[int, ...]        # hints: they choose a candidate, parsing confirms
+    cls: str
+
+
+@dataclass(frozen=True, slots=True)
+class FrameEntry:
+    """A stateless frame (or datagram) parser of a package: ``facts(parse(body), *context)`` -> L2Output.
+
+    A frame is this protocol's when its ethertype is ``ethertype`` (or, for 802.3 length frames, its LLC/SNAP
+    header is ``llc_snap``, which is skipped), or it is a UDP datagram between two of ``udp_ports``, and
+    ``accept(body)`` (when given) is true. ``context`` names what facts() takes after the parsed frame, in
+    order: "src" / "dst" (MAC of the frame), "src_ip" (sender of the datagram)."""
+
+    parse: str                    # module:function, bytes -> parsed frame; raises Truncated/Malformed
+    facts: str                    # module:function, parsed frame (+ context) -> L2Output
+    ethertype: int | None = None
+    llc_snap: bytes = b""
+    udp_ports: tuple[int, ...] = ()
+    context: tuple[str, ...] = ()
+    accept: object = None         # a cheap predicate on the body (defined with the spec), or None
+    memo_key: str | None = None   # module:function: the part of the frame its output depends on (else all)
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolSpec:
+    """One protocol package's declaration of itself (a dissector package exports one, named SPEC)."""
+
+    name: ProtocolName            # the package's protocol: fact protocol, registry key
+    title: str                    # for people: CLI help, dashboard legend
+    ot: bool                      # an industrial protocol: its labels make an asset OT, its bytes OT traffic
+    rank: int                     # naming rank of its identity facts (merge.best: 0 wire identity ... 9)
+    protocols: tuple[str, ...]    # every protocol name its facts carry (name first); all share ``rank``
+    labels: tuple[str, ...]       # the "protocol" fact values it emits (modbus-client, modbus-server, ...)
+    roles: tuple[Role, ...]       # the roles its labels or role hints can prove
+    flows: tuple[FlowEntry, ...] = ()
+    frames: tuple[FrameEntry, ...] = ()
+    fast_path: tuple[str, ...] = ()   # module:attr of its steady-state layouts for the C fast path (empty: none)
+    colours: tuple[tuple[str, str], ...] = ()   # protocol name -> dashboard colour
+
+    def __post_init__(self) -> None:
+        if not self.protocols or self.protocols[0] != self.name:
+            raise ValueError(f"spec {self.name!r}: protocols must start with its name")
+        for e in self.flows:
+            if e.protocol not in self.protocols:
+                raise ValueError(f"spec {self.name!r}: flow protocol {e.protocol!r} is not one of its protocols")
+        for p, _ in self.colours:
+            if p not in self.protocols:
+                raise ValueError(f"spec {self.name!r}: colour for {p!r}, not one of its protocols")
+
+
+def spec(name: str, **kw: object) -> ProtocolSpec:
+    """A ProtocolSpec whose ``protocols`` default to its own name alone."""
+    kw.setdefault("protocols", (name,))
+    return ProtocolSpec(name=ProtocolName(name), **kw)  # type: ignore[arg-type]
+
+
+# -- OT port knowledge that is no dissector's ----------------------------------------------------------------
+
+# Industrial services otscope has no dissector for (yet): payload on these ports counts as OT traffic for the
+# coverage report and names an unconfirmed conversation. A dissector package that declares one of these ports
+# overrides the name here (agent/flows.py OT_PORTS).
+OT_SERVICE_PORTS: dict[int, str] = {
+    20000: "dnp3", 2404: "iec104", 47808: "bacnet", 4840: "opcua", 1911: "fox", 4911: "fox", 9600: "fins",
+    5007: "melsec", 5006: "melsec", 2455: "codesys", 1217: "codesys", 18245: "ge-srtp", 18246: "ge-srtp",
+    20547: "proconos", 1962: "pcworx", 789: "crimson", 34962: "profinet", 34963: "profinet", 34964: "profinet",
+    48898: "ads",
+}
+# Of those, the ports that do not decide a flow's direction (orientation falls through to the next rule), as
+# it always was: CODESYS V2 gateway and ADS/AMS routers are reached from either end.
+OT_PORTS_NOT_FOR_DIRECTION = frozenset({1217, 48898})
+
+# IT services a server listens on: decide a flow's direction when the handshake was not captured.
+IT_SERVER_PORTS = frozenset({
+    161, 162, 53, 67, 68, 69, 80, 443, 8080, 22, 21, 23, 25, 110, 123, 135, 137, 138, 139, 143, 389, 445, 514,
+    636, 993, 995, 1433, 1521, 3306, 3389, 5432, 5900,
+})
+
+
+# -- caps ----------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Caps:
+    """Every per-flow bound a dissector applies, in one place. Hitting a cap always gives the same treatment:
+    an anomaly whose kind is the cap's name with dashes (``pending_requests`` -> ``pending-requests-cap``),
+    see ``cap_anomaly``. Configure with ``configure_caps(...)`` before the capture starts."""
+
+    facts_per_flow: int = 4096          # facts and anomalies a dissector holds between two drains
+    pending_requests: int = 64          # requests waiting for their answer (Modbus transactions, CIP requests)
+    stream_buffer: int = 65536          # bytes of an incomplete frame kept per direction (default)
+    resync_attempts: int = 3            # framing losses in a row before a stream dissector gives up
+    units_per_flow: int = 256           # Modbus unit ids remembered per flow
+    string_chars: int = 128             # characters of a wire string kept in a fact
+    ooo_segments: int = 16              # early TCP segments kept per direction while a gap fills
+    ooo_bytes: int = 64 * 1024          # their bytes
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(self))
+
+
+def cap_anomaly(cap: str) -> str:
+    """The anomaly kind of a hit cap (``pending_requests`` -> ``pending-requests-cap``)."""
+    if cap not in CAPS.names():
+        raise KeyError(cap)
+    return cap.replace("_", "-") + "-cap"
+
+
+CAPS = Caps()
+
+
+def configure_caps(**values: int) -> Caps:
+    """Change caps (by name) for dissectors created from now on; unknown names or non-positive values are an
+    error. Returns the caps in force."""
+    global CAPS
+    known = set(CAPS.names())
+    bad = [k for k, v in values.items() if k not in known or not isinstance(v, int) or v <= 0]
+    if bad:
+        raise ValueError(f"unknown cap(s) or bad value(s): {sorted(bad)} (caps: {', '.join(sorted(known))})")
+    CAPS = Caps(**{**{n: getattr(CAPS, n) for n in known}, **values})
+    return CAPS
+
+
+__all__ = ["CAPS", "DEFAULT_RANK", "IT_SERVER_PORTS", "OT_PORTS_NOT_FOR_DIRECTION", "OT_SERVICE_PORTS", "SOURCES",
+           "SOURCE_RANK", "Caps", "FlowEntry", "FrameEntry", "ProtocolName", "ProtocolSpec", "Role", "Side",
+           "Transport", "Who", "cap_anomaly", "configure_caps", "field", "spec"]
