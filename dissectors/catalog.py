@@ -4,3 +4,4 @@ command line checks a --dissectors list before it starts workers)."""
 from otscope.dissectors import registry
 
 PROTOCOLS = tuple(registry.names())
+TITLES = registry.ot_titles()          # "Modbus/TCP, EtherNet/IP, ...": for help texts

@@ -5,7 +5,7 @@ from otscope.dissectors.s7.constants import S7_PORT
 from otscope.domain import FlowEntry, Role, Transport, spec
 
 SPEC = spec(
-    "s7comm", title="S7comm / S7comm-plus", ot=True, rank=0, protocols=("s7comm", "s7comm-plus", "cotp"),
+    "s7comm", title="S7comm / S7comm-plus", ot=True, rank=0, protocols=("s7comm", "cotp", "s7comm-plus"),
     labels=("cotp-client", "cotp-server", "s7comm-client", "s7comm-server", "s7comm-plus-client",
             "s7comm-plus-server"),
     roles=(Role.PLC, Role.HMI_SCADA, Role.EWS),

@@ -13,7 +13,7 @@ from tests.api.conftest import auth
 
 READ_ROUTES = ["/api/v1/assets", "/api/v1/assets/1", "/api/v1/communications", "/api/v1/coverage",
                "/api/v1/register/reconciliation", "/api/v1/export/assets.csv", "/api/v1/export/assets.json",
-               "/api/v1/anomalies", "/api/v1/sensors"]
+               "/api/v1/anomalies", "/api/v1/sensors", "/api/v1/protocols"]
 WRITE_ROUTES = [("/api/v1/register", "text/csv", b"ip\n10.0.0.1\n"),
                 ("/api/v1/ingest", "application/json", b"{}")]
 
