@@ -13,6 +13,7 @@ import typer
 from otscope import __version__
 from otscope.collector.render import assets_csv, assets_json, csv_cell  # noqa: F401 - csv_cell: the CLI's API
 from otscope.dissectors.catalog import PROTOCOLS, TITLES   # declarations only: no dissector is imported here
+from otscope.domain import Caps, configure_caps
 
 DEFAULT_URL = "sqlite:///otscope.db"          # collector.db.DEFAULT_URL (not imported here: SQLAlchemy is slow
                                               # to import, and replay starts its workers before it)
@@ -49,6 +50,20 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def set_caps(items: list[str]) -> None:
+    """``--cap NAME=VALUE`` options, before any dissector exists (workers fork after this)."""
+    values: dict[str, int] = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        if not value.strip().isdigit():
+            fail(f"--cap {item!r}: expected NAME=VALUE with a whole number (caps: {', '.join(Caps.names())})")
+        values[name.strip()] = int(value)
+    try:
+        configure_caps(**values)
+    except ValueError as exc:
+        fail(f"--cap: {exc}")
+
+
 AUTO_WORKERS_FROM = 512 << 20    # below this, one worker already finishes before the database is set up
 
 
@@ -71,12 +86,16 @@ def replay(
                                                              "per CPU for files of 512 MiB and more, else 1")] = 0,
     dissectors: Annotated[str, typer.Option(help=f"comma-separated ICS dissectors to run "
                                                  f"({', '.join(PROTOCOLS)}; 'none' for the spine alone)")] = "all",
+    cap: Annotated[list[str] | None, typer.Option(help=f"a per-flow cap NAME=VALUE, repeatable "
+                                                       f"({', '.join(Caps.names())}); hitting one is counted "
+                                                       f"as the anomaly NAME-cap")] = None,
 ) -> None:
     """Stream capture files into the inventory (constant memory; replaying a file twice doubles nothing)."""
     chosen = None if dissectors == "all" else set() if dissectors == "none" else \
         {d.strip() for d in dissectors.split(",") if d.strip()}
     if chosen is not None and chosen - set(PROTOCOLS):
         fail(f"unknown dissector(s) {sorted(chosen - set(PROTOCOLS))} (known: {', '.join(PROTOCOLS)})")
+    set_caps(cap or [])
     from otscope.agent.replay import now, start
 
     t0 = now()

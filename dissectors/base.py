@@ -26,9 +26,9 @@ from enum import StrEnum
 from typing import ClassVar, NamedTuple
 
 from otscope.dissectors import registry
-from otscope.domain import CAPS, Role, Side, Transport, Who, cap_anomaly
+from otscope.domain import Role, Side, Transport, Who, cap_anomaly, caps
 
-__all__ = ["CAPS", "FATAL", "INCOMPLETE", "NEWS", "OK", "Anomaly", "Dissector", "Fact", "FactsAbout", "FrameAnomaly",
+__all__ = ["FATAL", "INCOMPLETE", "NEWS", "OK", "Anomaly", "Dissector", "Fact", "FactsAbout", "FrameAnomaly",
            "L2Binding", "L2Fact", "L2Output", "Malformed", "Protocol", "Reader", "Role", "Side", "StreamBuffer",
            "Transport", "Truncated", "Who", "mac_str", "text"]
 
@@ -70,6 +70,7 @@ class FrameAnomaly(StrEnum):
 
 
 FACTS_CAP = cap_anomaly("facts_per_flow")
+MAX_OUT = caps().facts_per_flow     # read once, at start-up (otscope/domain.py configure_caps)
 MAX_ANOMALY_CHARS = 120         # a kind with its detail (an exception's text) is bounded
 
 
@@ -183,7 +184,7 @@ class Dissector:
     def fact(self, who: int, field: str, value: str, message: str, frame: int, ts: float,
              component: str | None = None, protocol: str | None = None) -> None:
         if value:
-            if len(self.out) < CAPS.facts_per_flow:
+            if len(self.out) < MAX_OUT:
                 self.out.append(Fact(who, field, value, message, component, frame, ts, protocol))
             else:
                 self.anomaly(FACTS_CAP, frame, ts)
@@ -207,11 +208,10 @@ class Dissector:
         after a dash. The list is capped: its last place is kept for the cap's own anomaly."""
         anomalies = self.anomalies
         n = len(anomalies)
-        cap = CAPS.facts_per_flow
-        if n < cap - 1:
+        if n < MAX_OUT - 1:
             text = f"{kind}-{detail}" if detail else str(kind)
             anomalies.append(Anomaly(text if len(text) <= MAX_ANOMALY_CHARS else text[:MAX_ANOMALY_CHARS], frame, ts))
-        elif n == cap - 1:
+        elif n == MAX_OUT - 1:
             anomalies.append(Anomaly(FACTS_CAP, frame, ts))
 
     def count(self, key: str, n: int = 1) -> None:

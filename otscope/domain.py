@@ -6,14 +6,14 @@
   protocol (port tables, OT labels, naming rank, CLI, dashboard) derives it from there;
 * OT port knowledge that is not a dissector's (industrial services otscope has no dissector for yet, and the
   IT services that decide a flow's direction);
-* the caps every dissector applies, named once (``Caps``), and the anomaly a cap gives when it is hit.
+* the configurable caps of the dissectors, named once (``Caps``), and the anomaly a cap gives when it is hit.
 
 The observation contract between sensor and collector is its sibling, otscope/contract.py.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from enum import IntEnum, StrEnum
 
 
@@ -160,45 +160,53 @@ IT_SERVER_PORTS = frozenset({
 
 @dataclass(frozen=True, slots=True)
 class Caps:
-    """Every per-flow bound a dissector applies, in one place. Hitting a cap always gives the same treatment:
-    an anomaly whose kind is the cap's name with dashes (``pending_requests`` -> ``pending-requests-cap``),
-    see ``cap_anomaly``. Configure with ``configure_caps(...)`` before the capture starts."""
+    """The configurable per-flow bounds of the dissectors, in one place. Hitting a cap always gives the same
+    treatment: the oldest state it bounds is dropped and an anomaly named after the cap is counted
+    (``pending_requests`` -> ``pending-requests-cap``, see ``cap_anomaly``). Bounds that a protocol's framing
+    fixes (a PDU's maximum length, 256 unit ids) are the protocol's, not caps."""
 
-    facts_per_flow: int = 4096          # facts and anomalies a dissector holds between two drains
-    pending_requests: int = 64          # requests waiting for their answer (Modbus transactions, CIP requests)
-    stream_buffer: int = 65536          # bytes of an incomplete frame kept per direction (default)
-    resync_attempts: int = 3            # framing losses in a row before a stream dissector gives up
-    units_per_flow: int = 256           # Modbus unit ids remembered per flow
-    string_chars: int = 128             # characters of a wire string kept in a fact
-    ooo_segments: int = 16              # early TCP segments kept per direction while a gap fills
-    ooo_bytes: int = 64 * 1024          # their bytes
+    facts_per_flow: int = 4096          # facts (and anomalies) a dissector holds between two drains
+    pending_transactions: int = 64      # Modbus/TCP requests waiting for their answer, by transaction id
+    pending_requests: int = 64          # CIP explicit requests waiting for their reply
 
-    def names(self) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(self))
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
 
 
 def cap_anomaly(cap: str) -> str:
     """The anomaly kind of a hit cap (``pending_requests`` -> ``pending-requests-cap``)."""
-    if cap not in CAPS.names():
-        raise KeyError(cap)
+    if cap not in Caps.names():
+        raise KeyError(f"no cap {cap!r} (caps: {', '.join(Caps.names())})")
     return cap.replace("_", "-") + "-cap"
 
 
-CAPS = Caps()
+_caps = Caps()
+_caps_read = False
+
+
+def caps() -> Caps:
+    """The caps in force. Dissectors read them when they are imported or created: configure first."""
+    global _caps_read
+    _caps_read = True
+    return _caps
 
 
 def configure_caps(**values: int) -> Caps:
-    """Change caps (by name) for dissectors created from now on; unknown names or non-positive values are an
-    error. Returns the caps in force."""
-    global CAPS
-    known = set(CAPS.names())
-    bad = [k for k, v in values.items() if k not in known or not isinstance(v, int) or v <= 0]
+    """Set caps by name, before the capture starts (before any dissector read them); unknown names and values
+    below 1 are an error."""
+    global _caps
+    known = Caps.names()
+    bad = sorted(k for k, v in values.items() if k not in known or isinstance(v, bool) or not isinstance(v, int)
+                 or v < 1)
     if bad:
-        raise ValueError(f"unknown cap(s) or bad value(s): {sorted(bad)} (caps: {', '.join(sorted(known))})")
-    CAPS = Caps(**{**{n: getattr(CAPS, n) for n in known}, **values})
-    return CAPS
+        raise ValueError(f"unknown cap(s) or bad value(s): {bad} (caps: {', '.join(known)})")
+    if _caps_read and values:
+        raise RuntimeError("configure the caps before the capture starts (the dissectors have read them)")
+    _caps = Caps(**{**{n: getattr(_caps, n) for n in known}, **values})
+    return _caps
 
 
-__all__ = ["CAPS", "DEFAULT_RANK", "IT_SERVER_PORTS", "OT_PORTS_NOT_FOR_DIRECTION", "OT_SERVICE_PORTS", "SOURCES",
+__all__ = ["DEFAULT_RANK", "IT_SERVER_PORTS", "OT_PORTS_NOT_FOR_DIRECTION", "OT_SERVICE_PORTS", "SOURCES",
            "SOURCE_RANK", "Caps", "FlowEntry", "FrameEntry", "ProtocolName", "ProtocolSpec", "Role", "Side",
-           "Transport", "Who", "cap_anomaly", "configure_caps", "field", "spec"]
+           "Transport", "Who", "cap_anomaly", "caps", "configure_caps", "spec"]

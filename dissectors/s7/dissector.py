@@ -13,7 +13,7 @@ from otscope.dissectors.base import INCOMPLETE, OK, Dissector, Malformed, Protoc
     Transport, Truncated, Who
 from otscope.dissectors.s7 import facts
 from otscope.dissectors.s7.constants import ENGINEERING_FUNCTIONS, S7_PORT, S7COMM_ID, S7PLUS_ID, SUB_READ_SZL, \
-    CotpType, Function, PlusFunction, PlusOpcode, Rosctr, UserdataGroup
+    CotpType, Function, PlusFunction, PlusOpcode, Rosctr, S7Anomaly, UserdataGroup
 from otscope.dissectors.s7.grammar import parse_cotp, parse_plus, parse_s7, parse_szl, parse_userdata, tsaps
 
 # The steady state as data for the C fast path: one whole TPKT (length big-endian at 2) holding COTP DT with
@@ -85,7 +85,7 @@ class S7Dissector(Dissector):
                 self.buf.drop(side)
                 if not self.confirmed:
                     return self.fatal("not ISO-on-TCP (no TPKT version 3)")
-                self.anomaly("bad-tpkt", frame, ts)
+                self.anomaly(S7Anomaly.BAD_TPKT, frame, ts)
                 return OK
             length = data[pos + 2] << 8 | data[pos + 3]
             if length < 7:
@@ -104,7 +104,7 @@ class S7Dissector(Dissector):
         return OK
 
     def _lost(self, frame: int, ts: float) -> int:
-        self.anomaly("bad-tpkt-length", frame, ts)
+        self.anomaly(S7Anomaly.BAD_TPKT_LENGTH, frame, ts)
         return OK
 
     def _label(self, who: int, label: str, msg: str, frame: int, ts: float, protocol: str) -> None:
@@ -117,7 +117,7 @@ class S7Dissector(Dissector):
         try:
             c = parse_cotp(tpdu)
         except (Truncated, Malformed):
-            self.anomaly("malformed-cotp", frame, ts)
+            self.anomaly(S7Anomaly.MALFORMED_COTP, frame, ts)
             return
         if c.pdu_type == CotpType.CR and side == 0:
             calling, called = tsaps(c)
@@ -146,7 +146,7 @@ class S7Dissector(Dissector):
             else:
                 self.count("cotp other payload")
         except (Truncated, Malformed):
-            self.anomaly(f"malformed-{'s7comm' if first == S7COMM_ID else 's7comm-plus'}", frame, ts)
+            self.anomaly(S7Anomaly.MALFORMED_S7COMM if first == S7COMM_ID else S7Anomaly.MALFORMED_S7COMM_PLUS, frame, ts)
 
     # -- S7comm ----------------------------------------------------------------------------------------
     def _s7(self, payload: bytes, side: int, ts: float, frame: int) -> None:

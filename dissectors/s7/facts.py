@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from otscope.dissectors.base import Malformed, Protocol, Truncated, Who, text
-from otscope.dissectors.s7.constants import CONNECTION_TYPES, SZL_1C_FIELDS
+from otscope.dissectors.s7.constants import CONNECTION_TYPES, SZL_1C_FIELDS, S7Anomaly
 from otscope.dissectors.s7.grammar import Szl, Tsap, parse_component_id, parse_module_id, session_identity, strings
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ def szl(d: S7Dissector, z: Szl, ts: float, frame: int) -> None:
         else:
             d.fact(Who.SERVER, "szl_read", f"0x{z.szl_id:04x}", msg, frame, ts, protocol=S7)
     except (Truncated, Malformed):
-        d.anomaly(f"malformed-szl-0x{z.szl_id:04x}", frame, ts)
+        d.anomaly(S7Anomaly.MALFORMED_SZL, frame, ts, f"0x{z.szl_id:04x}")
 
 
 def _module_ids(d: S7Dissector, z: Szl, msg: str, ts: float, frame: int) -> None:
