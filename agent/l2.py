@@ -157,7 +157,8 @@ class L2Dispatcher:
         try:
             items = parse()
         except (Truncated, Malformed) as exc:
-            return [("a", protocol, str(FrameAnomaly.TRUNCATED if isinstance(exc, Truncated) else FrameAnomaly.MALFORMED))]
+            kind = FrameAnomaly.TRUNCATED if isinstance(exc, Truncated) else FrameAnomaly.MALFORMED
+            return [("a", protocol, str(kind))]
         calls: list[Call] = []
         for item in items:
             if isinstance(item, L2Binding):

@@ -210,7 +210,7 @@ class Dissector:
         n = len(anomalies)
         if n < MAX_OUT - 1:
             text = f"{kind}-{detail}" if detail else str(kind)
-            anomalies.append(Anomaly(text if len(text) <= MAX_ANOMALY_CHARS else text[:MAX_ANOMALY_CHARS], frame, ts))
+            anomalies.append(Anomaly(text[:MAX_ANOMALY_CHARS], frame, ts))
         elif n == MAX_OUT - 1:
             anomalies.append(Anomaly(FACTS_CAP, frame, ts))
 

@@ -17,8 +17,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from otscope.dissectors import arp, cdp, dhcp, enip, lldp, modbus, pndcp, s7
-from otscope.domain import (DEFAULT_RANK, IT_SERVER_PORTS, OT_PORTS_NOT_FOR_DIRECTION, OT_SERVICE_PORTS, SOURCE_RANK,
-                            SOURCES, FlowEntry, ProtocolSpec, Transport)
+from otscope.domain import (DEFAULT_RANK, IT_SERVER_PORTS, OT_PORTS_NOT_FOR_DIRECTION, OT_SERVICE_PORTS,
+                            SOURCE_RANK, SOURCES, FlowEntry, ProtocolSpec, Transport)
 
 if TYPE_CHECKING:
     from otscope.dissectors.base import Dissector
@@ -114,9 +114,12 @@ def catalogue() -> list[dict[str, Any]]:
     out = []
     for s in specs():
         colours = dict(s.colours)
+        # a label belongs to the longest protocol name it starts with (enip-io is not one of enip's labels)
+        owner = {lb: max((p for p in s.protocols if lb == p or lb.startswith(p + "-")), key=len, default=s.name)
+                 for lb in s.labels}
         for p in s.protocols:
             out.append({"name": p, "spec": str(s.name), "title": s.title, "ot": s.ot, "colour": colours.get(p),
-                        "labels": [lb for lb in s.labels if lb == p or lb.startswith(p + "-")]})
+                        "labels": [lb for lb in s.labels if owner[lb] == p]})
     return out
 
 

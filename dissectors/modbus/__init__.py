@@ -8,7 +8,8 @@ SPEC = spec(
     "modbus", title="Modbus/TCP", ot=True, rank=0,
     labels=("modbus-client", "modbus-server"),
     roles=(Role.PLC, Role.HMI_SCADA, Role.GATEWAY, Role.EWS),
-    flows=(FlowEntry("modbus", Transport.TCP, (MODBUS_PORT,), "otscope.dissectors.modbus.dissector:ModbusDissector"),),
+    flows=(FlowEntry("modbus", Transport.TCP, (MODBUS_PORT,),
+                     "otscope.dissectors.modbus.dissector:ModbusDissector"),),
     # the layout is built per flow (the guard holds the units seen) in ModbusDissector._news
     fast_path=("otscope.dissectors.modbus.dissector:ModbusDissector._news",),
     colours=(("modbus", "#e67e22"),),

@@ -19,7 +19,7 @@ class S7Anomaly(StrEnum):
     BAD_TPKT_LENGTH = "bad-tpkt-length"             # TPKT length below 7 after confirmation
     MALFORMED_COTP = "malformed-cotp"               # COTP TPDU that does not parse (ISO 8073 13)
     MALFORMED_S7COMM = "malformed-s7comm"
-    MALFORMED_S7COMM_PLUS = "malformed-s7comm-plus"
+    MALFORMED_PLUS = "malformed-s7comm-plus"
     MALFORMED_SZL = "malformed-szl"                 # detail: the SZL id, 0xNNNN
 
 

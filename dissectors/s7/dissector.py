@@ -146,7 +146,7 @@ class S7Dissector(Dissector):
             else:
                 self.count("cotp other payload")
         except (Truncated, Malformed):
-            self.anomaly(S7Anomaly.MALFORMED_S7COMM if first == S7COMM_ID else S7Anomaly.MALFORMED_S7COMM_PLUS, frame, ts)
+            self.anomaly(S7Anomaly.MALFORMED_S7COMM if first == S7COMM_ID else S7Anomaly.MALFORMED_PLUS, frame, ts)
 
     # -- S7comm ----------------------------------------------------------------------------------------
     def _s7(self, payload: bytes, side: int, ts: float, frame: int) -> None:
