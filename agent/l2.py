@@ -40,7 +40,7 @@ class FrameParser:
 
 def _parser(protocol: str, e: FrameEntry) -> FrameParser:
     return FrameParser(protocol, registry.load(e.parse), registry.load(e.facts), len(e.llc_snap), e.context,
-                       e.accept if callable(e.accept) else None,
+                       e.accept,
                        registry.load(e.memo_key) if e.memo_key else None)
 
 

@@ -16,22 +16,27 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from otscope.dissectors import arp, cdp, dhcp, enip, lldp, modbus, pndcp, s7
 from otscope.domain import (DEFAULT_RANK, IT_SERVER_PORTS, OT_PORTS_NOT_FOR_DIRECTION, OT_SERVICE_PORTS,
                             SOURCE_RANK, SOURCES, FlowEntry, ProtocolSpec, Transport)
 
 if TYPE_CHECKING:
     from otscope.dissectors.base import Dissector
 
+
+def _declared(package: str) -> ProtocolSpec:
+    """The SPEC a package under dissectors/ exports (its __init__.py: declarations only)."""
+    return importlib.import_module(f"otscope.dissectors.{package}").SPEC
+
+
 SPECS: list[ProtocolSpec] = [
-    modbus.SPEC,
-    enip.SPEC,
-    s7.SPEC,
-    arp.SPEC,
-    lldp.SPEC,
-    cdp.SPEC,
-    dhcp.SPEC,
-    pndcp.SPEC,
+    _declared("modbus"),
+    _declared("enip"),
+    _declared("s7"),
+    _declared("arp"),
+    _declared("lldp"),
+    _declared("cdp"),
+    _declared("dhcp"),
+    _declared("pndcp"),
 ]
 
 _read = False       # set once something derived a table: later registrations would not be seen by it

@@ -13,6 +13,7 @@ The observation contract between sensor and collector is its sibling, otscope/co
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from enum import IntEnum, StrEnum
 
@@ -97,7 +98,7 @@ class FrameEntry:
     llc_snap: bytes = b""
     udp_ports: tuple[int, ...] = ()
     context: tuple[str, ...] = ()
-    accept: object = None         # a cheap predicate on the body (defined with the spec), or None
+    accept: Callable[[bytes], bool] | None = None   # a cheap test of the body (defined with the spec)
     memo_key: str | None = None   # module:function: the part of the frame its output depends on (else all)
 
 

@@ -60,7 +60,8 @@ def test_registry_is_one_line_per_package() -> None:
     block = src[src.index("SPECS: list[ProtocolSpec] = ["):]
     block = block[:block.index("]\n")]
     lines = [ln.strip() for ln in block.splitlines()[1:] if ln.strip()]
-    assert sorted(lines) == sorted(f"{pkg}.SPEC," for pkg in PACKAGES)
+    assert sorted(lines) == sorted(f'_declared("{pkg}"),' for pkg in PACKAGES)
+    assert not re.search(r"^from otscope\.dissectors import", src, re.M)   # no import line to edit as well
 
 
 def test_spec_modules_do_not_import_the_implementation() -> None:
