@@ -38,7 +38,15 @@ class FrameParser:
     memo_key: Callable | None           # None: the output depends on the whole frame
 
 
+FRAME_CONTEXT = frozenset({"src", "dst"})        # what a frame parser's facts() may take: the frame's MACs
+DATAGRAM_CONTEXT = frozenset({"src_ip"})         # ... and a datagram parser's: the sender's IP
+
+
 def _parser(protocol: str, e: FrameEntry) -> FrameParser:
+    allowed = DATAGRAM_CONTEXT if e.udp_ports else FRAME_CONTEXT
+    if not set(e.context) <= allowed or (e.udp_ports and (e.ethertype is not None or e.llc_snap)):
+        raise ValueError(f"{protocol}: frame entry context {e.context} (a frame takes {sorted(FRAME_CONTEXT)}, "
+                         f"a datagram {sorted(DATAGRAM_CONTEXT)}; one entry is one or the other)")
     return FrameParser(protocol, registry.load(e.parse), registry.load(e.facts), len(e.llc_snap), e.context,
                        e.accept,
                        registry.load(e.memo_key) if e.memo_key else None)
@@ -124,7 +132,7 @@ class L2Dispatcher:
 
     def _dissect(self, p: FrameParser, buf: bytes, off: int, l3: int, stop: int, vlan: int, src: str) -> list[Call]:
         body = buf[l3 + p.skip:stop]
-        ctx = [src if c == "src" else buf[off:off + 6].hex(":") for c in p.context]
+        ctx = [src if c == "src" else buf[off:off + 6].hex(":") for c in p.context]     # "src" / "dst" only
         return self._run(p.protocol, lambda: p.facts(p.parse(body), *ctx), vlan)
 
     def datagram(self, sport: int, dport: int, payload: bytes, src_ip: str, vlan: int, frame: int,
@@ -134,7 +142,7 @@ class L2Dispatcher:
         p = udp.get(sport)
         if p is None or udp.get(dport) is not p:
             return False
-        ctx = [src_ip for _ in p.context]
+        ctx = [src_ip for _ in p.context]                                             # "src_ip" only
         self._replay(self._run(p.protocol, lambda: p.facts(p.parse(payload), *ctx), vlan), frame, ts)
         return True
 
