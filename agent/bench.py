@@ -68,6 +68,14 @@ def ensure_workload(path: Path, n: int) -> Path:
     return path
 
 
+def tshark_filter() -> str:
+    """Wireshark display filter of the OT protocols otscope has a flow dissector for (their spec names are
+    Wireshark's protocol names too)."""
+    from otscope.dissectors import registry
+
+    return "||".join(str(s.name) for s in registry.specs() if s.ot and s.flows)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("file", nargs="?", help="capture to replay (default: the 1M-packet reference workload)")
@@ -103,9 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     rows.append((label, n / med, max(rss)))
     rows.append(("bare CPython pcap header walk (reference)", n / statistics.median(walks), 0))
     if not args.no_tshark and shutil.which("tshark"):
+        shown = tshark_filter()
         sec, mib, _ = timed(["tshark", "-n", "-r", str(path), "-T", "fields", "-e", "ip.src", "-e", "ip.dst",
-                             "-Y", "modbus||enip||s7comm"])
-        rows.append(("tshark -T fields -Y modbus||enip||s7comm", n / sec, mib))
+                             "-Y", shown])
+        rows.append((f"tshark -T fields -Y {shown}", n / sec, mib))
     ref = rows[-1][1] if rows[-1][0].startswith("tshark") else None
     print(f"\nfile: {path} ({n:,} packets, {path.stat().st_size / 1e6:.1f} MB); median of {args.runs} run(s)")
     walk = rows[1][1]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import sys
@@ -13,12 +11,15 @@ from typing import Annotated, Any
 import typer
 
 from otscope import __version__
+from otscope.collector.render import assets_csv, assets_json, csv_cell  # noqa: F401 - csv_cell: the CLI's API
+from otscope.dissectors.catalog import PROTOCOLS, TITLES   # declarations only: no dissector is imported here
+from otscope.domain import Caps, configure_caps
 
 DEFAULT_URL = "sqlite:///otscope.db"          # collector.db.DEFAULT_URL (not imported here: SQLAlchemy is slow
                                               # to import, and replay starts its workers before it)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="otscope: passive OT asset discovery (Modbus/TCP, EtherNet/IP, S7, L2 clues).")
+                  help=f"otscope: passive OT asset discovery ({TITLES}, L2 clues).")
 token_app = typer.Typer(no_args_is_help=True, help="API tokens.")
 app.add_typer(token_app, name="token")
 
@@ -49,6 +50,20 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def set_caps(items: list[str]) -> None:
+    """``--cap NAME=VALUE`` options, before any dissector exists (workers fork after this)."""
+    values: dict[str, int] = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        if not value.strip().isdigit():
+            fail(f"--cap {item!r}: expected NAME=VALUE with a whole number (caps: {', '.join(Caps.names())})")
+        values[name.strip()] = int(value)
+    try:
+        configure_caps(**values)
+    except ValueError as exc:
+        fail(f"--cap: {exc}")
+
+
 AUTO_WORKERS_FROM = 512 << 20    # below this, one worker already finishes before the database is set up
 
 
@@ -69,16 +84,18 @@ def replay(
     workers: Annotated[int, typer.Option(min=0, max=64, help="processes, each owning a share of the "
                                                              "conversations (same inventory as 1); 0: one "
                                                              "per CPU for files of 512 MiB and more, else 1")] = 0,
-    dissectors: Annotated[str, typer.Option(help="comma-separated ICS dissectors to run "
-                                                 "(modbus, enip, enip-io, s7comm; 'none' for the spine alone)")] = "all",
+    dissectors: Annotated[str, typer.Option(help=f"comma-separated ICS dissectors to run "
+                                                 f"({', '.join(PROTOCOLS)}; 'none' for the spine alone)")] = "all",
+    cap: Annotated[list[str] | None, typer.Option(help=f"a per-flow cap NAME=VALUE, repeatable "
+                                                       f"({', '.join(Caps.names())}); hitting one is counted "
+                                                       f"as the anomaly NAME-cap")] = None,
 ) -> None:
     """Stream capture files into the inventory (constant memory; replaying a file twice doubles nothing)."""
-    from otscope.dissectors.catalog import PROTOCOLS
-
     chosen = None if dissectors == "all" else set() if dissectors == "none" else \
         {d.strip() for d in dissectors.split(",") if d.strip()}
     if chosen is not None and chosen - set(PROTOCOLS):
         fail(f"unknown dissector(s) {sorted(chosen - set(PROTOCOLS))} (known: {', '.join(PROTOCOLS)})")
+    set_caps(cap or [])
     from otscope.agent.replay import now, start
 
     t0 = now()
@@ -152,34 +169,11 @@ def assets(db: DbOpt = DEFAULT_URL, format: Annotated[AssetFormat, typer.Option(
     with _factory(db)() as s:
         data = list_assets(s, with_facts=format is AssetFormat.json)
     if format is AssetFormat.json:
-        typer.echo(json.dumps({"data": data, "count": len(data)}, indent=1, sort_keys=True))
+        typer.echo(assets_json(data, indent=1))
     elif format is AssetFormat.csv:
         typer.echo(assets_csv(data), nl=False)
     else:
         _asset_table(data)
-
-
-CSV_COLUMNS = ["id", "parent", "ips", "macs", "vlans", "role", "vendor", "product", "order_number", "firmware",
-               "serial", "name", "mac_vendor", "protocols", "identified", "first_seen", "last_seen"]
-
-
-def csv_cell(value: Any) -> str:
-    """A cell for spreadsheets: lists joined; a leading = + - @ (formula injection) neutralised."""
-    if isinstance(value, list):
-        value = " ".join(str(v) for v in value)
-    text = "" if value is None else str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        text = "'" + text
-    return text
-
-
-def assets_csv(data: list[dict[str, Any]]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(CSV_COLUMNS)
-    for a in data:
-        w.writerow([csv_cell(a.get(c)) for c in CSV_COLUMNS])
-    return buf.getvalue()
 
 
 def _asset_table(data: list[dict[str, Any]]) -> None:

@@ -7,22 +7,14 @@ a segment that arrives early) comes here.
 
 from __future__ import annotations
 
+from otscope.dissectors import registry
 from otscope.dissectors.base import FATAL, Dissector
 
-# ports a server listens on; decides direction when the handshake was not captured
-SERVER_PORTS = frozenset({
-    502, 44818, 2222, 102, 20000, 2404, 47808, 4840, 1911, 4911, 9600, 5007, 5006, 2455, 18245, 18246,
-    20547, 1962, 789, 34962, 34963, 34964, 161, 162, 53, 67, 68, 69, 80, 443, 8080, 22, 21, 23, 25, 110,
-    123, 135, 137, 138, 139, 143, 389, 445, 514, 636, 993, 995, 1433, 1521, 3306, 3389, 5432, 5900,
-})
+# ports a server listens on; decides direction when the handshake was not captured (dissectors/registry.py)
+SERVER_PORTS = registry.server_ports()
 
 # ports of industrial protocols: payload on these counts as OT traffic for the coverage report
-OT_PORTS: dict[int, str] = {
-    502: "modbus", 44818: "enip", 2222: "enip-io", 102: "s7comm", 20000: "dnp3", 2404: "iec104",
-    47808: "bacnet", 4840: "opcua", 1911: "fox", 4911: "fox", 9600: "fins", 5007: "melsec", 5006: "melsec",
-    2455: "codesys", 1217: "codesys", 18245: "ge-srtp", 18246: "ge-srtp", 20547: "proconos", 1962: "pcworx",
-    789: "crimson", 34962: "profinet", 34963: "profinet", 34964: "profinet", 48898: "ads",
-}
+OT_PORTS: dict[int, str] = registry.ot_ports()
 
 MAX_OOO_SEGMENTS = 16        # early segments kept per direction while waiting for a gap to fill
 MAX_OOO_BYTES = 64 * 1024

@@ -1,24 +1,21 @@
-"""Frame-level (stateless) dissectors: ARP, LLDP, CDP, PROFINET DCP, and DHCP datagrams.
+"""Frame-level (stateless) dissectors: every registered package with a frame parser (its spec's ``frames``).
 
-These are rare next to flow traffic, so they are dispatched outside the hot loop. Each grammar is
-pure (bytes -> dataclass) and raises Truncated/Malformed; here those become counted anomalies.
+These are rare next to flow traffic, so they are dispatched outside the hot loop: by ethertype, by LLC/SNAP
+header for 802.3 length frames, or by UDP ports for datagrams, from tables built once from the registry. Each
+grammar is pure (bytes -> dataclass) and raises Truncated/Malformed; here those become counted anomalies.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from otscope.agent.accumulate import Accumulator
 from otscope.contract import Subject
-from otscope.dissectors.arp import facts as arp_facts, grammar as arp
-from otscope.dissectors.base import L2Anomaly, L2Binding, L2Fact, L2Output, Malformed, Truncated
-from otscope.dissectors.cdp import facts as cdp_facts, grammar as cdp
-from otscope.dissectors.dhcp import facts as dhcp_facts, grammar as dhcp
-from otscope.dissectors.lldp import facts as lldp_facts, grammar as lldp
-from otscope.dissectors.pndcp import facts as dcp_facts, grammar as dcp
+from otscope.dissectors import registry
+from otscope.dissectors.base import FrameAnomaly, L2Anomaly, L2Binding, L2Fact, L2Output, Malformed, Truncated
+from otscope.domain import FrameEntry
 
-ETH_ARP, ETH_LLDP, ETH_PROFINET = 0x0806, 0x88CC, 0x8892
-CDP_SNAP = bytes.fromhex("aaaa0300000c2000")
 MAX_L2_HOSTS = 100_000
 MAX_MEMO = 4096                  # distinct frames remembered (ARP requests, LLDP adverts repeat byte for byte)
 MAX_MEMO_FRAME = 1600
@@ -28,16 +25,89 @@ MAX_MEMO_FRAME = 1600
 Call = tuple
 
 
+@dataclass(frozen=True, slots=True)
+class FrameParser:
+    """A spec's frame entry with its functions loaded (at start-up)."""
+
+    protocol: str
+    parse: Callable
+    facts: Callable
+    skip: int                           # bytes of the LLC/SNAP header before the protocol's own
+    context: tuple[str, ...]
+    accept: Callable | None
+    memo_key: Callable | None           # None: the output depends on the whole frame
+
+
+FRAME_CONTEXT = frozenset({"src", "dst"})        # what a frame parser's facts() may take: the frame's MACs
+DATAGRAM_CONTEXT = frozenset({"src_ip"})         # ... and a datagram parser's: the sender's IP
+
+
+def _parser(protocol: str, e: FrameEntry) -> FrameParser:
+    allowed = DATAGRAM_CONTEXT if e.udp_ports else FRAME_CONTEXT
+    if not set(e.context) <= allowed or (e.udp_ports and (e.ethertype is not None or e.llc_snap)):
+        raise ValueError(f"{protocol}: frame entry context {e.context} (a frame takes {sorted(FRAME_CONTEXT)}, "
+                         f"a datagram {sorted(DATAGRAM_CONTEXT)}; one entry is one or the other)")
+    return FrameParser(protocol, registry.load(e.parse), registry.load(e.facts), len(e.llc_snap), e.context,
+                       e.accept,
+                       registry.load(e.memo_key) if e.memo_key else None)
+
+
+class FrameTables:
+    """Ethertype -> parser, [(LLC/SNAP header, parser)], UDP port -> parser: from the registry, once."""
+
+    def __init__(self) -> None:
+        self.ethertype: dict[int, FrameParser] = {}
+        self.snap: list[tuple[bytes, FrameParser]] = []
+        self.udp: dict[int, FrameParser] = {}
+        for spec in registry.specs():
+            for e in spec.frames:
+                p = _parser(str(spec.name), e)
+                if e.ethertype is not None:
+                    self.ethertype.setdefault(e.ethertype, p)
+                if e.llc_snap:
+                    self.snap.append((e.llc_snap, p))
+                for port in e.udp_ports:
+                    self.udp.setdefault(port, p)
+
+    def for_frame(self, et: int, body: bytes) -> FrameParser | None:
+        p = self.ethertype.get(et)
+        if p is None and et <= 1500:                  # 802.3 length: the LLC/SNAP header names the protocol
+            for head, q in self.snap:
+                if body.startswith(head):
+                    p = q
+                    break
+        if p is not None and p.accept is not None and not p.accept(body):
+            return None
+        return p
+
+
+_TABLES: FrameTables | None = None
+
+
+def tables() -> FrameTables:
+    global _TABLES
+    if _TABLES is None:
+        _TABLES = FrameTables()
+    return _TABLES
+
+
+def udp_ports() -> set[int]:
+    """UDP ports a frame parser claims (a datagram between two of its ports is its)."""
+    return set(tables().udp)
+
+
 class L2Dispatcher:
     def __init__(self, acc: Accumulator) -> None:
         self.acc = acc
         self.hosts: dict[tuple[int, str], list] = {}     # layer-2 senders: (vlan, mac) -> [first, last, dirty]
         # the grammars are pure: a frame seen before (same bytes, same VLAN) leads to the same calls again
         self.memo: dict[tuple[int, object], tuple[str | None, list[Call]]] = {}
+        self.tables = tables()
 
     def frame(self, et: int, buf: bytes, off: int, l3: int, stop: int, vlan: int, frame: int, ts: float) -> None:
-        if et == ETH_ARP:
-            raw: object = arp.memo_key(buf[l3:stop])        # ARP output depends on the sender part alone
+        parser = self.tables.for_frame(et, buf[l3:stop])
+        if parser is not None and parser.memo_key is not None:
+            raw: object = parser.memo_key(buf[l3:stop])    # its output depends on part of the frame alone (ARP)
         else:
             raw = buf[off:stop] if stop - off <= MAX_MEMO_FRAME else None
         if raw is not None:
@@ -49,8 +119,9 @@ class L2Dispatcher:
                 self._replay(calls, frame, ts)
                 return
         src = buf[off + 6:off + 12].hex(":")
-        calls = self._dissect(et, buf, off, l3, stop, vlan, src)
-        sender = None if et == ETH_ARP else src
+        calls = [] if parser is None else self._dissect(parser, buf, off, l3, stop, vlan, src)
+        # a memo key that leaves out the Ethernet header (ARP) cannot say who sent the frame it stands for
+        sender = None if parser is not None and parser.memo_key is not None else src
         if sender is not None:
             self._sender(vlan, sender, ts)
         if raw is not None:
@@ -59,21 +130,25 @@ class L2Dispatcher:
             self.memo[(vlan, raw)] = (sender, calls)
         self._replay(calls, frame, ts)
 
-    def _dissect(self, et: int, buf: bytes, off: int, l3: int, stop: int, vlan: int, src: str) -> list[Call]:
-        body = buf[l3:stop]
-        if et == ETH_ARP:
-            return self._run("arp", lambda: arp_facts.facts(arp.parse(body)), vlan)
-        if et == ETH_LLDP:
-            return self._run("lldp", lambda: lldp_facts.facts(lldp.parse(body), src), vlan)
-        if et == ETH_PROFINET and len(body) >= 2 and body[0] == 0xFE and body[1] >= 0xFC:
-            dst = buf[off:off + 6].hex(":")
-            return self._run("pn_dcp", lambda: dcp_facts.facts(dcp.parse(body), src, dst), vlan)
-        if et <= 1500 and body.startswith(CDP_SNAP):
-            return self._run("cdp", lambda: cdp_facts.facts(cdp.parse(body[8:]), src), vlan)
-        return []
+    def _dissect(self, p: FrameParser, buf: bytes, off: int, l3: int, stop: int, vlan: int, src: str) -> list[Call]:
+        body = buf[l3 + p.skip:stop]
+        ctx = [src if c == "src" else buf[off:off + 6].hex(":") for c in p.context]     # "src" / "dst" only
+        return self._run(p.protocol, lambda: p.facts(p.parse(body), *ctx), vlan)
+
+    def datagram(self, sport: int, dport: int, payload: bytes, src_ip: str, vlan: int, frame: int,
+                 ts: float) -> bool:
+        """A UDP datagram between two ports of one frame parser (DHCP 67/68): dissected; False if none claims it."""
+        udp = self.tables.udp
+        p = udp.get(sport)
+        if p is None or udp.get(dport) is not p:
+            return False
+        ctx = [src_ip for _ in p.context]                                             # "src_ip" only
+        self._replay(self._run(p.protocol, lambda: p.facts(p.parse(payload), *ctx), vlan), frame, ts)
+        return True
 
     def dhcp(self, payload: bytes, src_ip: str, vlan: int, frame: int, ts: float) -> None:
-        self._replay(self._run("dhcp", lambda: dhcp_facts.facts(dhcp.parse(payload), src_ip), vlan), frame, ts)
+        """The capture loop's call for a datagram between UDP 67 and 68 (it checks the ports itself)."""
+        self.datagram(67, 68, payload, src_ip, vlan, frame, ts)
 
     def _sender(self, vlan: int, mac: str, ts: float) -> None:
         ent = self.hosts.get((vlan, mac))
@@ -90,7 +165,8 @@ class L2Dispatcher:
         try:
             items = parse()
         except (Truncated, Malformed) as exc:
-            return [("a", protocol, "truncated" if isinstance(exc, Truncated) else "malformed")]
+            kind = FrameAnomaly.TRUNCATED if isinstance(exc, Truncated) else FrameAnomaly.MALFORMED
+            return [("a", protocol, str(kind))]
         calls: list[Call] = []
         for item in items:
             if isinstance(item, L2Binding):

@@ -22,6 +22,12 @@ from sqlalchemy import insert
 
 from otscope.collector.db import init_schema, make_engine
 from otscope.collector.models import Address, Asset, Communication, Fact, TrafficStat
+from otscope.dissectors import registry
+
+# the benchmark inventory speaks the first registered OT protocol with a flow dissector
+_SPEC = next(s for s in registry.specs() if s.ot and s.flows)
+_PROTO, _PORT = str(_SPEC.name), _SPEC.flows[0].ports[0]
+_CLIENT, _SERVER = (next(lb for lb in _SPEC.labels if lb.endswith(end)) for end in ("-client", "-server"))
 
 VENDORS = ["Siemens", "Rockwell Automation/Allen-Bradley", "Schneider Electric", "WAGO", "Moxa", None]
 ROLES = ["plc", "hmi-scada", "io-device", "engineering-workstation", "gateway", "it-host"]
@@ -44,17 +50,17 @@ def build(url: str, n_assets: int, n_comms: int, seed: int = 7) -> None:
         addrs.append({"asset_id": i, "kind": "ip", "vlan": i % 4, "value": ip, "first_seen": t0, "last_seen": t0 + i})
         addrs.append({"asset_id": i, "kind": "mac", "vlan": i % 4, "value": f"02:00:00:{(i >> 16) & 255:02x}:"
                       f"{(i >> 8) & 255:02x}:{i & 255:02x}", "first_seen": t0, "last_seen": t0 + i})
-        proto = "modbus-server" if role in ("plc", "gateway", "io-device") else "modbus-client"
+        proto = _SERVER if role in ("plc", "gateway", "io-device") else _CLIENT
         for field, value in (("protocol", proto), ("vendor", vendor or ""), ("firmware", f"V{i % 5}"),
                              ("product", f"model-{i % 97}"), ("name", f"dev-{i}"), ("serial", f"SN{i:08d}")):
             if value:
-                facts.append({"asset_id": i, "field": field, "value": value, "protocol": "modbus",
+                facts.append({"asset_id": i, "field": field, "value": value, "protocol": _PROTO,
                               "message": "bench", "evidence": f"bench.pcap#frame {i}", "sensor": "bench",
                               "first_seen": t0, "last_seen": t0 + i})
     pairs: set[tuple[int, int, int]] = set()
     while len(pairs) < n_comms:
-        pairs.add((rnd.randint(1, n_assets), rnd.randint(1, n_assets), 502 + rnd.randrange(7)))
-    comms = [{"client_id": c, "server_id": sv, "protocol": "modbus", "transport": "tcp", "port": port,
+        pairs.add((rnd.randint(1, n_assets), rnd.randint(1, n_assets), _PORT + rnd.randrange(7)))
+    comms = [{"client_id": c, "server_id": sv, "protocol": _PROTO, "transport": "tcp", "port": port,
               "packets": 10, "bytes": 1000, "first_seen": t0, "last_seen": t0 + k, "profile": {"read": 5}}
              for k, (c, sv, port) in enumerate(sorted(pairs))]
     with engine.begin() as con:
@@ -63,7 +69,7 @@ def build(url: str, n_assets: int, n_comms: int, seed: int = 7) -> None:
         con.execute(insert(Fact), facts)
         for k in range(0, len(comms), 20_000):
             con.execute(insert(Communication), comms[k:k + 20_000])
-        con.execute(insert(TrafficStat), [{"sensor": "bench", "protocol": "modbus", "packets": 1, "bytes_seen": 10,
+        con.execute(insert(TrafficStat), [{"sensor": "bench", "protocol": _PROTO, "packets": 1, "bytes_seen": 10,
                                            "bytes_decoded": 9}])
     engine.dispose()
 

@@ -227,3 +227,12 @@ class IngestOut(BaseModel):
 class Health(BaseModel):
     status: str
     version: str
+
+
+class ProtocolOut(BaseModel):
+    name: str = Field(description="protocol name as facts, labels and conversations carry it")
+    spec: str = Field(description="the protocol package that declares it")
+    title: str
+    ot: bool = Field(description="an industrial protocol: its labels make an asset OT")
+    colour: str | None = Field(description="dashboard colour, if it has one")
+    labels: list[str] = Field(description="the protocol labels (fact field 'protocol') it emits")

@@ -15,16 +15,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
+from otscope.dissectors import registry
 from otscope.dissectors.base import Role
 
 IDENTITY_FIELDS = ("vendor", "product", "order_number", "firmware", "serial", "name")
-OT_LABEL_PREFIXES = ("modbus", "enip", "cip", "s7comm", "cotp", "pn_dcp")
+OT_LABEL_PREFIXES = registry.ot_label_prefixes()     # the OT protocols' names (dissectors/registry.py)
 SERVER_SUFFIX = "-server"
 CLIENT_SUFFIX = "-client"
 
 # Which protocol's word wins when several report the same field (wire identity over inference).
-PROTOCOL_RANK = {"enip": 0, "cip": 0, "s7comm": 0, "s7comm-plus": 0, "modbus": 0, "pn_dcp": 1, "cdp": 1,
-                 "lldp": 2, "dhcp": 2, "oui": 9}
+PROTOCOL_RANK = registry.protocol_rank()          # each spec's rank (dissectors/registry.py); others 5
 
 
 class BindingAction(Enum):

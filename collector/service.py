@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from sqlalchemy import inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from otscope.agent.flows import OT_PORTS
+from otscope.dissectors.registry import OT_PORTS
 from otscope.collector import merge, repository as repo
 from otscope.collector.models import Address, Asset, Fact
 from otscope.collector.oui import UNKNOWN, mac_vendor

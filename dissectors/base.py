@@ -1,4 +1,6 @@
-"""What every dissector shares: protocol and role enums, a bounds-checked reader, the dissector contract.
+"""What every dissector shares: the protocol enum (from the registry), a bounds-checked reader, the contract.
+
+Role, Side, Who and Transport live in the bottom layer (otscope/domain.py) and are re-exported here.
 
 Contract (../shared/docs/architecture.md, "One dissector's contract"): a dissector class declares its
 protocol, transport and port *hints* (hints choose candidates, they never prove the protocol). An
@@ -24,60 +26,20 @@ from __future__ import annotations
 
 import ipaddress
 import struct
-from enum import IntEnum, StrEnum
+from enum import StrEnum
 from typing import ClassVar, NamedTuple
 
+from otscope.dissectors import registry
+from otscope.domain import Role, Side, Transport, Who, cap_anomaly, caps
 
-class Protocol(StrEnum):
-    MODBUS = "modbus"
-    ENIP = "enip"
-    CIP = "cip"
-    CIP_IO = "enip-io"
-    S7COMM = "s7comm"
-    S7COMM_PLUS = "s7comm-plus"
-    COTP = "cotp"
-    ARP = "arp"
-    LLDP = "lldp"
-    CDP = "cdp"
-    DHCP = "dhcp"
-    PN_DCP = "pn_dcp"
-    OUI = "oui"
-    FLOW = "flow"
+__all__ = ["FATAL", "INCOMPLETE", "NEWS", "OK", "Anomaly", "Dissector", "Fact", "FactsAbout", "FrameAnomaly",
+           "L2Binding", "L2Fact", "L2Output", "Malformed", "Protocol", "Reader", "Role", "Side", "StreamBuffer",
+           "Transport", "Truncated", "Who", "mac_str", "text"]
 
 
-class Role(StrEnum):
-    """The one role vocabulary (../shared/docs/architecture.md); each role is decided with its evidence."""
-
-    PLC = "plc"
-    RTU_IED = "rtu-ied"
-    IO_DEVICE = "io-device"
-    COMMUNICATIONS_MODULE = "communications-module"
-    GATEWAY = "gateway"
-    HMI_SCADA = "hmi-scada"
-    EWS = "engineering-workstation"
-    NETWORK_DEVICE = "network-device"
-    BUILDING_CONTROLLER = "building-controller"
-    IT_HOST = "it-host"
-    UNKNOWN = "unknown"
-
-
-class Side(IntEnum):
-    """Direction of a payload in a flow: the initiator (client) sends TO_SERVER."""
-
-    TO_SERVER = 0
-    TO_CLIENT = 1
-
-
-class Who(IntEnum):
-    """Which end of the flow a fact is about."""
-
-    CLIENT = 0
-    SERVER = 1
-
-
-class Transport(StrEnum):
-    TCP = "tcp"
-    UDP = "udp"
+# Every protocol name a registered package declares, plus the fact sources that are no dissector (OUI, FLOW):
+# built from the registry's declarations (dissectors/registry.py), so no protocol is named here.
+Protocol = StrEnum("Protocol", registry.protocol_members(), module=__name__)  # type: ignore[misc]
 
 
 # feed() results
@@ -99,9 +61,21 @@ class Fact(NamedTuple):
 
 
 class Anomaly(NamedTuple):
-    kind: str
+    kind: str                   # a member of the protocol's anomaly enum (its constants), with its detail if any
     frame: int
     ts: float
+
+
+class FrameAnomaly(StrEnum):
+    """What a stateless frame parser's failure is counted as (agent/l2.py)."""
+
+    TRUNCATED = "truncated"
+    MALFORMED = "malformed"
+
+
+FACTS_CAP = cap_anomaly("facts_per_flow")
+MAX_OUT = caps().facts_per_flow     # read once, at start-up (otscope/domain.py configure_caps)
+MAX_ANOMALY_CHARS = 120         # a kind with its detail (an exception's text) is bounded
 
 
 class Truncated(Exception):
@@ -204,7 +178,6 @@ class Dissector:
     ports: ClassVar[tuple[int, ...]]
     client_label: ClassVar[str]
     server_label: ClassVar[str]
-    MAX_OUT: ClassVar[int] = 4096
 
     __slots__ = ("out", "anomalies", "decoded", "confirmed", "labelled", "fatal_reason", "profile", "fast_spec",
                  "spec_changed", "_offered", "flow_protocol")
@@ -228,8 +201,11 @@ class Dissector:
     # -- helpers for subclasses ----------------------------------------------------------------------
     def fact(self, who: int, field: str, value: str, message: str, frame: int, ts: float,
              component: str | None = None, protocol: str | None = None) -> None:
-        if value and len(self.out) < self.MAX_OUT:
-            self.out.append(Fact(who, field, value, message, component, frame, ts, protocol))
+        if value:
+            if len(self.out) < MAX_OUT:
+                self.out.append(Fact(who, field, value, message, component, frame, ts, protocol))
+            else:
+                self.anomaly(FACTS_CAP, frame, ts)
 
     def confirm(self, frame: int, ts: float, message: str) -> None:
         """A valid exchange was seen: the flow is this protocol."""
@@ -245,9 +221,16 @@ class Dissector:
             self.fact(Who.CLIENT, "protocol", self.client_label, message, frame, ts)
             self.fact(Who.SERVER, "protocol", self.server_label, message, frame, ts)
 
-    def anomaly(self, kind: str, frame: int, ts: float) -> None:
-        if len(self.anomalies) < self.MAX_OUT:
-            self.anomalies.append(Anomaly(kind, frame, ts))
+    def anomaly(self, kind: StrEnum | str, frame: int, ts: float, detail: str = "") -> None:
+        """Count an anomaly of a typed ``kind`` (the package's enum); ``detail`` (a code, a reason) is appended
+        after a dash. The list is capped: its last place is kept for the cap's own anomaly."""
+        anomalies = self.anomalies
+        n = len(anomalies)
+        if n < MAX_OUT - 1:
+            text = f"{kind}-{detail}" if detail else str(kind)
+            anomalies.append(Anomaly(text[:MAX_ANOMALY_CHARS], frame, ts))
+        elif n == MAX_OUT - 1:
+            anomalies.append(Anomaly(FACTS_CAP, frame, ts))
 
     def count(self, key: str, n: int = 1) -> None:
         prof = self.profile

@@ -1,4 +1,7 @@
-"""Names of the flow dissectors, without importing them (the command line checks a --dissectors list before
-it starts workers; dissectors/registry.py holds the classes, and a test keeps the two in step)."""
+"""Names of the flow dissectors, read from the registry's declarations without importing any dissector (the
+command line checks a --dissectors list before it starts workers)."""
 
-PROTOCOLS = ("enip", "enip-io", "modbus", "s7comm")
+from otscope.dissectors import registry
+
+PROTOCOLS = tuple(registry.names())
+TITLES = registry.ot_titles()          # "Modbus/TCP, EtherNet/IP, ...": for help texts

@@ -1,56 +1,211 @@
-"""The explicit list of flow dissectors and their port hints (hints choose a candidate, parsing confirms)."""
+"""The registry: the list of protocol packages, one line each. Everything that needs to know a protocol reads it.
+
+A package declares itself once (its ``SPEC``, an otscope/domain.py ``ProtocolSpec``): name, transports and
+ports or ethertypes, dissector class or frame parser (by import path), the labels it emits, whether it is OT,
+its naming rank, the roles it proves, its fast-path layout. From this list come the --dissectors names
+(catalog.py), the port tables (agent/flows.py SERVER_PORTS, OT_PORTS), the OT label prefixes and the naming
+rank (collector/merge.py), the L2 dispatch (agent/l2.py), the protocol list of the API and the dashboard.
+
+Importing this module imports the declarations only (cheap: the command line reads it before it forks its
+workers); dissector classes are imported when the port tables are first built. Tables are derived once, at
+start-up: ``register()`` a further spec (a plugin, a test) before anything reads the registry.
+"""
 
 from __future__ import annotations
 
-from otscope.dissectors.base import Dissector
-from otscope.dissectors.enip.dissector import CipIoDissector, EnipDissector, EnipUdpDissector
-from otscope.dissectors.modbus.dissector import ModbusDissector
-from otscope.dissectors.s7.dissector import S7Dissector
+import importlib
+from typing import TYPE_CHECKING, Any
 
-TCP_DISSECTORS: tuple[type[Dissector], ...] = (ModbusDissector, EnipDissector, S7Dissector)
-UDP_DISSECTORS: tuple[type[Dissector], ...] = (EnipUdpDissector, CipIoDissector)
+from otscope.domain import (DEFAULT_RANK, IT_SERVER_PORTS, OT_PORTS_NOT_FOR_DIRECTION, OT_SERVICE_PORTS,
+                            SOURCE_RANK, SOURCES, FlowEntry, ProtocolSpec, Transport)
 
-
-def _by_port(classes: tuple[type[Dissector], ...]) -> dict[int, type[Dissector]]:
-    table: dict[int, type[Dissector]] = {}
-    for cls in classes:
-        for port in cls.ports:
-            table.setdefault(port, cls)
-    return table
+if TYPE_CHECKING:
+    from otscope.dissectors.base import Dissector
 
 
-_TCP = _by_port(TCP_DISSECTORS)
-_UDP = _by_port(UDP_DISSECTORS)
+def _declared(package: str) -> ProtocolSpec:
+    """The SPEC a package under dissectors/ exports (its __init__.py: declarations only)."""
+    return importlib.import_module(f"otscope.dissectors.{package}").SPEC
 
 
-def tcp_dissector_for(server_port: int, client_port: int = -1) -> type[Dissector] | None:
-    return _TCP.get(server_port) or _TCP.get(client_port)
+SPECS: list[ProtocolSpec] = [
+    _declared("modbus"),
+    _declared("enip"),
+    _declared("s7"),
+    _declared("arp"),
+    _declared("lldp"),
+    _declared("cdp"),
+    _declared("dhcp"),
+    _declared("pndcp"),
+]
+
+_read = False       # set once something derived a table: later registrations would not be seen by it
 
 
-def udp_dissector_for(server_port: int, client_port: int = -1) -> type[Dissector] | None:
-    return _UDP.get(server_port) or _UDP.get(client_port)
+def register(spec: ProtocolSpec) -> None:
+    """Add a protocol package's spec (before anything reads the registry: the tables are derived once)."""
+    if _read:
+        raise RuntimeError(f"register({spec.name!r}) after the registry was read: register at start-up")
+    if any(s.name == spec.name for s in SPECS):
+        raise ValueError(f"protocol {spec.name!r} is already registered")
+    SPECS.append(spec)
 
 
-def tcp_ports() -> set[int]:
-    """Ports some enabled TCP dissector claims (either end of a flow)."""
-    return set(_TCP)
+def specs() -> tuple[ProtocolSpec, ...]:
+    global _read
+    _read = True
+    return tuple(SPECS)
 
 
-def udp_ports() -> set[int]:
-    return set(_UDP)
+def load(ref: str) -> Any:
+    """``package.module:attr[.attr]`` -> the object (a dissector class, a frame parser, a layout)."""
+    mod, _, attr = ref.partition(":")
+    obj: Any = importlib.import_module(mod)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+# -- derived tables (start-up) -------------------------------------------------------------------------------
+
+def flow_entries() -> list[FlowEntry]:
+    return [e for s in specs() for e in s.flows]
 
 
 def names() -> list[str]:
-    return sorted({cls.protocol.value for cls in TCP_DISSECTORS + UDP_DISSECTORS})
+    """The --dissectors names: the protocols of the flow dissectors."""
+    return sorted({e.protocol for e in flow_entries()})
+
+
+def ot_ports() -> dict[int, str]:
+    """Port -> protocol name of every industrial port: the OT dissectors' own, then the services otscope has
+    no dissector for (a dissector's declaration wins)."""
+    out: dict[int, str] = {}
+    for s in specs():
+        if s.ot:
+            for e in s.flows:
+                for p in e.ports:
+                    out.setdefault(p, e.protocol)
+    for p, name in OT_SERVICE_PORTS.items():
+        out.setdefault(p, name)
+    return out
+
+
+def server_ports() -> frozenset[int]:
+    """Ports a server listens on (a flow's direction when the handshake was not captured)."""
+    dissector_ports = {p for e in flow_entries() for p in e.ports}
+    return frozenset(dissector_ports | (OT_SERVICE_PORTS.keys() - OT_PORTS_NOT_FOR_DIRECTION) | IT_SERVER_PORTS)
+
+
+def ot_label_prefixes() -> tuple[str, ...]:
+    """Protocol names of the OT specs: a label starting with one (modbus-server) makes an asset OT."""
+    return tuple(p for s in specs() if s.ot for p in s.protocols)
+
+
+def protocol_rank() -> dict[str, int]:
+    """Protocol name -> rank of its word on a device's identity (merge.best: lower wins; others DEFAULT_RANK)."""
+    out = {p: s.rank for s in specs() for p in s.protocols if s.rank != DEFAULT_RANK}
+    return {**out, **SOURCE_RANK}
+
+
+def protocol_members() -> list[tuple[str, str]]:
+    """(MEMBER, value) of every protocol name and fact source, for dissectors/base.py ``Protocol``."""
+    values = [p for s in specs() for p in s.protocols] + list(SOURCES.values())
+    return [(v.upper().replace("-", "_"), v) for v in dict.fromkeys(values)]
+
+
+def catalogue() -> list[dict[str, Any]]:
+    """Every protocol name, for people and the dashboard: name, title, OT or not, labels, colour."""
+    out = []
+    for s in specs():
+        colours = dict(s.colours)
+        # a label belongs to the longest protocol name it starts with (enip-io is not one of enip's labels)
+        owner = {lb: max((p for p in s.protocols if lb == p or lb.startswith(p + "-")), key=len, default=s.name)
+                 for lb in s.labels}
+        for p in s.protocols:
+            out.append({"name": p, "spec": str(s.name), "title": s.title, "ot": s.ot, "colour": colours.get(p),
+                        "labels": [lb for lb in s.labels if owner[lb] == p]})
+    return out
+
+
+def ot_titles() -> str:
+    """'Modbus/TCP, EtherNet/IP, ...': the OT protocols with a flow dissector, for help texts."""
+    return ", ".join(s.title for s in specs() if s.ot and s.flows)
+
+
+_DERIVED = {"OT_PORTS": ot_ports, "SERVER_PORTS": server_ports, "OT_LABEL_PREFIXES": ot_label_prefixes,
+            "PROTOCOL_RANK": protocol_rank}
+
+
+def __getattr__(name: str) -> Any:
+    """The derived tables as module constants (``from otscope.dissectors.registry import OT_PORTS``), computed on
+    first import of the name, that is after every registration (PEP 562)."""
+    if name in _DERIVED:
+        value = _DERIVED[name]()
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# -- flow dissector lookup (the capture loop calls these per new flow) ------------------------------------------
+
+_TCP: dict[int, type[Dissector]] | None = None
+_UDP: dict[int, type[Dissector]] = {}
+
+
+def _dissector_class(e: FlowEntry) -> type[Dissector]:
+    cls = load(e.cls)
+    if (cls.protocol, cls.transport, tuple(cls.ports)) != (e.protocol, e.transport, e.ports):
+        raise ValueError(f"{e.cls} declares {cls.protocol}/{cls.transport}/{cls.ports}, its spec says "
+                         f"{e.protocol}/{e.transport}/{e.ports}")
+    return cls
+
+
+def _by_port(entries: list[FlowEntry], transport: Transport) -> dict[int, type[Dissector]]:
+    table: dict[int, type[Dissector]] = {}
+    for e in entries:
+        if e.transport is transport:
+            cls = _dissector_class(e)
+            for port in e.ports:
+                table.setdefault(port, cls)
+    return table
 
 
 def enable(protocols: set[str] | None) -> None:
     """Use only these dissectors (by protocol name; None = all). Unknown names are an error."""
     global _TCP, _UDP
+    known = names()
     if protocols is not None:
-        unknown = protocols - set(names())
+        unknown = protocols - set(known)
         if unknown:
-            raise ValueError(f"unknown dissector(s) {sorted(unknown)} (known: {', '.join(names())})")
-    pick = (lambda c: protocols is None or c.protocol.value in protocols)
-    _TCP = _by_port(tuple(c for c in TCP_DISSECTORS if pick(c)))
-    _UDP = _by_port(tuple(c for c in UDP_DISSECTORS if pick(c)))
+            raise ValueError(f"unknown dissector(s) {sorted(unknown)} (known: {', '.join(known)})")
+    chosen = [e for e in flow_entries() if protocols is None or e.protocol in protocols]
+    _TCP, _UDP = _by_port(chosen, Transport.TCP), _by_port(chosen, Transport.UDP)
+
+
+def _tcp() -> dict[int, type[Dissector]]:
+    if _TCP is None:
+        enable(None)
+    assert _TCP is not None
+    return _TCP
+
+
+def tcp_dissector_for(server_port: int, client_port: int = -1) -> type[Dissector] | None:
+    t = _TCP if _TCP is not None else _tcp()
+    return t.get(server_port) or t.get(client_port)
+
+
+def udp_dissector_for(server_port: int, client_port: int = -1) -> type[Dissector] | None:
+    if _TCP is None:
+        _tcp()
+    return _UDP.get(server_port) or _UDP.get(client_port)
+
+
+def tcp_ports() -> set[int]:
+    """Ports some enabled TCP dissector claims (either end of a flow)."""
+    return set(_tcp())
+
+
+def udp_ports() -> set[int]:
+    _tcp()
+    return set(_UDP)

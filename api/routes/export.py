@@ -1,13 +1,11 @@
 from __future__ import annotations
 
-import json
-
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from otscope.agent.cli import assets_csv
 from otscope.api.deps import Read, SessionDep
 from otscope.collector import queries
+from otscope.collector.render import assets_csv, assets_json
 
 router = APIRouter(prefix="/api/v1/export", tags=["export"], dependencies=[Read])
 
@@ -23,5 +21,5 @@ def export_csv(s: SessionDep) -> Response:
 @router.get("/assets.json", response_class=Response, responses={200: {"content": {"application/json": {}}}})
 def export_json(s: SessionDep) -> Response:
     data = queries.list_assets(s, with_facts=True)
-    return Response(json.dumps({"data": data, "count": len(data)}, sort_keys=True), media_type="application/json",
+    return Response(assets_json(data), media_type="application/json",
                     headers={"Content-Disposition": 'attachment; filename="otscope-assets.json"'})

@@ -6,8 +6,8 @@ const API = "/api/v1";
 const ROLE_COLORS = { "plc": "#3b6ea5", "hmi-scada": "#8e44ad", "engineering-workstation": "#d35400",
   "io-device": "#16a085", "gateway": "#2c3e50", "network-device": "#7f8c8d", "it-host": "#95a5a6",
   "unknown": "#bdc3c7" };
-const PROTO_COLORS = { "modbus": "#e67e22", "enip": "#27ae60", "enip-io": "#2ecc71", "s7comm": "#2980b9",
-  "cotp": "#2980b9", "s7comm-plus": "#1abc9c" };
+// protocol -> colour, from the protocols the registered dissector packages declare (GET /api/v1/protocols)
+let PROTO_COLORS = {};
 
 let assets = [];
 let sortKey = "id";
@@ -192,9 +192,10 @@ async function loadAll(path, key) {
 async function load() {
   document.getElementById("error").hidden = true;
   try {
-    const [coverage, list, comms] = await Promise.all([get("/coverage"), loadAll("/assets"),
-      get("/communications?limit=2000")]);
+    const [coverage, list, comms, protocols] = await Promise.all([get("/coverage"), loadAll("/assets"),
+      get("/communications?limit=2000"), get("/protocols")]);
     assets = list;
+    PROTO_COLORS = Object.fromEntries(protocols.filter(p => p.colour).map(p => [p.name, p.colour]));
     renderCoverage(coverage);
     renderAssets();
     renderMap(comms.data);

@@ -1,0 +1,18 @@
+"""EtherNet/IP + CIP (explicit messaging on TCP and UDP 44818, class 0/1 I/O on UDP 2222): this package's one
+declaration of itself (otscope/domain.py ProtocolSpec; dissectors/registry.py lists it)."""
+
+from otscope.dissectors.enip.constants import ENIP_PORT, IO_PORT
+from otscope.domain import FlowEntry, Role, Transport, spec
+
+_IMPL = "otscope.dissectors.enip.dissector:"
+
+SPEC = spec(
+    "enip", title="EtherNet/IP", ot=True, rank=0, protocols=("enip", "cip", "enip-io"),
+    labels=("enip-client", "enip-server", "enip-io"),
+    roles=(Role.PLC, Role.HMI_SCADA, Role.EWS, Role.IO_DEVICE, Role.COMMUNICATIONS_MODULE),
+    flows=(FlowEntry("enip", Transport.TCP, (ENIP_PORT,), _IMPL + "EnipDissector"),
+           FlowEntry("enip", Transport.UDP, (ENIP_PORT,), _IMPL + "EnipUdpDissector"),
+           FlowEntry("enip-io", Transport.UDP, (IO_PORT,), _IMPL + "CipIoDissector")),
+    fast_path=(_IMPL + "SUD_SPEC", _IMPL + "IO_SPEC"),
+    colours=(("enip", "#27ae60"), ("enip-io", "#2ecc71")),
+)

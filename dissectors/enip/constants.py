@@ -5,15 +5,28 @@ Wireshark packet-enip.c / packet-cip.c for the numbers). Vendor names come from 
 from __future__ import annotations
 
 import functools
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 from typing import NamedTuple
 
 from otscope.dissectors.base import Role
+from otscope.domain import cap_anomaly
 
 ENIP_PORT = 44818
 IO_PORT = 2222
 HEADER_LEN = 24
 MAX_ENCAP_DATA = 65511
+
+
+class EnipAnomaly(StrEnum):
+    """What the EtherNet/IP and CIP I/O dissectors count as an anomaly (values reach the collector as they are).
+    A kind with a detail is sent as ``kind-detail``."""
+
+    BAD_HEADER = "bad-header"                       # encapsulation header that does not parse, after confirmation
+    UNKNOWN_COMMAND = "unknown-command"             # detail: the command code, 0xNNNN (Vol. 2 table 2-3.2)
+    MALFORMED = "malformed"                         # detail: the command's name and the parser's reason
+    PENDING_REQUESTS_CAP = cap_anomaly("pending_requests")
+    TRUNCATED_DATAGRAM = "truncated-datagram"       # UDP datagram shorter than its encapsulation length
+    MALFORMED_IO_PACKET = "malformed-io-packet"     # class 0/1 CPF that does not parse
 
 
 class Command(IntEnum):

@@ -17,11 +17,12 @@ from otscope.dissectors.base import FATAL, INCOMPLETE, OK, Dissector, Malformed,
     StreamBuffer, Transport, Truncated, Who
 from otscope.dissectors.enip import facts
 from otscope.dissectors.enip.constants import CONFIG_CLASSES, CONTROL_SERVICES, ENIP_PORT, HEADER_LEN, IO_PORT, \
-    KNOWN_COMMANDS, ClassCode, Command, ItemType, Service
+    KNOWN_COMMANDS, ClassCode, Command, EnipAnomaly, ItemType, Service
 from otscope.dissectors.enip.grammar import Path, parse_cpf, parse_forward_open_route, parse_header, \
     parse_list_identity, parse_request, parse_response, parse_unconnected_send
+from otscope.domain import caps
 
-MAX_PENDING = 64
+MAX_PENDING = caps().pending_requests
 SKIPPED = -1                       # _message(): framed by its length but not decoded (unknown command, bad header)
 MAX_BUFFER = 4 * 65536
 READ_SERVICES = frozenset({Service.READ_TAG, 0x52, Service.GET_ATTRIBUTE_SINGLE, Service.GET_ATTRIBUTES_ALL, 0x4B})
@@ -126,11 +127,11 @@ class EnipDissector(Dissector):
         try:
             h = parse_header(msg)
         except Malformed as exc:
-            return self.fatal(f"not enip ({exc})") if not self.confirmed else self._anom("bad-header", frame, ts)
+            return self.fatal(f"not enip ({exc})") if not self.confirmed else self._anom(EnipAnomaly.BAD_HEADER, frame, ts)
         body = msg[HEADER_LEN:]
         if h.command not in KNOWN_COMMANDS:
             self.count(f"command 0x{h.command:04x}")
-            self.anomaly(f"unknown-command-0x{h.command:04x}", frame, ts)
+            self.anomaly(EnipAnomaly.UNKNOWN_COMMAND, frame, ts, f"0x{h.command:04x}")
             return SKIPPED
         self.count(Command(h.command).name.lower())
         if not self.labelled and (h.command in (Command.SEND_RR_DATA, Command.SEND_UNIT_DATA,
@@ -147,7 +148,7 @@ class EnipDissector(Dissector):
             elif h.command in (Command.LIST_SERVICES, Command.LIST_INTERFACES) and side == 1 and h.status == 0:
                 self.confirm(frame, ts, f"EtherNet/IP {Command(h.command).name}")
         except (Truncated, Malformed) as exc:
-            self.anomaly(f"malformed-{Command(h.command).name.lower()}: {exc}"[:120], frame, ts)
+            self.anomaly(EnipAnomaly.MALFORMED, frame, ts, f"{Command(h.command).name.lower()}: {exc}")
         return OK
 
     def _anom(self, kind: str, frame: int, ts: float) -> int:
@@ -214,7 +215,7 @@ class EnipDissector(Dissector):
         self._classify(service, path, route, ts, frame)
         if len(self.pending) >= MAX_PENDING:
             self.pending.clear()
-            self.anomaly("pending-requests-cap", frame, ts)
+            self.anomaly(EnipAnomaly.PENDING_REQUESTS_CAP, frame, ts)
         self.pending[key] = _Pending(service, path, route, frame)
 
     def _classify(self, service: int, path: Path, route: list[tuple[int, str]], ts: float, frame: int) -> None:
@@ -250,7 +251,7 @@ class EnipUdpDissector(EnipDissector):
         status = super().feed(data, side, ts, frame)
         if status == INCOMPLETE:
             self.buf.drop(side)
-            self.anomaly("truncated-datagram", frame, ts)
+            self.anomaly(EnipAnomaly.TRUNCATED_DATAGRAM, frame, ts)
             return OK if self.confirmed else self.fatal("not enip (truncated datagram)")
         return status
 
@@ -258,7 +259,7 @@ class EnipUdpDissector(EnipDissector):
 class CipIoDissector(Dissector):
     """Class 0/1 implicit I/O on UDP 2222: CPF with a sequenced address item and connected data."""
 
-    protocol: ClassVar[Protocol] = Protocol.CIP_IO
+    protocol: ClassVar[Protocol] = Protocol.ENIP_IO
     transport: ClassVar[Transport] = Transport.UDP
     ports: ClassVar[tuple[int, ...]] = (IO_PORT,)
     client_label: ClassVar[str] = "enip-io"
@@ -289,7 +290,7 @@ class CipIoDissector(Dissector):
         if not any(i.type_id in (ItemType.SEQUENCED_ADDRESS, ItemType.CONNECTED_ADDRESS) for i in items):
             if not self.confirmed:
                 return self.fatal("not CIP I/O")
-            self.anomaly("malformed-io-packet", frame, ts)
+            self.anomaly(EnipAnomaly.MALFORMED_IO_PACKET, frame, ts)
             return OK
         self.decoded += len(data)
         return OK

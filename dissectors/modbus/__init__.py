@@ -1,0 +1,16 @@
+"""Modbus/TCP: this package's one declaration of itself (otscope/domain.py ProtocolSpec; dissectors/registry.py
+lists it). Importing it does not import the dissector: the class is named by its import path."""
+
+from otscope.dissectors.modbus.constants import MODBUS_PORT
+from otscope.domain import FlowEntry, Role, Transport, spec
+
+SPEC = spec(
+    "modbus", title="Modbus/TCP", ot=True, rank=0,
+    labels=("modbus-client", "modbus-server"),
+    roles=(Role.PLC, Role.HMI_SCADA, Role.GATEWAY, Role.EWS),
+    flows=(FlowEntry("modbus", Transport.TCP, (MODBUS_PORT,),
+                     "otscope.dissectors.modbus.dissector:ModbusDissector"),),
+    # the layout is built per flow (the guard holds the units seen) in ModbusDissector._news
+    fast_path=("otscope.dissectors.modbus.dissector:ModbusDissector._news",),
+    colours=(("modbus", "#e67e22"),),
+)

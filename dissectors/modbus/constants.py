@@ -3,11 +3,26 @@ TCP/IP Implementation Guide V1.0b, section 3.1.3 for the MBAP header)."""
 
 from __future__ import annotations
 
-from enum import IntEnum
+from enum import IntEnum, StrEnum
+
+from otscope.domain import cap_anomaly
 
 MBAP_LEN = 7
 MAX_PDU = 253
 MODBUS_PORT = 502
+
+
+class ModbusAnomaly(StrEnum):
+    """What the Modbus dissector counts as an anomaly (the values reach the collector as they are)."""
+
+    BAD_MBAP_LENGTH = "bad-mbap-length"             # MBAP length outside 2..254 after confirmation (MIG 3.1.3)
+    BAD_FRAMING = "bad-framing"                     # MBAP protocol id not 0 after confirmation
+    PENDING_TRANSACTIONS_CAP = cap_anomaly("pending_transactions")
+    RESPONSE_FUNCTION_MISMATCH = "response-function-mismatch"   # answer's function is not its request's
+    REQUEST_WITH_EXCEPTION_BIT = "request-with-exception-bit"   # a request with function code > 127 (spec 7)
+    MALFORMED_DEVICE_ID_REQUEST = "malformed-device-id-request"     # FC43/14 request (spec 6.21)
+    MALFORMED_DEVICE_ID_RESPONSE = "malformed-device-id-response"   # FC43/14 response
+    MALFORMED_REPORT_SERVER_ID = "malformed-report-server-id"       # FC17 response (spec 6.17)
 
 
 class FunctionCode(IntEnum):

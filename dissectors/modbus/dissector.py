@@ -14,10 +14,11 @@ from typing import ClassVar
 from otscope.dissectors.base import FATAL, INCOMPLETE, OK, Dissector, Malformed, Protocol, StreamBuffer, \
     Transport, Truncated, Who
 from otscope.dissectors.modbus import facts
-from otscope.dissectors.modbus.constants import MAX_PDU, MODBUS_PORT, PROFILE_CATEGORY, ExceptionCode
+from otscope.dissectors.modbus.constants import MAX_PDU, MODBUS_PORT, PROFILE_CATEGORY, ExceptionCode, ModbusAnomaly
 from otscope.dissectors.modbus.grammar import parse_device_id_request
+from otscope.domain import caps
 
-MAX_PENDING = 64
+MAX_PENDING = caps().pending_transactions
 MAX_RESYNC = 3
 MAX_UNITS = 256
 GATEWAY_EXCEPTIONS = (ExceptionCode.GATEWAY_PATH_UNAVAILABLE, ExceptionCode.GATEWAY_TARGET_FAILED)
@@ -132,7 +133,7 @@ class ModbusDissector(Dissector):
         self.buf.drop(side)
         if not self.confirmed:
             return self.fatal(f"not modbus ({why})")
-        self.anomaly("bad-mbap-length" if "length" in why else "bad-framing", frame, ts)
+        self.anomaly(ModbusAnomaly.BAD_MBAP_LENGTH if "length" in why else ModbusAnomaly.BAD_FRAMING, frame, ts)
         self.resync += 1
         return self.fatal(f"lost framing ({why})") if self.resync >= MAX_RESYNC else OK
 
@@ -155,7 +156,7 @@ class ModbusDissector(Dissector):
             pending = self.pending
             if len(pending) >= MAX_PENDING and tid not in pending:
                 pending.clear()
-                self.anomaly("pending-transactions-cap", frame, ts)
+                self.anomaly(ModbusAnomaly.PENDING_TRANSACTIONS_CAP, frame, ts)
             pending[tid] = (fc, unit, extra)
             if not self.labelled:
                 self.label(frame, ts, "Modbus/TCP request")
@@ -164,7 +165,7 @@ class ModbusDissector(Dissector):
         if req is None:
             return OK if self.confirmed else self._unmatched(adu, fc, ts, frame)
         if req[0] != fc & 0x7F:
-            self.anomaly("response-function-mismatch", frame, ts)
+            self.anomaly(ModbusAnomaly.RESPONSE_FUNCTION_MISMATCH, frame, ts)
             return OK
         if not self.confirmed:
             self.confirm(frame, ts, "Modbus/TCP request/response")
@@ -187,13 +188,13 @@ class ModbusDissector(Dissector):
             if not self.confirmed:
                 self.fatal_reason = "not modbus (request with the exception bit set)"
                 return -1
-            self.anomaly("request-with-exception-bit", frame, ts)
+            self.anomaly(ModbusAnomaly.REQUEST_WITH_EXCEPTION_BIT, frame, ts)
             return 0
         if fc == 43 and len(adu) > 8 and adu[8] == 14:
             try:
                 req = parse_device_id_request(adu[7:])
             except (Truncated, Malformed):
-                self.anomaly("malformed-device-id-request", frame, ts)
+                self.anomaly(ModbusAnomaly.MALFORMED_DEVICE_ID_REQUEST, frame, ts)
                 return 0
             self.count(f"fc43 read code {req.read_code}")
             return req.read_code << 8 | req.object_id

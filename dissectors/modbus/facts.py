@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from otscope.dissectors.base import Malformed, Truncated, Who, text
-from otscope.dissectors.modbus.constants import DEVICE_ID_FIELDS
+from otscope.dissectors.modbus.constants import DEVICE_ID_FIELDS, ModbusAnomaly
 from otscope.dissectors.modbus.grammar import parse_device_id_response, parse_report_server_id, printable_runs
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def _device_id(d: ModbusDissector, pdu: bytes, unit: int, req: int, ts: float, f
     try:
         rsp = parse_device_id_response(pdu)
     except (Truncated, Malformed):
-        d.anomaly("malformed-device-id-response", frame, ts)
+        d.anomaly(ModbusAnomaly.MALFORMED_DEVICE_ID_RESPONSE, frame, ts)
         return
     d.count(f"fc43 read code {rsp.read_code} response")
     for oid, raw in rsp.objects:
@@ -61,7 +61,7 @@ def _server_id(d: ModbusDissector, pdu: bytes, unit: int, ts: float, frame: int)
     try:
         sid = parse_report_server_id(pdu)
     except (Truncated, Malformed):
-        d.anomaly("malformed-report-server-id", frame, ts)
+        d.anomaly(ModbusAnomaly.MALFORMED_REPORT_SERVER_ID, frame, ts)
         return
     comp = component(unit)
     d.fact(Who.SERVER, "modbus_server_id_raw", sid.data.hex()[:200], SERVER_ID_MSG, frame, ts, comp)

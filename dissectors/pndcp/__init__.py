@@ -1,0 +1,19 @@
+"""PROFINET DCP (IEC 61158-6-10, frame ids 0xFEFC-0xFEFF on ethertype 0x8892): this package's one declaration
+of itself (otscope/domain.py ProtocolSpec)."""
+
+from otscope.domain import FrameEntry, Role, spec
+
+
+def is_dcp(body: bytes) -> bool:
+    """The PROFINET frame id is a DCP one (0xFEFC Hello ... 0xFEFF Identify multicast); cyclic RT data and
+    alarms share the ethertype."""
+    return len(body) >= 2 and body[0] == 0xFE and body[1] >= 0xFC
+
+
+SPEC = spec(
+    "pn_dcp", title="PROFINET DCP", ot=True, rank=1,
+    labels=("pn_dcp", "pn_dcp-set-requester", "pn_dcp-identify-all-requester"),
+    roles=(Role.PLC, Role.IO_DEVICE, Role.EWS),
+    frames=(FrameEntry("otscope.dissectors.pndcp.grammar:parse", "otscope.dissectors.pndcp.facts:facts",
+                       ethertype=0x8892, accept=is_dcp, context=("src", "dst")),),
+)

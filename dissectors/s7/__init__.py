@@ -1,0 +1,15 @@
+"""ISO-on-TCP (TPKT/COTP), S7comm and S7comm-plus on TCP 102: this package's one declaration of itself
+(otscope/domain.py ProtocolSpec; dissectors/registry.py lists it)."""
+
+from otscope.dissectors.s7.constants import S7_PORT
+from otscope.domain import FlowEntry, Role, Transport, spec
+
+SPEC = spec(
+    "s7comm", title="S7comm / S7comm-plus", ot=True, rank=0, protocols=("s7comm", "cotp", "s7comm-plus"),
+    labels=("cotp-client", "cotp-server", "s7comm-client", "s7comm-server", "s7comm-plus-client",
+            "s7comm-plus-server"),
+    roles=(Role.PLC, Role.HMI_SCADA, Role.EWS),
+    flows=(FlowEntry("s7comm", Transport.TCP, (S7_PORT,), "otscope.dissectors.s7.dissector:S7Dissector"),),
+    fast_path=("otscope.dissectors.s7.dissector:S7_SPECS",),
+    colours=(("s7comm", "#2980b9"), ("cotp", "#2980b9"), ("s7comm-plus", "#1abc9c")),
+)

@@ -3,12 +3,25 @@ packet-s7comm_plus / s7commwireshark, packet-cotp.c)."""
 
 from __future__ import annotations
 
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 
 S7_PORT = 102
 TPKT_VERSION = 3
 S7COMM_ID = 0x32
 S7PLUS_ID = 0x72
+
+
+class S7Anomaly(StrEnum):
+    """What the ISO-on-TCP / S7 dissector counts as an anomaly (the values reach the collector as they are).
+    A kind with a detail is sent as ``kind-detail``."""
+
+    BAD_TPKT = "bad-tpkt"                           # TPKT version not 3 after confirmation (RFC 1006 6)
+    BAD_TPKT_LENGTH = "bad-tpkt-length"             # TPKT length below 7 after confirmation
+    MALFORMED_COTP = "malformed-cotp"               # COTP TPDU that does not parse (ISO 8073 13)
+    MALFORMED_S7COMM = "malformed-s7comm"
+    MALFORMED_PLUS = "malformed-s7comm-plus"
+    MALFORMED_SZL = "malformed-szl"                 # detail: the SZL id, 0xNNNN
+    COTP_REASSEMBLY_OVER_CAP = "cotp-reassembly-over-cap"   # COTP DT fragments beyond MAX_DT (ISO 8073 6.3)
 
 
 class CotpType(IntEnum):

@@ -13,7 +13,7 @@ from otscope.dissectors.base import INCOMPLETE, OK, Dissector, Malformed, Protoc
     Transport, Truncated, Who
 from otscope.dissectors.s7 import facts
 from otscope.dissectors.s7.constants import ENGINEERING_FUNCTIONS, S7_PORT, S7COMM_ID, S7PLUS_ID, SUB_READ_SZL, \
-    CotpType, Function, PlusFunction, PlusOpcode, Rosctr, UserdataGroup
+    CotpType, Function, PlusFunction, PlusOpcode, Rosctr, S7Anomaly, UserdataGroup
 from otscope.dissectors.s7.grammar import mms_pdu, parse_cotp, parse_plus, parse_s7, parse_szl, parse_userdata, \
     tsaps
 
@@ -112,7 +112,7 @@ class S7Dissector(Dissector):
                 self.buf.drop(side)
                 if not (self.confirmed or self.iso):
                     return self.fatal("not ISO-on-TCP (no TPKT version 3)")
-                self.anomaly("bad-tpkt", frame, ts)
+                self.anomaly(S7Anomaly.BAD_TPKT, frame, ts)
                 return OK
             length = data[pos + 2] << 8 | data[pos + 3]
             if length < 7:
@@ -131,7 +131,7 @@ class S7Dissector(Dissector):
         return OK
 
     def _lost(self, frame: int, ts: float) -> int:
-        self.anomaly("bad-tpkt-length", frame, ts)
+        self.anomaly(S7Anomaly.BAD_TPKT_LENGTH, frame, ts)
         return OK
 
     def _label(self, who: int, label: str, msg: str, frame: int, ts: float, protocol: str) -> None:
@@ -159,7 +159,7 @@ class S7Dissector(Dissector):
         try:
             c = parse_cotp(tpdu)
         except (Truncated, Malformed):
-            self.anomaly("malformed-cotp", frame, ts)
+            self.anomaly(S7Anomaly.MALFORMED_COTP, frame, ts)
             return _NONE
         self.payload_ok = False
         if c.pdu_type == CotpType.DT:
@@ -168,7 +168,7 @@ class S7Dissector(Dissector):
                 if len(payload) > MAX_DT:                  # over the cap: the reassembly (and its bytes) dropped
                     self.dt[side] = b""
                     self.frag[side] = 0
-                    self.anomaly("cotp-reassembly-over-cap", frame, ts)
+                    self.anomaly(S7Anomaly.COTP_REASSEMBLY_OVER_CAP, frame, ts)
                     return _NONE
                 self.dt[side] = payload
                 return _FRAGMENT
@@ -199,7 +199,7 @@ class S7Dissector(Dissector):
                 self._other(payload, side, ts, frame)
         except (Truncated, Malformed):
             self.payload_ok = False
-            self.anomaly(f"malformed-{'s7comm' if first == S7COMM_ID else 's7comm-plus'}", frame, ts)
+            self.anomaly(S7Anomaly.MALFORMED_S7COMM if first == S7COMM_ID else S7Anomaly.MALFORMED_PLUS, frame, ts)
 
     def _other(self, payload: bytes, side: int, ts: float, frame: int) -> None:
         """COTP data that is not S7: MMS over ISO session/presentation (recognised, labelled, not decoded)."""

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from otscope.dissectors.base import Malformed, Protocol, Truncated, Who, text
 from otscope.dissectors.s7.constants import CONNECTION_TYPES, MODE_TRANSITIONS, SZL_0424_MODES, SZL_1C_FIELDS, \
-    PlusAttribute, cpu_state_name
+    PlusAttribute, S7Anomaly, cpu_state_name
 from otscope.dissectors.s7.grammar import Szl, Tsap, parse_component_id, parse_module_id, plus_attribute_strings, \
     session_identity
 
@@ -73,7 +73,7 @@ def szl(d: S7Dissector, z: Szl, ts: float, frame: int) -> None:
         else:
             d.fact(Who.SERVER, "szl_read", f"0x{z.szl_id:04x}", msg, frame, ts, protocol=S7)
     except (Truncated, Malformed):
-        d.anomaly(f"malformed-szl-0x{z.szl_id:04x}", frame, ts)
+        d.anomaly(S7Anomaly.MALFORMED_SZL, frame, ts, f"0x{z.szl_id:04x}")
 
 
 def _cpu_state(d: S7Dissector, rec: bytes, msg: str, ts: float, frame: int) -> None:

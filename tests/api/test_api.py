@@ -13,7 +13,7 @@ from tests.api.conftest import auth
 
 READ_ROUTES = ["/api/v1/assets", "/api/v1/assets/1", "/api/v1/communications", "/api/v1/coverage",
                "/api/v1/register/reconciliation", "/api/v1/export/assets.csv", "/api/v1/export/assets.json",
-               "/api/v1/anomalies", "/api/v1/sensors"]
+               "/api/v1/anomalies", "/api/v1/sensors", "/api/v1/protocols"]
 WRITE_ROUTES = [("/api/v1/register", "text/csv", b"ip\n10.0.0.1\n"),
                 ("/api/v1/ingest", "application/json", b"{}")]
 
@@ -181,3 +181,15 @@ def test_it_ot_crossings_when_ranges_are_declared(inventory, tokens: dict[str, s
     pairs = {(x["client_ip"], x["server_ip"], x["direction"]) for x in r["it_ot"]["crossings"]}
     assert ("198.18.0.50", "198.18.0.10", "it->ot") in pairs
     assert all(d == "it->ot" for _c, _s, d in pairs)
+
+
+def test_protocols_come_from_the_registry(client: TestClient, tokens: dict[str, str]) -> None:
+    """The dashboard's protocol colours (api/static/app.js) come from here, and here from the registry."""
+    from otscope.dissectors import registry
+
+    got = client.get("/api/v1/protocols", headers=auth(tokens["read"])).json()
+    assert [p["name"] for p in got] == [p for s in registry.specs() for p in s.protocols]
+    colours = {p["name"]: p["colour"] for p in got if p["colour"]}
+    assert colours == {p: c for s in registry.specs() for p, c in s.colours} and len(colours) >= 6
+    ot = {p["name"] for p in got if p["ot"]}
+    assert all(p.startswith(tuple(ot)) for p in ("modbus-server", "enip-io", "cotp-client")) and "lldp" not in ot

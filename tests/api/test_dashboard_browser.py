@@ -71,6 +71,10 @@ def test_dashboard(server: str, tmp_path: Path) -> None:
         assert page.text_content("[data-testid=asset-count]") == "(13 of 13)"
         assert page.text_content("[data-testid=traffic-share]") == "100.0%"
         assert page.locator("[data-testid=components] li").count() == 3            # the gateway's units
+        # the map legend lists the protocols the registry gives colours to (GET /api/v1/protocols), in its order
+        from otscope.dissectors import registry
+        legend = [t.split()[-1] for t in page.locator("#legend span").all_text_contents()]
+        assert legend == [p for s in registry.specs() for p, _ in s.colours] and "modbus" in legend
         page.fill("[data-testid=search]", "Siemens")
         assert page.locator("#assets tbody tr").count() == 2
         page.fill("[data-testid=search]", "script")

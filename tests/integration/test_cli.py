@@ -171,3 +171,23 @@ def test_auto_workers_by_file_size() -> None:
     assert auto_workers(AUTO_WORKERS_FROM - 1, 2) == 1
     assert auto_workers(AUTO_WORKERS_FROM, 2) == 2
     assert auto_workers(10 * AUTO_WORKERS_FROM, 64) == 8
+
+
+def test_replay_cap_option_configures_the_dissectors(tmp_path: Path) -> None:
+    """--cap NAME=VALUE reaches the dissectors in the workers; hitting it is an anomaly of the cap's name."""
+    s = TcpSession("10.0.0.20", "10.0.0.10", 40000, 502).handshake()
+    for tid in range(1, 5):                                     # four requests still waiting for an answer
+        s.to_server(bytes.fromhex(f"{tid:04x}00000006010300000001"))
+    pcap = write_pcap(tmp_path / "pending.pcap", s.frames)
+    kinds = {}
+    for name, extra in (("default", []), ("capped", ["--cap", "pending_transactions=2"])):
+        db = tmp_path / f"{name}.db"
+        r = otscope("replay", str(pcap), "--db", f"sqlite:///{db}", *extra)
+        assert r.returncode == 0, r.stderr
+        con = sqlite3.connect(db)
+        kinds[name] = sorted(k for (k,) in con.execute("select kind from anomalies"))
+        con.close()
+    assert kinds == {"default": [], "capped": ["pending-transactions-cap"]}
+    bad = otscope("replay", str(pcap), "--cap", "no_such_cap=3")
+    assert bad.returncode == 2 and "unknown cap" in bad.stderr
+    assert otscope("replay", str(pcap), "--cap", "pending_requests=x").returncode == 2
