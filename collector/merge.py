@@ -24,6 +24,7 @@ SERVER_SUFFIX = "-server"
 CLIENT_SUFFIX = "-client"
 
 # Which protocol's word wins when several report the same field (wire identity over inference).
+SERVER_LABEL_ROLES = registry.server_label_roles()   # server labels proving another role than plc (specs)
 PROTOCOL_RANK = registry.protocol_rank()          # each spec's rank (dissectors/registry.py); others 5
 
 
@@ -169,8 +170,9 @@ def decide_role(protocols: Sequence[str], hints: Hints, has_children_units: bool
     for r in (Role.COMMUNICATIONS_MODULE, Role.RTU_IED, Role.NETWORK_DEVICE):
         if r.value in h:
             return RoleDecision(r, h[r.value])
-    if "mms-server" in protocols:
-        return RoleDecision(Role.RTU_IED, "answers MMS (IEC 61850 / ISO 9506 server on tcp/102)")
+    for label, (role, why) in SERVER_LABEL_ROLES.items():
+        if label in protocols:
+            return RoleDecision(role, why)
     if servers:
         for r in (Role.IO_DEVICE, Role.HMI_SCADA):
             if r.value in h:

@@ -196,7 +196,8 @@ class Dissector:
         self.fast_spec: tuple | None = None   # a fixed layout the C fast path may count without calling feed()
         self.spec_changed = False
         self._offered: tuple | None = None
-        self.flow_protocol: str = self.protocol.value
+        proto = getattr(self, "protocol", None)       # a bare Dissector (tests) has none
+        self.flow_protocol: str = proto.value if proto is not None else ""
 
     # -- helpers for subclasses ----------------------------------------------------------------------
     def fact(self, who: int, field: str, value: str, message: str, frame: int, ts: float,

@@ -102,6 +102,11 @@ def ot_label_prefixes() -> tuple[str, ...]:
     return tuple(p for s in specs() if s.ot for p in s.protocols)
 
 
+def server_label_roles() -> dict[str, tuple[Role, str]]:
+    """Server label -> (role, why) for labels that prove a role other than plc (the specs' server_roles)."""
+    return {label: (role, why) for s in specs() for label, role, why in s.server_roles}
+
+
 def protocol_rank() -> dict[str, int]:
     """Protocol name -> rank of its word on a device's identity (merge.best: lower wins; others DEFAULT_RANK)."""
     out = {p: s.rank for s in specs() for p in s.protocols if s.rank != DEFAULT_RANK}

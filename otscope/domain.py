@@ -117,6 +117,8 @@ class ProtocolSpec:
     frames: tuple[FrameEntry, ...] = ()
     fast_path: tuple[str, ...] = ()   # module:attr of its steady-state layouts for the C fast path (empty: none)
     colours: tuple[tuple[str, str], ...] = ()   # protocol name -> dashboard colour
+    # server labels that prove a role other than "plc" (label, role, why): an MMS server is an IED, not a PLC
+    server_roles: tuple[tuple[str, Role, str], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.protocols or self.protocols[0] != self.name:
@@ -127,6 +129,9 @@ class ProtocolSpec:
         for p, _ in self.colours:
             if p not in self.protocols:
                 raise ValueError(f"spec {self.name!r}: colour for {p!r}, not one of its protocols")
+        for label, role, _why in self.server_roles:
+            if label not in self.labels or role not in self.roles:
+                raise ValueError(f"spec {self.name!r}: server role {label!r} -> {role} needs the label and the role")
 
 
 def spec(name: str, **kw: object) -> ProtocolSpec:
@@ -169,6 +174,7 @@ class Caps:
     facts_per_flow: int = 4096          # facts (and anomalies) a dissector holds between two drains
     pending_transactions: int = 64      # Modbus/TCP requests waiting for their answer, by transaction id
     pending_requests: int = 64          # CIP explicit requests waiting for their reply
+    cotp_reassembly_bytes: int = 64 * 1024   # an S7/MMS message reassembled from COTP DT fragments (ISO 8073 6.3)
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

@@ -8,7 +8,7 @@ import functools
 from enum import IntEnum, StrEnum
 from typing import NamedTuple
 
-from otscope.dissectors.base import Role
+from otscope.domain import Role
 from otscope.domain import cap_anomaly
 
 ENIP_PORT = 44818

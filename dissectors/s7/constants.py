@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from enum import IntEnum, StrEnum
 
+from otscope.domain import cap_anomaly
+
 S7_PORT = 102
 TPKT_VERSION = 3
 S7COMM_ID = 0x32
@@ -21,7 +23,7 @@ class S7Anomaly(StrEnum):
     MALFORMED_S7COMM = "malformed-s7comm"
     MALFORMED_PLUS = "malformed-s7comm-plus"
     MALFORMED_SZL = "malformed-szl"                 # detail: the SZL id, 0xNNNN
-    COTP_REASSEMBLY_OVER_CAP = "cotp-reassembly-over-cap"   # COTP DT fragments beyond MAX_DT (ISO 8073 6.3)
+    COTP_REASSEMBLY_BYTES_CAP = cap_anomaly("cotp_reassembly_bytes")   # COTP DT fragments beyond the cap
 
 
 class CotpType(IntEnum):

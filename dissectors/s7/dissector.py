@@ -12,6 +12,7 @@ from typing import ClassVar
 from otscope.dissectors.base import INCOMPLETE, OK, Dissector, Malformed, Protocol, StreamBuffer, \
     Transport, Truncated, Who
 from otscope.dissectors.s7 import facts
+from otscope.domain import caps
 from otscope.dissectors.s7.constants import ENGINEERING_FUNCTIONS, S7_PORT, S7COMM_ID, S7PLUS_ID, SUB_READ_SZL, \
     CotpType, Function, PlusFunction, PlusOpcode, Rosctr, S7Anomaly, UserdataGroup
 from otscope.dissectors.s7.grammar import mms_pdu, parse_cotp, parse_plus, parse_s7, parse_szl, parse_userdata, \
@@ -27,7 +28,7 @@ S7_SPECS = [(20, 2, 2, 0, bytes(_HEAD + (8, 1)), 17, _T_JOB, _T_JOB, -1, bytes(3
 MAX_TPKT = 65535
 COTP, S7, S7P, MMS = "cotp", "s7comm", "s7comm-plus", "mms"
 _NONE, _SETUP, _FRAGMENT, _PAYLOAD = range(4)          # what a TPKT held, for the decoded-bytes bookkeeping
-MAX_DT = 64 * 1024
+MAX_DT = caps().cotp_reassembly_bytes
 MAX_SZL = 64 * 1024
 
 
@@ -168,7 +169,7 @@ class S7Dissector(Dissector):
                 if len(payload) > MAX_DT:                  # over the cap: the reassembly (and its bytes) dropped
                     self.dt[side] = b""
                     self.frag[side] = 0
-                    self.anomaly(S7Anomaly.COTP_REASSEMBLY_OVER_CAP, frame, ts)
+                    self.anomaly(S7Anomaly.COTP_REASSEMBLY_BYTES_CAP, frame, ts)
                     return _NONE
                 self.dt[side] = payload
                 return _FRAGMENT

@@ -70,7 +70,8 @@ def test_configure_caps_refuses_unknown_names_and_bad_values() -> None:
         configure_caps(no_such_cap=3)
     with pytest.raises(ValueError):
         configure_caps(pending_requests=0)
-    assert set(Caps.names()) == {"facts_per_flow", "pending_transactions", "pending_requests"}
+    assert set(Caps.names()) == {"facts_per_flow", "pending_transactions", "pending_requests",
+                                 "cotp_reassembly_bytes"}
 
 
 def test_configure_caps_after_the_dissectors_read_them_is_refused() -> None:

@@ -285,6 +285,9 @@ ALLOWED = {
     # collector/merge.py decide_role: the role rules of COTP-only servers and of implicit I/O are being rewritten
     # by the collector's issue (helper C, concurrently); they move to the specs' roles there
     ("collector/merge.py", "cotp"), ("collector/merge.py", "enip-io"), ("collector/merge.py", "cotp-server"),
+    # collector/merge.py is_modbus_gateway: the unit-gateway rule (one device per answering unit id behind an
+    # address) is Modbus's alone; it reads the label the Modbus dissector emits for an answering unit
+    ("collector/merge.py", "modbus-server"),
 }
 
 
