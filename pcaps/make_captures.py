@@ -43,7 +43,7 @@ MODBUS_DEVICES = {
                      "VendorUrl": "http://www.wago.com", "ProductName": "PFC200 G2", "ModelName": "750-8212",
                      "UserApplicationName": "Boiler-2"}, "all"),
     "gw": ("12", {"VendorName": "Moxa", "ProductCode": "MB3180", "MajorMinorRevision": "v2.2",
-                  "ProductName": "MGate MB3180", "ModelName": "MB3180"}, "1,2,3"),
+                  "ProductName": "MGate MB3180", "ModelName": "MB3180"}, "255,1,2,3"),
 }
 HOSTILE_DEVICE = ("13", {"VendorName": "<script>alert(1)</script>", "ProductCode": "=cmd|' /C calc'!A0",
                          "MajorMinorRevision": "v1<img src=x onerror=alert(2)>",
