@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, example, given, settings, strategies as st
 from otscope.agent.pcapio import read_chunks
 from otscope.agent.pipeline import Pipeline
 from tests.conftest import PCAPS, write_pcap
+from tests.support.detach import detachments, dissector_errors
 from tests.support.truth import CAPTURES
 
 try:
@@ -30,13 +31,17 @@ def test_fast_path_is_built_in_ci() -> None:
     assert BUILT, "the C extension must build here (gcc and Python headers are on this machine)"
 
 
-def canonical(path: Path, fast: bool) -> dict:
+def canonical(path: Path, fast: bool, valid: bool = False) -> dict:
+    """The batch of a file, canonical; no dissector raised (and, on valid traffic, none was detached)."""
     p = Pipeline(fast=fast)
     assert (p.fast is not None) == fast
     p.start_source(path.name)
     for ch in read_chunks(str(path)):
         p.feed_chunk(ch)
     b = p.cut_batch("x")
+    assert dissector_errors(b) == {}
+    if valid:
+        assert detachments(b) == {} and p.stats.dissector_detached == 0
     key = lambda o: repr(o)  # noqa: E731
     return {"facts": sorted(map(key, b.facts)), "bindings": sorted(map(key, b.bindings)),
             "hosts": sorted(map(key, b.hosts)), "comms": sorted(map(key, b.comms)),
@@ -58,7 +63,7 @@ def test_same_observations(path: Path) -> None:
 def test_same_observations_on_the_reference_workload(tmp_path: Path) -> None:
     out = tmp_path / "mixed.pcap"
     subprocess.run([sys.executable, str(SHARED_GEN), "-n", "40000", "-o", str(out), "-q"], check=True, timeout=300)
-    assert canonical(out, True) == canonical(out, False)
+    assert canonical(out, True, valid=True) == canonical(out, False, valid=True)
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -129,6 +134,7 @@ def canonical_run(path: Path | list[Path], fast: bool, max_flows: int) -> dict |
         for ch in read_chunks(str(one)):
             p.feed_chunk(ch)
         b = p.cut_batch("x")
+        assert dissector_errors(b) == {}
         got = {k: sorted(map(repr, getattr(b, k))) for k in ("facts", "bindings", "hosts", "comms", "traffic")}
         st_ = p.stats
         got["stats"] = (st_.packets, st_.bytes, st_.span_duplicates, st_.flows_created, st_.flows_expired,
@@ -224,7 +230,35 @@ def test_host_cap_is_the_same_in_both_loops(tmp_path: Path, packets) -> None:
         for ch in read_chunks(str(path)):
             p.feed_chunk(ch)
         b = p.cut_batch("x")
+        assert dissector_errors(b) == {}
         assert len(p.hosts) <= 2
         runs.append((sorted(map(repr, b.hosts)), sorted(map(repr, b.comms)), sorted(map(repr, b.anomalies)),
                      p.stats.anomalies))
     assert runs[0] == runs[1]
+
+
+class AlwaysRaises:
+    """A dissector with a bug on every input: the capture goes on, the checks above must still see it."""
+
+    def __new__(cls):  # type: ignore[no-untyped-def]
+        from otscope.dissectors.modbus.dissector import ModbusDissector
+
+        class Raising(ModbusDissector):
+            def feed(self, data: bytes, side: int, ts: float, frame: int) -> int:
+                raise ValueError("always")
+        return Raising()
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["c-fast-path", "python-loop"])
+def test_a_dissector_that_always_raises_is_seen(monkeypatch: pytest.MonkeyPatch, fast: bool) -> None:
+    from otscope.agent import pipeline as pipeline_mod
+
+    monkeypatch.setattr(pipeline_mod, "tcp_dissector_for", lambda s, c=-1: AlwaysRaises if s == 502 else None)
+    p = Pipeline(fast=fast)
+    p.start_source("modbus_plant.pcap")
+    for ch in read_chunks(str(PCAPS / "modbus_plant.pcap")):
+        p.feed_chunk(ch)
+    b = p.cut_batch("x")
+    errors = dissector_errors(b)
+    assert list(errors) == ["modbus: detached: dissector-error ValueError"]
+    assert errors == detachments(b) and sum(errors.values()) == p.stats.dissector_detached > 0
