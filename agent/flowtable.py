@@ -1,10 +1,11 @@
 """The flow table: one interface, two backends.
 
-``FlowTable`` is the pure-Python backend and the reference: Python ``Flow`` objects in dicts keyed by the
-sender's (address, port, address, port, vlan), both directions. ``FastFlowTable`` is the same table with the
-C fast path (agent/_fastscan.c) beside it: C mirrors every Python flow (it counts established-flow packets
-and feeds their dissectors without Python), and owns *light flows* alone (ports no dissector, OT label or
-DHCP claims), which Python hears of only through events and folded totals.
+``FlowTable`` is the interface. ``PyFlowTable`` is the pure-Python backend and the reference: Python ``Flow``
+objects in dicts keyed by the sender's (address, port, address, port, vlan), both directions. ``CFlowTable`` is
+the same table with the C fast path (agent/_fastscan.c) beside it: C mirrors every Python flow (it counts
+established-flow packets and feeds their dissectors without Python), and owns *light flows* alone (ports no
+dissector, OT label or DHCP claims), which Python hears of only through named records: ``Event`` (an
+``EventKind``), ``LightTotals``, ``Adopted``, ``FlowCounters``, ...
 
 The interface the pipeline uses:
   * ``owns``              the shard rule (which worker owns a conversation)
@@ -23,9 +24,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from enum import IntEnum
-from typing import NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from otscope.agent.flows import OT_PORTS, SERVER_PORTS, Flow, orient
+from otscope.agent.decode import Packet
 from otscope.agent.hosts import INITIAL_TTLS, HostTable, IPAddr
 from otscope.agent.stats import Stats
 from otscope.dissectors.base import Dissector
@@ -96,7 +98,28 @@ Pick = Callable[[str, int], type[Dissector] | None]          # (transport, serve
 OnFold = Callable[[Flow, FlowTotals], None]
 
 
-class FlowTable:
+class FlowTable(Protocol):
+    """What the pipeline and the dissector host use of a flow table (``PyFlowTable``, ``CFlowTable``)."""
+
+    fast: Any                 # the C table, or None
+    active: dict[tuple, Flow]
+
+    def owns(self, pkt: Packet) -> bool: ...
+    def tcp_flow(self, pkt: Packet) -> tuple[Flow, int]: ...
+    def udp_flow(self, pkt: Packet) -> tuple[Flow, int]: ...
+    def duplicate(self, fl: Flow, d: int, pkt: Packet) -> bool: ...
+    def note(self, fl: Flow, d: int, pkt: Packet, plen: int) -> bool: ...
+    def hold(self, fl: Flow, d: int) -> None: ...
+    def mark_seen(self, fl: Flow, d: int) -> None: ...
+    def expire(self, now: float) -> None: ...
+    def fold_all(self) -> None: ...
+    def set_spec(self, fl: Flow, spec: object) -> None: ...
+    def set_mode(self, fl: Flow) -> None: ...
+    def detach(self, fl: Flow) -> None: ...
+    def absorb(self, fl: Flow, diss: Dissector) -> None: ...
+
+
+class PyFlowTable:
     """The pure-Python backend (and the reference for the C one)."""
 
     fast = None               # the C table (FastFlowTable only)
@@ -115,48 +138,47 @@ class FlowTable:
         self.active: dict[tuple, Flow] = {}            # creation order: the oldest is evicted first
 
     # -- the shard rule ----------------------------------------------------------------------------------
-    def owns(self, a: IPAddr, b: IPAddr, pa: int, pb: int) -> bool:
-        return self.shard_n == 1 or shard_of(a, b, pa, pb, self.shard_n) == self.shard_k
+    def owns(self, pkt: Packet) -> bool:
+        """This worker's conversation (ports 0 for IP without ports: the address pair decides)."""
+        return self.shard_n == 1 or shard_of(pkt.src, pkt.dst, pkt.sp, pkt.dp, self.shard_n) == self.shard_k
 
     # -- a packet's flow ---------------------------------------------------------------------------------
-    def udp_flow(self, src: IPAddr, sp: int, dst: IPAddr, dp: int, vlan: int, ts: float,
-                 frame: int) -> tuple[Flow, int]:
-        ent = self.udp.get((src, sp, dst, dp, vlan))
+    def udp_flow(self, pkt: Packet) -> tuple[Flow, int]:
+        """(flow, side) of a datagram; a new flow if none."""
+        ent = self.udp.get((pkt.src, pkt.sp, pkt.dst, pkt.dp, pkt.vlan))
         if ent is None:
-            ent = self.adopt("udp", src, sp, dst, dp, vlan) or \
-                self.create("udp", src, sp, dst, dp, vlan, orient(sp, dp, False, False), ts, frame)
+            ent = self.adopt("udp", pkt) or self.create("udp", pkt, orient(pkt.sp, pkt.dp, False, False))
         return ent
 
-    def tcp_flow(self, src: IPAddr, sp: int, dst: IPAddr, dp: int, vlan: int, flags: int, seq: int, ts: float,
-                 frame: int) -> tuple[Flow, int]:
-        ent = self.tcp.get((src, sp, dst, dp, vlan))
+    def tcp_flow(self, pkt: Packet) -> tuple[Flow, int]:
+        """(flow, side) of a segment; SYN/FIN/RST update it (a SYN on an ended flow: a new one)."""
+        ent = self.tcp.get((pkt.src, pkt.sp, pkt.dst, pkt.dp, pkt.vlan))
         if ent is None:
-            ent = self.adopt("tcp", src, sp, dst, dp, vlan)
-        if ent is None or flags & 7:                    # new, or SYN/FIN/RST
-            ent = self._tcp_control(ent, src, sp, dst, dp, vlan, flags, seq, ts, frame)
+            ent = self.adopt("tcp", pkt)
+        if ent is None or pkt.flags & 7:
+            ent = self._tcp_control(ent, pkt)
         return ent
 
-    def _tcp_control(self, ent: tuple[Flow, int] | None, src: IPAddr, sp: int, dst: IPAddr, dp: int, vlan: int,
-                     flags: int, seq: int, ts: float, frame: int) -> tuple[Flow, int]:
+    def _tcp_control(self, ent: tuple[Flow, int] | None, pkt: Packet) -> tuple[Flow, int]:
+        flags = pkt.flags
         syn, ack, fin, rst = flags & 2, flags & 16, flags & 1, flags & 4
         if ent is not None and syn and not ack and self.ended_or_spoke(ent[0]):
             self.retire(ent[0])                          # port reuse: a new connection on an old key
             ent = None
         if ent is None:
-            ent = self.create("tcp", src, sp, dst, dp, vlan, orient(sp, dp, bool(syn and not ack), bool(syn and ack)),
-                              ts, frame)
+            ent = self.create("tcp", pkt, orient(pkt.sp, pkt.dp, bool(syn and not ack), bool(syn and ack)))
         fl, d = ent
         if syn:
-            fl.nseq[d] = (seq + 1) & 0xFFFFFFFF
+            fl.nseq[d] = (pkt.seq + 1) & 0xFFFFFFFF
         if fin:
             fl.fin |= 1 << d
         if rst:
             fl.fin |= FIN_BOTH
         return ent
 
-    def create(self, transport: str, src: IPAddr, sp: int, dst: IPAddr, dp: int, vlan: int, client_is_sender: bool,
-               ts: float, frame: int) -> tuple[Flow, int]:
-        """A new flow from its first packet (sent by src); the oldest flow makes room when the table is full."""
+    def create(self, transport: str, pkt: Packet, client_is_sender: bool) -> tuple[Flow, int]:
+        """A new flow from its first packet; the oldest flow makes room when the table is full."""
+        src, sp, dst, dp, vlan, ts, frame = pkt.src, pkt.sp, pkt.dst, pkt.dp, pkt.vlan, pkt.ts, pkt.frame
         if self.live_flows() >= self.max_flows:
             self.evict()
             self.stats.flows_evicted += 1
@@ -188,7 +210,7 @@ class FlowTable:
         self.active[(fl.transport, fl.key)] = fl
         return ent_fwd
 
-    def adopt(self, transport: str, src: IPAddr, sp: int, dst: IPAddr, dp: int, vlan: int) -> tuple[Flow, int] | None:
+    def adopt(self, transport: str, pkt: Packet) -> tuple[Flow, int] | None:
         """A flow another backend kept alone, handed over (none here)."""
         return None
 
@@ -199,21 +221,22 @@ class FlowTable:
         self.retire(next(iter(self.active.values())))
 
     # -- a packet counted ----------------------------------------------------------------------------------
-    def duplicate(self, fl: Flow, d: int, dk: int, ts: float) -> bool:
+    def duplicate(self, fl: Flow, d: int, pkt: Packet) -> bool:
         """The same IPv4 header again at once from the same side: a SPAN copy, counted and dropped."""
-        if dk == fl.dk[d] and dk >= 0 and ts - fl.last <= self.dup_window:
+        dk = pkt.dk
+        if dk == fl.dk[d] and dk >= 0 and pkt.ts - fl.last <= self.dup_window:
             self.stats.span_duplicates += 1
             return True
         return False
 
-    def note(self, fl: Flow, d: int, dk: int, ts: float, incl: int, plen: int) -> bool:
+    def note(self, fl: Flow, d: int, pkt: Packet, plen: int) -> bool:
         """Count a packet (not a duplicate); True when it is the first counted from that side."""
-        fl.dk[d] = dk
-        fl.last = ts
+        fl.dk[d] = pkt.dk
+        fl.last = pkt.ts
         pk = fl.pk
         first = not pk[d]
         pk[d] += 1
-        fl.by[d] += incl
+        fl.by[d] += pkt.incl
         if plen > 0:
             fl.pl[d] += plen
         return first
@@ -281,7 +304,7 @@ class FlowTable:
         """Frames the C fast path counted with the dissector's spec go back to the dissector's counters."""
 
 
-class FastFlowTable(FlowTable):
+class CFlowTable(PyFlowTable):
     """The same table with the C fast path: C mirrors every flow (flow id = fid) and keeps light flows alone."""
 
     def __init__(self, fast, stats: Stats, hosts: HostTable, pick: Pick, on_fold: OnFold,  # type: ignore[no-untyped-def]
@@ -310,10 +333,11 @@ class FastFlowTable(FlowTable):
         fl.seq = self.fast.add(fid, PROTO[fl.transport], fl.vlan, fl.cip, fl.cport, fl.sip, fl.sport, fl.diss, fl.nseq)
         return ent_fwd
 
-    def adopt(self, transport: str, src: IPAddr, sp: int, dst: IPAddr, dp: int, vlan: int) -> tuple[Flow, int] | None:
+    def adopt(self, transport: str, pkt: Packet) -> tuple[Flow, int] | None:
         """A packet Python must see of a flow C keeps alone (a fragment, IPv6 extension headers): the flow
         becomes an ordinary one, with what C counted, as if it had been one from the start."""
-        a = self.fast.adopt(PROTO[transport], vlan, src, sp, dst, dp)
+        vlan = pkt.vlan
+        a = self.fast.adopt(PROTO[transport], vlan, pkt.src, pkt.sp, pkt.dst, pkt.dp)
         if a is None:
             return None
         fl = Flow((a.cip, a.cport, a.sip, a.sport, vlan), vlan, transport, a.cip, a.sip, a.cport, a.sport, a.first, 0)
@@ -329,7 +353,7 @@ class FastFlowTable(FlowTable):
             if seen:
                 self.fast.mark_seen(fl.fid, side)
         table = self.tcp if transport == "tcp" else self.udp
-        return table[(src, sp, dst, dp, vlan)]        # (a host talking to itself on one port: side 1, as there)
+        return table[(pkt.src, pkt.sp, pkt.dst, pkt.dp, vlan)]   # (a host talking to itself on one port: side 1)
 
     def live_flows(self) -> int:
         return len(self.active) + self.fast.light_count().live
@@ -342,10 +366,10 @@ class FastFlowTable(FlowTable):
         else:
             self.retire(oldest)  # type: ignore[arg-type]
 
-    def note(self, fl: Flow, d: int, dk: int, ts: float, incl: int, plen: int) -> bool:
-        first = super().note(fl, d, dk, ts, incl, plen)
+    def note(self, fl: Flow, d: int, pkt: Packet, plen: int) -> bool:
+        first = super().note(fl, d, pkt, plen)
         if fl.fid >= 0:
-            self.fast.note(fl.fid, d, dk, ts, fl.fin)
+            self.fast.note(fl.fid, d, pkt.dk, pkt.ts, fl.fin)
         return first
 
     def hold(self, fl: Flow, d: int) -> None:
@@ -403,6 +427,10 @@ class FastFlowTable(FlowTable):
         created = self.fast.light_count().created
         self.stats.flows_created += created - self._light_created
         self._light_created = created
+
+    def flow(self, fid: int) -> Flow | None:
+        """The Python flow of a C flow id (an Event's flow)."""
+        return self.by_fid[fid]
 
     def set_spec(self, fl: Flow, spec: object) -> None:
         if fl.fid >= 0:

@@ -5,7 +5,7 @@ The pipeline only orchestrates four parts, each in its own module:
   decoder (decode.py) -> flow table (flowtable.py) -> dissector host (dissector_host.py) -> accumulators
   (accumulate.py), with the hosts it tracks in hosts.py.
 
-With the C fast path built (agent/_fastscan.c, the default), ``FastFlowTable.fast.scan`` walks Ethernet
+With the C fast path built (agent/_fastscan.c, the default), ``CFlowTable.fast.scan`` walks Ethernet
 chunks itself: it counts established-flow packets, feeds their dissectors and keeps light flows, and stops
 at each record Python must see (a new flow, SYN, the first frame from a side, a fragment, a layer-2 frame),
 which goes through the same Python path as every frame of the pure-Python backend. What C hands back
@@ -18,11 +18,11 @@ and counted as ``dissector-error`` (a bug to fix, with the frame number as evide
 from __future__ import annotations
 
 from otscope.agent.accumulate import Accumulator, TrafficAccumulator
-from otscope.agent.decode import IP, L2, LINKTYPE_ETHERNET, TCP, UDP, Decoder, Packet, mac_from
+from otscope.agent.decode import IP, LINKTYPE_ETHERNET, TCP, UDP, Decoder, Packet, mac_from
 from otscope.agent.dissector_host import DissectorHost
-from otscope.agent.flows import OT_PORTS, SERVER_PORTS, Flow  # noqa: F401 (OT_PORTS, SERVER_PORTS re-exported)
-from otscope.agent.flowtable import (DHCP_PORTS, UDP_TIMEOUT, EventKind, FastFlowTable, FlowTable, FlowTotals,
-                                     c_table, python_ports, shard_of)  # noqa: F401 (shard_of re-exported)
+from otscope.agent.flows import OT_PORTS, SERVER_PORTS, Flow
+from otscope.agent.flowtable import (DHCP_PORTS, UDP_TIMEOUT, CFlowTable, EventKind, FlowTable, FlowTotals,
+                                     PyFlowTable, c_table, python_ports, shard_of)
 from otscope.agent.hosts import MAX_HOSTS, HostTable, IpNames
 from otscope.agent.l2 import L2Dispatcher
 from otscope.agent.pcapio import LE_RECORDS
@@ -31,6 +31,8 @@ from otscope.agent.stats import Stats
 from otscope.contract import Batch
 from otscope.dissectors.base import Dissector
 from otscope.dissectors.registry import tcp_dissector_for, tcp_ports, udp_dissector_for, udp_ports
+
+__all__ = ["Pipeline", "Flow", "OT_PORTS", "SERVER_PORTS", "shard_of", "pick_dissector"]   # (where they were)
 
 SWEEP_EVERY = 30.0
 MAX_OTHER_IP = 4096          # (address pair, protocol) seen for non-TCP/UDP IP kept between sweeps
@@ -58,11 +60,11 @@ class Pipeline:
         self.decoder = Decoder(self.stats, self._decode_anomaly, self.primary)
         table = c_table(dup_window, shard) if fast else None
         if table is not None:
-            self.table: FlowTable = FastFlowTable(table, self.stats, self.host_table, pick_dissector, self._folded,
-                                                  self._light_folded, max_flows=max_flows, dup_window=dup_window,
-                                                  shard=shard, python_ports=python_ports(tcp_ports(), udp_ports()))
+            self.table: FlowTable = CFlowTable(table, self.stats, self.host_table, pick_dissector, self._folded,
+                                               self._light_folded, max_flows=max_flows, dup_window=dup_window,
+                                               shard=shard, python_ports=python_ports(tcp_ports(), udp_ports()))
         else:
-            self.table = FlowTable(self.stats, self.host_table, pick_dissector, self._folded, max_flows=max_flows,
+            self.table = PyFlowTable(self.stats, self.host_table, pick_dissector, self._folded, max_flows=max_flows,
                                    dup_window=dup_window, shard=shard)
         self.fast = self.table.fast
         self.dissectors = DissectorHost(self.acc, self.stats, self.table, self.names, self._anomaly)
@@ -128,7 +130,7 @@ class Pipeline:
             elif kind == UDP:
                 self._udp(pkt)
             elif kind == IP:
-                if self.table.owns(pkt.src, pkt.dst, 0, 0):
+                if self.table.owns(pkt):
                     self._other_ip(pkt)
             elif self.primary:
                 self.stats.non_ip_frames += 1
@@ -142,42 +144,41 @@ class Pipeline:
 
     def _tcp(self, pkt: Packet) -> None:
         table = self.table
-        if not table.owns(pkt.src, pkt.dst, pkt.sp, pkt.dp):
+        if not table.owns(pkt):
             return
-        fl, d = table.tcp_flow(pkt.src, pkt.sp, pkt.dst, pkt.dp, pkt.vlan, pkt.flags, pkt.seq, pkt.ts, pkt.frame)
-        if table.duplicate(fl, d, pkt.dk, pkt.ts):
+        fl, d = table.tcp_flow(pkt)
+        if table.duplicate(fl, d, pkt):
             return
         plen = pkt.iend - pkt.p0
-        if table.note(fl, d, pkt.dk, pkt.ts, pkt.incl, plen):
+        if table.note(fl, d, pkt, plen):
             self._first_from(fl, d, pkt)
         if plen > 0 and fl.diss is not None:
             self.dissectors.segment(fl, fl.diss, d, pkt.seq, pkt.buf[pkt.p0:pkt.iend], pkt.ts, pkt.frame)
 
     def _udp(self, pkt: Packet) -> None:
         table = self.table
-        sp, dp = pkt.sp, pkt.dp
-        if not table.owns(pkt.src, pkt.dst, sp, dp):
+        if not table.owns(pkt):
             return
-        fl, d = table.udp_flow(pkt.src, sp, pkt.dst, dp, pkt.vlan, pkt.ts, pkt.frame)
-        if table.duplicate(fl, d, pkt.dk, pkt.ts):
+        fl, d = table.udp_flow(pkt)
+        if table.duplicate(fl, d, pkt):
             return
         plen = pkt.iend - pkt.p0
-        if table.note(fl, d, pkt.dk, pkt.ts, pkt.incl, plen):
+        if table.note(fl, d, pkt, plen):
             self._first_from(fl, d, pkt)
         if plen > 0:
             if fl.diss is not None:
                 self.dissectors.datagram(fl, fl.diss, d, pkt.buf[pkt.p0:pkt.iend], pkt.ts, pkt.frame)
-            elif sp in DHCP_PORTS and dp in DHCP_PORTS:
+            elif pkt.sp in DHCP_PORTS and pkt.dp in DHCP_PORTS:
                 self.l2.dhcp(pkt.buf[pkt.p0:pkt.iend], self.names(pkt.src), pkt.vlan, pkt.frame, pkt.ts)
 
     def _dispatch(self, events: list) -> None:
         """What the C fast path handed back, in capture order (see flowtable.EventKind)."""
-        by_fid = self.table.by_fid  # type: ignore[attr-defined]
+        flow = self.table.flow  # type: ignore[attr-defined]
         for ev in events:
             if ev.kind >= EventKind.LIGHT_NEW:
                 self._light_event(ev)
                 continue
-            fl = by_fid[ev.flow]
+            fl = flow(ev.flow)
             if fl is not None:
                 self.dissectors.event(fl, ev)
 
