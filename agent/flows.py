@@ -24,6 +24,13 @@ OT_PORTS: dict[int, str] = {
     789: "crimson", 34962: "profinet", 34963: "profinet", 34964: "profinet", 48898: "ads",
 }
 
+# Flow.counts: each counter at its index + side (0 client -> server, 1 back)
+PK = 0                       # packets
+BY = 2                       # frame bytes
+PL = 4                       # payload bytes
+DK = 6                       # last IPv4 id + checksum (SPAN duplicate check; -2 none yet, -1 IPv6)
+HELD = 8                     # packets not in PK while that side's first source MAC was a group address
+
 MAX_OOO_SEGMENTS = 16        # early segments kept per direction while waiting for a gap to fill
 MAX_OOO_BYTES = 64 * 1024
 
@@ -31,8 +38,7 @@ MAX_OOO_BYTES = 64 * 1024
 class Flow:
     """One bidirectional conversation. Side 0 is client -> server."""
 
-    __slots__ = ("key", "vlan", "transport", "cip", "sip", "cport", "sport", "pk", "by", "pl", "dk", "held",
-                 "first", "last",
+    __slots__ = ("key", "vlan", "transport", "cip", "sip", "cport", "sport", "counts", "first", "last",
                  "nseq", "diss", "proto", "ooo", "fin", "ot", "rep_pk", "rep_by", "rep_pl", "rep_dec",
                  "first_frame", "decoded_extra", "detached", "fid", "seq")
 
@@ -45,12 +51,9 @@ class Flow:
         self.sip = sip
         self.cport = cport
         self.sport = sport
-        # counters indexed by side (0 client -> server, 1 back); the C fast path counts its own (flowtable.py)
-        self.pk = [0, 0]         # packets
-        self.by = [0, 0]         # frame bytes
-        self.pl = [0, 0]         # payload bytes
-        self.dk = [-2, -2]       # last IPv4 id + checksum (SPAN duplicate check; -2 none yet, -1 IPv6)
-        self.held = [0, 0]       # packets not in pk while that side's first source MAC was a group address
+        # counters by side, at PK/BY/PL/DK/HELD + side (one list: one object per flow for the capture loop to
+        # reach); the C fast path counts its own (flowtable.CFlowTable)
+        self.counts = [0, 0, 0, 0, 0, 0, -2, -2, 0, 0]
         self.first = ts
         self.last = ts
         self.nseq: list[int | None] = [None, None]

@@ -10,7 +10,7 @@ dissector, OT label or DHCP claims), which Python hears of only through named re
 The interface the pipeline uses:
   * ``owns``              the shard rule (which worker owns a conversation)
   * ``tcp_flow``/``udp_flow``  the flow of a packet, created (orientation, eviction, port reuse) if new
-  * ``duplicate``/``note``     the SPAN duplicate rule, then the packet counted
+  * ``note``              the SPAN duplicate rule, then the packet counted
   * ``expire``            flows idle past their timeout, retired
   * ``fold``/``fold_all`` a flow's new totals as a ``FlowTotals`` (light flows: ``LightTotals`` from C)
 and, for the dissector host, ``set_spec``/``set_mode``/``detach``/``absorb`` (what C must know of a
@@ -26,7 +26,7 @@ from collections.abc import Callable
 from enum import IntEnum
 from typing import Any, NamedTuple, Protocol
 
-from otscope.agent.flows import OT_PORTS, SERVER_PORTS, Flow, orient
+from otscope.agent.flows import BY, DK, HELD, OT_PORTS, PK, PL, SERVER_PORTS, Flow, orient
 from otscope.agent.decode import Packet
 from otscope.agent.hosts import INITIAL_TTLS, HostTable, IPAddr
 from otscope.agent.stats import Stats
@@ -54,6 +54,16 @@ class DissectorMode(IntEnum):
     OFF = 0                  # no dissector (detached or none)
     FEED = 1                 # C feeds in-order payload to the dissector itself
     EVENTS = 2               # every payload goes to Python (out-of-order data waiting, or a FATAL/raise)
+
+
+class Noted(IntEnum):
+    """What FlowTable.note() made of a packet."""
+    COUNTED = 0
+    FIRST = 1                # the first counted from its side
+    DUPLICATE = -1           # a SPAN copy, dropped
+
+
+COUNTED, FIRST, DUPLICATE = Noted.COUNTED, Noted.FIRST, Noted.DUPLICATE
 
 
 class FlowTotals(NamedTuple):
@@ -107,8 +117,7 @@ class FlowTable(Protocol):
     def owns(self, pkt: Packet) -> bool: ...
     def tcp_flow(self, pkt: Packet) -> tuple[Flow, int]: ...
     def udp_flow(self, pkt: Packet) -> tuple[Flow, int]: ...
-    def duplicate(self, fl: Flow, d: int, pkt: Packet) -> bool: ...
-    def note(self, fl: Flow, d: int, pkt: Packet, plen: int) -> bool: ...
+    def note(self, fl: Flow, d: int, pkt: Packet, plen: int) -> Noted: ...
     def hold(self, fl: Flow, d: int) -> None: ...
     def mark_seen(self, fl: Flow, d: int) -> None: ...
     def expire(self, now: float) -> None: ...
@@ -221,36 +230,33 @@ class PyFlowTable:
         self.retire(next(iter(self.active.values())))
 
     # -- a packet counted ----------------------------------------------------------------------------------
-    def duplicate(self, fl: Flow, d: int, pkt: Packet) -> bool:
-        """The same IPv4 header again at once from the same side: a SPAN copy, counted and dropped."""
-        dk = pkt.dk
-        if dk == fl.dk[d] and dk >= 0 and pkt.ts - fl.last <= self.dup_window:
+    def note(self, fl: Flow, d: int, pkt: Packet, plen: int) -> Noted:
+        """Count a packet of side d: COUNTED, FIRST (the first counted from that side: its sender is looked
+        at) or DUPLICATE (the same IPv4 header again at once from that side, a SPAN copy: dropped)."""
+        dk, ts = pkt.dk, pkt.ts
+        c = fl.counts
+        if dk == c[DK + d] and dk >= 0 and ts - fl.last <= self.dup_window:
             self.stats.span_duplicates += 1
-            return True
-        return False
-
-    def note(self, fl: Flow, d: int, pkt: Packet, plen: int) -> bool:
-        """Count a packet (not a duplicate); True when it is the first counted from that side."""
-        fl.dk[d] = pkt.dk
-        fl.last = pkt.ts
-        pk = fl.pk
-        first = not pk[d]
-        pk[d] += 1
-        fl.by[d] += pkt.incl
+            return DUPLICATE
+        c[DK + d] = dk
+        fl.last = ts
+        first = not c[d]                             # (PK + d)
+        c[d] += 1
+        c[BY + d] += pkt.incl
         if plen > 0:
-            fl.pl[d] += plen
-        return first
+            c[PL + d] += plen
+        return FIRST if first else COUNTED
 
     def hold(self, fl: Flow, d: int) -> None:
         """That first packet came from a group MAC (bogus): held aside, the next one is looked at again."""
-        fl.pk[d] -= 1
-        fl.held[d] += 1
+        fl.counts[PK + d] -= 1
+        fl.counts[HELD + d] += 1
 
     def mark_seen(self, fl: Flow, d: int) -> None:
         """The sender of that side has been looked at."""
 
     def ended_or_spoke(self, fl: Flow) -> bool:
-        return bool(fl.fin or fl.pl[0] or fl.pl[1])
+        return bool(fl.fin or fl.counts[PL] or fl.counts[PL + 1])
 
     # -- expiry and totals ---------------------------------------------------------------------------------
     def expire(self, now: float) -> None:
@@ -283,7 +289,8 @@ class PyFlowTable:
 
     def counted(self, fl: Flow) -> tuple[int, int, int]:
         """(packets, bytes, payload bytes) of a flow so far."""
-        return fl.pk[0] + fl.pk[1] + fl.held[0] + fl.held[1], fl.by[0] + fl.by[1], fl.pl[0] + fl.pl[1]
+        c = fl.counts
+        return c[PK] + c[PK + 1] + c[HELD] + c[HELD + 1], c[BY] + c[BY + 1], c[PL] + c[PL + 1]
 
     def fold_all(self) -> None:
         """Every live flow's new totals to on_fold (a snapshot)."""
@@ -342,9 +349,8 @@ class CFlowTable(PyFlowTable):
             return None
         fl = Flow((a.cip, a.cport, a.sip, a.sport, vlan), vlan, transport, a.cip, a.sip, a.cport, a.sport, a.first, 0)
         # a side not yet "seen" (its first frames came from a group MAC) is looked at again, as in note()/hold()
-        fl.pk = [a.pk0 if a.seen0 else 0, a.pk1 if a.seen1 else 0]
-        fl.held = [0 if a.seen0 else a.pk0, 0 if a.seen1 else a.pk1]
-        fl.by, fl.pl, fl.dk = [a.by0, a.by1], [a.pl0, a.pl1], [a.dk0, a.dk1]
+        fl.counts = [a.pk0 if a.seen0 else 0, a.pk1 if a.seen1 else 0, a.by0, a.by1, a.pl0, a.pl1, a.dk0, a.dk1,
+                     0 if a.seen0 else a.pk0, 0 if a.seen1 else a.pk1]            # (PK, BY, PL, DK, HELD)
         fl.last, fl.fin, fl.rep_pk, fl.rep_by, fl.rep_pl = a.last, a.fin, a.rep_pk, a.rep_by, a.pl0 + a.pl1
         self.register(fl)
         fl.seq = a.seq
@@ -366,11 +372,11 @@ class CFlowTable(PyFlowTable):
         else:
             self.retire(oldest)  # type: ignore[arg-type]
 
-    def note(self, fl: Flow, d: int, pkt: Packet, plen: int) -> bool:
-        first = super().note(fl, d, pkt, plen)
-        if fl.fid >= 0:
+    def note(self, fl: Flow, d: int, pkt: Packet, plen: int) -> Noted:
+        noted = super().note(fl, d, pkt, plen)
+        if noted is not DUPLICATE and fl.fid >= 0:
             self.fast.note(fl.fid, d, pkt.dk, pkt.ts, fl.fin)
-        return first
+        return noted
 
     def hold(self, fl: Flow, d: int) -> None:
         super().hold(fl, d)

@@ -21,7 +21,7 @@ from otscope.agent.accumulate import Accumulator, TrafficAccumulator
 from otscope.agent.decode import IP, LINKTYPE_ETHERNET, TCP, UDP, Decoder, Packet, mac_from
 from otscope.agent.dissector_host import DissectorHost
 from otscope.agent.flows import OT_PORTS, SERVER_PORTS, Flow
-from otscope.agent.flowtable import (DHCP_PORTS, UDP_TIMEOUT, CFlowTable, EventKind, FlowTable, FlowTotals,
+from otscope.agent.flowtable import (DHCP_PORTS, DUPLICATE, UDP_TIMEOUT, CFlowTable, EventKind, FlowTable, FlowTotals,
                                      PyFlowTable, c_table, python_ports, shard_of)
 from otscope.agent.hosts import MAX_HOSTS, HostTable, IpNames
 from otscope.agent.l2 import L2Dispatcher
@@ -57,6 +57,7 @@ class Pipeline:
         self.host_table = HostTable(max_hosts)
         self.names = IpNames()
         self.primary = shard[0] == 0                    # frames no flow owns (L2, broken) are the first shard's
+        self.sharded = shard[1] > 1
         self.decoder = Decoder(self.stats, self._decode_anomaly, self.primary)
         table = c_table(dup_window, shard) if fast else None
         if table is not None:
@@ -123,14 +124,29 @@ class Pipeline:
     def _feed_py(self, lt: int, rec, scale: float, buf: bytes, pos: int, end: int) -> None:  # type: ignore[no-untyped-def]
         """Every kind of frame, in Python: decoder -> flow table -> dissector host."""
         dec = self.decoder
+        table = self.table
+        tcp_get, note, segment = table.tcp.get, table.note, self.dissectors.segment
+        sharded = self.sharded
         for pkt in dec.packets(lt, rec, scale, buf, pos, end, self.frame):
             kind = pkt.kind
-            if kind == TCP:
-                self._tcp(pkt)
-            elif kind == UDP:
+            if kind is TCP:                # (the common case inline: a known flow costs one dict lookup)
+                if sharded and not table.owns(pkt):
+                    continue
+                ent = tcp_get((pkt.src, pkt.sp, pkt.dst, pkt.dp, pkt.vlan))
+                fl, d = table.tcp_flow(pkt) if ent is None or pkt.flags & 7 else ent
+                p0, iend = pkt.p0, pkt.iend
+                noted = note(fl, d, pkt, iend - p0)
+                if noted:
+                    if noted is DUPLICATE:
+                        continue
+                    self._first_from(fl, d, pkt)
+                diss = fl.diss
+                if iend > p0 and diss is not None:
+                    segment(fl, diss, d, pkt.seq, buf[p0:iend], pkt.ts, pkt.frame)
+            elif kind is UDP:
                 self._udp(pkt)
-            elif kind == IP:
-                if self.table.owns(pkt):
+            elif kind is IP:
+                if not self.sharded or self.table.owns(pkt):
                     self._other_ip(pkt)
             elif self.primary:
                 self.stats.non_ip_frames += 1
@@ -142,34 +158,23 @@ class Pipeline:
         if dec.ts > self.now:
             self.now = dec.ts
 
-    def _tcp(self, pkt: Packet) -> None:
-        table = self.table
-        if not table.owns(pkt):
-            return
-        fl, d = table.tcp_flow(pkt)
-        if table.duplicate(fl, d, pkt):
-            return
-        plen = pkt.iend - pkt.p0
-        if table.note(fl, d, pkt, plen):
-            self._first_from(fl, d, pkt)
-        if plen > 0 and fl.diss is not None:
-            self.dissectors.segment(fl, fl.diss, d, pkt.seq, pkt.buf[pkt.p0:pkt.iend], pkt.ts, pkt.frame)
-
     def _udp(self, pkt: Packet) -> None:
         table = self.table
-        if not table.owns(pkt):
+        if self.sharded and not table.owns(pkt):
             return
         fl, d = table.udp_flow(pkt)
-        if table.duplicate(fl, d, pkt):
-            return
-        plen = pkt.iend - pkt.p0
-        if table.note(fl, d, pkt, plen):
+        p0, iend = pkt.p0, pkt.iend
+        noted = table.note(fl, d, pkt, iend - p0)
+        if noted:
+            if noted is DUPLICATE:
+                return
             self._first_from(fl, d, pkt)
-        if plen > 0:
-            if fl.diss is not None:
-                self.dissectors.datagram(fl, fl.diss, d, pkt.buf[pkt.p0:pkt.iend], pkt.ts, pkt.frame)
+        if iend > p0:
+            diss = fl.diss
+            if diss is not None:
+                self.dissectors.datagram(fl, diss, d, pkt.buf[p0:iend], pkt.ts, pkt.frame)
             elif pkt.sp in DHCP_PORTS and pkt.dp in DHCP_PORTS:
-                self.l2.dhcp(pkt.buf[pkt.p0:pkt.iend], self.names(pkt.src), pkt.vlan, pkt.frame, pkt.ts)
+                self.l2.dhcp(pkt.buf[p0:iend], self.names(pkt.src), pkt.vlan, pkt.frame, pkt.ts)
 
     def _dispatch(self, events: list) -> None:
         """What the C fast path handed back, in capture order (see flowtable.EventKind)."""
