@@ -148,8 +148,14 @@ static PyObject *record(int which, const char *fmt, ...) {
     PyObject *t = Py_VaBuildValue(fmt, va);
     va_end(va);
     if (!t) return NULL;
+    if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != record_descs[which].n_in_sequence) {
+        Py_DECREF(t);
+        PyErr_Format(PyExc_SystemError, "%s: format does not match its fields", record_descs[which].name);
+        return NULL;
+    }
     PyObject *r = PyStructSequence_New(record_types[which]);
-    if (r) for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(t); i++) PyStructSequence_SET_ITEM(r, i, Py_NewRef(PyTuple_GET_ITEM(t, i)));
+    if (r)
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(t); i++) PyStructSequence_SET_ITEM(r, i, Py_NewRef(PyTuple_GET_ITEM(t, i)));
     Py_DECREF(t);
     return r;
 }
@@ -580,7 +586,7 @@ static PyObject *t_counters(Table *t, PyObject *args) {
     if (flow < 0 || flow >= t->nflows) return record(R_COUNTERS, "(LLLLLLd)", 0LL, 0LL, 0LL, 0LL, 0LL, 0LL, 0.0);
     FlowRec *f = &t->flows[flow];
     return record(R_COUNTERS, "(LLLLLLd)", (long long)f->pk[0], (long long)f->pk[1], (long long)f->by[0],
-                         (long long)f->by[1], (long long)f->pl[0], (long long)f->pl[1], f->last);
+                  (long long)f->by[1], (long long)f->pl[0], (long long)f->pl[1], f->last);
 }
 
 

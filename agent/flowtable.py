@@ -22,6 +22,7 @@ equivalence tests (tests/unit/test_fastpath.py, tests/unit/test_pipeline.py, tes
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable
 from enum import IntEnum
 from typing import Any, NamedTuple, Protocol
@@ -112,7 +113,8 @@ class FlowTable(Protocol):
     """What the pipeline and the dissector host use of a flow table (``PyFlowTable``, ``CFlowTable``)."""
 
     fast: Any                 # the C table, or None
-    active: dict[tuple, Flow]
+    active: dict[tuple, Flow]                      # every Python flow, oldest first
+    tcp: dict[tuple, tuple[Flow, int]]             # sender's (address, port, address, port, vlan) -> (flow, side)
 
     def owns(self, pkt: Packet) -> bool: ...
     def tcp_flow(self, pkt: Packet) -> tuple[Flow, int]: ...
@@ -465,23 +467,33 @@ def _port_bitmap(ports: set[int] | frozenset[int]) -> bytes:
 
 
 def c_table(dup_window: float, shard: tuple[int, int]):  # type: ignore[no-untyped-def]
-    """The C fast path's table, unless it is not built or OTSCOPE_PURE_PYTHON=1."""
+    """The C fast path's table, unless it is not built (or built from another version of _fastscan.c) or
+    OTSCOPE_PURE_PYTHON=1: then the pure-Python backend does the same work, slower."""
     if os.environ.get("OTSCOPE_PURE_PYTHON") == "1":
         return None
     try:
         from otscope.agent import _fastscan
     except ImportError:
         return None
-    _check_agreement(_fastscan)
+    stale = _disagreement(_fastscan)
+    if stale:
+        warnings.warn(f"agent/_fastscan.c was built from another version ({stale}): pure Python until it is "
+                      "rebuilt (pip install -e .)", RuntimeWarning, stacklevel=2)
+        return None
     return _fastscan.Table(dup_window, *shard)
 
 
-def _check_agreement(mod) -> None:  # type: ignore[no-untyped-def]
-    """The C module's event kinds and modes are these enums' (a stale build would misread every event)."""
+def _disagreement(mod) -> str:  # type: ignore[no-untyped-def]
+    """What the built C module says differently from these enums and records ("" if nothing)."""
     for enum, prefix in ((EventKind, "EV_"), (DissectorMode, "MODE_")):
         for k in enum:
             if getattr(mod, prefix + k.name, None) != k.value:
-                raise ImportError(f"agent/_fastscan.c disagrees on {prefix}{k.name}: rebuild it (pip install -e .)")
+                return f"{prefix}{k.name}"
+    for name in ("Event", "LightTotals", "Adopted", "FlowCounters", "FlowState", "SpecCounts", "ScanResult",
+                 "LightHosts", "FirstFrame", "Expired", "LightCount"):
+        if not hasattr(mod, name):
+            return name
+    return ""
 
 
 def python_ports(tcp_ports: set[int], udp_ports: set[int]) -> tuple[set[int], set[int]]:

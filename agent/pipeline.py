@@ -66,7 +66,7 @@ class Pipeline:
                                                shard=shard, python_ports=python_ports(tcp_ports(), udp_ports()))
         else:
             self.table = PyFlowTable(self.stats, self.host_table, pick_dissector, self._folded, max_flows=max_flows,
-                                   dup_window=dup_window, shard=shard)
+                                     dup_window=dup_window, shard=shard)
         self.fast = self.table.fast
         self.dissectors = DissectorHost(self.acc, self.stats, self.table, self.names, self._anomaly)
         self.other: dict[tuple, float] = {}              # (src, dst, protocol, vlan) of other IP -> last seen
@@ -101,6 +101,7 @@ class Pipeline:
             self._sweep(self.now)
 
     def _feed_fast(self, lt: int, rec, scale: float, buf: bytes, pos: int, end: int) -> None:  # type: ignore[no-untyped-def]
+        """An Ethernet chunk through C's scan(); each record it stops at goes through the Python path."""
         st = self.stats
         events = self.events
         scan = self.fast.scan
@@ -124,27 +125,13 @@ class Pipeline:
     def _feed_py(self, lt: int, rec, scale: float, buf: bytes, pos: int, end: int) -> None:  # type: ignore[no-untyped-def]
         """Every kind of frame, in Python: decoder -> flow table -> dissector host."""
         dec = self.decoder
-        table = self.table
-        tcp_get, note, segment = table.tcp.get, table.note, self.dissectors.segment
-        sharded = self.sharded
+        tcp, udp = self._tcp, self._udp
         for pkt in dec.packets(lt, rec, scale, buf, pos, end, self.frame):
             kind = pkt.kind
-            if kind is TCP:                # (the common case inline: a known flow costs one dict lookup)
-                if sharded and not table.owns(pkt):
-                    continue
-                ent = tcp_get((pkt.src, pkt.sp, pkt.dst, pkt.dp, pkt.vlan))
-                fl, d = table.tcp_flow(pkt) if ent is None or pkt.flags & 7 else ent
-                p0, iend = pkt.p0, pkt.iend
-                noted = note(fl, d, pkt, iend - p0)
-                if noted:
-                    if noted is DUPLICATE:
-                        continue
-                    self._first_from(fl, d, pkt)
-                diss = fl.diss
-                if iend > p0 and diss is not None:
-                    segment(fl, diss, d, pkt.seq, buf[p0:iend], pkt.ts, pkt.frame)
+            if kind is TCP:
+                tcp(pkt)
             elif kind is UDP:
-                self._udp(pkt)
+                udp(pkt)
             elif kind is IP:
                 if not self.sharded or self.table.owns(pkt):
                     self._other_ip(pkt)
@@ -157,6 +144,21 @@ class Pipeline:
         self.frame = dec.frame
         if dec.ts > self.now:
             self.now = dec.ts
+
+    def _tcp(self, pkt: Packet) -> None:
+        table = self.table
+        if self.sharded and not table.owns(pkt):
+            return
+        fl, d = table.tcp_flow(pkt)
+        p0, iend = pkt.p0, pkt.iend
+        noted = table.note(fl, d, pkt, iend - p0)
+        if noted:
+            if noted is DUPLICATE:
+                return
+            self._first_from(fl, d, pkt)
+        diss = fl.diss
+        if iend > p0 and diss is not None:
+            self.dissectors.segment(fl, diss, d, pkt.seq, pkt.buf[p0:iend], pkt.ts, pkt.frame)
 
     def _udp(self, pkt: Packet) -> None:
         table = self.table

@@ -262,3 +262,26 @@ def test_a_dissector_that_always_raises_is_seen(monkeypatch: pytest.MonkeyPatch,
     errors = dissector_errors(b)
     assert list(errors) == ["modbus: detached: dissector-error ValueError"]
     assert errors == detachments(b) and sum(errors.values()) == p.stats.dissector_detached > 0
+
+
+def test_a_stale_c_build_falls_back_to_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A _fastscan built from another version of the C file would misread every event: not used, said once."""
+    from otscope.agent import _fastscan as built, flowtable
+
+    assert flowtable.c_table(0.05, (0, 1)) is not None
+    monkeypatch.setattr(built, "EV_DRAIN", 99)
+    with pytest.warns(RuntimeWarning, match="EV_DRAIN"):
+        assert flowtable.c_table(0.05, (0, 1)) is None
+    monkeypatch.undo()
+    monkeypatch.delattr(built, "LightTotals")
+    with pytest.warns(RuntimeWarning, match="LightTotals"):
+        assert Pipeline(fast=True).fast is None
+
+
+def test_c_records_have_the_fields_python_reads() -> None:
+    from otscope.agent import _fastscan as built
+
+    t = built.Table(0.05, 0, 1)
+    assert (t.light_count().live, t.light_count().created) == (0, 0)
+    assert t.counters(0).pk0 == 0 and t.state(0).fin == 0 and t.spec_counts(0).decoded == 0
+    assert built.LightTotals.n_fields == 10 and built.Adopted.n_fields == 20 and built.Event.n_fields == 7
