@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from otscope.agent.pcapio import read_chunks
 from otscope.agent.pipeline import Pipeline
-from tests.conftest import PCAPS, write_pcap
+from tests.conftest import PCAPS, run_pipeline, write_pcap
 from tests.support.detach import detachments, dissector_errors
 from tests.support.truth import CAPTURES
 
@@ -285,3 +285,50 @@ def test_c_records_have_the_fields_python_reads() -> None:
     assert (t.light_count().live, t.light_count().created) == (0, 0)
     assert t.counters(0).pk0 == 0 and t.state(0).fin == 0 and t.spec_counts(0).decoded == 0
     assert built.LightTotals.n_fields == 10 and built.Adopted.n_fields == 20 and built.Event.n_fields == 7
+
+
+# ---- random valid OT traffic: both loops agree and no dissector is detached --------------------------------
+
+def _mbap(tid: int, unit: int, pdu: bytes) -> bytes:
+    return struct.pack(">HHHB", tid, 0, len(pdu) + 1, unit) + pdu           # MBAP header (Modbus/TCP 3.1.3)
+
+
+def _modbus_exchange(tid: int, unit: int, kind: str, n: int, addr: int) -> tuple[bytes, bytes]:
+    """A request and its answer, well formed (Modbus Application Protocol V1.1b3 6.3, 6.6, 6.12, 7)."""
+    if kind == "read":
+        req, rsp = struct.pack(">BHH", 3, addr, n), bytes([3, 2 * n]) + bytes(range(2 * n))
+    elif kind == "write1":
+        req = rsp = struct.pack(">BHH", 6, addr, n)
+    elif kind == "writen":
+        req, rsp = struct.pack(">BHHB", 16, addr, n, 2 * n) + bytes(2 * n), struct.pack(">BHH", 16, addr, n)
+    else:
+        req, rsp = struct.pack(">BHH", 3, addr, n), bytes([0x83, 2])         # exception: illegal data address
+    return _mbap(tid, unit, req), _mbap(tid, unit, rsp)
+
+
+modbus_traffic = st.lists(st.tuples(st.integers(0, 0xFFFF), st.integers(1, 247),
+                                    st.sampled_from(["read", "write1", "writen", "exception"]), st.integers(1, 100),
+                                    st.integers(0, 0xFFFF), st.integers(0, 12), st.integers(0, 12)),
+                          min_size=1, max_size=12)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(modbus_traffic, st.booleans())
+def test_random_valid_modbus_is_never_detached(tmp_path: Path, exchanges, handshake: bool) -> None:
+    from tests.support.frames import TcpSession
+
+    s = TcpSession("10.0.0.1", "10.0.0.2", 40000, 502)
+    if handshake:
+        s.handshake()
+    for tid, unit, kind, n, addr, cut_req, cut_rsp in exchanges:
+        req, rsp = _modbus_exchange(tid, unit, kind, n, addr)
+        for send, adu, cut in ((s.to_server, req, cut_req), (s.to_client, rsp, cut_rsp)):
+            if 0 < cut < len(adu):                 # one ADU in two segments
+                send(adu[:cut])
+                send(adu[cut:])
+            else:
+                send(adu)
+    path = write_pcap(tmp_path / "mb.pcap", s.frames)
+    assert canonical(path, True, valid=True) == canonical(path, False, valid=True)
+    (t,) = run_pipeline(path)[1].traffic
+    assert (t.protocol, t.bytes_decoded) == ("modbus", t.bytes_seen)          # every byte understood
