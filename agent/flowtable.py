@@ -113,8 +113,7 @@ class FlowTable(Protocol):
     """What the pipeline and the dissector host use of a flow table (``PyFlowTable``, ``CFlowTable``)."""
 
     fast: Any                 # the C table, or None
-    active: dict[tuple, Flow]                      # every Python flow, oldest first
-    tcp: dict[tuple, tuple[Flow, int]]             # sender's (address, port, address, port, vlan) -> (flow, side)
+    active: dict[tuple, Flow]  # every Python flow, oldest first
 
     def owns(self, pkt: Packet) -> bool: ...
     def tcp_flow(self, pkt: Packet) -> tuple[Flow, int]: ...
@@ -133,7 +132,7 @@ class FlowTable(Protocol):
 class PyFlowTable:
     """The pure-Python backend (and the reference for the C one)."""
 
-    fast = None               # the C table (FastFlowTable only)
+    fast = None               # the C table (CFlowTable only)
 
     def __init__(self, stats: Stats, hosts: HostTable, pick: Pick, on_fold: OnFold, *, max_flows: int,
                  dup_window: float, shard: tuple[int, int] = (0, 1)) -> None:
