@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <stddef.h>
+#include <stdarg.h>
 
 typedef struct {
     uint8_t ver, proto;
@@ -80,8 +81,84 @@ static void release(FlowRec *f) {
     f->spec[0] = f->spec[1] = -1;
 }
 
+/* flowtable.DissectorMode and flowtable.EventKind (checked against these at import) */
 enum { MODE_OFF = 0, MODE_FEED = 1, MODE_EVENTS = 2 };
-enum { EV_DRAIN = -3, EV_ERROR = -2, EV_UDP = -1 };
+enum { EV_PAYLOAD = 0, EV_UDP = 1, EV_DRAIN = 2, EV_ERROR = 3, EV_LIGHT_NEW = 4, EV_LIGHT_FIRST = 5, EV_LIGHT_END = 6 };
+
+/*
+ * Named records handed to Python: PyStructSequence types (tuples whose fields have names; as cheap to make as
+ * a tuple). Their field lists are the contract with agent/flowtable.py.
+ */
+static PyStructSequence_Field event_fields[] = {
+    {"kind", "EventKind"}, {"flow", "flow id (-1: a light flow)"}, {"side", "0 client -> server, 1 back"},
+    {"ts", "capture time"}, {"frame", "frame number"},
+    {"payload", "PAYLOAD/UDP: bytes; DRAIN: feed() status; ERROR: exception name; LIGHT_*: a record"},
+    {"seq", "PAYLOAD: TCP sequence number, else -1"}, {NULL, NULL}};
+static PyStructSequence_Field light_totals_fields[] = {
+    {"vlan", NULL}, {"cip", NULL}, {"sip", NULL}, {"proto", "6 TCP, 17 UDP"}, {"sport", "server port"},
+    {"packets", "new since the last fold"}, {"bytes", "new since the last fold"}, {"first", NULL}, {"last", NULL},
+    {"hosts_last", "both ends seen until (also when nothing is new)"}, {NULL, NULL}};
+static PyStructSequence_Field adopted_fields[] = {
+    {"cip", NULL}, {"cport", NULL}, {"sip", NULL}, {"sport", NULL}, {"first", NULL}, {"last", NULL},
+    {"pk0", NULL}, {"pk1", NULL}, {"by0", NULL}, {"by1", NULL}, {"pl0", NULL}, {"pl1", NULL},
+    {"dk0", "last IPv4 id+checksum per side"}, {"dk1", NULL}, {"fin", "FIN bit per side, 3 after RST"},
+    {"seen0", "first frame of side 0 handed to Python"}, {"seen1", NULL}, {"rep_pk", "already folded"},
+    {"rep_by", NULL}, {"seq", "creation number"}, {NULL, NULL}};
+static PyStructSequence_Field counters_fields[] = {
+    {"pk0", NULL}, {"pk1", NULL}, {"by0", NULL}, {"by1", NULL}, {"pl0", NULL}, {"pl1", NULL}, {"last", NULL},
+    {NULL, NULL}};
+static PyStructSequence_Field state_fields[] = {{"last", NULL}, {"fin", NULL}, {NULL, NULL}};
+static PyStructSequence_Field spec_counts_fields[] = {
+    {"side0", "8 counters"}, {"side1", "8 counters"}, {"decoded", "bytes"}, {NULL, NULL}};
+static PyStructSequence_Field scan_fields[] = {
+    {"pos", "where the scan stopped"}, {"frame", NULL}, {"packets", NULL}, {"bytes", NULL}, {"dups", NULL},
+    {"last", "time of the last packet (0.0: none)"}, {NULL, NULL}};
+static PyStructSequence_Field light_hosts_fields[] = {
+    {"vlan", NULL}, {"src", "None: Python has it"}, {"dst", "None: Python has it"}, {NULL, NULL}};
+static PyStructSequence_Field first_frame_fields[] = {
+    {"vlan", NULL}, {"ip", NULL}, {"mac", NULL}, {"ttl", NULL}, {NULL, NULL}};
+static PyStructSequence_Field expired_fields[] = {
+    {"expired", "light flows removed"}, {"unsummed", "[LightTotals] the sums had no room for"}, {NULL, NULL}};
+static PyStructSequence_Field light_count_fields[] = {{"live", NULL}, {"created", NULL}, {NULL, NULL}};
+
+#define RECORD(name, doc, fields) {"otscope.agent._fastscan." name, doc, fields, \
+                                   (int)(sizeof fields / sizeof fields[0]) - 1}
+static PyStructSequence_Desc record_descs[] = {
+    RECORD("Event", "what scan() hands back to Python", event_fields),
+    RECORD("LightTotals", "what Pipeline folds for a light flow (or one conversation's)", light_totals_fields),
+    RECORD("Adopted", "a light flow handed over to Python", adopted_fields),
+    RECORD("FlowCounters", "what C counted of a Python flow", counters_fields),
+    RECORD("FlowState", "last packet time and FIN/RST bits of a flow", state_fields),
+    RECORD("SpecCounts", "frames counted by a dissector's spec since the last call", spec_counts_fields),
+    RECORD("ScanResult", "where scan() stopped and what it counted", scan_fields),
+    RECORD("LightHosts", "a new light flow's ends Python has no host for", light_hosts_fields),
+    RECORD("FirstFrame", "the first frame from one side of a light flow", first_frame_fields),
+    RECORD("Expired", "what expire_light() removed", expired_fields),
+    RECORD("LightCount", "light flows live and created so far", light_count_fields),
+};
+enum { R_EVENT, R_LIGHT_TOTALS, R_ADOPTED, R_COUNTERS, R_STATE, R_SPEC_COUNTS, R_SCAN, R_LIGHT_HOSTS, R_FIRST_FRAME,
+       R_EXPIRED, R_LIGHT_COUNT, N_RECORDS };
+_Static_assert(sizeof record_descs / sizeof record_descs[0] == N_RECORDS, "one descriptor per record type");
+static PyTypeObject *record_types[N_RECORDS];
+
+/* a named record from a Py_BuildValue tuple format ("(...)", one item per field) */
+static PyObject *record(int which, const char *fmt, ...) {
+    va_list va;
+    va_start(va, fmt);
+    PyObject *t = Py_VaBuildValue(fmt, va);
+    va_end(va);
+    if (!t) return NULL;
+    if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != record_descs[which].n_in_sequence) {
+        Py_DECREF(t);
+        PyErr_Format(PyExc_SystemError, "%s: format does not match its fields", record_descs[which].name);
+        return NULL;
+    }
+    PyObject *r = PyStructSequence_New(record_types[which]);
+    if (r)
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(t); i++) PyStructSequence_SET_ITEM(r, i, Py_NewRef(PyTuple_GET_ITEM(t, i)));
+    Py_DECREF(t);
+    return r;
+}
 
 typedef struct {
     PyObject_HEAD
@@ -383,8 +460,8 @@ static PyObject *t_mark_seen(Table *t, PyObject *args) {
 static PyObject *t_state(Table *t, PyObject *args) {
     int flow;
     if (!PyArg_ParseTuple(args, "i", &flow)) return NULL;
-    if (flow < 0 || flow >= t->nflows) return Py_BuildValue("(di)", 0.0, 0);
-    return Py_BuildValue("(di)", t->flows[flow].last, (int)t->flows[flow].fin);
+    if (flow < 0 || flow >= t->nflows) return record(R_STATE, "(di)", 0.0, 0);
+    return record(R_STATE, "(di)", t->flows[flow].last, (int)t->flows[flow].fin);
 }
 
 /*
@@ -488,7 +565,7 @@ static PyObject *t_set_spec(Table *t, PyObject *args) {
 static PyObject *t_spec_counts(Table *t, PyObject *args) {
     int flow;
     if (!PyArg_ParseTuple(args, "i", &flow)) return NULL;
-    if (flow < 0 || flow >= t->nflows) return Py_BuildValue("(()()L)", 0LL);
+    if (flow < 0 || flow >= t->nflows) return record(R_SPEC_COUNTS, "(()()L)", 0LL);
     FlowRec *f = &t->flows[flow];
     PyObject *a = PyTuple_New(8), *b = PyTuple_New(8);
     if (!a || !b) { Py_XDECREF(a); Py_XDECREF(b); return NULL; }
@@ -496,7 +573,7 @@ static PyObject *t_spec_counts(Table *t, PyObject *args) {
         PyTuple_SET_ITEM(a, i, PyLong_FromUnsignedLong(f->counts[0][i]));
         PyTuple_SET_ITEM(b, i, PyLong_FromUnsignedLong(f->counts[1][i]));
     }
-    PyObject *r = Py_BuildValue("(NNL)", a, b, (long long)f->spec_decoded);
+    PyObject *r = record(R_SPEC_COUNTS, "(NNL)", a, b, (long long)f->spec_decoded);
     memset(f->counts, 0, sizeof f->counts);
     f->spec_decoded = 0;
     return r;
@@ -506,10 +583,10 @@ static PyObject *t_spec_counts(Table *t, PyObject *args) {
 static PyObject *t_counters(Table *t, PyObject *args) {
     int flow;
     if (!PyArg_ParseTuple(args, "i", &flow)) return NULL;
-    if (flow < 0 || flow >= t->nflows) return Py_BuildValue("(LLLLLLd)", 0LL, 0LL, 0LL, 0LL, 0LL, 0LL, 0.0);
+    if (flow < 0 || flow >= t->nflows) return record(R_COUNTERS, "(LLLLLLd)", 0LL, 0LL, 0LL, 0LL, 0LL, 0LL, 0.0);
     FlowRec *f = &t->flows[flow];
-    return Py_BuildValue("(LLLLLLd)", (long long)f->pk[0], (long long)f->pk[1], (long long)f->by[0],
-                         (long long)f->by[1], (long long)f->pl[0], (long long)f->pl[1], f->last);
+    return record(R_COUNTERS, "(LLLLLLd)", (long long)f->pk[0], (long long)f->pk[1], (long long)f->by[0],
+                  (long long)f->by[1], (long long)f->pl[0], (long long)f->pl[1], f->last);
 }
 
 
@@ -541,9 +618,10 @@ static int spec_count(const Table *t, FlowRec *f, int d, const uint8_t *p, Py_ss
     return 0;
 }
 
-static int event(PyObject *events, int flow, int d, double ts, long long frame, PyObject *payload, long long seq) {
+static int event(PyObject *events, int kind, int flow, int d, double ts, long long frame, PyObject *payload,
+                 long long seq) {
     /* steals payload */
-    PyObject *ev = payload ? Py_BuildValue("(iidLNL)", flow, d, ts, frame, payload, seq) : NULL;
+    PyObject *ev = payload ? record(R_EVENT, "(iiidLNL)", kind, flow, d, ts, frame, payload, seq) : NULL;
     if (!ev || PyList_Append(events, ev) < 0) { Py_XDECREF(ev); return -1; }
     Py_DECREF(ev);
     return 0;
@@ -582,12 +660,12 @@ static void reverse_key(const Key *a, Key *b) {
     b->sport = a->dport; b->dport = a->sport;
 }
 
-/* (vlan, cip, sip, proto, sport, new packets, new bytes, first, last, hosts' last): what Pipeline._fold()
-   would add for one flow */
+/* LightTotals (vlan, cip, sip, proto, sport, new packets, new bytes, first, last, hosts' last): what a Python
+   flow's fold would add for one flow */
 static PyObject *light_fold(LightRec *L) {
     int v6 = L->key.ver == 6;
     int64_t pk = L->pk[0] + L->pk[1], by = L->by[0] + L->by[1];
-    PyObject *r = Py_BuildValue("(iNNiiLLddd)", (int)L->key.vlan, ip_obj(L->key.src, v6), ip_obj(L->key.dst, v6),
+    PyObject *r = record(R_LIGHT_TOTALS, "(iNNiiLLddd)", (int)L->key.vlan, ip_obj(L->key.src, v6), ip_obj(L->key.dst, v6),
                                 (int)L->key.proto, (int)L->key.dport, (long long)(pk - L->rep_pk),
                                 (long long)(by - L->rep_by), L->first, L->last, L->last);
     L->rep_pk = pk; L->rep_by = by;
@@ -629,14 +707,14 @@ static int agg_fold(Table *t, LightRec *L) {
     return 1;
 }
 
-/* a light flow's totals: into the sums, else as a tuple appended to out (events: as an end event) */
+/* a light flow's totals: into the sums, else as a LightTotals appended to out (events: as an end event) */
 static int fold_or_emit(Table *t, LightRec *L, PyObject *out, PyObject *events, double ts, long long frame) {
     int r = agg_fold(t, L);
     if (r != 0) return r < 0 ? -1 : 0;
     PyObject *folded = light_fold(L);
     if (!folded) return -1;
     if (out) { int e = PyList_Append(out, folded); Py_DECREF(folded); return e; }
-    return event(events, -1, 0, ts, frame, folded, -6 /* EV_LIGHT_END */);
+    return event(events, EV_LIGHT_END, -1, 0, ts, frame, folded, -1);
 }
 
 static void light_unlink(Table *t, int32_t i) {
@@ -689,11 +767,9 @@ static int32_t light_new(Table *t, const Key *k, int client_is_sender, double ts
     return i;
 }
 
-static int light_event(PyObject *events, int d, double ts, long long frame, PyObject *payload, long long kind) {
-    return event(events, -1, d, ts, frame, payload, kind);
+static int light_event(PyObject *events, int kind, int d, double ts, long long frame, PyObject *payload) {
+    return event(events, kind, -1, d, ts, frame, payload, -1);
 }
-
-enum { EV_LIGHT_NEW = -4, EV_LIGHT_FIRST = -5, EV_LIGHT_END = -6 };
 
 /*
  * One packet of a light flow (idx < 0: none yet, create it), in the order Pipeline._feed_py takes a packet:
@@ -735,8 +811,8 @@ static int light_packet(Table *t, PyObject *events, int32_t idx, int d, const Ke
         if (need[0] || need[1]) {
             PyObject *a = need[0] ? ip_obj(k->src, v6) : Py_NewRef(Py_None);
             PyObject *b = need[1] ? ip_obj(k->dst, v6) : Py_NewRef(Py_None);
-            PyObject *ev = Py_BuildValue("(iNN)", (int)k->vlan, a, b);
-            if (!ev || light_event(events, d, ts, frame, ev, EV_LIGHT_NEW) < 0) return -1;
+            PyObject *ev = record(R_LIGHT_HOSTS, "(iNN)", (int)k->vlan, a, b);
+            if (!ev || light_event(events, EV_LIGHT_NEW, d, ts, frame, ev) < 0) return -1;
         }
     }
     LightRec *L = &t->light[idx];
@@ -765,8 +841,9 @@ static int light_packet(Table *t, PyObject *events, int32_t idx, int d, const Ke
                 if ((news = seen_add(&t->firsts, &fk)) < 0) { PyErr_NoMemory(); return -1; }
             }
             if (news) {
-                PyObject *ev = Py_BuildValue("(iNs#i)", (int)k->vlan, ip_obj(ip, v6), mac, (Py_ssize_t)17, (int)ttl);
-                if (!ev || light_event(events, d, ts, frame, ev, EV_LIGHT_FIRST) < 0) return -1;
+                PyObject *ev = record(R_FIRST_FRAME, "(iNs#i)", (int)k->vlan, ip_obj(ip, v6), mac, (Py_ssize_t)17,
+                                      (int)ttl);
+                if (!ev || light_event(events, EV_LIGHT_FIRST, d, ts, frame, ev) < 0) return -1;
             }
         }
     }
@@ -794,7 +871,7 @@ static PyObject *t_light_config(Table *t, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-/* expire_light(now, tcp, udp, closed) -> (flows expired, [fold tuples the sums had no room for]) */
+/* expire_light(now, tcp, udp, closed) -> (flows expired, Expired(expired, [LightTotals the sums had no room for])) */
 static PyObject *t_expire_light(Table *t, PyObject *args) {
     double now, tcp_to, udp_to, closed_to;
     if (!PyArg_ParseTuple(args, "dddd", &now, &tcp_to, &udp_to, &closed_to)) return NULL;
@@ -812,10 +889,10 @@ static PyObject *t_expire_light(Table *t, PyObject *args) {
         }
         i = nxt;
     }
-    return Py_BuildValue("(nN)", n, out);
+    return record(R_EXPIRED, "(nN)", n, out);
 }
 
-/* fold_light() -> [fold tuples]: what light flows have new since the last call, summed per conversation
+/* fold_light() -> [LightTotals]: what light flows have new since the last call, summed per conversation
    (the live ones are folded now); a new snapshot starts (first-frame news is sent again) */
 static PyObject *t_fold_light(Table *t, PyObject *noargs) {
     PyObject *out = PyList_New(0);
@@ -828,7 +905,7 @@ static PyObject *t_fold_light(Table *t, PyObject *noargs) {
         Agg *a = &at->slots[j];
         if (!a->used) continue;
         int v6 = a->ver == 6;
-        PyObject *r = Py_BuildValue("(iNNiiLLddd)", (int)a->vlan, ip_obj(a->cip, v6), ip_obj(a->sip, v6), (int)a->proto,
+        PyObject *r = record(R_LIGHT_TOTALS, "(iNNiiLLddd)", (int)a->vlan, ip_obj(a->cip, v6), ip_obj(a->sip, v6), (int)a->proto,
                                     (int)a->sport, (long long)a->pk, (long long)a->by, a->first, a->last, a->hlast);
         if (!r || PyList_Append(out, r) < 0) { Py_XDECREF(r); Py_DECREF(out); return NULL; }
         Py_DECREF(r);
@@ -843,7 +920,7 @@ static PyObject *t_oldest_light(Table *t, PyObject *noargs) {
     return PyLong_FromLongLong(t->lhead >= 0 ? (long long)t->light[t->lhead].seq : -1LL);
 }
 
-/* evict_light() -> fold tuple of the oldest light flow, which is removed (None if none) */
+/* evict_light() -> LightTotals of the oldest light flow, which is removed (None if none) */
 static PyObject *t_evict_light(Table *t, PyObject *noargs) {
     if (t->lhead < 0) Py_RETURN_NONE;
     int32_t i = t->lhead;
@@ -865,13 +942,13 @@ static PyObject *t_table_size(Table *t, PyObject *noargs) {
 
 /* light_count() -> (live light flows, light flows created so far) */
 static PyObject *t_light_count(Table *t, PyObject *noargs) {
-    return Py_BuildValue("(nL)", t->nlight, t->light_created);
+    return record(R_LIGHT_COUNT, "(nL)", t->nlight, t->light_created);
 }
 
 /*
- * adopt(proto, vlan, src, sport, dst, dport) -> None, or the light flow of that key, removed here, as
- * (cip, cport, sip, sport, first, last, (pk0, pk1, by0, by1, pl0, pl1, dk0, dk1), fin, seen0, seen1, rep_pk,
- * rep_by, seq) so Python can go on with it as an ordinary flow.
+ * adopt(proto, vlan, src, sport, dst, dport) -> None, or the light flow of that key, removed here, as an Adopted
+ * record (its ends, times, counters, FIN bits, seen sides, what was folded, creation number) so Python can go on
+ * with it as an ordinary flow.
  */
 static PyObject *t_adopt(Table *t, PyObject *args) {
     int proto, vlan, sp, dp;
@@ -885,7 +962,7 @@ static PyObject *t_adopt(Table *t, PyObject *args) {
     int32_t i = s->flow & ~LIGHT_BIT;
     LightRec *L = &t->light[i];
     int v6 = L->key.ver == 6;
-    PyObject *r = Py_BuildValue("(NiNidd(LLLLLLLL)iiiLLL)", ip_obj(L->key.src, v6), (int)L->key.sport,
+    PyObject *r = record(R_ADOPTED, "(NiNiddLLLLLLLLiiiLLL)", ip_obj(L->key.src, v6), (int)L->key.sport,
                                 ip_obj(L->key.dst, v6), (int)L->key.dport, L->first, L->last,
                                 (long long)L->pk[0], (long long)L->pk[1], (long long)L->by[0], (long long)L->by[1],
                                 (long long)L->pl[0], (long long)L->pl[1], (long long)L->dk[0], (long long)L->dk[1],
@@ -905,14 +982,14 @@ static int deliver(const Table *t, PyObject *events, int flow, FlowRec *fr, int 
                    const uint8_t *data, Py_ssize_t plen, int64_t seq) {
     if (fr->mode == MODE_EVENTS) {
         PyObject *payload = PyBytes_FromStringAndSize((const char *)data, plen);
-        return payload ? event(events, flow, d, ts, frame, payload, seq < 0 ? EV_UDP : seq) : -1;
+        return payload ? event(events, seq < 0 ? EV_UDP : EV_PAYLOAD, flow, d, ts, frame, payload, seq) : -1;
     }
     if (seq >= 0) {
         PyObject *cur = PyList_GET_ITEM(fr->nseq, d);
         if (cur == Py_None || PyLong_AsUnsignedLong(cur) != (unsigned long)seq) {
             if (PyErr_Occurred()) PyErr_Clear();
             PyObject *payload = PyBytes_FromStringAndSize((const char *)data, plen);
-            return payload ? event(events, flow, d, ts, frame, payload, seq) : -1;
+            return payload ? event(events, EV_PAYLOAD, flow, d, ts, frame, payload, seq) : -1;
         }
         PyObject *next = PyLong_FromUnsignedLong((unsigned long)((seq + plen) & 0xFFFFFFFF));
         if (!next) return -1;
@@ -934,7 +1011,7 @@ static int deliver(const Table *t, PyObject *events, int flow, FlowRec *fr, int 
         PyObject *name = PyUnicode_FromString(type ? ((PyTypeObject *)type)->tp_name : "error");
         Py_XDECREF(type); Py_XDECREF(value); Py_XDECREF(tb);
         fr->mode = MODE_EVENTS;
-        return event(events, flow, d, ts, frame, name, EV_ERROR);
+        return event(events, EV_ERROR, flow, d, ts, frame, name, -1);
     }
     long status = PyLong_AsLong(res);
     Py_DECREF(res);
@@ -942,16 +1019,16 @@ static int deliver(const Table *t, PyObject *events, int flow, FlowRec *fr, int 
     if (status != 0 || PyList_GET_SIZE(fr->out) || PyList_GET_SIZE(fr->anom)) {
         if (status == 2) fr->mode = MODE_EVENTS;        /* FATAL: Python detaches it, nothing more is fed */
         PyObject *st = PyLong_FromLong(status);
-        return event(events, flow, d, ts, frame, st, EV_DRAIN);
+        return event(events, EV_DRAIN, flow, d, ts, frame, st, -1);
     }
     return 0;
 }
 
 /*
- * scan(buf, pos, end, le, scale, frame, events) -> (pos, frame, packets, bytes, dups, last ts)
+ * scan(buf, pos, end, le, scale, frame, events) -> ScanResult(pos, frame, packets, bytes, dups, last)
  * Walks classic-pcap records of an Ethernet chunk from pos; feeds or hands back dissector payload; stops
  * (returning the position of that record) at the first record the fast path does not handle.
- * Event: (flow, side, ts, frame, payload, seq) with seq -1 for UDP.
+ * Appends Event records (kind, flow, side, ts, frame, payload, seq) to events, in capture order.
  */
 static PyObject *t_scan(Table *t, PyObject *args) {
     Py_buffer view;
@@ -1099,7 +1176,7 @@ static PyObject *t_scan(Table *t, PyObject *args) {
         break;
     }
     PyBuffer_Release(&view);
-    return Py_BuildValue("(nLLLLd)", pos, frame, packets, bytes, dups, last_ts);
+    return record(R_SCAN, "(nLLLLd)", pos, frame, packets, bytes, dups, last_ts);
 }
 
 static PyObject *t_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
@@ -1145,10 +1222,10 @@ static PyMethodDef t_methods[] = {
     {"state", (PyCFunction)t_state, METH_VARARGS, "(last seen, FIN/RST bits) of a flow"},
     {"scan", (PyCFunction)t_scan, METH_VARARGS, "walk records until one needs Python"},
     {"light_config", (PyCFunction)t_light_config, METH_VARARGS, "turn light flows on (max flows, port bitmaps)"},
-    {"expire_light", (PyCFunction)t_expire_light, METH_VARARGS, "remove idle light flows: [fold tuples]"},
-    {"fold_light", (PyCFunction)t_fold_light, METH_NOARGS, "what every light flow has new: [fold tuples]"},
+    {"expire_light", (PyCFunction)t_expire_light, METH_VARARGS, "remove idle light flows: Expired"},
+    {"fold_light", (PyCFunction)t_fold_light, METH_NOARGS, "what every light flow has new: [LightTotals]"},
     {"oldest_light", (PyCFunction)t_oldest_light, METH_NOARGS, "creation number of the oldest light flow"},
-    {"evict_light", (PyCFunction)t_evict_light, METH_NOARGS, "remove the oldest light flow: fold tuple"},
+    {"evict_light", (PyCFunction)t_evict_light, METH_NOARGS, "remove the oldest light flow: LightTotals"},
     {"light_count", (PyCFunction)t_light_count, METH_NOARGS, "(live light flows, created so far)"},
     {"table_size", (PyCFunction)t_table_size, METH_NOARGS, "(slots, slots used or tombstones)"},
     {"hosts_full", (PyCFunction)t_hosts_full, METH_NOARGS, "Python's host table is full"},
@@ -1180,5 +1257,19 @@ PyMODINIT_FUNC PyInit__fastscan(void) {
     if (!m) return NULL;
     Py_INCREF(&TableType);
     if (PyModule_AddObject(m, "Table", (PyObject *)&TableType) < 0) { Py_DECREF(&TableType); Py_DECREF(m); return NULL; }
+    for (int i = 0; i < N_RECORDS; i++) {
+        if (!record_types[i] && !(record_types[i] = PyStructSequence_NewType(&record_descs[i]))) goto fail;
+        const char *dot = strrchr(record_descs[i].name, '.');
+        if (PyModule_AddObjectRef(m, dot + 1, (PyObject *)record_types[i]) < 0) goto fail;
+    }
+    static const struct { const char *name; int value; } ints[] = {
+        {"EV_PAYLOAD", EV_PAYLOAD}, {"EV_UDP", EV_UDP}, {"EV_DRAIN", EV_DRAIN}, {"EV_ERROR", EV_ERROR},
+        {"EV_LIGHT_NEW", EV_LIGHT_NEW}, {"EV_LIGHT_FIRST", EV_LIGHT_FIRST}, {"EV_LIGHT_END", EV_LIGHT_END},
+        {"MODE_OFF", MODE_OFF}, {"MODE_FEED", MODE_FEED}, {"MODE_EVENTS", MODE_EVENTS}};
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
+        if (PyModule_AddIntConstant(m, ints[i].name, ints[i].value) < 0) goto fail;
     return m;
+fail:
+    Py_DECREF(m);
+    return NULL;
 }

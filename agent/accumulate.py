@@ -1,4 +1,7 @@
-"""Suppression cache: what the sensor has seen since its last batch, deduplicated.
+"""The accumulators: what the sensor has seen since its last batch, deduplicated.
+
+``Accumulator`` is the suppression cache of facts, bindings and anomalies; ``TrafficAccumulator`` sums
+conversations and OT traffic from the flow table's folded totals.
 
 A fact seen a million times leaves the sensor once per batch, with its first and last time and the
 evidence (file and frame, or sensor and time) of its first sighting. After a batch is cut the cache is
@@ -7,7 +10,16 @@ cleared, so memory is bounded by what one batch interval can hold (and a cap for
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from otscope.agent.decode import PROTO_TCP
+from otscope.agent.flows import OT_PORTS
+from otscope.agent.hosts import is_directed_broadcast, is_host_ip
 from otscope.contract import AnomalyObs, BindingObs, Evidence, FactObs, Subject
+
+if TYPE_CHECKING:
+    from otscope.agent.flowtable import FlowTotals
+    LightTotals = object      # agent/_fastscan.c's LightTotals (vlan, cip, sip, proto, sport, packets, bytes, ...)
 
 MAX_PENDING = 100_000
 
@@ -63,3 +75,58 @@ class Accumulator:
         self.bindings.clear()
         self.anomalies.clear()
         return facts, binds, anoms
+
+
+class TrafficAccumulator:
+    """Conversations and per-protocol traffic since the last batch, from folded flow totals.
+
+    A Python flow's ``FlowTotals`` and a light flow's ``LightTotals`` (agent/_fastscan.c) both end here:
+    packets and bytes per (vlan, client, server, transport, server port, protocol), first and last time, the
+    dissector's profile counters; and OT traffic (packets, payload, decoded bytes) per protocol label.
+    """
+
+    __slots__ = ("comms", "traffic")
+
+    def __init__(self) -> None:
+        self.comms: dict[tuple, list] = {}
+        self.traffic: dict[str, list[int]] = {}
+
+    def add_flow(self, t: FlowTotals) -> bool:
+        """A Python flow's new totals (packets > 0); True when a conversation took its profile."""
+        if t.ot or t.label:
+            label = t.label or OT_PORTS.get(t.sport, f"{t.transport}/{t.sport}")
+            tr = self.traffic.setdefault(label, [0, 0, 0])
+            tr[0] += t.packets
+            tr[1] += t.payload
+            tr[2] += min(t.decoded, t.payload) if t.decoded > 0 else 0
+        if not (is_host_ip(t.cip) and is_host_ip(t.sip)) or is_directed_broadcast(t.sip):
+            return False                             # broadcast/multicast "peers" are not assets
+        proto = t.label or f"{t.transport}/{t.sport}"
+        self._add_comm((t.vlan, t.cip, t.sip, t.transport, t.sport, proto), t.packets, t.bytes, t.first, t.last,
+                       t.profile)
+        return True
+
+    def add_light(self, t: LightTotals) -> None:
+        """A light flow's new totals (or one conversation's sum of them)."""
+        if not t.packets or not (is_host_ip(t.cip) and is_host_ip(t.sip)) or is_directed_broadcast(t.sip):
+            return
+        transport = "tcp" if t.proto == PROTO_TCP else "udp"
+        self._add_comm((t.vlan, t.cip, t.sip, transport, t.sport, f"{transport}/{t.sport}"), t.packets, t.bytes,
+                       t.first, t.last, {})
+
+    def _add_comm(self, key: tuple, d_pk: int, d_by: int, first: float, last: float, profile: dict) -> None:
+        ent = self.comms.get(key)
+        if ent is None:
+            self.comms[key] = [d_pk, d_by, first, last, dict(profile)]
+        else:
+            ent[0] += d_pk
+            ent[1] += d_by
+            ent[2] = min(ent[2], first)
+            ent[3] = max(ent[3], last)
+            for k, v in profile.items():
+                ent[4][k] = ent[4].get(k, 0) + v
+
+    def drain(self) -> tuple[dict[tuple, list], dict[str, list[int]]]:
+        comms, traffic = self.comms, self.traffic
+        self.comms, self.traffic = {}, {}
+        return comms, traffic

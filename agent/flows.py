@@ -1,8 +1,8 @@
 """Flows: bidirectional state, direction, capped in-order TCP reassembly.
 
-The capture loop (pipeline.py) handles the common case inline: a packet of a known flow whose TCP
-sequence number is the one expected. Everything else (a new flow, SYN/FIN/RST, a retransmission,
-a segment that arrives early) comes here.
+The flow table (flowtable.py) keeps these; the dissector host (dissector_host.py) feeds a packet of a known
+flow whose TCP sequence number is the one expected to its dissector directly. Everything else (a
+retransmission, a segment that arrives early) comes here.
 """
 
 from __future__ import annotations
@@ -16,6 +16,13 @@ SERVER_PORTS = registry.server_ports()
 # ports of industrial protocols: payload on these counts as OT traffic for the coverage report
 OT_PORTS: dict[int, str] = registry.ot_ports()
 
+# Flow.counts: each counter at its index + side (0 client -> server, 1 back)
+PK = 0                       # packets
+BY = 2                       # frame bytes
+PL = 4                       # payload bytes
+DK = 6                       # last IPv4 id + checksum (SPAN duplicate check; -2 none yet, -1 IPv6)
+HELD = 8                     # packets not in PK while that side's first source MAC was a group address
+
 MAX_OOO_SEGMENTS = 16        # early segments kept per direction while waiting for a gap to fill
 MAX_OOO_BYTES = 64 * 1024
 
@@ -23,7 +30,7 @@ MAX_OOO_BYTES = 64 * 1024
 class Flow:
     """One bidirectional conversation. Side 0 is client -> server."""
 
-    __slots__ = ("key", "vlan", "transport", "cip", "sip", "cport", "sport", "c", "first", "last",
+    __slots__ = ("key", "vlan", "transport", "cip", "sip", "cport", "sport", "counts", "first", "last",
                  "nseq", "diss", "proto", "ooo", "fin", "ot", "rep_pk", "rep_by", "rep_pl", "rep_dec",
                  "first_frame", "decoded_extra", "detached", "fid", "seq")
 
@@ -36,10 +43,9 @@ class Flow:
         self.sip = sip
         self.cport = cport
         self.sport = sport
-        # packets[2], frame bytes[2], payload bytes[2], last IPv4 id+checksum[2] (SPAN duplicate check),
-        # indexed by side: one list so the capture loop loads one attribute
-        # [8:10]: packets not counted in [0:2] while the first frame's source MAC was bogus
-        self.c = [0, 0, 0, 0, 0, 0, -2, -2, 0, 0]
+        # counters by side, at PK/BY/PL/DK/HELD + side (one list: one object per flow for the capture loop to
+        # reach); the C fast path counts its own (flowtable.CFlowTable)
+        self.counts = [0, 0, 0, 0, 0, 0, -2, -2, 0, 0]
         self.first = ts
         self.last = ts
         self.nseq: list[int | None] = [None, None]

@@ -52,10 +52,14 @@ class Inventory:
         self.engine = make_engine(url)
         init_schema(self.engine)
         self.factory = session_factory(self.engine)
+        self.batches: list[Batch] = []          # every batch ingested (tests look at their anomalies)
 
     def replay(self, *paths: Path | str, sensor: str = "replay", workers: int = 1):
-        return [replay_file(str(p), lambda b: ingest(self.factory, b), sensor=sensor, workers=workers)
-                for p in paths]
+        return [replay_file(str(p), self._ingest, sensor=sensor, workers=workers) for p in paths]
+
+    def _ingest(self, batch: Batch) -> None:
+        self.batches.append(batch)
+        ingest(self.factory, batch)
 
     def assets(self) -> list[dict]:
         with self.factory() as s:

@@ -23,6 +23,7 @@ from otscope.dissectors.pndcp import grammar as dcp
 from otscope.dissectors.s7.dissector import S7Dissector
 from otscope.dissectors.s7.grammar import mms_pdu, parse_cotp, parse_plus, parse_s7, parse_szl, parse_userdata, \
     plus_attribute_strings, vlq
+from tests.support.detach import dissector_errors
 from tests.unit.test_enip import encap, list_identity_reply, rr_data, unconnected_send, GET_ALL_IDENTITY
 from tests.unit.test_modbus import DEVID_REQ, DEVID_RSP, READ_REQ, READ_RSP
 from tests.unit.test_s7 import CC, HMI_CREATE, MMS_REQUEST, cr, dt, szl11, userdata_szl_response
@@ -90,7 +91,7 @@ def test_capture_reader_and_pipeline_never_crash(tmp_path: Path, body: bytes, wi
             pipe.feed_chunk(chunk)
     except CaptureError:
         pass
-    pipe.cut_batch("fuzz")
+    assert dissector_errors(pipe.cut_batch("fuzz")) == {}
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -111,7 +112,7 @@ def test_random_frames_through_the_pipeline(tmp_path: Path, frames: list[bytes])
     pipe = Pipeline()
     for chunk in read_chunks(str(path)):
         pipe.feed_chunk(chunk)
-    pipe.cut_batch("fuzz")
+    assert dissector_errors(pipe.cut_batch("fuzz")) == {}
 
 
 @FUZZ

@@ -11,6 +11,7 @@ import pytest
 
 from otscope.collector.queries import communications, coverage
 from tests.conftest import PCAPS, Inventory
+from tests.support.detach import detachments, dissector_errors
 from tests.support.truth import CAPTURES
 
 SHARED_GEN = Path(__file__).resolve().parents[2].parent / "shared" / "bench" / "make_mixed_pcap.py"
@@ -54,6 +55,7 @@ def test_two_workers_build_the_same_inventory(path: Path, make_inventory) -> Non
     assert (r1.error, r1.packets, r1.flows, r1.span_duplicates) == (r2.error, r2.packets, r2.flows,
                                                                     r2.span_duplicates)
     assert canonical(one) == canonical(two)
+    assert dissector_errors(one.batches) == {} and dissector_errors(two.batches) == {}
 
 
 @pytest.mark.skipif(not SHARED_GEN.exists(), reason="../shared/bench is not beside the project")
@@ -65,6 +67,7 @@ def test_workers_on_the_reference_workload(tmp_path: Path, make_inventory) -> No
     two.replay(out, workers=2)
     three.replay(out, workers=3)
     assert canonical(one) == canonical(two) == canonical(three)
+    assert one.batches and detachments(one.batches + two.batches + three.batches) == {}   # valid traffic
 
 
 def test_same_file_with_other_worker_count_is_not_applied_twice(make_inventory) -> None:

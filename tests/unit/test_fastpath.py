@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from otscope.agent.pcapio import read_chunks
 from otscope.agent.pipeline import Pipeline
-from tests.conftest import PCAPS, write_pcap
+from tests.conftest import PCAPS, run_pipeline, write_pcap
+from tests.support.detach import detachments, dissector_errors
 from tests.support.truth import CAPTURES
 
 try:
@@ -30,13 +31,17 @@ def test_fast_path_is_built_in_ci() -> None:
     assert BUILT, "the C extension must build here (gcc and Python headers are on this machine)"
 
 
-def canonical(path: Path, fast: bool) -> dict:
+def canonical(path: Path, fast: bool, valid: bool = False) -> dict:
+    """The batch of a file, canonical; no dissector raised (and, on valid traffic, none was detached)."""
     p = Pipeline(fast=fast)
     assert (p.fast is not None) == fast
     p.start_source(path.name)
     for ch in read_chunks(str(path)):
         p.feed_chunk(ch)
     b = p.cut_batch("x")
+    assert dissector_errors(b) == {}
+    if valid:
+        assert detachments(b) == {} and p.stats.dissector_detached == 0
     key = lambda o: repr(o)  # noqa: E731
     return {"facts": sorted(map(key, b.facts)), "bindings": sorted(map(key, b.bindings)),
             "hosts": sorted(map(key, b.hosts)), "comms": sorted(map(key, b.comms)),
@@ -58,7 +63,7 @@ def test_same_observations(path: Path) -> None:
 def test_same_observations_on_the_reference_workload(tmp_path: Path) -> None:
     out = tmp_path / "mixed.pcap"
     subprocess.run([sys.executable, str(SHARED_GEN), "-n", "40000", "-o", str(out), "-q"], check=True, timeout=300)
-    assert canonical(out, True) == canonical(out, False)
+    assert canonical(out, True, valid=True) == canonical(out, False, valid=True)
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -129,6 +134,7 @@ def canonical_run(path: Path | list[Path], fast: bool, max_flows: int) -> dict |
         for ch in read_chunks(str(one)):
             p.feed_chunk(ch)
         b = p.cut_batch("x")
+        assert dissector_errors(b) == {}
         got = {k: sorted(map(repr, getattr(b, k))) for k in ("facts", "bindings", "hosts", "comms", "traffic")}
         st_ = p.stats
         got["stats"] = (st_.packets, st_.bytes, st_.span_duplicates, st_.flows_created, st_.flows_expired,
@@ -224,7 +230,105 @@ def test_host_cap_is_the_same_in_both_loops(tmp_path: Path, packets) -> None:
         for ch in read_chunks(str(path)):
             p.feed_chunk(ch)
         b = p.cut_batch("x")
+        assert dissector_errors(b) == {}
         assert len(p.hosts) <= 2
         runs.append((sorted(map(repr, b.hosts)), sorted(map(repr, b.comms)), sorted(map(repr, b.anomalies)),
                      p.stats.anomalies))
     assert runs[0] == runs[1]
+
+
+class AlwaysRaises:
+    """A dissector with a bug on every input: the capture goes on, the checks above must still see it."""
+
+    def __new__(cls):  # type: ignore[no-untyped-def]
+        from otscope.dissectors.modbus.dissector import ModbusDissector
+
+        class Raising(ModbusDissector):
+            def feed(self, data: bytes, side: int, ts: float, frame: int) -> int:
+                raise ValueError("always")
+        return Raising()
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["c-fast-path", "python-loop"])
+def test_a_dissector_that_always_raises_is_seen(monkeypatch: pytest.MonkeyPatch, fast: bool) -> None:
+    from otscope.agent import pipeline as pipeline_mod
+
+    monkeypatch.setattr(pipeline_mod, "tcp_dissector_for", lambda s, c=-1: AlwaysRaises if s == 502 else None)
+    p = Pipeline(fast=fast)
+    p.start_source("modbus_plant.pcap")
+    for ch in read_chunks(str(PCAPS / "modbus_plant.pcap")):
+        p.feed_chunk(ch)
+    b = p.cut_batch("x")
+    errors = dissector_errors(b)
+    assert list(errors) == ["modbus: detached: dissector-error ValueError"]
+    assert errors == detachments(b) and sum(errors.values()) == p.stats.dissector_detached > 0
+
+
+def test_a_stale_c_build_falls_back_to_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A _fastscan built from another version of the C file would misread every event: not used, said once."""
+    from otscope.agent import _fastscan as built, flowtable
+
+    assert flowtable.c_table(0.05, (0, 1)) is not None
+    monkeypatch.setattr(built, "EV_DRAIN", 99)
+    with pytest.warns(RuntimeWarning, match="EV_DRAIN"):
+        assert flowtable.c_table(0.05, (0, 1)) is None
+    monkeypatch.undo()
+    monkeypatch.delattr(built, "LightTotals")
+    with pytest.warns(RuntimeWarning, match="LightTotals"):
+        assert Pipeline(fast=True).fast is None
+
+
+def test_c_records_have_the_fields_python_reads() -> None:
+    from otscope.agent import _fastscan as built
+
+    t = built.Table(0.05, 0, 1)
+    assert (t.light_count().live, t.light_count().created) == (0, 0)
+    assert t.counters(0).pk0 == 0 and t.state(0).fin == 0 and t.spec_counts(0).decoded == 0
+    assert built.LightTotals.n_fields == 10 and built.Adopted.n_fields == 20 and built.Event.n_fields == 7
+
+
+# ---- random valid OT traffic: both loops agree and no dissector is detached --------------------------------
+
+def _mbap(tid: int, unit: int, pdu: bytes) -> bytes:
+    return struct.pack(">HHHB", tid, 0, len(pdu) + 1, unit) + pdu           # MBAP header (Modbus/TCP 3.1.3)
+
+
+def _modbus_exchange(tid: int, unit: int, kind: str, n: int, addr: int) -> tuple[bytes, bytes]:
+    """A request and its answer, well formed (Modbus Application Protocol V1.1b3 6.3, 6.6, 6.12, 7)."""
+    if kind == "read":
+        req, rsp = struct.pack(">BHH", 3, addr, n), bytes([3, 2 * n]) + bytes(range(2 * n))
+    elif kind == "write1":
+        req = rsp = struct.pack(">BHH", 6, addr, n)
+    elif kind == "writen":
+        req, rsp = struct.pack(">BHHB", 16, addr, n, 2 * n) + bytes(2 * n), struct.pack(">BHH", 16, addr, n)
+    else:
+        req, rsp = struct.pack(">BHH", 3, addr, n), bytes([0x83, 2])         # exception: illegal data address
+    return _mbap(tid, unit, req), _mbap(tid, unit, rsp)
+
+
+modbus_traffic = st.lists(st.tuples(st.integers(0, 0xFFFF), st.integers(1, 247),
+                                    st.sampled_from(["read", "write1", "writen", "exception"]), st.integers(1, 100),
+                                    st.integers(0, 0xFFFF), st.integers(0, 12), st.integers(0, 12)),
+                          min_size=1, max_size=12)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(modbus_traffic, st.booleans())
+def test_random_valid_modbus_is_never_detached(tmp_path: Path, exchanges, handshake: bool) -> None:
+    from tests.support.frames import TcpSession
+
+    s = TcpSession("10.0.0.1", "10.0.0.2", 40000, 502)
+    if handshake:
+        s.handshake()
+    for tid, unit, kind, n, addr, cut_req, cut_rsp in exchanges:
+        req, rsp = _modbus_exchange(tid, unit, kind, n, addr)
+        for send, adu, cut in ((s.to_server, req, cut_req), (s.to_client, rsp, cut_rsp)):
+            if 0 < cut < len(adu):                 # one ADU in two segments
+                send(adu[:cut])
+                send(adu[cut:])
+            else:
+                send(adu)
+    path = write_pcap(tmp_path / "mb.pcap", s.frames)
+    assert canonical(path, True, valid=True) == canonical(path, False, valid=True)
+    (t,) = run_pipeline(path)[1].traffic
+    assert (t.protocol, t.bytes_decoded) == ("modbus", t.bytes_seen)          # every byte understood
