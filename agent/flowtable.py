@@ -27,6 +27,7 @@ from collections.abc import Callable
 from enum import IntEnum
 from typing import Any, NamedTuple, Protocol
 
+from otscope.agent import l2
 from otscope.agent.flows import BY, DK, HELD, OT_PORTS, PK, PL, SERVER_PORTS, Flow, orient
 from otscope.agent.decode import Packet
 from otscope.agent.hosts import INITIAL_TTLS, HostTable, IPAddr
@@ -35,7 +36,8 @@ from otscope.dissectors.base import Dissector
 
 UDP_TIMEOUT, TCP_TIMEOUT, CLOSED_TIMEOUT = 180.0, 900.0, 30.0
 FIN_BOTH = 3                 # Flow.fin: a FIN each way, or a RST
-DHCP_PORTS = (67, 68)        # DHCP datagrams go to the layer-2 dispatcher (no flow dissector)
+# UDP ports a frame parser claims (DHCP's 67/68 today): such datagrams go to the layer-2 dispatcher
+DATAGRAM_PORTS = frozenset(l2.udp_ports())
 PROTO = {"tcp": 6, "udp": 17}
 
 
@@ -497,4 +499,4 @@ def _disagreement(mod) -> str:  # type: ignore[no-untyped-def]
 
 def python_ports(tcp_ports: set[int], udp_ports: set[int]) -> tuple[set[int], set[int]]:
     """Ports whose flows Python must own: a dissector's, an OT label's, DHCP's."""
-    return tcp_ports | OT_PORTS.keys(), udp_ports | OT_PORTS.keys() | set(DHCP_PORTS)
+    return tcp_ports | OT_PORTS.keys(), udp_ports | OT_PORTS.keys() | DATAGRAM_PORTS

@@ -146,10 +146,6 @@ class L2Dispatcher:
         self._replay(self._run(p.protocol, lambda: p.facts(p.parse(payload), *ctx), vlan), frame, ts)
         return True
 
-    def dhcp(self, payload: bytes, src_ip: str, vlan: int, frame: int, ts: float) -> None:
-        """The capture loop's call for a datagram between UDP 67 and 68 (it checks the ports itself)."""
-        self.datagram(67, 68, payload, src_ip, vlan, frame, ts)
-
     def _sender(self, vlan: int, mac: str, ts: float) -> None:
         ent = self.hosts.get((vlan, mac))
         if ent is None:

@@ -21,7 +21,7 @@ from otscope.agent.accumulate import Accumulator, TrafficAccumulator
 from otscope.agent.decode import IP, LINKTYPE_ETHERNET, TCP, UDP, Decoder, Packet, mac_from
 from otscope.agent.dissector_host import DissectorHost
 from otscope.agent.flows import OT_PORTS, SERVER_PORTS, Flow
-from otscope.agent.flowtable import (DHCP_PORTS, DUPLICATE, UDP_TIMEOUT, CFlowTable, EventKind, FlowTable, FlowTotals,
+from otscope.agent.flowtable import (DATAGRAM_PORTS, DUPLICATE, UDP_TIMEOUT, CFlowTable, EventKind, FlowTable, FlowTotals,
                                      PyFlowTable, c_table, python_ports, shard_of)
 from otscope.agent.hosts import MAX_HOSTS, HostTable, IpNames
 from otscope.agent.l2 import L2Dispatcher
@@ -175,8 +175,8 @@ class Pipeline:
             diss = fl.diss
             if diss is not None:
                 self.dissectors.datagram(fl, diss, d, pkt.buf[p0:iend], pkt.ts, pkt.frame)
-            elif pkt.sp in DHCP_PORTS and pkt.dp in DHCP_PORTS:
-                self.l2.dhcp(pkt.buf[p0:iend], self.names(pkt.src), pkt.vlan, pkt.frame, pkt.ts)
+            elif pkt.sp in DATAGRAM_PORTS and pkt.dp in DATAGRAM_PORTS:
+                self.l2.datagram(pkt.sp, pkt.dp, pkt.buf[p0:iend], self.names(pkt.src), pkt.vlan, pkt.frame, pkt.ts)
 
     def _dispatch(self, events: list) -> None:
         """What the C fast path handed back, in capture order (see flowtable.EventKind)."""

@@ -171,8 +171,8 @@ def test_dhcp_anomaly_reaches_the_accumulator() -> None:
 
     acc = Accumulator("t")
     d = L2Dispatcher(acc)
-    d.dhcp(bootp(1, MSG_TYPE[3] + opt(81, b"\x10\x00\x00x"), yiaddr="0.0.0.0"), "0.0.0.0", 0, 1, 1.0)
-    d.dhcp(bootp(2, None), SERVER_IP, 0, 2, 2.0)
+    d.datagram(68, 67, bootp(1, MSG_TYPE[3] + opt(81, b"\x10\x00\x00x"), yiaddr="0.0.0.0"), "0.0.0.0", 0, 1, 1.0)
+    d.datagram(67, 68, bootp(2, None), SERVER_IP, 0, 2, 2.0)
     assert acc.anomalies[("dhcp", "fqdn-malformed")][0] == 1
     assert (0, "10.0.0.7", CLIENT, "high") in acc.bindings
 
