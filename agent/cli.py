@@ -230,14 +230,47 @@ class TokenScope(str, Enum):
 @token_app.command("create")
 def token_create(db: DbOpt = DEFAULT_URL,
                  scope: Annotated[TokenScope, typer.Option("--scope")] = TokenScope.read,
-                 name: Annotated[str, typer.Option(help="a label for the token")] = "") -> None:
+                 name: Annotated[str, typer.Option(help="a label for the token")] = "",
+                 expires_days: Annotated[float | None, typer.Option(
+                     "--expires-days", min=0.001, max=3650, help="valid for this many days (default: no expiry)")]
+                 = None) -> None:
     """Create an API token; it is printed once and stored only as a hash."""
     from otscope.api.security import Scope, create_token
 
     factory = _factory(db)
     with factory() as s, s.begin():
-        tok = create_token(s, Scope[scope.value.upper()], name)
+        tok = create_token(s, Scope[scope.value.upper()], name,
+                           None if expires_days is None else expires_days * 86400)
     typer.echo(tok)
+
+
+@token_app.command("list")
+def token_list(db: DbOpt = DEFAULT_URL) -> None:
+    """List API tokens (id, label, scope, state, dates); never the tokens themselves."""
+    import time
+
+    from otscope.api.security import list_tokens
+    from otscope.collector.queries import iso
+
+    now = time.time()
+    with _factory(db)() as s:
+        rows = list_tokens(s)
+    typer.echo(f"{'id':>4}  {'scope':<6} {'state':<8} {'created':<28} {'expires':<28} name")
+    for t in rows:
+        typer.echo(f"{t.id:>4}  {t.scope:<6} {t.state(now):<8} {iso(t.created_at) or '':<28} "
+                   f"{iso(t.expires_at) or 'never':<28} {t.name}")
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: Annotated[int, typer.Argument(min=1, help="the id shown by `otscope token list`")],
+                 db: DbOpt = DEFAULT_URL) -> None:
+    """Revoke an API token by its id: it stops working at once."""
+    from otscope.api.security import revoke_token
+
+    with _factory(db)() as s, s.begin():
+        if not revoke_token(s, token_id):
+            fail(f"no token with id {token_id}", 1)
+    typer.echo(f"token {token_id} revoked")
 
 
 @app.command()

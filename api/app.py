@@ -6,12 +6,12 @@ from pathlib import Path
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from otscope import __version__
-from otscope.api.routes import assets, communications, coverage, export, ingest, misc, register
-from otscope.api.settings import Settings
+from otscope.api.routes import assets, communications, coverage, export, ingest, misc, register, tokens
+from otscope.api.settings import Settings, host_allowed
 from otscope.collector.db import init_schema, make_engine, session_factory
 
 STATIC = Path(__file__).with_name("static")
@@ -28,14 +28,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     engine = make_engine(settings.db_url)
     init_schema(engine)
-    app = FastAPI(title="otscope", version=__version__,
+    # /docs is the package's own page (static/docs.html): FastAPI's Swagger UI would load from a CDN, which the
+    # appliance cannot reach and the CSP forbids
+    app = FastAPI(title="otscope", version=__version__, docs_url=None, redoc_url=None,
                   description="Passive OT asset inventory: assets, communications and visibility coverage.")
     app.state.settings = settings
     app.state.sessions = session_factory(engine)
     app.state.coverage_cache = {}
     app.state.segments_cache = {}
     for r in (misc.router, assets.router, communications.router, coverage.router, register.router, export.router,
-              ingest.router):
+              ingest.router, tokens.router):
         app.include_router(r)
 
     @app.exception_handler(HTTPException)
@@ -52,15 +54,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"detail": "internal error"}, status_code=500)
 
     @app.middleware("http")
-    async def headers(request: Request, call_next):  # type: ignore[no-untyped-def]
-        response = await call_next(request)
+    async def guard(request: Request, call_next):  # type: ignore[no-untyped-def]
+        """Every response, errors included, carries the security headers; a request whose Host is not this
+        server's (a DNS-rebinding page reading a loopback inventory) is refused before any route runs."""
+        if not host_allowed(request.headers.get("host", ""), settings):
+            response: Response = JSONResponse({"detail": "host not allowed"}, status_code=421)
+        else:
+            try:
+                response = await call_next(request)
+            except Exception:                      # the last resort: a JSON 500, never a stack trace
+                response = JSONResponse({"detail": "internal error"}, status_code=500)
         for k, v in SECURITY_HEADERS.items():
             response.headers.setdefault(k, v)
         return response
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     def dashboard() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    @app.api_route("/docs", methods=["GET", "HEAD"], include_in_schema=False)
+    def docs() -> FileResponse:
+        return FileResponse(STATIC / "docs.html", media_type="text/html")
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

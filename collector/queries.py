@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Float, cast, func, select
 from sqlalchemy.orm import Session
 
 from otscope.collector import merge
@@ -183,12 +183,13 @@ def coverage(s: Session, *, target: float = ASSET_TARGET, traffic_target: float 
             g = groups[kind][key]
             g[0] += 1
             g[1] += int(x.summary.identified)
-    seen, decoded, packets = s.execute(select(func.coalesce(func.sum(TrafficStat.bytes_seen), 0),
-                                              func.coalesce(func.sum(TrafficStat.bytes_decoded), 0),
-                                              func.coalesce(func.sum(TrafficStat.packets), 0))).one()
+    # sums as floats: an integer SUM over many saturated rows would overflow (SQLite raises on it)
+    seen, decoded, packets = s.execute(select(func.coalesce(func.sum(cast(TrafficStat.bytes_seen, Float)), 0),
+                                              func.coalesce(func.sum(cast(TrafficStat.bytes_decoded, Float)), 0),
+                                              func.coalesce(func.sum(cast(TrafficStat.packets, Float)), 0))).one()
     per_proto = [{"protocol": p, "bytes_seen": int(bs), "bytes_decoded": int(bd), "share": _share(int(bd), int(bs))}
-                 for p, bs, bd in s.execute(select(TrafficStat.protocol, func.sum(TrafficStat.bytes_seen),
-                                                   func.sum(TrafficStat.bytes_decoded))
+                 for p, bs, bd in s.execute(select(TrafficStat.protocol, func.sum(cast(TrafficStat.bytes_seen, Float)),
+                                                   func.sum(cast(TrafficStat.bytes_decoded, Float)))
                                             .group_by(TrafficStat.protocol).order_by(TrafficStat.protocol))]
     gaps = []
     for x in ot:

@@ -171,3 +171,17 @@ def test_auto_workers_by_file_size() -> None:
     assert auto_workers(AUTO_WORKERS_FROM - 1, 2) == 1
     assert auto_workers(AUTO_WORKERS_FROM, 2) == 2
     assert auto_workers(10 * AUTO_WORKERS_FROM, 64) == 8
+
+
+def test_token_list_revoke_expiry(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path}/tok.db"
+    tok = otscope("token", "create", "--db", db, "--scope", "read", "--name", "ops", "--expires-days", "30",
+                  check=True).stdout.strip()
+    assert tok.startswith("ots_")
+    listed = otscope("token", "list", "--db", db, check=True).stdout
+    assert "ops" in listed and "active" in listed and tok not in listed and "never" not in listed
+    r = otscope("token", "revoke", "1", "--db", db)
+    assert r.returncode == 0 and "revoked" in r.stdout
+    assert "revoked" in otscope("token", "list", "--db", db, check=True).stdout
+    missing = otscope("token", "revoke", "42", "--db", db)
+    assert missing.returncode == 1 and missing.stderr.strip() == "otscope: no token with id 42"

@@ -75,4 +75,4 @@ def test_pre_migration_database_is_stamped(tmp_path: Path) -> None:
     Base.metadata.create_all(engine)
     init_schema(engine)
     with engine.connect() as conn:
-        assert conn.exec_driver_sql("select version_num from alembic_version").scalar() == "0001"
+        assert conn.exec_driver_sql("select version_num from alembic_version").scalar() == HEAD
