@@ -276,7 +276,9 @@ def token_revoke(token_id: Annotated[int, typer.Argument(min=1, help="the id sho
 @app.command()
 def serve(db: DbOpt = DEFAULT_URL,
           host: Annotated[str, typer.Option(help="bind address (default loopback only)")] = "127.0.0.1",
-          port: Annotated[int, typer.Option(min=1, max=65535)] = 8080) -> None:
+          port: Annotated[int, typer.Option(min=1, max=65535)] = 8080,
+          workers: Annotated[int, typer.Option(min=1, max=16, help="uvicorn worker processes (2 on a 2-core "
+                                                                   "appliance: see README)")] = 1) -> None:
     """Serve the API and the dashboard (uvicorn). Off loopback, tokens are required and must exist."""
     import uvicorn
 
@@ -293,7 +295,13 @@ def serve(db: DbOpt = DEFAULT_URL,
     settings = Settings.from_env(db_url=db, host=host, require_auth=not local)
     typer.echo(f"otscope API on http://{host}:{port}/ (docs /docs, auth {'required' if not local else 'for writes'})",
                err=True)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", server_header=False)
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", server_header=False)
+        return
+    # several processes: each builds its app from the environment (the settings travel as variables)
+    os.environ.update({"OTSCOPE_DB": db, "OTSCOPE_SERVE_HOST": host, "OTSCOPE_REQUIRE_AUTH": "0" if local else "1"})
+    uvicorn.run("otscope.api.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+                log_level="warning", server_header=False)
 
 
 @app.command()

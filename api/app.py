@@ -6,10 +6,12 @@ from pathlib import Path
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from fastapi.staticfiles import StaticFiles
 
 from otscope import __version__
+from otscope.api.cache import ResponseCache
 from otscope.api.routes import assets, communications, coverage, export, ingest, misc, register, tokens
 from otscope.api.settings import Settings, host_allowed
 from otscope.collector.db import init_schema, make_engine, session_factory
@@ -24,6 +26,44 @@ SECURITY_HEADERS = {
 }
 
 
+_HEADERS = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+
+
+class Guard:
+    """Pure ASGI middleware (no per-request task or body copy, unlike @app.middleware): every response, errors
+    included, carries the security headers; a request whose Host is not this server's (a DNS-rebinding page
+    reading a loopback inventory) is refused with 421 before any route runs; an exception that escapes
+    everything else becomes a JSON 500, never a stack trace."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app, self.settings = app, settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        host = next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"host"), "")
+        started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                have = {k.lower() for k, _v in message.get("headers", ())}
+                message["headers"] = list(message.get("headers", ())) + [h for h in _HEADERS if h[0] not in have]
+            await send(message)
+
+        if not host_allowed(host, self.settings):
+            await JSONResponse({"detail": "host not allowed"}, status_code=421)(scope, receive, send_with_headers)
+            return
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            if started:
+                raise
+            await JSONResponse({"detail": "internal error"}, status_code=500)(scope, receive, send_with_headers)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     engine = make_engine(settings.db_url)
@@ -36,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessions = session_factory(engine)
     app.state.coverage_cache = {}
     app.state.segments_cache = {}
+    app.state.response_cache = ResponseCache()
     for r in (misc.router, assets.router, communications.router, coverage.router, register.router, export.router,
               ingest.router, tokens.router):
         app.include_router(r)
@@ -53,20 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def crash(_req: Request, _exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": "internal error"}, status_code=500)
 
-    @app.middleware("http")
-    async def guard(request: Request, call_next):  # type: ignore[no-untyped-def]
-        """Every response, errors included, carries the security headers; a request whose Host is not this
-        server's (a DNS-rebinding page reading a loopback inventory) is refused before any route runs."""
-        if not host_allowed(request.headers.get("host", ""), settings):
-            response: Response = JSONResponse({"detail": "host not allowed"}, status_code=421)
-        else:
-            try:
-                response = await call_next(request)
-            except Exception:                      # the last resort: a JSON 500, never a stack trace
-                response = JSONResponse({"detail": "internal error"}, status_code=500)
-        for k, v in SECURITY_HEADERS.items():
-            response.headers.setdefault(k, v)
-        return response
+    app.add_middleware(Guard, settings=settings)
 
     @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     def dashboard() -> FileResponse:
@@ -78,3 +106,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app of one `otscope serve --workers N` process: settings from the environment it was given."""
+    import os
+
+    return create_app(Settings.from_env(host=os.environ.get("OTSCOPE_SERVE_HOST", "127.0.0.1"),
+                                        require_auth=os.environ.get("OTSCOPE_REQUIRE_AUTH") == "1"))

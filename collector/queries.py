@@ -262,11 +262,19 @@ def _like(text: str) -> str:
 def search_assets(s: Session, *, role: str | None = None, vendor: str | None = None, protocol: str | None = None,
                   subnet: str | None = None, vlan: int | None = None, identified: bool | None = None,
                   q: str | None = None, parent: int | None = None, limit: int = 50, offset: int = 0,
-                  with_facts: bool = True) -> tuple[list[dict[str, Any]], int]:
-    """Assets matching every given filter, paginated; all values are bound parameters, never SQL text."""
+                  with_facts: bool = True, ids: Sequence[int] | None = None) -> tuple[list[dict[str, Any]], int]:
+    """Assets matching every given filter, paginated; all values are bound parameters, never SQL text.
+    ``ids``: only these assets (the result of an in-memory text search, collector/search.py)."""
     from sqlalchemy import exists, or_
 
     cond = []
+    if ids is not None:
+        if not ids:
+            return [], 0
+        if not any((role, vendor, protocol, subnet, vlan is not None, identified is not None, q, parent)):
+            page = list(ids[offset:offset + limit])          # the search alone: page it without a query
+            return [asset_dict(b, with_facts=with_facts) for b in load_bundles(s, page)], len(ids)
+        cond.append(Asset.id.in_(list(ids)))
     if role:
         cond.append(Asset.role == role)
     if vendor:
