@@ -231,20 +231,55 @@ class TokenScope(str, Enum):
 @token_app.command("create")
 def token_create(db: DbOpt = DEFAULT_URL,
                  scope: Annotated[TokenScope, typer.Option("--scope")] = TokenScope.read,
-                 name: Annotated[str, typer.Option(help="a label for the token")] = "") -> None:
+                 name: Annotated[str, typer.Option(help="a label for the token")] = "",
+                 expires_days: Annotated[float | None, typer.Option(
+                     "--expires-days", min=0.001, max=3650, help="valid for this many days (default: no expiry)")]
+                 = None) -> None:
     """Create an API token; it is printed once and stored only as a hash."""
     from otscope.api.security import Scope, create_token
 
     factory = _factory(db)
     with factory() as s, s.begin():
-        tok = create_token(s, Scope[scope.value.upper()], name)
+        tok = create_token(s, Scope[scope.value.upper()], name,
+                           None if expires_days is None else expires_days * 86400)
     typer.echo(tok)
+
+
+@token_app.command("list")
+def token_list(db: DbOpt = DEFAULT_URL) -> None:
+    """List API tokens (id, label, scope, state, dates); never the tokens themselves."""
+    import time
+
+    from otscope.api.security import list_tokens
+    from otscope.collector.queries import iso
+
+    now = time.time()
+    with _factory(db)() as s:
+        rows = list_tokens(s)
+    typer.echo(f"{'id':>4}  {'scope':<6} {'state':<8} {'created':<28} {'expires':<28} name")
+    for t in rows:
+        typer.echo(f"{t.id:>4}  {t.scope:<6} {t.state(now):<8} {iso(t.created_at) or '':<28} "
+                   f"{iso(t.expires_at) or 'never':<28} {t.name}")
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: Annotated[int, typer.Argument(min=1, help="the id shown by `otscope token list`")],
+                 db: DbOpt = DEFAULT_URL) -> None:
+    """Revoke an API token by its id: it stops working at once."""
+    from otscope.api.security import revoke_token
+
+    with _factory(db)() as s, s.begin():
+        if not revoke_token(s, token_id):
+            fail(f"no token with id {token_id}", 1)
+    typer.echo(f"token {token_id} revoked")
 
 
 @app.command()
 def serve(db: DbOpt = DEFAULT_URL,
           host: Annotated[str, typer.Option(help="bind address (default loopback only)")] = "127.0.0.1",
-          port: Annotated[int, typer.Option(min=1, max=65535)] = 8080) -> None:
+          port: Annotated[int, typer.Option(min=1, max=65535)] = 8080,
+          workers: Annotated[int, typer.Option(min=1, max=16, help="uvicorn worker processes (2 on a 2-core "
+                                                                   "appliance: see README)")] = 1) -> None:
     """Serve the API and the dashboard (uvicorn). Off loopback, tokens are required and must exist."""
     import uvicorn
 
@@ -261,7 +296,13 @@ def serve(db: DbOpt = DEFAULT_URL,
     settings = Settings.from_env(db_url=db, host=host, require_auth=not local)
     typer.echo(f"otscope API on http://{host}:{port}/ (docs /docs, auth {'required' if not local else 'for writes'})",
                err=True)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", server_header=False)
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", server_header=False)
+        return
+    # several processes: each builds its app from the environment (the settings travel as variables)
+    os.environ.update({"OTSCOPE_DB": db, "OTSCOPE_SERVE_HOST": host, "OTSCOPE_REQUIRE_AUTH": "0" if local else "1"})
+    uvicorn.run("otscope.api.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+                log_level="warning", server_header=False)
 
 
 @app.command()

@@ -7,11 +7,13 @@ from pathlib import Path
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from fastapi.staticfiles import StaticFiles
 
 from otscope import __version__
-from otscope.api.routes import assets, communications, coverage, export, ingest, misc, register
-from otscope.api.settings import Settings
+from otscope.api.cache import ResponseCache
+from otscope.api.routes import assets, communications, coverage, export, ingest, misc, register, tokens
+from otscope.api.settings import Settings, host_allowed
 from otscope.collector.db import init_schema, make_engine, session_factory
 
 STATIC = Path(__file__).with_name("static")
@@ -24,18 +26,59 @@ SECURITY_HEADERS = {
 }
 
 
+_HEADERS = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+
+
+class Guard:
+    """Pure ASGI middleware (no per-request task or body copy, unlike @app.middleware): every response, errors
+    included, carries the security headers; a request whose Host is not this server's (a DNS-rebinding page
+    reading a loopback inventory) is refused with 421 before any route runs; an exception that escapes
+    everything else becomes a JSON 500, never a stack trace."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app, self.settings = app, settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        host = next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"host"), "")
+        started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                have = {k.lower() for k, _v in message.get("headers", ())}
+                message["headers"] = list(message.get("headers", ())) + [h for h in _HEADERS if h[0] not in have]
+            await send(message)
+
+        if not host_allowed(host, self.settings):
+            await JSONResponse({"detail": "host not allowed"}, status_code=421)(scope, receive, send_with_headers)
+            return
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            if started:
+                raise
+            await JSONResponse({"detail": "internal error"}, status_code=500)(scope, receive, send_with_headers)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     engine = make_engine(settings.db_url)
     init_schema(engine)
-    app = FastAPI(title="otscope", version=__version__,
+    # /docs is the package's own page (static/docs.html): FastAPI's Swagger UI would load from a CDN, which the
+    # appliance cannot reach and the CSP forbids
+    app = FastAPI(title="otscope", version=__version__, docs_url=None, redoc_url=None,
                   description="Passive OT asset inventory: assets, communications and visibility coverage.")
     app.state.settings = settings
     app.state.sessions = session_factory(engine)
     app.state.coverage_cache = {}
     app.state.segments_cache = {}
+    app.state.response_cache = ResponseCache()
     for r in (misc.router, assets.router, communications.router, coverage.router, register.router, export.router,
-              ingest.router):
+              ingest.router, tokens.router):
         app.include_router(r)
 
     @app.exception_handler(HTTPException)
@@ -51,16 +94,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def crash(_req: Request, _exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": "internal error"}, status_code=500)
 
-    @app.middleware("http")
-    async def headers(request: Request, call_next):  # type: ignore[no-untyped-def]
-        response = await call_next(request)
-        for k, v in SECURITY_HEADERS.items():
-            response.headers.setdefault(k, v)
-        return response
+    app.add_middleware(Guard, settings=settings)
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     def dashboard() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
+    @app.api_route("/docs", methods=["GET", "HEAD"], include_in_schema=False)
+    def docs() -> FileResponse:
+        return FileResponse(STATIC / "docs.html", media_type="text/html")
+
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app of one `otscope serve --workers N` process: settings from the environment it was given."""
+    import os
+
+    return create_app(Settings.from_env(host=os.environ.get("OTSCOPE_SERVE_HOST", "127.0.0.1"),
+                                        require_auth=os.environ.get("OTSCOPE_REQUIRE_AUTH") == "1"))

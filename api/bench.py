@@ -1,6 +1,7 @@
 """API latency benchmark: /assets and /coverage on an inventory of 10,000 assets and 100,000 communications.
 
     python -m otscope.api.bench [--assets 10000] [--comms 100000] [--requests 100]
+    python -m otscope.api.bench --clients 50 --seconds 10 [--workers 2]     # load: 50 concurrent clients
 
 Builds the inventory in a temporary SQLite file (or --db URL), serves it with uvicorn in a child process,
 and times real HTTP requests from this process; prints p50/p95/max per endpoint (cold = first request).
@@ -88,7 +89,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--comms", type=int, default=100_000)
     ap.add_argument("--requests", type=int, default=100)
     ap.add_argument("--db")
+    ap.add_argument("--clients", type=int, default=0, help="load mode: this many concurrent clients (max 200)")
+    ap.add_argument("--seconds", type=float, default=10.0, help="load mode: how long each endpoint is loaded")
+    ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (otscope serve --workers)")
     args = ap.parse_args(argv)
+    args.clients = min(max(args.clients, 0), 200)
+    args.seconds = min(max(args.seconds, 1.0), 120.0)
     with tempfile.TemporaryDirectory() as d:
         url = args.db or f"sqlite:///{d}/bench.db"
         t = time.perf_counter()
@@ -96,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"inventory: {args.assets:,} assets, {args.comms:,} communications ({time.perf_counter() - t:.1f} s)")
         port = free_port()
         exe = str(Path(sys.executable).with_name("otscope"))
-        proc = subprocess.Popen([exe, "serve", "--db", url, "--port", str(port)], stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen([exe, "serve", "--db", url, "--port", str(port), "--workers", str(args.workers)],
+                                stderr=subprocess.DEVNULL)
         try:
             base = f"http://127.0.0.1:{port}"
             with httpx.Client(base_url=base, timeout=30) as c:
@@ -106,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
                         break
                     except httpx.TransportError:
                         time.sleep(0.05)
+                if args.clients:
+                    load(base, args.clients, args.seconds, args.workers)
+                    return 0
                 print(f"{'endpoint':<48} {'cold ms':>8} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
                 for path in ("/api/v1/assets", "/api/v1/assets?role=plc&vendor=siem&limit=100",
                              "/api/v1/assets?q=dev-99", "/api/v1/coverage", "/api/v1/communications?limit=500"):
@@ -122,6 +132,66 @@ def main(argv: list[str] | None = None) -> int:
             proc.terminate()
             proc.wait(timeout=10)
     return 0
+
+
+# (label, path template): {n} is a random term per request, so a search load is not one cached page
+LOAD_PATHS = (("first page", "/api/v1/assets", 1),
+              ("text search, 20 terms", "/api/v1/assets?q=dev-{n}", 20),
+              ("text search, 2000 terms", "/api/v1/assets?q=dev-{n}", 2000))
+
+
+async def _get(reader, writer, host: str, path: str) -> int:  # type: ignore[no-untyped-def]
+    """One GET on a kept-alive HTTP/1.1 connection; returns the status. A tiny client on purpose: a full HTTP
+    library costs more CPU per request than the server on this 2-core machine and would measure itself."""
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\n\r\n".encode())
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    await reader.readexactly(length)
+    return status
+
+
+def load(base: str, clients: int, seconds: float, workers: int) -> None:
+    """``clients`` concurrent clients (one kept-alive connection each) request one endpoint for ``seconds``;
+    bounded in time and aimed at loopback only. Prints requests/s and latency percentiles per endpoint."""
+    import asyncio
+    from urllib.parse import urlsplit
+
+    u = urlsplit(base)
+    host, port = u.hostname or "127.0.0.1", u.port or 80
+
+    async def client(k: int, path: str, terms: int, stop: float, out: list[float], errors: list[int]) -> None:
+        rnd = random.Random(k)
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            while time.perf_counter() < stop:
+                t = time.perf_counter()
+                status = await _get(reader, writer, f"{host}:{port}", path.format(n=rnd.randint(1, terms)))
+                if status != 200:
+                    errors.append(status)
+                out.append((time.perf_counter() - t) * 1000)
+        finally:
+            writer.close()
+
+    async def run(path: str, terms: int) -> tuple[list[float], list[int], float]:
+        out: list[float] = []
+        errors: list[int] = []
+        t0 = time.perf_counter()
+        await asyncio.gather(*(client(k, path, terms, t0 + seconds, out, errors) for k in range(clients)))
+        return out, errors, time.perf_counter() - t0
+
+    print(f"load: {clients} concurrent clients, {seconds:.0f} s per endpoint, {workers} uvicorn worker(s)")
+    print(f"{'endpoint':<32} {'requests':>9} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    for label, path, terms in LOAD_PATHS:
+        times, errors, took = asyncio.run(run(path, terms))
+        times.sort()
+        pct = (lambda q: times[min(len(times) - 1, int(q * (len(times) - 1)))])
+        print(f"{label:<32} {len(times):>9} {len(times) / took:>8.1f} {pct(0.5):>8.1f} {pct(0.95):>8.1f} "
+              f"{pct(0.99):>8.1f} {len(errors):>7}")
 
 
 if __name__ == "__main__":

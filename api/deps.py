@@ -51,6 +51,7 @@ def require(scope: Scope) -> Callable[..., Scope]:
 
 Read = Depends(require(Scope.READ))
 Write = Depends(require(Scope.WRITE))
+Admin = Depends(require(Scope.ADMIN))
 
 
 async def read_body(request: Request, limit: int, what: str) -> bytes:

@@ -236,3 +236,25 @@ class ProtocolOut(BaseModel):
     ot: bool = Field(description="an industrial protocol: its labels make an asset OT")
     colour: str | None = Field(description="dashboard colour, if it has one")
     labels: list[str] = Field(description="the protocol labels (fact field 'protocol') it emits")
+
+
+class TokenOut(BaseModel):
+    """A token as listed: never the token itself nor its hash."""
+
+    id: int
+    name: str
+    scope: str
+    state: str = Field(description="active | expired | revoked")
+    created_at: str
+    expires_at: str | None
+    revoked_at: str | None
+
+
+class TokenCreate(BaseModel):
+    scope: str = Field(pattern="^(read|write|admin)$")
+    name: str = Field(default="", max_length=128)
+    expires_in_days: float | None = Field(default=None, gt=0, le=3650)
+
+
+class TokenCreated(TokenOut):
+    token: str = Field(description="shown once; stored only as a hash")

@@ -165,6 +165,8 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(128), unique=True)
     scope: Mapped[str] = mapped_column(String(16))          # read | write | admin
     created_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float | None] = mapped_column(Float, nullable=True)    # None: never expires
+    revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True)    # None: not revoked
 
 
 class IngestLock(Base):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Float, cast, func, select
 from sqlalchemy.orm import Session
 
 from otscope.collector import merge
@@ -195,12 +195,13 @@ def coverage(s: Session, *, target: float = ASSET_TARGET, traffic_target: float 
             g = groups[kind][key]
             g[0] += 1
             g[1] += int(x.summary.identified)
-    seen, decoded, packets = s.execute(select(func.coalesce(func.sum(TrafficStat.bytes_seen), 0),
-                                              func.coalesce(func.sum(TrafficStat.bytes_decoded), 0),
-                                              func.coalesce(func.sum(TrafficStat.packets), 0))).one()
+    # sums as floats: an integer SUM over many saturated rows would overflow (SQLite raises on it)
+    seen, decoded, packets = s.execute(select(func.coalesce(func.sum(cast(TrafficStat.bytes_seen, Float)), 0),
+                                              func.coalesce(func.sum(cast(TrafficStat.bytes_decoded, Float)), 0),
+                                              func.coalesce(func.sum(cast(TrafficStat.packets, Float)), 0))).one()
     per_proto = [{"protocol": p, "bytes_seen": int(bs), "bytes_decoded": int(bd), "share": _share(int(bd), int(bs))}
-                 for p, bs, bd in s.execute(select(TrafficStat.protocol, func.sum(TrafficStat.bytes_seen),
-                                                   func.sum(TrafficStat.bytes_decoded))
+                 for p, bs, bd in s.execute(select(TrafficStat.protocol, func.sum(cast(TrafficStat.bytes_seen, Float)),
+                                                   func.sum(cast(TrafficStat.bytes_decoded, Float)))
                                             .group_by(TrafficStat.protocol).order_by(TrafficStat.protocol))]
     gaps = []
     for x in ot:
@@ -274,11 +275,19 @@ def _like(text: str) -> str:
 def search_assets(s: Session, *, role: str | None = None, vendor: str | None = None, protocol: str | None = None,
                   subnet: str | None = None, vlan: int | None = None, identified: bool | None = None,
                   q: str | None = None, parent: int | None = None, limit: int = 50, offset: int = 0,
-                  with_facts: bool = True) -> tuple[list[dict[str, Any]], int]:
-    """Assets matching every given filter, paginated; all values are bound parameters, never SQL text."""
+                  with_facts: bool = True, ids: Sequence[int] | None = None) -> tuple[list[dict[str, Any]], int]:
+    """Assets matching every given filter, paginated; all values are bound parameters, never SQL text.
+    ``ids``: only these assets (the result of an in-memory text search, collector/search.py)."""
     from sqlalchemy import exists, or_
 
     cond = []
+    if ids is not None:
+        if not ids:
+            return [], 0
+        if not any((role, vendor, protocol, subnet, vlan is not None, identified is not None, q, parent)):
+            page = list(ids[offset:offset + limit])          # the search alone: page it without a query
+            return [asset_dict(b, with_facts=with_facts) for b in load_bundles(s, page)], len(ids)
+        cond.append(Asset.id.in_(list(ids)))
     if role:
         cond.append(Asset.role == role)
     if vendor:

@@ -8,6 +8,7 @@ import csv
 import io
 import ipaddress
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -34,21 +35,19 @@ def parse_csv(data: bytes) -> tuple[list[dict[str, str | None]], list[str]]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise RegisterError("the register must be UTF-8 CSV") from None
+    # strict: an unclosed quote is an error, not a field that swallows the rest of the file
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
     try:
-        return _parse_rows(text)
+        fieldnames = reader.fieldnames
     except csv.Error as exc:
-        raise RegisterError(f"malformed CSV: {exc}") from None
-
-
-def _parse_rows(text: str) -> tuple[list[dict[str, str | None]], list[str]]:
-    reader = csv.DictReader(io.StringIO(text, newline=""))     # newline="": csv handles \r, \n, \r\n itself
-    if not reader.fieldnames:
+        raise RegisterError(f"line 1: {_csv_problem(exc)}") from None
+    if not fieldnames:
         raise RegisterError("empty register")
-    header = {h.strip().lower() for h in reader.fieldnames if h}
+    header = {h.strip().lower() for h in fieldnames if h}
     if not header & {"ip", "mac"}:
         raise RegisterError(f"the register needs an ip or mac column (columns: {', '.join(COLUMNS)})")
     rows, rejected = [], []
-    for n, raw in enumerate(reader, start=2):
+    for n, raw in _rows(reader):
         if n > MAX_ROWS + 1:
             raise RegisterError(f"more than {MAX_ROWS} rows")
         row = {k.strip().lower(): (v or "").strip() for k, v in raw.items() if k}
@@ -70,6 +69,29 @@ def _parse_rows(text: str) -> tuple[list[dict[str, str | None]], list[str]]:
             continue
         rows.append(out)
     return rows, rejected
+
+
+def _csv_problem(exc: csv.Error) -> str:
+    msg = str(exc)
+    if "field larger than field limit" in msg:
+        return f"a field is longer than {csv.field_size_limit()} characters"
+    if "unexpected end of data" in msg or "EOF" in msg:
+        return "a quoted field is not closed"
+    return msg[:200]
+
+
+def _rows(reader: csv.DictReader) -> Iterator[tuple[int, dict[str, str]]]:  # type: ignore[type-arg]
+    """(line number, row); a CSV syntax error becomes a RegisterError naming the line where it was found."""
+    start = reader.line_num + 1                   # the line the next record starts on
+    while True:
+        try:
+            raw = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise RegisterError(f"line {start}: {_csv_problem(exc)}") from None
+        yield reader.line_num, raw
+        start = reader.line_num + 1
 
 
 def replace(s: Session, rows: list[dict[str, str | None]]) -> int:

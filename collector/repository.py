@@ -8,6 +8,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from otscope.collector import merge
+from otscope.contract import MAX_TOTAL
 from otscope.collector.models import (
     Address,
     AnomalyStat,
@@ -179,6 +180,11 @@ def comms_between(s: Session, clients: Sequence[int]) -> CommIndex:
     return out
 
 
+def plus(total: int, delta: int) -> int:
+    """A running total that saturates below 2^62 instead of overflowing its 64-bit column (or a SUM of two)."""
+    return min(total + delta, MAX_TOTAL)
+
+
 def add_comm(s: Session, known: CommIndex, client_id: int, server_id: int, protocol: str, transport: str, port: int,
              packets: int, nbytes: int, first: float, last: float, profile: dict[str, int]) -> None:
     """Add a conversation's counts (deltas) to its row, creating it the first time (merge.conversation_label
@@ -204,14 +210,14 @@ def add_comm(s: Session, known: CommIndex, client_id: int, server_id: int, proto
             s.add(row)
         known.put(row)
         return
-    row.packets += packets
-    row.bytes += nbytes
+    row.packets = plus(row.packets, packets)
+    row.bytes = plus(row.bytes, nbytes)
     row.first_seen = min(row.first_seen, first)
     row.last_seen = max(row.last_seen, last)
     if profile:
         merged = dict(row.profile or {})
         for k, v in profile.items():
-            merged[k] = merged.get(k, 0) + v
+            merged[k] = plus(merged.get(k, 0), v)
         row.profile = merged
 
 
@@ -227,9 +233,9 @@ def put_traffic(s: Session, sensor: str, protocol: str, packets: int, seen: int,
     if row is None:
         s.add(TrafficStat(sensor=sensor, protocol=protocol, packets=packets, bytes_seen=seen, bytes_decoded=decoded))
     else:
-        row.packets += packets
-        row.bytes_seen += seen
-        row.bytes_decoded += decoded
+        row.packets = plus(row.packets, packets)
+        row.bytes_seen = plus(row.bytes_seen, seen)
+        row.bytes_decoded = plus(row.bytes_decoded, decoded)
 
 
 def put_anomaly(s: Session, sensor: str, protocol: str, kind: str, count: int, evidence: str) -> None:
@@ -238,7 +244,7 @@ def put_anomaly(s: Session, sensor: str, protocol: str, kind: str, count: int, e
     if row is None:
         s.add(AnomalyStat(sensor=sensor, protocol=protocol, kind=kind, count=count, first_evidence=evidence))
     else:
-        row.count += count
+        row.count = plus(row.count, count)
 
 
 def put_sensor(s: Session, name: str, now: float, stats: dict) -> None:

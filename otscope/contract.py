@@ -12,6 +12,7 @@ the sensor and timestamp for live capture.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
@@ -19,6 +20,16 @@ from typing import Any
 SCHEMA_VERSION = 1
 MAX_STR = 256          # wire strings are hostile: every string in the contract is bounded
 MAX_OBSERVATIONS = 200_000
+# Bounds on numbers, so a batch that passes validation can never break a later read:
+# timestamps in a plausible range (1970 .. 2100: datetime renders them, JSON keeps them exact);
+MIN_TS, MAX_TS = 0.0, 4_102_444_800.0
+# counts and bytes of one observation: 2^48 each, so a SUM over 32,768 rows still fits a signed 64-bit column
+# (the collector's running totals saturate at MAX_TOTAL for the same reason);
+MAX_COUNT = 1 << 48
+MAX_TOTAL = (1 << 62) - 1
+MAX_PORT = 65535
+MAX_VLAN = 0xFFFFFF     # 802.1Q id, or QinQ outer << 12 | inner
+MAX_JSON_DEPTH = 32     # a batch is 5 levels deep; anything far deeper is refused before it is parsed
 
 
 class ContractError(ValueError):
@@ -171,25 +182,56 @@ def _str(v: Any, where: str, optional: bool = False, limit: int = MAX_STR) -> st
     return clip(v, limit)
 
 
-def _num(v: Any, where: str, kind: type = int, optional: bool = False) -> Any:
+def _num(v: Any, where: str, kind: type = int, optional: bool = False, limit: float = MAX_COUNT) -> Any:
     if v is None and optional:
         return None
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise ContractError(f"{where}: expected a number")
     if kind is int and not isinstance(v, int):
         raise ContractError(f"{where}: expected an integer")
+    if v != v or v in (float("inf"), float("-inf")):
+        raise ContractError(f"{where}: not a finite number")
     if v < 0:
         raise ContractError(f"{where}: negative")
+    if v > limit:
+        raise ContractError(f"{where}: larger than {limit:g}")
     return v
+
+
+def _ts(v: Any, where: str, optional: bool = False) -> Any:
+    """A timestamp (epoch seconds) in a plausible range."""
+    t = _num(v, where, float, optional, MAX_TS)
+    if t is not None and t < MIN_TS:
+        raise ContractError(f"{where}: timestamp out of range")
+    return t
+
+
+def _mac(v: Any, where: str) -> str:
+    """A MAC address as the sensor writes it: six lower-case hex octets joined by colons."""
+    m = _str(v, where, limit=32)
+    assert m is not None
+    parts = m.split(":")
+    if len(parts) != 6 or not all(len(p) == 2 and all(c in "0123456789abcdef" for c in p) for p in parts):
+        raise ContractError(f"{where}: not a MAC address (aa:bb:cc:dd:ee:ff)")
+    return m
+
+
+def _ip(v: Any, where: str) -> str:
+    a = _str(v, where, limit=64)
+    try:
+        ipaddress.ip_address(a)
+        return a  # type: ignore[return-value]
+    except ValueError:
+        raise ContractError(f"{where}: not an IP address") from None
 
 
 def _subject(obj: Any, where: str) -> Subject:
     o = _check_keys(obj, Subject, where)
-    vlan = _num(o.get("vlan"), where + ".vlan")
-    if vlan > 0xFFFFFF:
-        raise ContractError(f"{where}.vlan: out of range")
-    s = Subject(vlan=vlan, ip=_str(o.get("ip"), where + ".ip", True, 64),
-                mac=_str(o.get("mac"), where + ".mac", True, 32),
+    vlan = _num(o.get("vlan"), where + ".vlan", limit=MAX_VLAN)
+    ip = o.get("ip")
+    mac = o.get("mac")
+    s = Subject(vlan=vlan, ip=None if ip is None else _ip(ip, where + ".ip"),
+                mac=None if mac is None else _mac(mac, where + ".mac"),
                 component=_str(o.get("component"), where + ".component", True, 64))
     if s.ip is None and s.mac is None:
         raise ContractError(f"{where}: a subject needs an ip or a mac")
@@ -200,41 +242,44 @@ def _evidence(obj: Any, where: str) -> Evidence:
     o = _check_keys(obj, Evidence, where)
     return Evidence(source=_str(o["source"], where + ".source"),  # type: ignore[arg-type]
                     frame=_num(o.get("frame"), where + ".frame", int, True),
-                    ts=_num(o["ts"], where + ".ts", float))
+                    ts=_ts(o["ts"], where + ".ts"))
 
 
 def _parse_item(kind: str, o: dict[str, Any], where: str) -> Any:
     if kind == "hosts":
         return HostObs(subject=_subject(o["subject"], where + ".subject"), sent=bool(o["sent"]),
-                       first_seen=_num(o["first_seen"], where, float), last_seen=_num(o["last_seen"], where, float))
+                       first_seen=_ts(o["first_seen"], where + ".first_seen"), last_seen=_ts(o["last_seen"], where + ".last_seen"))
     if kind == "bindings":
         conf = _str(o["confidence"], where)
         if conf not in ("high", "medium"):
             raise ContractError(f"{where}.confidence: must be high or medium")
-        return BindingObs(vlan=_num(o["vlan"], where), ip=_str(o["ip"], where, limit=64),  # type: ignore[arg-type]
-                          mac=_str(o["mac"], where, limit=32), confidence=conf,  # type: ignore[arg-type]
-                          protocol=_str(o["protocol"], where), evidence=_evidence(o["evidence"], where),  # type: ignore[arg-type]
-                          first_seen=_num(o["first_seen"], where, float), last_seen=_num(o["last_seen"], where, float))
+        return BindingObs(vlan=_num(o["vlan"], where + ".vlan", limit=MAX_VLAN), ip=_ip(o["ip"], where + ".ip"),
+                          mac=_mac(o["mac"], where + ".mac"), confidence=conf,
+                          protocol=_str(o["protocol"], where), evidence=_evidence(o["evidence"], where + ".evidence"),  # type: ignore[arg-type]
+                          first_seen=_ts(o["first_seen"], where + ".first_seen"), last_seen=_ts(o["last_seen"], where + ".last_seen"))
     if kind == "facts":
         return FactObs(subject=_subject(o["subject"], where + ".subject"), field=_str(o["field"], where, limit=64),  # type: ignore[arg-type]
                        value=_str(o["value"], where), protocol=_str(o["protocol"], where, limit=64),  # type: ignore[arg-type]
-                       message=_str(o["message"], where), evidence=_evidence(o["evidence"], where),  # type: ignore[arg-type]
-                       first_seen=_num(o["first_seen"], where, float), last_seen=_num(o["last_seen"], where, float))
+                       message=_str(o["message"], where), evidence=_evidence(o["evidence"], where + ".evidence"),  # type: ignore[arg-type]
+                       first_seen=_ts(o["first_seen"], where + ".first_seen"), last_seen=_ts(o["last_seen"], where + ".last_seen"))
     if kind == "comms":
         prof = o.get("profile") or {}
         if not isinstance(prof, dict) or len(prof) > 64:
             raise ContractError(f"{where}.profile: expected a small object")
         return CommObs(client=_subject(o["client"], where + ".client"), server=_subject(o["server"], where + ".server"),
-                       transport=_str(o["transport"], where, limit=8), port=_num(o["port"], where),  # type: ignore[arg-type]
-                       protocol=_str(o["protocol"], where, limit=64), packets=_num(o["packets"], where),  # type: ignore[arg-type]
-                       bytes=_num(o["bytes"], where), first_seen=_num(o["first_seen"], where, float),
-                       last_seen=_num(o["last_seen"], where, float),
-                       profile={_str(k, where, limit=64): _num(v, where) for k, v in prof.items()})  # type: ignore[misc]
+                       transport=_str(o["transport"], where, limit=8),  # type: ignore[arg-type]
+                       port=_num(o["port"], where + ".port", limit=MAX_PORT),
+                       protocol=_str(o["protocol"], where, limit=64), packets=_num(o["packets"], where + ".packets"),  # type: ignore[arg-type]
+                       bytes=_num(o["bytes"], where + ".bytes"), first_seen=_ts(o["first_seen"], where + ".first_seen"),
+                       last_seen=_ts(o["last_seen"], where + ".last_seen"),
+                       profile={_str(k, where + ".profile", limit=64): _num(v, where + ".profile")  # type: ignore[misc]
+                                for k, v in prof.items()})  # type: ignore[misc]
     if kind == "traffic":
-        return TrafficObs(protocol=_str(o["protocol"], where, limit=64), packets=_num(o["packets"], where),  # type: ignore[arg-type]
-                          bytes_seen=_num(o["bytes_seen"], where), bytes_decoded=_num(o["bytes_decoded"], where))
+        return TrafficObs(protocol=_str(o["protocol"], where, limit=64), packets=_num(o["packets"], where + ".packets"),  # type: ignore[arg-type]
+                          bytes_seen=_num(o["bytes_seen"], where + ".bytes_seen"),
+                          bytes_decoded=_num(o["bytes_decoded"], where + ".bytes_decoded"))
     return AnomalyObs(protocol=_str(o["protocol"], where, limit=64), kind=_str(o["kind"], where),  # type: ignore[arg-type]
-                      count=_num(o["count"], where), evidence=_evidence(o["evidence"], where))
+                      count=_num(o["count"], where + ".count"), evidence=_evidence(o["evidence"], where + ".evidence"))
 
 
 def batch_from_dict(obj: Any) -> Batch:
@@ -265,13 +310,55 @@ def batch_from_dict(obj: Any) -> Batch:
     stats = obj.get("stats") or {}
     if not isinstance(stats, dict) or len(stats) > 100:
         raise ContractError("batch.stats: expected a small object")
-    batch.stats = {str(k)[:64]: v for k, v in stats.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
+    batch.stats = {clip(str(k), 64): _stat(v) for k, v in stats.items()
+                   if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
     return batch
 
 
+def _stat(v: int | float | str) -> int | float | str:
+    """A heartbeat counter: strings bounded, numbers finite and within a 64-bit column."""
+    if isinstance(v, str):
+        return clip(v)
+    if v != v or v in (float("inf"), float("-inf")):
+        return 0
+    return max(-MAX_TOTAL, min(MAX_TOTAL, v))
+
+
+def _depth_ok(text: str | bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """True when no bracket nesting (outside strings) goes deeper than ``limit``: checked before json.loads,
+    whose recursion a hostile 200,000-deep document would exhaust."""
+    data = text.encode() if isinstance(text, str) else text
+    if data.count(b"[") + data.count(b"{") <= limit:
+        return True
+    depth, in_str, esc = 0, False, False
+    for b in data:
+        if in_str:
+            if esc:
+                esc = False
+            elif b == 0x5C:
+                esc = True
+            elif b == 0x22:
+                in_str = False
+        elif b == 0x22:
+            in_str = True
+        elif b in (0x5B, 0x7B):
+            depth += 1
+            if depth > limit:
+                return False
+        elif b in (0x5D, 0x7D):
+            depth -= 1
+    return True
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
 def batch_from_json(text: str | bytes) -> Batch:
+    if not _depth_ok(text):
+        raise ContractError(f"batch: JSON nested deeper than {MAX_JSON_DEPTH} levels")
     try:
-        obj = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ContractError(f"batch: not valid JSON ({exc})") from None
+        obj = json.loads(text, parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise ContractError(f"batch: not valid JSON ({str(exc)[:200]})") from None
     return batch_from_dict(obj)

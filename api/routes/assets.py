@@ -2,19 +2,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query
+import ipaddress
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 
 from otscope.api.deps import Read, SessionDep
 from otscope.api.schemas import AssetDetail, AssetOut, Page
 from otscope.collector import queries
+from otscope.collector.search import TextIndex
 
 router = APIRouter(prefix="/api/v1/assets", tags=["assets"], dependencies=[Read])
 
 ROLES = "plc|hmi-scada|engineering-workstation|io-device|gateway|network-device|it-host|unknown"
 
 
-@router.get("", response_model=Page[AssetOut])
+@router.get("", response_class=Response, responses={200: {"model": Page[AssetOut]}})
 def list_assets(
+    request: Request,
     s: SessionDep,
     role: Annotated[str | None, Query(pattern=f"^({ROLES})$")] = None,
     vendor: Annotated[str | None, Query(max_length=128)] = None,
@@ -26,14 +30,29 @@ def list_assets(
     facts: bool = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-) -> dict:
-    try:
-        data, count = queries.search_assets(s, role=role, vendor=vendor, protocol=protocol, subnet=subnet,
-                                            vlan=vlan, identified=identified, q=q, limit=limit, offset=offset,
-                                            with_facts=facts)
-    except ValueError as exc:
-        raise HTTPException(422, f"invalid filter: {exc}") from None
-    return {"data": data, "count": count}
+) -> Response:
+    params = dict(role=role, vendor=vendor, protocol=protocol, subnet=subnet, vlan=vlan, identified=identified,
+                  q=q, limit=limit, offset=offset, with_facts=facts)
+
+    version = queries.inventory_version(s)
+
+    def page() -> bytes:
+        if q:                       # text search in memory (collector/search.py), the other filters in SQL
+            found = cache.get_or_make(("text-index", version), lambda: TextIndex.build(s)).match(q)
+            data, count = queries.search_assets(s, **{**params, "q": None}, ids=found)  # type: ignore[arg-type]
+        else:
+            data, count = queries.search_assets(s, **params)  # type: ignore[arg-type]
+        return Page[AssetOut].model_validate({"data": data, "count": count}).model_dump_json().encode()
+
+    if subnet:
+        try:
+            ipaddress.ip_network(subnet, strict=False)
+        except ValueError as exc:
+            raise HTTPException(422, f"invalid filter: {exc}") from None
+    # derived from the inventory alone: computed once per inventory version (api/cache.py)
+    cache = request.app.state.response_cache
+    key = ("assets", version, tuple(sorted(params.items())))
+    return Response(cache.get_or_make(key, page), media_type="application/json")
 
 
 @router.get("/{asset_id}", response_model=AssetDetail, responses={404: {"description": "no such asset"}})

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from otscope.api.deps import SessionDep, Write, read_body
 from otscope.api.schemas import IngestOut
-from otscope.collector.service import apply_batch
-from otscope.contract import ContractError, batch_from_json
+from otscope.collector.service import IngestResult, apply_batch
+from otscope.contract import Batch, ContractError, batch_from_json
 
 router = APIRouter(prefix="/api/v1/ingest", tags=["ingest"])
 
@@ -20,10 +22,17 @@ async def ingest(request: Request, s: SessionDep) -> dict:
         batch = batch_from_json(body)
     except ContractError as exc:
         raise HTTPException(422, str(exc)) from None
+    # the merge is database work: run it in the thread pool, so the event loop keeps answering other requests
+    # (reads, /healthz) while a large batch is applied
+    res = await run_in_threadpool(_apply, s, batch)
+    return {"status": res.status, "observations": res.observations}
+
+
+def _apply(s: Session, batch: Batch) -> IngestResult:
     try:
         res = apply_batch(s, batch)
         s.commit()
     except Exception:
         s.rollback()
         raise
-    return {"status": res.status, "observations": res.observations}
+    return res

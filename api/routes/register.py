@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from otscope.api.deps import Read, SessionDep, Write, read_body
 from otscope.api.schemas import Reconciliation, RegisterUpload
@@ -20,9 +22,14 @@ async def upload_register(request: Request, s: SessionDep) -> dict:
         rows, rejected = register.parse_csv(body)
     except register.RegisterError as exc:
         raise HTTPException(422, str(exc)) from None
+    n = await run_in_threadpool(_replace, s, rows)
+    return {"imported": n, "rejected": rejected[:100]}
+
+
+def _replace(s: Session, rows: list[dict[str, str | None]]) -> int:
     n = register.replace(s, rows)
     s.commit()
-    return {"imported": n, "rejected": rejected[:100]}
+    return n
 
 
 @router.get("/reconciliation", response_model=Reconciliation, dependencies=[Read])

@@ -64,5 +64,7 @@ def local_client(tmp_path: Path) -> Iterator[TestClient]:
     """Bound to loopback, no tokens: local read-only use."""
     inv = Inventory(f"sqlite:///{tmp_path}/local.db")
     inv.replay(PCAPS / "modbus_plant.pcap")
-    with TestClient(create_app(Settings(db_url=inv.url)), raise_server_exceptions=False) as c:
+    # a loopback Host: bound to loopback with open reads, other Host names are refused (DNS rebinding)
+    with TestClient(create_app(Settings(db_url=inv.url)), base_url="http://127.0.0.1:8080",
+                    raise_server_exceptions=False) as c:
         yield c

@@ -191,3 +191,17 @@ def test_replay_cap_option_configures_the_dissectors(tmp_path: Path) -> None:
     bad = otscope("replay", str(pcap), "--cap", "no_such_cap=3")
     assert bad.returncode == 2 and "unknown cap" in bad.stderr
     assert otscope("replay", str(pcap), "--cap", "pending_requests=x").returncode == 2
+
+
+def test_token_list_revoke_expiry(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path}/tok.db"
+    tok = otscope("token", "create", "--db", db, "--scope", "read", "--name", "ops", "--expires-days", "30",
+                  check=True).stdout.strip()
+    assert tok.startswith("ots_")
+    listed = otscope("token", "list", "--db", db, check=True).stdout
+    assert "ops" in listed and "active" in listed and tok not in listed and "never" not in listed
+    r = otscope("token", "revoke", "1", "--db", db)
+    assert r.returncode == 0 and "revoked" in r.stdout
+    assert "revoked" in otscope("token", "list", "--db", db, check=True).stdout
+    missing = otscope("token", "revoke", "42", "--db", db)
+    assert missing.returncode == 1 and missing.stderr.strip() == "otscope: no token with id 42"
