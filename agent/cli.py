@@ -49,6 +49,7 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+REFUSED = 3                      # replay: a file overlapping one already in the inventory was not applied
 AUTO_WORKERS_FROM = 512 << 20    # below this, one worker already finishes before the database is set up
 
 
@@ -62,7 +63,7 @@ def auto_workers(size: int, cpus: int | None = None) -> int:
 
 @app.command()
 def replay(
-    files: Annotated[list[str], typer.Argument(help="pcap / pcapng files")],
+    files: Annotated[list[str], typer.Argument(help="pcap / pcapng files ('-' for standard input; a FIFO works)")],
     db: DbOpt = DEFAULT_URL,
     sensor: Annotated[str, typer.Option(help="sensor name recorded with every observation")] = "replay",
     progress: Annotated[bool, typer.Option(help="progress bar (default: on a terminal)")] = sys.stderr.isatty(),
@@ -72,7 +73,10 @@ def replay(
     dissectors: Annotated[str, typer.Option(help="comma-separated ICS dissectors to run "
                                                  "(modbus, enip, enip-io, s7comm; 'none' for the spine alone)")] = "all",
 ) -> None:
-    """Stream capture files into the inventory (constant memory; replaying a file twice doubles nothing)."""
+    """Stream capture files into the inventory (constant memory; replaying a file twice doubles nothing).
+
+    A different file holding the same frames as one already replayed (a cut or repaired copy) is refused
+    (exit code 3), so no packet is counted twice."""
     from otscope.dissectors.catalog import PROTOCOLS
 
     chosen = None if dissectors == "all" else set() if dissectors == "none" else \
@@ -109,20 +113,26 @@ def replay(
                         dissectors=chosen)
             if factory is None:
                 factory = _factory(db)               # the database is set up while the workers read
-                from otscope.collector.service import ingest
+                from otscope.agent.replay import checked_sink
                 from otscope.collector.oui import table
 
                 table()
-            res = job.finish(lambda b, f=factory: ingest(f, b))
+                sink = checked_sink(factory)
+            res = job.finish(sink)
             results.append(res)
             if res.error:
                 typer.echo(f"otscope: error: {res.error}", err=True)
+            if res.refused:
+                typer.echo(f"otscope: refused {path}: {res.refused}", err=True)
     finally:
         if bar is not None:
             bar.stop()
     elapsed = now() - t0
     if factory is None:
         factory = _factory(db)
+    from otscope.collector.db import checkpoint
+
+    checkpoint(factory)                              # the .db file alone is the whole inventory (no -wal left)
     from otscope.collector.queries import coverage
 
     with factory() as s:
@@ -142,6 +152,8 @@ def replay(
         f"{elapsed:.2f} s, {packets / elapsed if elapsed else 0:,.0f} packets/s")
     if any(r.error for r in results):
         raise typer.Exit(1)
+    if any(r.refused for r in results):
+        raise typer.Exit(REFUSED)
 
 
 @app.command()
