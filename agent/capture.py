@@ -10,6 +10,7 @@ as replay processes them.
 
 from __future__ import annotations
 
+import ipaddress
 import select
 import socket
 import struct
@@ -129,3 +130,58 @@ class SpanSocket:
 
     def close(self) -> None:
         self.sock.close()
+
+
+# --- will the host kernel transmit on this interface? ---------------------------------------------------------
+
+SIOCGIFADDR = 0x8915            # netdevice(7)
+
+
+def _ipv4_address(interface: str) -> str | None:
+    """The interface's (primary) IPv4 address, read with SIOCGIFADDR on a socket that is never used to send."""
+    import fcntl
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            raw = fcntl.ioctl(s.fileno(), SIOCGIFADDR, struct.pack("256s", interface.encode()[:15]))
+        except OSError:
+            return None                                  # EADDRNOTAVAIL: no address
+    return socket.inet_ntoa(raw[20:24])
+
+
+def _ipv6_addresses(interface: str) -> list[str]:
+    """IPv6 addresses on the interface (/proc/net/if_inet6: address, ifindex, prefix, scope, flags, name)."""
+    out = []
+    try:
+        with open("/proc/net/if_inet6") as fh:
+            for line in fh:
+                f = line.split()
+                if len(f) == 6 and f[5] == interface:
+                    out.append(str(ipaddress.IPv6Address(bytes.fromhex(f[0]))))
+    except OSError:
+        pass
+    return out
+
+
+def transmit_risks(interface: str) -> list[str]:
+    """Why the host's own kernel would transmit on ``interface`` (a SPAN port must stay silent): IPv6 enabled
+    (MLD reports, duplicate address detection and router solicitations as soon as the link is up, RFC 4862
+    5.4 / RFC 4861 6.3.7 / RFC 3810), an IPv6 or IPv4 address on it (neighbour and ARP replies). Reading
+    these transmits nothing."""
+    risks = []
+    try:
+        with open(f"/proc/sys/net/ipv6/conf/{interface}/disable_ipv6") as fh:
+            ipv6_on = fh.read().strip() == "0"
+    except OSError:
+        ipv6_on = False                                  # no IPv6 on this host or this interface
+    if ipv6_on:
+        risks.append(f"IPv6 is enabled on {interface} (the kernel sends MLD reports, DAD and router solicitations;"
+                     f" fix: sysctl -w net.ipv6.conf.{interface}.disable_ipv6=1)")
+    v6 = _ipv6_addresses(interface)
+    if v6:
+        risks.append(f"{interface} has IPv6 address(es) {', '.join(v6)}")
+    v4 = _ipv4_address(interface)
+    if v4:
+        risks.append(f"{interface} has IPv4 address {v4} (the kernel answers ARP for it; fix: ip addr flush dev "
+                     f"{interface})")
+    return risks

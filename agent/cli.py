@@ -64,6 +64,7 @@ def set_caps(items: list[str]) -> None:
         fail(f"--cap: {exc}")
 
 
+REFUSED = 3                      # replay: a file overlapping one already in the inventory was not applied
 AUTO_WORKERS_FROM = 512 << 20    # below this, one worker already finishes before the database is set up
 
 
@@ -77,7 +78,7 @@ def auto_workers(size: int, cpus: int | None = None) -> int:
 
 @app.command()
 def replay(
-    files: Annotated[list[str], typer.Argument(help="pcap / pcapng files")],
+    files: Annotated[list[str], typer.Argument(help="pcap / pcapng files ('-' for standard input; a FIFO works)")],
     db: DbOpt = DEFAULT_URL,
     sensor: Annotated[str, typer.Option(help="sensor name recorded with every observation")] = "replay",
     progress: Annotated[bool, typer.Option(help="progress bar (default: on a terminal)")] = sys.stderr.isatty(),
@@ -90,7 +91,10 @@ def replay(
                                                        f"({', '.join(Caps.names())}); hitting one is counted "
                                                        f"as the anomaly NAME-cap")] = None,
 ) -> None:
-    """Stream capture files into the inventory (constant memory; replaying a file twice doubles nothing)."""
+    """Stream capture files into the inventory (constant memory; replaying a file twice doubles nothing).
+
+    A different file holding the same frames as one already replayed (a cut or repaired copy) is refused
+    (exit code 3), so no packet is counted twice."""
     chosen = None if dissectors == "all" else set() if dissectors == "none" else \
         {d.strip() for d in dissectors.split(",") if d.strip()}
     if chosen is not None and chosen - set(PROTOCOLS):
@@ -126,20 +130,26 @@ def replay(
                         dissectors=chosen)
             if factory is None:
                 factory = _factory(db)               # the database is set up while the workers read
-                from otscope.collector.service import ingest
+                from otscope.agent.replay import checked_sink
                 from otscope.collector.oui import table
 
                 table()
-            res = job.finish(lambda b, f=factory: ingest(f, b))
+                sink = checked_sink(factory)
+            res = job.finish(sink)
             results.append(res)
             if res.error:
                 typer.echo(f"otscope: error: {res.error}", err=True)
+            if res.refused:
+                typer.echo(f"otscope: refused {path}: {res.refused}", err=True)
     finally:
         if bar is not None:
             bar.stop()
     elapsed = now() - t0
     if factory is None:
         factory = _factory(db)
+    from otscope.collector.db import checkpoint
+
+    checkpoint(factory)                              # the .db file alone is the whole inventory (no -wal left)
     from otscope.collector.queries import coverage
 
     with factory() as s:
@@ -159,6 +169,8 @@ def replay(
         f"{elapsed:.2f} s, {packets / elapsed if elapsed else 0:,.0f} packets/s")
     if any(r.error for r in results):
         raise typer.Exit(1)
+    if any(r.refused for r in results):
+        raise typer.Exit(REFUSED)
 
 
 @app.command()
@@ -319,20 +331,32 @@ def sensor(
     flush: Annotated[float, typer.Option(min=0.2, help="seconds between batches")] = 10.0,
     duration: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,
     user: Annotated[str | None, typer.Option(help="drop to this user after opening the socket")] = None,
+    strict_passive: Annotated[bool, typer.Option("--strict-passive", help="refuse to start when the host itself "
+                                                 "would transmit on the interface (IPv6 on, an address on it)")]
+        = False,
+    max_batch_bytes: Annotated[int, typer.Option(min=4096, help="cut batches to this size before spooling "
+                                                 "(under the collector's limit, 16 MiB by default)")] = 4 << 20,
 ) -> None:
     """Capture on a SPAN port (receive-only) and ship observations to a collector, losing nothing."""
-    from otscope.agent.capture import CaptureOpenError
+    from otscope.agent.capture import CaptureOpenError, transmit_risks
     from otscope.agent.sensor import SensorConfig, run
 
     if not collector and not db:
         fail("give --collector URL (with --token) or --db URL")
     if collector and not token:
         fail("--collector needs a write-scoped --token (otscope token create --scope write)")
+    risks = transmit_risks(interface)
+    if risks and strict_passive:
+        fail(f"refusing to capture on {interface} (--strict-passive): this host would transmit there: "
+             f"{'; '.join(risks)}")
+    for r in risks:
+        typer.echo(f"otscope: WARNING: NOT PASSIVE: {r}", err=True)
 
     def one(k: int) -> int:
         cfg = SensorConfig(interface=interface, name=name, spool=os.path.join(spool, f"worker-{k}.db"),
                            collector=collector, token=token, db=db, bpf=bpf, bpf_file=bpf_file, flush_every=flush,
-                           duration=duration, worker=k, workers=workers, user=user)
+                           duration=duration, worker=k, workers=workers, user=user, max_batch_bytes=max_batch_bytes,
+                           passive_risks="; ".join(risks))
         try:
             return run(cfg)
         except CaptureOpenError as exc:
@@ -341,18 +365,44 @@ def sensor(
 
     if workers == 1:
         raise typer.Exit(one(0))
+    raise typer.Exit(_run_workers(one, workers))
+
+
+def _run_workers(one, workers: int) -> int:  # type: ignore[no-untyped-def]
+    """Fork the sensor workers and stay their parent: SIGHUP, SIGTERM and SIGINT are forwarded to every worker
+    (each reloads its BPF file on SIGHUP, flushes and exits on SIGTERM); a worker dies with the parent."""
     import multiprocessing as mp
+    import signal as sg
+
+    from otscope.agent.replay import die_with_parent
+
+    forwarded = (sg.SIGHUP, sg.SIGTERM, sg.SIGINT)
+    for sig in forwarded:                      # ignored until the forwarder is in place; workers set their own
+        sg.signal(sig, sg.SIG_IGN)
+    me = os.getpid()
+
+    def child(k: int) -> None:
+        die_with_parent(me, sg.SIGTERM)        # the parent killed: each worker still flushes and exits cleanly
+        os._exit(one(k))
 
     ctx = mp.get_context("fork")
-    procs = [ctx.Process(target=lambda k=k: os._exit(one(k))) for k in range(workers)]
+    procs = [ctx.Process(target=child, args=(k,)) for k in range(workers)]
     for p in procs:
         p.start()
-    import signal as _signal
 
-    _signal.signal(_signal.SIGTERM, lambda *_: [p.terminate() for p in procs])
+    def forward(sig: int, _frame: object) -> None:
+        for p in procs:
+            if p.pid is not None and p.exitcode is None:
+                try:
+                    os.kill(p.pid, sig)
+                except ProcessLookupError:
+                    pass
+
+    for sig in forwarded:
+        sg.signal(sig, forward)
     for p in procs:
         p.join()
-    raise typer.Exit(max(p.exitcode or 0 for p in procs))
+    return max(p.exitcode or 0 for p in procs)
 
 
 @app.command()

@@ -6,13 +6,21 @@ interfaces with their own link type and if_tsresol, Enhanced, Simple and obsolet
 ``(ts, linktype, frame_bytes)`` tuples so the capture loop iterates a list, not a generator per packet.
 
 A truncated or corrupt file raises ``CaptureError`` naming the file and the byte offset, after every
-packet before the fault has been yielded.
+packet before the fault has been yielded. Every read of a block's fixed part is checked against the block's
+own total length first (a block shorter than its type's fixed part is such a fault).
+
+The source is opened and read exactly once, front to back (a FIFO or standard input ``-`` works like a file);
+an ``Identity`` given to ``read_chunks`` sees every byte as it streams (BLAKE3 of the whole content) and the
+first packet, so a replay knows what it read without a second pass.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import stat
 import struct
+import sys
 from collections.abc import Iterator
 from typing import BinaryIO, Callable, NamedTuple
 
@@ -23,6 +31,14 @@ PCAP_MAGIC_US = 0xA1B2C3D4
 PCAP_MAGIC_NS = 0xA1B23C4D
 PCAPNG_SHB = 0x0A0D0D0A
 PCAPNG_BOM = 0x1A2B3C4D
+STDIN = "-"
+
+# pcapng fixed parts, total block length included (type 4 + length 4 + fixed body + trailing length 4):
+# draft-ietf-opsawg-pcapng section 4.1 SHB (BOM 4, version 2+2, section length 8), 4.2 IDB (link type 2,
+# reserved 2, snaplen 4), 4.3 EPB (interface 4, timestamp 8, captured 4, original 4), 4.4 SPB (original 4),
+# appendix: obsolete Packet Block (interface 2, drops 2, timestamp 8, captured 4, original 4).
+FIXED = {PCAPNG_SHB: (28, "section header"), 1: (20, "interface description"), 2: (32, "obsolete packet"),
+         3: (16, "simple packet"), 6: (32, "enhanced packet")}
 
 class Chunk(NamedTuple):
     """A window of complete records in classic pcap record layout: sec(4) frac(4) incl(4) orig(4) data.
@@ -48,24 +64,67 @@ class CaptureError(Exception):
         self.message = message
 
 
-class _Stream:
-    """A buffered window over a file: ensure(n) makes n bytes available at ``pos``."""
+class Identity:
+    """What a capture is, learnt while it streams: BLAKE3 over every byte of it (cryptographic, ~4 GB/s on
+    one core, so hashing a replay's input costs it a few percent), its size, and a key of its first packet
+    (time to the microsecond, captured length and bytes, the same for a pcap and its pcapng conversion).
+    Two files whose first packet is the same hold the same frames (a cut, repaired or extended copy)."""
 
-    def __init__(self, fh: BinaryIO) -> None:
+    def __init__(self) -> None:
+        from blake3 import blake3
+
+        self._h = blake3(max_threads=1)
+        self.size = 0
+        self.first: str | None = None
+
+    def update(self, data: bytes) -> None:
+        self._h.update(data)
+        self.size += len(data)
+
+    def digest(self) -> str:
+        return self._h.hexdigest()[:32]
+
+    def see(self, chunk: "Chunk") -> None:
+        if self.first is not None or not chunk.count:
+            return
+        sec, frac, incl, _orig = chunk.rec(chunk.buf, chunk.start)
+        usec = round(frac * chunk.scale * 1e6)
+        data = chunk.buf[chunk.start + 16:chunk.start + 16 + incl]
+        self.first = hashlib.sha256(struct.pack("<QQI", sec, usec, incl) + data).hexdigest()[:16]
+
+
+class _Stream:
+    """A buffered window over a file: ensure(n) makes n bytes available at ``pos``. Every byte read goes
+    through ``ensure`` once, in order, and so through the identity when there is one."""
+
+    def __init__(self, fh: BinaryIO, ident: Identity | None = None) -> None:
         self.fh = fh
         self.buf = b""
         self.pos = 0
         self.base = 0             # file offset of buf[0]
+        self.ident = ident
 
     def ensure(self, n: int) -> bool:
         avail = len(self.buf) - self.pos
         if avail >= n:
             return True
         more = self.fh.read(max(CHUNK, n - avail))
+        if self.ident is not None and more:
+            self.ident.update(more)
         self.base += self.pos
         self.buf = self.buf[self.pos:] + more
         self.pos = 0
         return len(self.buf) >= n
+
+    def drain(self) -> None:
+        """Read what is left (after a fault) so the identity covers the whole content."""
+        if self.ident is None:
+            return
+        while True:
+            more = self.fh.read(CHUNK)
+            if not more:
+                return
+            self.ident.update(more)
 
     def offset(self) -> int:
         return self.base + self.pos
@@ -74,27 +133,61 @@ class _Stream:
         return not self.ensure(1)
 
 
-def detect(path: str) -> str:
-    with open(path, "rb") as fh:
-        head = fh.read(4)
+def _kind(path: str, head: bytes) -> str:
     if len(head) < 4:
         raise CaptureError(path, 0, "file too short to be a capture")
-    (le,) = struct.unpack("<I", head)
-    (be,) = struct.unpack(">I", head)
+    (le,) = struct.unpack("<I", head[:4])
+    (be,) = struct.unpack(">I", head[:4])
     if PCAP_MAGIC_US in (le, be) or PCAP_MAGIC_NS in (le, be):
         return "pcap"
     if le == PCAPNG_SHB:
         return "pcapng"
-    raise CaptureError(path, 0, f"not a pcap or pcapng file (magic 0x{head.hex()})")
+    raise CaptureError(path, 0, f"not a pcap or pcapng file (magic 0x{head[:4].hex()})")
 
 
-def read_chunks(path: str) -> Iterator[Chunk]:
-    kind = detect(path)
-    with open(path, "rb") as fh:
-        if kind == "pcap":
-            yield from _read_pcap(path, fh)
-        else:
-            yield from _read_pcapng(path, fh)
+def detect(path: str) -> str:
+    with open_source(path) as fh:
+        return _kind(path, fh.read(4))
+
+
+def open_source(path: str) -> BinaryIO:
+    """``-`` is standard input (a duplicate of fd 0, so closing it leaves fd 0 alone); anything else is
+    opened once for reading (a FIFO blocks here until a writer comes, as a FIFO does)."""
+    if path == STDIN:
+        return os.fdopen(os.dup(sys.stdin.fileno()), "rb")
+    return open(path, "rb")
+
+
+def is_regular(path: str) -> bool:
+    """A regular file can be read again (by several workers); a FIFO, a pipe or a terminal only once."""
+    if path == STDIN:
+        return False
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return True                     # opening it will report the error
+
+
+def display_name(path: str) -> str:
+    return "stdin" if path == STDIN else os.path.basename(path)
+
+
+def read_chunks(path: str, ident: Identity | None = None) -> Iterator[Chunk]:
+    """The records of one capture, read once. With ``ident`` every byte is hashed as it streams (also the
+    bytes after a fault, which are read to the end first) and the first packet is noted."""
+    with open_source(path) as fh:
+        st = _Stream(fh, ident)
+        try:
+            st.ensure(4)
+            kind = _kind(path, st.buf[:4])
+            reader = _read_pcap if kind == "pcap" else _read_pcapng
+            for chunk in reader(path, st):
+                if ident is not None and ident.first is None:
+                    ident.see(chunk)
+                yield chunk
+        except CaptureError:
+            st.drain()
+            raise
 
 
 def file_size(path: str) -> int:
@@ -106,8 +199,7 @@ _BE_REC = struct.Struct(">IIII").unpack_from
 LE_RECORDS = _LE_REC            # a chunk whose .rec is this one has little-endian record headers
 
 
-def _read_pcap(path: str, fh: BinaryIO) -> Iterator[Chunk]:
-    st = _Stream(fh)
+def _read_pcap(path: str, st: _Stream) -> Iterator[Chunk]:
     if not st.ensure(24):
         raise CaptureError(path, 0, "truncated pcap global header")
     magic_le = struct.unpack_from("<I", st.buf, 0)[0]
@@ -208,8 +300,7 @@ class _PcapngOut:
         return chunk
 
 
-def _read_pcapng(path: str, fh: BinaryIO) -> Iterator[Chunk]:
-    st = _Stream(fh)
+def _read_pcapng(path: str, st: _Stream) -> Iterator[Chunk]:
     endian = "<"
     ifaces: list[tuple[int, float, int]] = []       # (linktype, ts scale, snaplen)
     out = _PcapngOut()
@@ -246,12 +337,13 @@ def _read_pcapng(path: str, fh: BinaryIO) -> Iterator[Chunk]:
         if not st.ensure(blen):
             err = fail("truncated pcapng block")
             break
+        fixed = FIXED.get(btype)
+        if fixed is not None and blen < fixed[0]:
+            err = fail(f"short {fixed[1]} block (length {blen}, its fixed part needs {fixed[0]})")
+            break
         b, p = st.buf, st.pos
         packet: tuple[int, float, bytes] | None = None
         if btype == 6:                                   # Enhanced Packet Block
-            if blen < 32:
-                err = fail("short enhanced packet block")
-                break
             iface, tsh, tsl, cap, _orig = struct.unpack_from(endian + "IIIII", b, p + 8)
             if iface >= len(ifaces) or cap > blen - 32:
                 err = fail("enhanced packet block for an unknown interface or overlong")
@@ -277,7 +369,7 @@ def _read_pcapng(path: str, fh: BinaryIO) -> Iterator[Chunk]:
             q, end = p + 16, p + blen - 4
             while q + 4 <= end:                          # options: code(2) len(2) value, padded to 4
                 code, olen = struct.unpack_from(endian + "HH", b, q)
-                if code == 0:
+                if code == 0 or q + 4 + olen > end:      # opt_endofopt, or an option overrunning its block
                     break
                 if code == 9 and olen >= 1:
                     scale = _tsresol_scale(b[q + 4])

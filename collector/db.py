@@ -93,5 +93,15 @@ def init_schema(engine: Engine) -> None:
                 raise
 
 
+def checkpoint(target: Engine | sessionmaker[Session]) -> None:
+    """Fold SQLite's write-ahead log into the main file and truncate it (PRAGMA wal_checkpoint(TRUNCATE)), so a
+    copy of the .db file alone holds everything committed. Other databases: nothing to do."""
+    engine = target if isinstance(target, Engine) else target.kw["bind"]
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)

@@ -116,3 +116,92 @@ def test_reader_counts_agree_with_tshark_on_pcapng_conversion(tmp_path: Path) ->
     subprocess.run(["editcap", "-F", "pcapng", str(p), str(ng)], check=True, capture_output=True)
     assert sum(ch.count for ch in read_chunks(str(ng))) == _tshark_count(ng) == 300
     assert [f[2] for f in frames_of(ng)] == [f[2] for f in frames_of(p)]
+
+
+# --- pcapng blocks shorter than their type's fixed part (issue 22) -------------------------------------------
+
+SHB = _block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+IDB = _block(1, struct.pack("<HHI", 1, 0, 65535))
+
+
+def _epb(data: bytes, ts: int = 1_700_000_000_000_000) -> bytes:
+    return _block(6, struct.pack("<IIIII", 0, ts >> 32, ts & 0xFFFFFFFF, len(data), len(data)) + data)
+
+
+def _short(btype: int) -> bytes:
+    """A block of total length 12: type, length, trailing length, no body at all."""
+    return struct.pack("<III", btype, 12, 12)
+
+
+@pytest.mark.parametrize("btype,name", [(1, "interface description"), (2, "obsolete packet"), (3, "simple packet"),
+                                        (6, "enhanced packet")])
+@pytest.mark.parametrize("where", ["end", "middle"])
+def test_pcapng_block_shorter_than_its_fixed_part(tmp_path: Path, btype: int, name: str, where: str) -> None:
+    good = SHB + IDB + _epb(b"A" * 60) + _epb(b"B" * 60)
+    tail = _short(btype) + (IDB + _epb(b"C" * 60) if where == "middle" else b"")
+    p = tmp_path / "short.pcapng"
+    p.write_bytes(good + tail)
+    got: list[bytes] = []
+    with pytest.raises(CaptureError) as err:
+        for ch in read_chunks(str(p)):
+            pos = ch.start
+            while pos < ch.end:
+                incl = ch.rec(ch.buf, pos)[2]
+                got.append(ch.buf[pos + 16:pos + 16 + incl])
+                pos += 16 + incl
+    assert got == [b"A" * 60, b"B" * 60]                       # the packets before the bad block are kept
+    assert err.value.offset == len(good)                      # the one-line error names the bad block's offset
+    assert "short " in err.value.message and "\n" not in str(err.value)
+
+
+def test_pcapng_section_header_shorter_than_its_fixed_part(tmp_path: Path) -> None:
+    p = tmp_path / "shb.pcapng"
+    p.write_bytes(SHB + IDB + _epb(b"A" * 60) + struct.pack("<III", 0x0A0D0D0A, 12, 12))
+    with pytest.raises(CaptureError) as err:
+        assert sum(ch.count for ch in read_chunks(str(p))) == 1
+    assert err.value.offset == len(SHB + IDB + _epb(b"A" * 60))
+
+
+def test_pcapng_option_overrunning_its_block_is_not_read_past_the_block(tmp_path: Path) -> None:
+    # if_tsresol whose length runs past the block end: the option is not read, the default stays
+    bad_opt = struct.pack("<HH", 9, 200)
+    idb = _block(1, struct.pack("<HHI", 1, 0, 65535) + bad_opt)
+    p = tmp_path / "opt.pcapng"
+    p.write_bytes(SHB + idb + _epb(b"A" * 60, ts=1_700_000_000_250_000))
+    got = frames_of(p)
+    assert [g[2] for g in got] == [b"A" * 60]
+    assert got[0][0] == pytest.approx(1_700_000_000.25, abs=1e-6)     # microseconds: the default resolution
+
+
+_BLOCK_TYPES = [0x0A0D0D0A, 1, 2, 3, 4, 5, 6, 0xBAD]
+
+
+def _any_block():  # type: ignore[no-untyped-def]
+    from hypothesis import strategies as st
+
+    return st.tuples(st.sampled_from(_BLOCK_TYPES), st.binary(max_size=64),
+                     st.sampled_from([None, 0, 4, 8, 12, 16, 20, 24, 28, 32])).map(
+        lambda t: (struct.pack("<II", t[0], 12 + len(t[1]) + (-len(t[1]) % 4) if t[2] is None else t[2])
+                   + t[1] + b"\x00" * (-len(t[1]) % 4)
+                   + struct.pack("<I", 12 + len(t[1]) + (-len(t[1]) % 4) if t[2] is None else t[2])))
+
+
+def test_pcapng_reader_fuzz_never_raises_anything_but_capture_error(tmp_path: Path) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(_any_block(), max_size=8), st.binary(max_size=12))
+    def run(blocks: list[bytes], trailer: bytes) -> None:
+        p = tmp_path / "fuzz.pcapng"
+        p.write_bytes(SHB + IDB + _epb(b"Z" * 20) + b"".join(blocks) + trailer)
+        n = 0
+        try:
+            for ch in read_chunks(str(p)):
+                n += ch.count
+                assert ch.end <= len(ch.buf)
+        except CaptureError as exc:
+            assert "\n" not in str(exc) and 0 <= exc.offset <= p.stat().st_size
+        assert n >= 1                                           # the valid packet before the noise is kept
+
+    run()
