@@ -213,6 +213,11 @@ class Inner(NamedTuple):
 # --------------------------------------------------------------------------------------------------------------
 # Link layers
 
+def _failed(r: object) -> bool:
+    """A helper's result that is not a value (the NamedTuple results are tuples too: test the type, not tuple)."""
+    return r is None or isinstance(r, (Malformed, Unsupported))
+
+
 def _unsupported(linktype: int, reason: str) -> Unsupported:
     return Unsupported(linktype, linktype_name(linktype), reason)
 
@@ -336,7 +341,7 @@ def _ethernet(lt: int, buf, off: int, stop: int, layer: str = "ethernet") -> L2S
     if et <= 1500:                                   # IEEE 802.3 length field: LLC follows (802.3-2018 3.2.6)
         stop = min(stop, p + et)
         r = _llc_snap(lt, buf, p, stop, layer)
-        if not isinstance(r, tuple):
+        if _failed(r):
             return r
         et, p = r
     if et == ETH_PPPOE_SESS:                         # PPPoE session (RFC 2516 s.4): the PPP payload's L3
@@ -358,7 +363,7 @@ def _fddi(lt: int, buf, off: int, stop: int) -> L2Start | Unsupported | Malforme
     if buf[off] & 0xF8 != 0x50:                           # not an asynchronous LLC frame (SMT, MAC, token)
         return _unsupported(lt, f"fddi-fc-0x{buf[off]:02x}")
     r = _llc_snap(lt, buf, off + 13, stop, "fddi")
-    if not isinstance(r, tuple):
+    if _failed(r):
         return r
     return L2Start(r[1], r[0], stop, link="fddi")
 
@@ -403,7 +408,7 @@ def _sll(lt: int, buf, off: int, stop: int) -> L2Start | Unsupported | Malformed
         return _unsupported(lt, "sll-frame-relay")
     if proto == _SLL_P_802_2:                        # an 802.2 LLC frame without MAC header
         r = _llc_snap(lt, buf, p, stop, layer)
-        if not isinstance(r, tuple):
+        if _failed(r):
             return r
         return L2Start(r[1], r[0], stop, src, None, layer)
     if proto in (_SLL_P_802_3, _SLL_P_CAN, _SLL_P_CANFD) or proto < 0x0600:
@@ -465,7 +470,7 @@ def _wlan(lt: int, buf, off: int, stop: int, fcs: bool) -> L2Start | Unsupported
     data); flags: To DS 0x01, From DS 0x02, Protected 0x40, +HTC/Order 0x80."""
     if fcs:
         stop -= 4
-    if stop - off < 24:
+    if stop - off < 10:                                 # FC, Duration, Address 1: the shortest frame (ACK)
         return Malformed("wlan", "truncated-header")
     fc0, fc1 = buf[off], buf[off + 1]
     if fc0 & 0x03:
@@ -478,6 +483,8 @@ def _wlan(lt: int, buf, off: int, stop: int, fcs: bool) -> L2Start | Unsupported
         return _unsupported(lt, "wlan-no-data")
     if fc1 & 0x40:                                      # Protected Frame: encrypted body (s.9.2.4.1.9)
         return _unsupported(lt, "wlan-protected")
+    if stop - off < 24:
+        return Malformed("wlan", "truncated-header")
     to_ds, from_ds = fc1 & 1, fc1 & 2
     a1, a2, a3 = off + 4, off + 10, off + 16
     p = off + 24
@@ -510,7 +517,7 @@ def _wlan(lt: int, buf, off: int, stop: int, fcs: bool) -> L2Start | Unsupported
         stop = min(stop, p + 14 + _U16(buf, p + 12)[0])
         p += 14
     r = _llc_snap(lt, buf, p, stop, "wlan")
-    if not isinstance(r, tuple):
+    if _failed(r):
         return r
     src, dst = bytes(buf[sa:sa + 6]), bytes(buf[da:da + 6])
     return L2Start(r[1], r[0], stop, src, dst, "ieee802_11")
@@ -896,7 +903,7 @@ class _Level(NamedTuple):
     stop: int
     kind: InnerKind
     ethertype: int
-    tunnel: Tunnel
+    tunnels: tuple[Tunnel, ...]
 
 
 def _one(key: int, buf, off: int, stop: int, outer: tuple[bytes | None, bytes | None]) -> _Level | Malformed | None:
@@ -904,7 +911,7 @@ def _one(key: int, buf, off: int, stop: int, outer: tuple[bytes | None, bytes | 
     src, dst = outer
     if key == IPPROTO_GRE:
         g = _gre(buf, off, stop)
-        if not isinstance(g, tuple):
+        if _failed(g):
             return g
         p, proto, gkey, kind, _ = g
         if proto in (ETH_ERSPAN_II, ETH_ERSPAN_III) and kind is TunnelKind.GRE:
@@ -914,10 +921,10 @@ def _one(key: int, buf, off: int, stop: int, outer: tuple[bytes | None, bytes | 
             q, ekind, session, vlan, is_eth = e
             t = Tunnel(ekind, src, dst, session, vlan)
             if is_eth:
-                return _Level(q, stop, InnerKind.ETHERNET, ETH_FRAME, t) if stop - q >= 14 else \
+                return _Level(q, stop, InnerKind.ETHERNET, ETH_FRAME, (t,)) if stop - q >= 14 else \
                     Malformed("erspan", "truncated-frame")
             et = _nibble_ethertype(buf, q, stop)
-            return _Level(q, stop, InnerKind.L3, et, t) if et else Malformed("erspan", "not-ip")
+            return _Level(q, stop, InnerKind.L3, et, (t,)) if et else Malformed("erspan", "not-ip")
         t = Tunnel(kind, src, dst, gkey)
         if proto == ETH_PPP:
             r = _ppp(0, buf, p, stop, 0, "gre-ppp")
@@ -925,14 +932,14 @@ def _one(key: int, buf, off: int, stop: int, outer: tuple[bytes | None, bytes | 
                 return None
             if isinstance(r, Malformed):
                 return r
-            return _Level(r.off, stop, InnerKind.L3, r.ethertype, t)
+            return _Level(r.off, stop, InnerKind.L3, r.ethertype, (t,))
         if proto == ETH_FRAME:
-            return _Level(p, stop, InnerKind.ETHERNET, ETH_FRAME, t) if stop - p >= 14 else \
+            return _Level(p, stop, InnerKind.ETHERNET, ETH_FRAME, (t,)) if stop - p >= 14 else \
                 Malformed("gre", "truncated-frame")
         if proto in (ETH_IPV4, ETH_IPV6):
             if _nibble_ethertype(buf, p, stop) != proto:
                 return Malformed("gre", "bad-ip-version")
-            return _Level(p, stop, InnerKind.L3, proto, t)
+            return _Level(p, stop, InnerKind.L3, proto, (t,))
         if proto in (ETH_MPLS_UC, ETH_MPLS_MC):
             return _mpls_level(buf, p, stop, outer, t)
         return None
@@ -941,7 +948,7 @@ def _one(key: int, buf, off: int, stop: int, outer: tuple[bytes | None, bytes | 
         if _nibble_ethertype(buf, off, stop) != want:
             return Malformed("ipip" if key == IPPROTO_IPIP else "ip6in", "bad-ip-version")
         return _Level(off, stop, InnerKind.L3, want,
-                      Tunnel(TunnelKind.IPIP if key == IPPROTO_IPIP else TunnelKind.IP6IN, src, dst))
+                      (Tunnel(TunnelKind.IPIP if key == IPPROTO_IPIP else TunnelKind.IP6IN, src, dst),))
     if key == _UDP_KEY | UDP_VXLAN:
         # VXLAN (RFC 7348 s.5): flags(8, I = 0x08) reserved(24) VNI(24) reserved(8), then an Ethernet frame.
         if stop - off < 8:
@@ -951,18 +958,18 @@ def _one(key: int, buf, off: int, stop: int, outer: tuple[bytes | None, bytes | 
         if stop - off < 8 + 14:
             return Malformed("vxlan", "truncated-frame")
         return _Level(off + 8, stop, InnerKind.ETHERNET, ETH_FRAME,
-                      Tunnel(TunnelKind.VXLAN, src, dst, _U32(buf, off + 4)[0] >> 8))
+                      (Tunnel(TunnelKind.VXLAN, src, dst, _U32(buf, off + 4)[0] >> 8),))
     if key in (ETH_MPLS_UC, ETH_MPLS_MC):
         return _mpls_level(buf, off, stop, outer, None)
     if key == ETH_PPPOE_SESS:
         r = _pppoe(buf, off, stop)
-        if not isinstance(r, tuple):
+        if _failed(r):
             return r
         p, et, end, sid = r
         t = Tunnel(TunnelKind.PPPOE, src, dst, sid)
         if et in (ETH_MPLS_UC, ETH_MPLS_MC):
             return _mpls_level(buf, p, end, outer, t)
-        return _Level(p, end, InnerKind.L3, et, t)
+        return _Level(p, end, InnerKind.L3, et, (t,))
     if key == ETH_VNTAG or key == ETH_ETAG:
         # VN-Tag (IEEE 802.1Qbh draft / Cisco; Wireshark packet-vntag.c): D(1) P(1) DVIF(14) L(1) R(1) Ver(2)
         # SVIF(12), then an ethertype. 802.1BR E-Tag (IEEE Std 802.1BR-2012 s.7.3): E-PCP(3) E-DEI(1)
@@ -979,9 +986,9 @@ def _one(key: int, buf, off: int, stop: int, outer: tuple[bytes | None, bytes | 
             if p + 4 > stop:
                 return Malformed("vlan", "truncated-tag")
             et, p = _U16(buf, p + 2)[0], p + 4
-        return _Level(p, stop, InnerKind.L3, et, t)
+        return _Level(p, stop, InnerKind.L3, et, (t,))
     if key == ETH_FRAME:
-        return _Level(off, stop, InnerKind.ETHERNET, ETH_FRAME, Tunnel(TunnelKind.GRE, src, dst)) \
+        return _Level(off, stop, InnerKind.ETHERNET, ETH_FRAME, (Tunnel(TunnelKind.GRE, src, dst),)) \
             if stop - off >= 14 else Malformed("ethernet", "truncated-header")
     if key in (ETH_ERSPAN_II, ETH_ERSPAN_III):            # an ERSPAN header reached without GRE (e.g. after SLL)
         e = _erspan(buf, off, stop, key, True)
@@ -990,20 +997,34 @@ def _one(key: int, buf, off: int, stop: int, outer: tuple[bytes | None, bytes | 
         q, ekind, session, vlan, is_eth = e
         t = Tunnel(ekind, src, dst, session, vlan)
         if is_eth:
-            return _Level(q, stop, InnerKind.ETHERNET, ETH_FRAME, t)
+            return _Level(q, stop, InnerKind.ETHERNET, ETH_FRAME, (t,))
         et = _nibble_ethertype(buf, q, stop)
-        return _Level(q, stop, InnerKind.L3, et, t) if et else Malformed("erspan", "not-ip")
+        return _Level(q, stop, InnerKind.L3, et, (t,)) if et else Malformed("erspan", "not-ip")
     return None
 
 
 def _mpls_level(buf, off: int, stop: int, outer, via: Tunnel | None) -> _Level | Malformed | None:
     r = _mpls(buf, off, stop)
-    if not isinstance(r, tuple):
+    if _failed(r):
         return r
     p, et, label = r
-    t = via if via is not None else Tunnel(TunnelKind.MPLS, outer[0], outer[1], label)
+    t = Tunnel(TunnelKind.MPLS, None, None, label) if via is not None else \
+        Tunnel(TunnelKind.MPLS, outer[0], outer[1], label)
     kind = InnerKind.ETHERNET if et == ETH_FRAME else InnerKind.L3
-    return _Level(p, stop, kind, et, t)
+    return _Level(p, stop, kind, et, (via, t) if via is not None else (t,))
+
+
+def _ip_key(buf, p: int, stop: int) -> tuple[int, int, int, tuple] | None:
+    """An IPv4/IPv6 header at p: if it carries a tunnel, (key, payload offset, payload end, (src, dst))."""
+    ip = _ip_peek(buf, p, stop)
+    if ip is None:
+        return None
+    q, end, proto, s, d = ip
+    if proto in TUNNEL_IPPROTOS:
+        return proto, q, end, (s, d)
+    if proto == 17 and q + 8 <= end and _U16(buf, q + 2)[0] in TUNNEL_UDP_PORTS:
+        return udp_key(_U16(buf, q + 2)[0]), q + 8, end, (s, d)
+    return None
 
 
 def _next_key(lvl: _Level, buf) -> tuple[int, int, int, tuple] | None:
@@ -1019,22 +1040,15 @@ def _next_key(lvl: _Level, buf) -> tuple[int, int, int, tuple] | None:
         return et, p, lvl.stop, (None, None)
     if et not in (ETH_IPV4, ETH_IPV6):
         return None
-    ip = _ip_peek(buf, p, lvl.stop)
-    if ip is None:
-        return None
-    q, end, proto, s, d = ip
-    if proto in TUNNEL_IPPROTOS:
-        return proto, q, end, (s, d)
-    if proto == 17 and q + 8 <= end and _U16(buf, q + 2)[0] in TUNNEL_UDP_PORTS:
-        return udp_key(_U16(buf, q + 2)[0]), q + 8, end, (s, d)
-    return None
+    return _ip_key(buf, p, lvl.stop)
 
 
 def unwrap_tunnel(ethertype_or_ipproto: int, buf: bytes | memoryview, off: int, stop: int, *,
                   outer: tuple[bytes | None, bytes | None] = (None, None)) -> Inner | Malformed | None:
     """Unwrap a remote-SPAN / tunnel encapsulation starting at buf[off:stop], following nested ones.
 
-    ethertype_or_ipproto: an ethertype (TUNNEL_ETHERTYPES; off = the Ethernet payload), an IP protocol
+    ethertype_or_ipproto: an ethertype (TUNNEL_ETHERTYPES; off = the Ethernet payload; also 0x0800/0x86DD with
+    off = an IP header, for a caller that has not parsed it: the outer endpoints are read from it), an IP protocol
     (TUNNEL_IPPROTOS; off = the IP payload, outer = the outer IP (src, dst) bytes) or udp_key(port)
     (TUNNEL_UDP_PORTS; off = the UDP payload). None: nothing this module unwraps.
     """
@@ -1048,6 +1062,13 @@ def unwrap_tunnel(ethertype_or_ipproto: int, buf: bytes | memoryview, off: int, 
 
 
 def _unwrap(key: int, buf, off: int, stop: int, outer) -> Inner | Malformed | None:
+    if key == ETH_IPV4 or key == ETH_IPV6:
+        if _nibble_ethertype(buf, off, stop) != key:
+            return None
+        k = _ip_key(buf, off, stop)
+        if k is None:
+            return None
+        key, off, stop, outer = k
     levels: list[_Level] = []
     while True:
         lvl = _one(key, buf, off, stop, outer)
@@ -1065,4 +1086,4 @@ def _unwrap(key: int, buf, off: int, stop: int, outer) -> Inner | Malformed | No
     if not levels:
         return None
     last = levels[-1]
-    return Inner(last.off, last.stop, last.kind, last.ethertype, tuple(lv.tunnel for lv in levels))
+    return Inner(last.off, last.stop, last.kind, last.ethertype, tuple(t for lv in levels for t in lv.tunnels))
