@@ -93,14 +93,14 @@ class Capture:
             time.sleep(0.05)
         time.sleep(0.3)
 
-    def stop(self) -> Path:
-        time.sleep(0.3)
+    def stop(self, settle: float = 0.3) -> Path:
+        time.sleep(settle)
         self.p.send_signal(signal.SIGINT)
         try:
-            self.p.wait(timeout=10)
+            _, self.log = self.p.communicate(timeout=10)
         except subprocess.TimeoutExpired:
             self.p.kill()
-            self.p.wait(timeout=5)
+            _, self.log = self.p.communicate(timeout=5)
         return self.out
 
 
@@ -401,3 +401,68 @@ def test_reencapsulated_real_frames(reencap) -> None:
 def test_namespaces_are_ours_and_removed_after(underlay: None) -> None:
     names = sh("ip", "netns", "list").stdout.split()
     assert NS_A in names and NS_B in names
+
+
+# ---------------------------------------------------------------------------------------------- 3. NFLOG
+
+NFLOG_GROUP = 7
+
+
+@pytest.fixture(scope="module")
+def nflog_pcap(underlay: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The kernel's nfnetlink_log: an nftables `log group` rule in namespace B on input (packets from A, with A's
+    MAC as NFULA_HWADDR) and output (no MAC), captured by tcpdump on nflog:7."""
+    if not shutil.which("nft"):
+        pytest.skip("nft (nftables) not installed")
+    rules = f"""table inet otsh {{
+      chain i {{ type filter hook input priority 0; udp dport 47808 log group {NFLOG_GROUP}; tcp dport 502 log group {NFLOG_GROUP}; }}
+      chain o {{ type filter hook output priority 0; tcp sport 502 log group {NFLOG_GROUP}; }}
+    }}"""
+    tmp = tmp_path_factory.mktemp("nflog")
+    (tmp / "rules.nft").write_text(rules)
+    r = nsx(NS_B, "nft", "-f", str(tmp / "rules.nft"), check=False)
+    if r.returncode != 0:
+        pytest.skip(f"nftables log rules refused: {r.stderr.strip()}")
+    cap = Capture(NS_B, f"nflog:{NFLOG_GROUP}", tmp / "nflog.pcap")
+    try:
+        nsx(NS_A, sys.executable, "-c", "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+            f"s.bind(('{U4A}', 47809)); s.sendto(b'\\x81\\x0b\\x00\\x08\\x01\\x00\\x10\\x08', ('{U4B}', 47808))")
+        modbus_exchange(U4B, U4A)
+        modbus_exchange(U6B, U6A)
+    finally:
+        path = cap.stop(settle=2.5)                  # nfnetlink_log flushes its batch after 1 s (NFULNL_TIMEOUT)
+        nsx(NS_B, "nft", "delete", "table", "inet", "otsh", check=False)
+    return path
+
+
+def test_nflog_kernel_capture(nflog_pcap: Path) -> None:
+    from scapy.utils import RawPcapReader
+
+    mac_a = bytes.fromhex(json.loads(sh("ip", "-j", "-n", NS_A, "link", "show", "ua").stdout)[0]["address"]
+                          .replace(":", ""))
+    with RawPcapReader(str(nflog_pcap)) as rd:
+        assert rd.linktype == 239
+        fs = [bytes(d) for d, _ in rd]
+    ts = sh("tshark", "-r", str(nflog_pcap), "-T", "fields", "-E", "separator=|", "-e", "ip.src", "-e", "ipv6.src",
+            "-e", "ip.dst", "-e", "ipv6.dst", "-e", "udp.srcport", "-e", "tcp.srcport", "-e", "udp.dstport",
+            "-e", "tcp.dstport", timeout=60).stdout.splitlines()
+    assert len(ts) == len(fs) >= 10
+    seen = set()
+    for buf, row in zip(fs, ts):
+        r = decap.unwrap_link(239, buf, 0, len(buf))
+        assert isinstance(r, decap.L2Start), r
+        s4, s6, d4, d6, us, tsp, ud, td = row.split("|")
+        data = buf[r.off:r.stop]
+        fam = socket.AF_INET if r.ethertype == 0x0800 else socket.AF_INET6
+        if fam == socket.AF_INET:
+            src, dst, l4 = data[12:16], data[16:20], (data[0] & 0xF) * 4
+        else:
+            src, dst, l4 = data[8:24], data[24:40], 40
+        sport, dport = int.from_bytes(data[l4:l4 + 2], "big"), int.from_bytes(data[l4 + 2:l4 + 4], "big")
+        mine = (socket.inet_ntop(fam, src), socket.inet_ntop(fam, dst), sport, dport)
+        assert mine == (s4 or s6, d4 or d6, int(us or tsp), int(ud or td))       # tshark agrees
+        incoming = mine[1] in (U4B, U6B)
+        assert r.src_mac == (mac_a if incoming else None), mine                 # NFULA_HWADDR only on input
+        seen.add((mine, incoming))
+    assert ((U4A, U4B, 47809, 47808), True) in seen
+    assert ((U4B, U4A, 502, 40502), False) in seen and ((U6A, U6B, 40502, 502), True) in seen
