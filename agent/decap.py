@@ -712,7 +712,7 @@ def unwrap_link(linktype: int, buf: bytes | memoryview, off: int, stop: int) -> 
 # Tunnels
 
 TUNNEL_ETHERTYPES = frozenset((ETH_MPLS_UC, ETH_MPLS_MC, ETH_PPPOE_SESS, ETH_VNTAG, ETH_ETAG, ETH_ERSPAN_II,
-                               ETH_ERSPAN_III, ETH_FRAME))
+                               ETH_ERSPAN_III))
 IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_GRE = 4, 41, 47
 TUNNEL_IPPROTOS = frozenset((IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_GRE))
 UDP_VXLAN = 4789
@@ -906,100 +906,116 @@ class _Level(NamedTuple):
     tunnels: tuple[Tunnel, ...]
 
 
+def _erspan_level(buf, off: int, stop: int, proto: int, seq: bool, outer) -> _Level | Malformed:
+    e = _erspan(buf, off, stop, proto, seq)
+    if isinstance(e, Malformed):
+        return e
+    q, kind, session, vlan, is_eth = e
+    t = (Tunnel(kind, outer[0], outer[1], session, vlan),)
+    if is_eth:
+        return _Level(q, stop, InnerKind.ETHERNET, ETH_FRAME, t) if stop - q >= 14 else \
+            Malformed("erspan", "truncated-frame")
+    et = _nibble_ethertype(buf, q, stop)
+    return _Level(q, stop, InnerKind.L3, et, t) if et else Malformed("erspan", "not-ip")
+
+
+def _gre_level(buf, off: int, stop: int, outer) -> _Level | Malformed | None:
+    """GRE and what it carries: ERSPAN, Ethernet (0x6558), IPv4/IPv6, MPLS, PPP (PPTP); else None."""
+    g = _gre(buf, off, stop)
+    if _failed(g):
+        return g
+    p, proto, gkey, kind, _ = g
+    if proto in (ETH_ERSPAN_II, ETH_ERSPAN_III) and kind is TunnelKind.GRE:
+        return _erspan_level(buf, p, stop, proto, bool(_U16(buf, off)[0] & 0x1000), outer)
+    t = Tunnel(kind, outer[0], outer[1], gkey)
+    if proto == ETH_PPP:
+        r = _ppp(0, buf, p, stop, 0, "gre-ppp")
+        if isinstance(r, Unsupported):
+            return None
+        if isinstance(r, Malformed):
+            return r
+        return _Level(r.off, stop, InnerKind.L3, r.ethertype, (t,))
+    if proto == ETH_FRAME:
+        return _Level(p, stop, InnerKind.ETHERNET, ETH_FRAME, (t,)) if stop - p >= 14 else \
+            Malformed("gre", "truncated-frame")
+    if proto in (ETH_IPV4, ETH_IPV6):
+        if _nibble_ethertype(buf, p, stop) != proto:
+            return Malformed("gre", "bad-ip-version")
+        return _Level(p, stop, InnerKind.L3, proto, (t,))
+    if proto in (ETH_MPLS_UC, ETH_MPLS_MC):
+        return _mpls_level(buf, p, stop, outer, t)
+    return None
+
+
+def _ip_in_ip_level(buf, off: int, stop: int, outer, key: int) -> _Level | Malformed:
+    """IP protocol 4 (RFC 2003 s.3: IPv4 inside) and 41 (RFC 4213 s.3.5 6in4, RFC 2473 IPv6-in-IPv6)."""
+    want = ETH_IPV4 if key == IPPROTO_IPIP else ETH_IPV6
+    if _nibble_ethertype(buf, off, stop) != want:
+        return Malformed("ipip" if key == IPPROTO_IPIP else "ip6in", "bad-ip-version")
+    kind = TunnelKind.IPIP if key == IPPROTO_IPIP else TunnelKind.IP6IN
+    return _Level(off, stop, InnerKind.L3, want, (Tunnel(kind, outer[0], outer[1]),))
+
+
+def _vxlan_level(buf, off: int, stop: int, outer) -> _Level | Malformed:
+    """VXLAN (RFC 7348 s.5): flags(8, I = 0x08) reserved(24) VNI(24) reserved(8), then an Ethernet frame."""
+    if stop - off < 8:
+        return Malformed("vxlan", "truncated-header")
+    if not buf[off] & 0x08:
+        return Malformed("vxlan", "no-vni-flag")
+    if stop - off < 8 + 14:
+        return Malformed("vxlan", "truncated-frame")
+    t = Tunnel(TunnelKind.VXLAN, outer[0], outer[1], _U32(buf, off + 4)[0] >> 8)
+    return _Level(off + 8, stop, InnerKind.ETHERNET, ETH_FRAME, (t,))
+
+
+def _pppoe_level(buf, off: int, stop: int, outer) -> _Level | Malformed | None:
+    r = _pppoe(buf, off, stop)
+    if _failed(r):
+        return r
+    p, et, end, sid = r
+    t = Tunnel(TunnelKind.PPPOE, None, None, sid)
+    if et in (ETH_MPLS_UC, ETH_MPLS_MC):
+        return _mpls_level(buf, p, end, outer, t)
+    return _Level(p, end, InnerKind.L3, et, (t,))
+
+
+def _tag_level(buf, off: int, stop: int, key: int) -> _Level | Malformed:
+    """VN-Tag (Cisco / IEEE 802.1Qbh draft; Wireshark packet-vntag.c): D(1) P(1) DVIF(14) L(1) R(1) Ver(2)
+    SVIF(12), then an ethertype. 802.1BR E-Tag (IEEE Std 802.1BR-2012 s.7.3): E-PCP(3) E-DEI(1)
+    Ingress_E-CID_base(12) Re(2) GRP(2) E-CID_base(12) Ingress_E-CID_ext(8) E-CID_ext(8), then an ethertype.
+    802.1Q tags after it are skipped (at most 4)."""
+    vn = key == ETH_VNTAG
+    n = 4 if vn else 6
+    if stop - off < n + 2:
+        return Malformed("vntag" if vn else "etag", "truncated-header")
+    ident = (_U16(buf, off)[0] & 0x3FFF) if vn else (_U16(buf, off + 2)[0] & 0x0FFF)
+    t = Tunnel(TunnelKind.VNTAG if vn else TunnelKind.ETAG, None, None, ident)
+    et, p = _U16(buf, off + n)[0], off + n + 2
+    for _ in range(4):
+        if et not in _VLAN_TYPES:
+            return _Level(p, stop, InnerKind.L3, et, (t,))
+        if p + 4 > stop:
+            return Malformed("vlan", "truncated-tag")
+        et, p = _U16(buf, p + 2)[0], p + 4
+    return Malformed("vlan", "bad-vlan-stack")
+
+
 def _one(key: int, buf, off: int, stop: int, outer: tuple[bytes | None, bytes | None]) -> _Level | Malformed | None:
     """One encapsulation level at buf[off:stop]; key: an ethertype, an IP protocol or udp_key(port)."""
-    src, dst = outer
     if key == IPPROTO_GRE:
-        g = _gre(buf, off, stop)
-        if _failed(g):
-            return g
-        p, proto, gkey, kind, _ = g
-        if proto in (ETH_ERSPAN_II, ETH_ERSPAN_III) and kind is TunnelKind.GRE:
-            e = _erspan(buf, p, stop, proto, bool(_U16(buf, off)[0] & 0x1000))
-            if isinstance(e, Malformed):
-                return e
-            q, ekind, session, vlan, is_eth = e
-            t = Tunnel(ekind, src, dst, session, vlan)
-            if is_eth:
-                return _Level(q, stop, InnerKind.ETHERNET, ETH_FRAME, (t,)) if stop - q >= 14 else \
-                    Malformed("erspan", "truncated-frame")
-            et = _nibble_ethertype(buf, q, stop)
-            return _Level(q, stop, InnerKind.L3, et, (t,)) if et else Malformed("erspan", "not-ip")
-        t = Tunnel(kind, src, dst, gkey)
-        if proto == ETH_PPP:
-            r = _ppp(0, buf, p, stop, 0, "gre-ppp")
-            if isinstance(r, Unsupported):
-                return None
-            if isinstance(r, Malformed):
-                return r
-            return _Level(r.off, stop, InnerKind.L3, r.ethertype, (t,))
-        if proto == ETH_FRAME:
-            return _Level(p, stop, InnerKind.ETHERNET, ETH_FRAME, (t,)) if stop - p >= 14 else \
-                Malformed("gre", "truncated-frame")
-        if proto in (ETH_IPV4, ETH_IPV6):
-            if _nibble_ethertype(buf, p, stop) != proto:
-                return Malformed("gre", "bad-ip-version")
-            return _Level(p, stop, InnerKind.L3, proto, (t,))
-        if proto in (ETH_MPLS_UC, ETH_MPLS_MC):
-            return _mpls_level(buf, p, stop, outer, t)
-        return None
+        return _gre_level(buf, off, stop, outer)
     if key == IPPROTO_IPIP or key == IPPROTO_IPV6:
-        want = ETH_IPV4 if key == IPPROTO_IPIP else ETH_IPV6
-        if _nibble_ethertype(buf, off, stop) != want:
-            return Malformed("ipip" if key == IPPROTO_IPIP else "ip6in", "bad-ip-version")
-        return _Level(off, stop, InnerKind.L3, want,
-                      (Tunnel(TunnelKind.IPIP if key == IPPROTO_IPIP else TunnelKind.IP6IN, src, dst),))
+        return _ip_in_ip_level(buf, off, stop, outer, key)
     if key == _UDP_KEY | UDP_VXLAN:
-        # VXLAN (RFC 7348 s.5): flags(8, I = 0x08) reserved(24) VNI(24) reserved(8), then an Ethernet frame.
-        if stop - off < 8:
-            return Malformed("vxlan", "truncated-header")
-        if not buf[off] & 0x08:
-            return Malformed("vxlan", "no-vni-flag")
-        if stop - off < 8 + 14:
-            return Malformed("vxlan", "truncated-frame")
-        return _Level(off + 8, stop, InnerKind.ETHERNET, ETH_FRAME,
-                      (Tunnel(TunnelKind.VXLAN, src, dst, _U32(buf, off + 4)[0] >> 8),))
-    if key in (ETH_MPLS_UC, ETH_MPLS_MC):
+        return _vxlan_level(buf, off, stop, outer)
+    if key == ETH_MPLS_UC or key == ETH_MPLS_MC:
         return _mpls_level(buf, off, stop, outer, None)
     if key == ETH_PPPOE_SESS:
-        r = _pppoe(buf, off, stop)
-        if _failed(r):
-            return r
-        p, et, end, sid = r
-        t = Tunnel(TunnelKind.PPPOE, src, dst, sid)
-        if et in (ETH_MPLS_UC, ETH_MPLS_MC):
-            return _mpls_level(buf, p, end, outer, t)
-        return _Level(p, end, InnerKind.L3, et, (t,))
+        return _pppoe_level(buf, off, stop, outer)
     if key == ETH_VNTAG or key == ETH_ETAG:
-        # VN-Tag (IEEE 802.1Qbh draft / Cisco; Wireshark packet-vntag.c): D(1) P(1) DVIF(14) L(1) R(1) Ver(2)
-        # SVIF(12), then an ethertype. 802.1BR E-Tag (IEEE Std 802.1BR-2012 s.7.3): E-PCP(3) E-DEI(1)
-        # Ingress_E-CID_base(12) Re(2) GRP(2) E-CID_base(12) Ingress_E-CID_ext(8) E-CID_ext(8), then an ethertype.
-        n = 4 if key == ETH_VNTAG else 6
-        if stop - off < n + 2:
-            return Malformed("vntag" if key == ETH_VNTAG else "etag", "truncated-header")
-        ident = (_U16(buf, off)[0] & 0x3FFF) if key == ETH_VNTAG else (_U16(buf, off + 2)[0] & 0x0FFF)
-        t = Tunnel(TunnelKind.VNTAG if key == ETH_VNTAG else TunnelKind.ETAG, None, None, ident)
-        et, p = _U16(buf, off + n)[0], off + n + 2
-        for _ in range(4):
-            if et not in _VLAN_TYPES:
-                break
-            if p + 4 > stop:
-                return Malformed("vlan", "truncated-tag")
-            et, p = _U16(buf, p + 2)[0], p + 4
-        return _Level(p, stop, InnerKind.L3, et, (t,))
-    if key == ETH_FRAME:
-        return _Level(off, stop, InnerKind.ETHERNET, ETH_FRAME, (Tunnel(TunnelKind.GRE, src, dst),)) \
-            if stop - off >= 14 else Malformed("ethernet", "truncated-header")
-    if key in (ETH_ERSPAN_II, ETH_ERSPAN_III):            # an ERSPAN header reached without GRE (e.g. after SLL)
-        e = _erspan(buf, off, stop, key, True)
-        if isinstance(e, Malformed):
-            return e
-        q, ekind, session, vlan, is_eth = e
-        t = Tunnel(ekind, src, dst, session, vlan)
-        if is_eth:
-            return _Level(q, stop, InnerKind.ETHERNET, ETH_FRAME, (t,))
-        et = _nibble_ethertype(buf, q, stop)
-        return _Level(q, stop, InnerKind.L3, et, (t,)) if et else Malformed("erspan", "not-ip")
+        return _tag_level(buf, off, stop, key)
+    if key == ETH_ERSPAN_II or key == ETH_ERSPAN_III:     # an ERSPAN header without GRE (e.g. after SLL on erspan0)
+        return _erspan_level(buf, off, stop, key, True, outer)
     return None
 
 
@@ -1036,7 +1052,7 @@ def _next_key(lvl: _Level, buf) -> tuple[int, int, int, tuple] | None:
         p, et = e
     else:
         p, et = lvl.off, lvl.ethertype
-    if et in TUNNEL_ETHERTYPES and et != ETH_FRAME:
+    if et in TUNNEL_ETHERTYPES:
         return et, p, lvl.stop, (None, None)
     if et not in (ETH_IPV4, ETH_IPV6):
         return None
