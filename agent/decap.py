@@ -1,50 +1,69 @@
 """Link layers and remote-SPAN / tunnel encapsulations, unwrapped to the frame a mirror port really carried.
 
-Pure Python, bounds-checked, no exception escapes: every public function returns a named result.
-Nothing here keeps state; the caller counts. Addresses are raw bytes (MAC 6, IPv4 4, IPv6 16).
+Pure Python, bounds-checked, stateless; no exception escapes: every public function returns a named result
+(L2Start / Unsupported / Malformed from unwrap_link, Inner / None / Malformed from unwrap_tunnel). Offsets index
+the caller's buffer (bytes or memoryview); nothing is copied but the addresses (MAC 6 bytes, IPv4 4, IPv6 16).
 
-How the decoder calls it (agent/pipeline.py / the decoder, after helper D's rewrite lands):
+How the decoder calls it
+========================
+(1) Link layer, once per frame, BEFORE the Ethernet path, for every link type the fast path does not decode
+    itself (it keeps 1 Ethernet, 0 NULL, 108 LOOP, 12/101/228/229 raw; route everything else here, and also SLL
+    113 / SLL2 276 frames whose protocol is < 0x0600 or whose ARPHRD type is 801/802/803 (802.11), and never take
+    an SLL MAC unless hatype is 1/6 and the address is not all zero -- unwrap_link(113/276) does all of that)::
 
-1. Per frame, BEFORE its own Ethernet/SLL/raw decoding, only for link types it does not decode itself::
+        r = decap.unwrap_link(linktype, buf, off, stop)
+        if isinstance(r, decap.L2Start):
+            if r.ethertype == decap.ETH_FRAME:      # 0x6558: an Ethernet frame starts at r.off (PPI dlt 1, SLL
+                ...run the Ethernet path on buf[r.off:r.stop]   # on a gretap port): its MACs are real
+            else:                                   # the L3 header of r.ethertype (0x0800, 0x86DD, 0x0806,
+                ...continue as after Ethernet with et=r.ethertype, l3=r.off, stop=r.stop   # 0x8847, ...)
+            # r.src_mac / r.dst_mac: the frame's real link-layer addresses, None when the link layer has none
+            # (PPP, C-HDLC, raw, FDDI (bit order unknowable), NFLOG output hook). Bind IP to MAC only from these.
+        elif isinstance(r, decap.Unsupported):
+            # count stats.link_unsupported[r.name][r.reason] and show them in the replay summary:
+            # r.name is "LINKTYPE_IEEE802_11_RADIOTAP (127)"; r.reason "unsupported-linktype" for a link type
+            # nothing decodes, or a frame without an L3 payload: "wlan-protected" (count these: an encrypted
+            # WLAN gives no hosts), "wlan-management", "wlan-control", "wlan-no-data", "ppp-protocol-0xc021",
+            # "chdlc-protocol-0x8035", "llc-dsap-0x42", "sll-protocol-0x000c", "nflog-no-payload", ...
+        else:                                       # decap.Malformed
+            anomaly(r.layer, r.reason)              # e.g. ("radiotap", "bad-length"), ("ppp", "truncated-header")
 
-       if linktype not in DECODER_OWN_LINKTYPES:            # Ethernet, SLL, SLL2, raw, NULL/LOOP stay in the fast path
-           r = decap.unwrap_link(linktype, buf, off, stop)
-           if isinstance(r, decap.L2Start):
-               # r.ethertype == ETH_FRAME (0x6558): an Ethernet frame starts at r.off -> run the Ethernet path on it.
-               # otherwise the L3 header (r.ethertype 0x0800/0x86DD/0x0806/0x8847/...) starts at r.off; end is r.stop.
-               # r.src_mac / r.dst_mac: real link-layer addresses (None when the link layer has none: PPP, HDLC,
-               # raw, NFLOG without HWADDR...). Bind IP to MAC ONLY from these, never invent one.
-           elif isinstance(r, decap.Unsupported):
-               count stats["link_unsupported"][r.reason] (r.name is "LINKTYPE_FOO (N)" for the replay summary;
-               reasons "wlan-protected", "wlan-management", "ppp-control-0xc021", ... are frames without an
-               L3 payload, not errors)
-           else:  # decap.Malformed
-               anomaly(r.layer, r.reason)                  # e.g. ("radiotap", "truncated-header")
+(2) After the Ethernet/VLAN ethertype is known (et; l3 = the Ethernet payload offset)::
 
-2. After the Ethernet/VLAN ethertype is known (et, l3 = its payload offset), and
-3. after the IP protocol (and for UDP the destination port) is known (l4 = start of the IP payload):
+        if et in decap.TUNNEL_ETHERTYPES:           # MPLS 0x8847/0x8848, PPPoE session 0x8864, VN-Tag 0x8926,
+            t = decap.unwrap_tunnel(et, buf, l3, stop)   # E-Tag 0x893F, bare ERSPAN 0x88BE/0x22EB
 
-       if et in decap.TUNNEL_ETHERTYPES:
-           t = decap.unwrap_tunnel(et, buf, l3, stop)
-       elif proto in decap.TUNNEL_IPPROTOS:
-           t = decap.unwrap_tunnel(proto, buf, l4, ip_end, outer=(ip_src, ip_dst))
-       elif proto == 17 and dport in decap.TUNNEL_UDP_PORTS:
-           t = decap.unwrap_tunnel(decap.udp_key(dport), buf, l4 + 8, ip_end, outer=(ip_src, ip_dst))
-       if isinstance(t, decap.Inner):
-           # t.kind == InnerKind.ETHERNET: decode an Ethernet frame at t.off..t.stop (inner MACs are real hosts);
-           # t.kind == InnerKind.L3: decode t.ethertype's header at t.off..t.stop (no MACs).
-           # t.tunnels: the encapsulation levels, outermost first (TunnelKind, outer endpoints, VNI/key/session).
-           # The outer endpoints are the mirror's transport: count them (stats["tunnels"][kind]) but make NO asset
-           # of them and bind nothing to them. The decoder should also skip the outer IP's own flow.
-       elif isinstance(t, decap.Malformed): anomaly(t.layer, t.reason)
-       # None: not an encapsulation this module decodes (GRE with an unknown protocol, PPPoE discovery, ...):
-       #       treat the packet as an ordinary one.
+(3) After the IP header is parsed (proto; l4 = the IP payload offset; ip_end = its end by total length;
+    ip_src/ip_dst the raw address bytes), for the first fragment only::
 
-   unwrap_tunnel follows nested encapsulations itself (at most MAX_NESTING levels, then Malformed("tunnel",
-   "nesting-too-deep")), so one call gives the innermost frame.
+        if proto in decap.TUNNEL_IPPROTOS:          # 4 IP-in-IP, 41 6in4/IPv6-in-IP, 47 GRE (ERSPAN, PPTP)
+            t = decap.unwrap_tunnel(proto, buf, l4, ip_end, outer=(ip_src, ip_dst))
+        elif proto == 17 and udp_dport in decap.TUNNEL_UDP_PORTS:      # 4789 VXLAN
+            t = decap.unwrap_tunnel(decap.udp_key(udp_dport), buf, l4 + 8, ip_end, outer=(ip_src, ip_dst))
+        # (unwrap_tunnel(0x0800 or 0x86DD, buf, l3, stop) also works: it reads the outer IP header itself.)
 
-What to count: link_unsupported by reason and by name (reported in the summary), tunnels by TunnelKind.value,
-Malformed by (layer, reason) as decode anomalies, 802.11 protected frames (reason "wlan-protected").
+    Then::
+
+        if isinstance(t, decap.Inner):
+            # t.kind is InnerKind.ETHERNET: decode an Ethernet frame at t.off..t.stop (its MACs are real plant
+            #   MACs: ERSPAN/VXLAN/gretap mirror whole frames); InnerKind.L3: decode a t.ethertype header there.
+            # t.tunnels: every level, outermost first: TunnelKind, the outer endpoints (src/dst IP bytes, None for
+            #   L2 tags), ident (VNI, GRE key, ERSPAN session, MPLS bottom label, PPPoE session, VN-Tag DVIF,
+            #   E-CID), ERSPAN's original VLAN.
+            # The outer endpoints are the mirror's transport, NOT plant hosts: count them
+            # (stats.tunnels[kind.value] += 1, keep the endpoints apart if reported at all), make no asset of
+            # them, bind no MAC to them, and do not create a flow/conversation for the outer packet.
+        elif isinstance(t, decap.Malformed):
+            anomaly(t.layer, t.reason)              # incl. ("tunnel", "nesting-too-deep")
+        # None: nothing this module unwraps (GRE with an unknown protocol, PPPoE carrying LCP, an MPLS G-ACh):
+        #       handle the packet as an ordinary one.
+
+    unwrap_tunnel follows nested encapsulations itself (VXLAN in GRE in MPLS ...) up to MAX_NESTING (4) levels,
+    so one call returns the innermost frame; more levels are Malformed("tunnel", "nesting-too-deep").
+
+What to count: link_unsupported by name and reason (reported in the summary, never silently empty), tunnels by
+TunnelKind.value, every Malformed as a decode anomaly (layer, reason). The reason "internal-bounds" must never
+appear (it would be a missed bounds check; the fuzz tests assert it).
 """
 
 from __future__ import annotations
