@@ -503,6 +503,7 @@ def test_fuzz_unwrap_link(lt: int, data: bytes, off: int) -> None:
 def test_fuzz_unwrap_tunnel(key: int, data: bytes) -> None:
     r = unwrap_tunnel(key, data, 0, len(data))
     check_bounds(r, len(data), 0)
+    assert unwrap_tunnel(key, memoryview(data), 0, len(data)) == r
     if isinstance(r, Inner):
         assert 1 <= r.depth <= decap.MAX_NESTING
 
