@@ -106,7 +106,8 @@ _VLAN_TYPES = (ETH_VLAN, ETH_QINQ, ETH_QINQ_OLD)
 
 # --------------------------------------------------------------------------------------------------------------
 # LINKTYPE_* numbers: libpcap pcap-common.c (the-tcpdump-group/libpcap, commit 0447d46f), values 0-10 are the
-# DLT_* values they are defined as (pcap/dlt.h); 104..290 is the "matching" range listed there.
+# DLT_* values they are defined as (pcap/dlt.h); 104..290 is the "matching" range listed there, 291-292 from a
+# later pcap/dlt.h (commit 078b980e, DLT_MATCHING_MAX 292).
 LINKTYPE_NAMES: dict[int, str] = {
     0: "NULL", 1: "ETHERNET", 2: "EXP_ETHERNET", 3: "AX25", 4: "PRONET", 5: "CHAOS", 6: "IEEE802_5",
     7: "ARCNET_BSD", 8: "SLIP", 9: "PPP", 10: "FDDI", 50: "PPP_HDLC", 51: "PPP_ETHER", 99: "SYMANTEC_FIREWALL",
@@ -145,7 +146,7 @@ LINKTYPE_NAMES: dict[int, str] = {
     274: "ETHERNET_MPACKET", 275: "DISPLAYPORT_AUX", 276: "LINUX_SLL2", 277: "SERCOS_MONITOR",
     278: "OPENVIZSLA", 279: "EBHSCR", 280: "VPP_DISPATCH", 281: "DSA_TAG_BRCM", 282: "DSA_TAG_BRCM_PREPEND",
     283: "IEEE802_15_4_TAP", 284: "DSA_TAG_DSA", 285: "DSA_TAG_EDSA", 286: "ELEE", 287: "Z_WAVE_SERIAL",
-    288: "USB_2_0", 289: "ATSC_ALP", 290: "ETW",
+    288: "USB_2_0", 289: "ATSC_ALP", 290: "ETW", 291: "NETANALYZER_NG", 292: "ZBOSS_NCP",
 }
 LINKTYPE_NAMES = {k: "LINKTYPE_" + v for k, v in LINKTYPE_NAMES.items()}
 
