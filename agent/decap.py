@@ -900,7 +900,31 @@ def _ip_peek(buf, off: int, stop: int) -> tuple[int, int, int, bytes, bytes] | N
         if stop - off < 40:
             return None
         end = min(stop, off + 40 + _U16(buf, off + 4)[0])
-        return off + 40, end, buf[off + 6], bytes(buf[off + 8:off + 24]), bytes(buf[off + 24:off + 40])
+        q = _v6_skip_ext(buf, off + 40, end, buf[off + 6])
+        if q is None:
+            return None
+        return q[0], end, q[1], bytes(buf[off + 8:off + 24]), bytes(buf[off + 24:off + 40])
+    return None
+
+
+_V6_EXT = frozenset((0, 43, 60))   # Hop-by-Hop, Routing, Destination Options (RFC 8200 s.4.3-4.6)
+
+
+def _v6_skip_ext(buf, p: int, end: int, nh: int) -> tuple[int, int] | None:
+    """Skip IPv6 extension headers (at most 8) to the upper-layer header: (offset, protocol). An ip6tnl tunnel
+    carries a Destination Options header with the Tunnel Encapsulation Limit (RFC 2473 s.5.1) before protocol 41/4.
+    A non-first fragment (RFC 8200 s.4.5) has no upper-layer header: None."""
+    for _ in range(8):
+        if nh in _V6_EXT:
+            if p + 8 > end:
+                return None
+            nh, p = buf[p], p + (buf[p + 1] + 1) * 8
+        elif nh == 44:
+            if p + 8 > end or _U16(buf, p + 2)[0] & 0xFFF8:
+                return None
+            nh, p = buf[p], p + 8
+        else:
+            return (p, nh) if p <= end else None
     return None
 
 

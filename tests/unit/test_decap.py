@@ -462,6 +462,19 @@ def test_nested_tunnels_and_bound() -> None:
     assert isinstance(r, Inner) and r.depth == 4 and pkt[20:][r.off:r.stop] == IP4
 
 
+def test_ip6tnl_encap_limit_option_before_inner() -> None:
+    # an ip6tnl packet: IPv6, next header 60 (Destination Options) with the Tunnel Encapsulation Limit option
+    # (RFC 2473 s.5.1: type 4, length 1, limit 4, then PadN), then protocol 41: IPv6-in-IPv6
+    dst_opts = h("29 00 04 01 04 01 01 00")
+    outer = h("60 00 00 00") + struct.pack(">H", len(dst_opts) + len(IP6)) + h("3c 40") + h("fd01" + "00" * 13 + "01") \
+        + h("fd01" + "00" * 13 + "02") + dst_opts + IP6
+    r = unwrap_tunnel(0x86DD, outer, 0, len(outer))
+    assert isinstance(r, Inner) and r.off == 48 and outer[r.off:r.stop] == IP6
+    assert r.tunnels[0].kind is TunnelKind.IP6IN and r.tunnels[0].src == h("fd01" + "00" * 13 + "01")
+    frag = h("60 00 00 00") + struct.pack(">H", 8 + len(IP6)) + h("2c 40") + b"\x00" * 32 + h("29 00 00 08 00 00 00 01") + IP6
+    assert unwrap_tunnel(0x86DD, frag, 0, len(frag)) is None                    # a non-first fragment
+
+
 def test_outer_ip_key_and_plain_ip() -> None:
     assert unwrap_tunnel(0x0800, IP4, 0, len(IP4)) is None                  # plain UDP: no tunnel
     assert unwrap_tunnel(0x86DD, IP4, 0, len(IP4)) is None
