@@ -38,7 +38,7 @@ How the decoder calls it
 
         if proto in decap.TUNNEL_IPPROTOS:          # 4 IP-in-IP, 41 6in4/IPv6-in-IP, 47 GRE (ERSPAN, PPTP)
             t = decap.unwrap_tunnel(proto, buf, l4, ip_end, outer=(ip_src, ip_dst))
-        elif proto == 17 and udp_dport in decap.TUNNEL_UDP_PORTS:      # 4789 VXLAN
+        elif proto == 17 and udp_dport in decap.TUNNEL_UDP_PORTS:      # 4789 VXLAN, 37008 TZSP
             t = decap.unwrap_tunnel(decap.udp_key(udp_dport), buf, l4 + 8, ip_end, outer=(ip_src, ip_dst))
         # (unwrap_tunnel(0x0800 or 0x86DD, buf, l3, stop) also works: it reads the outer IP header itself.)
 
@@ -46,7 +46,8 @@ How the decoder calls it
 
         if isinstance(t, decap.Inner):
             # t.kind is InnerKind.ETHERNET: decode an Ethernet frame at t.off..t.stop (its MACs are real plant
-            #   MACs: ERSPAN/VXLAN/gretap mirror whole frames); InnerKind.L3: decode a t.ethertype header there.
+            #   MACs: ERSPAN/VXLAN/gretap mirror whole frames); InnerKind.L3: decode a t.ethertype header there
+            #   (t.src_mac/t.dst_mac: the real SA/DA when a remote 802.11 capture (TZSP) carried it, else None).
             # t.tunnels: every level, outermost first: TunnelKind, the outer endpoints (src/dst IP bytes, None for
             #   L2 tags), ident (VNI, GRE key, ERSPAN session, MPLS bottom label, PPPoE session, VN-Tag DVIF,
             #   E-CID), ERSPAN's original VLAN.
@@ -199,6 +200,7 @@ class TunnelKind(enum.Enum):
     MPLS = "mpls"
     IPIP = "ip-in-ip"          # IPv4 in IPv4/IPv6 (protocol 4)
     IP6IN = "ipv6-in-ip"       # 6in4 / IPv6-in-IPv6 (protocol 41)
+    TZSP = "tzsp"
     VNTAG = "vn-tag"
     ETAG = "802.1br-etag"
     PPPOE = "pppoe"
@@ -224,6 +226,8 @@ class Inner(NamedTuple):
     kind: InnerKind
     ethertype: int                  # ETH_FRAME for InnerKind.ETHERNET
     tunnels: tuple[Tunnel, ...]     # outermost first
+    src_mac: bytes | None = None    # InnerKind.L3 from a remote 802.11 capture (TZSP): its real SA/DA
+    dst_mac: bytes | None = None
 
     @property
     def depth(self) -> int:
@@ -735,8 +739,8 @@ TUNNEL_ETHERTYPES = frozenset((ETH_MPLS_UC, ETH_MPLS_MC, ETH_PPPOE_SESS, ETH_VNT
                                ETH_ERSPAN_III))
 IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_GRE = 4, 41, 47
 TUNNEL_IPPROTOS = frozenset((IPPROTO_IPIP, IPPROTO_IPV6, IPPROTO_GRE))
-UDP_VXLAN = 4789
-TUNNEL_UDP_PORTS = frozenset((UDP_VXLAN,))
+UDP_VXLAN, UDP_TZSP = 4789, 37008
+TUNNEL_UDP_PORTS = frozenset((UDP_VXLAN, UDP_TZSP))
 _UDP_KEY = 0x10000
 
 
@@ -948,6 +952,8 @@ class _Level(NamedTuple):
     kind: InnerKind
     ethertype: int
     tunnels: tuple[Tunnel, ...]
+    src_mac: bytes | None = None
+    dst_mac: bytes | None = None
 
 
 def _erspan_level(buf, off: int, stop: int, proto: int, seq: bool, outer) -> _Level | Malformed:
@@ -1012,6 +1018,51 @@ def _vxlan_level(buf, off: int, stop: int, outer) -> _Level | Malformed:
     return _Level(off + 8, stop, InnerKind.ETHERNET, ETH_FRAME, (t,))
 
 
+# TZSP encapsulations (Wireshark packet-tzsp.c): what follows the tags.
+_TZSP_ETHERNET, _TZSP_80211, _TZSP_PRISM, _TZSP_AVS = 1, 18, 119, 127
+
+
+def _tzsp_level(buf, off: int, stop: int, outer) -> _Level | Malformed | None:
+    """TZSP, the remote capture stream of e.g. MikroTik sniffers (UDP 37008; Wireshark packet-tzsp.c): version(1)=1,
+    type(1) (0 received, 1 transmitted), encapsulation(2), then tags type(1) [length(1) data], PADDING (0) and END
+    (1) without a length, up to END; then the captured frame (Ethernet, or 802.11 bare / Prism / AVS)."""
+    if stop - off < 4:
+        return Malformed("tzsp", "truncated-header")
+    if buf[off] != 1:
+        return Malformed("tzsp", "bad-version")
+    if buf[off + 1] > 1:                                  # config / keepalive / port: no captured frame
+        return None
+    enc, p = _U16(buf, off + 2)[0], off + 4
+    for _ in range(64):
+        if p >= stop:
+            return Malformed("tzsp", "truncated-tags")
+        tag = buf[p]
+        if tag == 1:
+            p += 1
+            break
+        if tag == 0:
+            p += 1
+        elif p + 2 > stop:
+            return Malformed("tzsp", "truncated-tags")
+        else:
+            p += 2 + buf[p + 1]
+    else:
+        return Malformed("tzsp", "too-many-tags")
+    t = (Tunnel(TunnelKind.TZSP, outer[0], outer[1], enc),)
+    if enc == _TZSP_ETHERNET:
+        return _Level(p, stop, InnerKind.ETHERNET, ETH_FRAME, t) if stop - p >= 14 else \
+            Malformed("tzsp", "truncated-frame")
+    lt = {_TZSP_80211: LT_IEEE802_11, _TZSP_PRISM: LT_PRISM, _TZSP_AVS: LT_AVS}.get(enc)
+    if lt is None:
+        return None
+    r = _link(lt, buf, p, stop, 1)
+    if isinstance(r, Malformed):
+        return r
+    if isinstance(r, Unsupported):                        # management/control/protected: nothing inside
+        return None
+    return _Level(r.off, r.stop, InnerKind.L3, r.ethertype, t, r.src_mac, r.dst_mac)
+
+
 def _pppoe_level(buf, off: int, stop: int, outer) -> _Level | Malformed | None:
     r = _pppoe(buf, off, stop)
     if _failed(r):
@@ -1052,6 +1103,8 @@ def _one(key: int, buf, off: int, stop: int, outer: tuple[bytes | None, bytes | 
         return _ip_in_ip_level(buf, off, stop, outer, key)
     if key == _UDP_KEY | UDP_VXLAN:
         return _vxlan_level(buf, off, stop, outer)
+    if key == _UDP_KEY | UDP_TZSP:
+        return _tzsp_level(buf, off, stop, outer)
     if key == ETH_MPLS_UC or key == ETH_MPLS_MC:
         return _mpls_level(buf, off, stop, outer, None)
     if key == ETH_PPPOE_SESS:
@@ -1146,4 +1199,5 @@ def _unwrap(key: int, buf, off: int, stop: int, outer) -> Inner | Malformed | No
     if not levels:
         return None
     last = levels[-1]
-    return Inner(last.off, last.stop, last.kind, last.ethertype, tuple(t for lv in levels for t in lv.tunnels))
+    return Inner(last.off, last.stop, last.kind, last.ethertype, tuple(t for lv in levels for t in lv.tunnels),
+                 last.src_mac, last.dst_mac)

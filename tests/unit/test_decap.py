@@ -404,6 +404,26 @@ def test_vxlan() -> None:
     assert tun(decap.udp_key(53), v) is None
 
 
+def test_tzsp() -> None:
+    # Wireshark packet-tzsp.c: version 1, type 0 (received), encapsulation 1 (Ethernet), tags: RSSI (10, len 1),
+    # PADDING (0), END (1); then the frame
+    f = h("01 00 00 01 0a 01 c4 00 01") + ETH_IP4
+    r = tun(decap.udp_key(37008), f)
+    assert isinstance(r, Inner) and r.kind is InnerKind.ETHERNET and r.off == 9 and r.tunnels[0].kind is TunnelKind.TZSP
+    # encapsulation 18: a bare 802.11 frame; the inner L3 keeps the real SA/DA
+    w = h("01 00 00 12 01") + wlan(0x08, 0x01, BSSID, MAC_A, MAC_B) + LLC_IP4 + IP4
+    r = tun(decap.udp_key(37008), w)
+    assert isinstance(r, Inner) and r.kind is InnerKind.L3 and w[r.off:r.stop] == IP4
+    assert (r.src_mac, r.dst_mac) == (MAC_A, MAC_B)
+    assert tun(decap.udp_key(37008), h("01 04 00 01")) is None                      # keepalive
+    assert tun(decap.udp_key(37008), h("01 00 00 12 01") + wlan(0x80, 0, MAC_B, MAC_A, BSSID)) is None   # beacon
+    assert tun(decap.udp_key(37008), h("01 00 00 01")) == Malformed("tzsp", "truncated-tags")
+    assert tun(decap.udp_key(37008), h("01 00 00 01 0a")) == Malformed("tzsp", "truncated-tags")
+    assert tun(decap.udp_key(37008), h("02 00 00 01 01") + ETH_IP4) == Malformed("tzsp", "bad-version")
+    assert tun(decap.udp_key(37008), h("01 00 00 01 01") + MAC_A) == Malformed("tzsp", "truncated-frame")
+    assert tun(decap.udp_key(37008), h("01 00 00 01") + b"\x00" * 70) == Malformed("tzsp", "too-many-tags")
+
+
 def test_mpls_stack_and_payload_guess() -> None:
     lbl = lambda label, s: struct.pack(">I", (label << 12) | (s << 8) | 64)   # RFC 3032 s.2.1
     r = tun(0x8847, lbl(100, 0) + lbl(200, 1) + IP4)
@@ -485,8 +505,9 @@ def test_outer_ip_key_and_plain_ip() -> None:
 
 LINKTYPES = sorted({0, 1, 9, 10, 12, 14, 50, 51, 101, 104, 105, 108, 113, 119, 127, 163, 166, 192, 204, 205, 219,
                     228, 229, 239, 276, 147})
-TUNNEL_KEYS = sorted(decap.TUNNEL_ETHERTYPES | decap.TUNNEL_IPPROTOS | {decap.udp_key(4789), 0x0800, 0x86DD})
-SEEDS = [ETH_IP4, IP4, IP6, h("ff 03 00 21") + IP4, nflog([(9, IP4)]),
+TUNNEL_KEYS = sorted(decap.TUNNEL_ETHERTYPES | decap.TUNNEL_IPPROTOS | {0x0800, 0x86DD}
+                     | {decap.udp_key(p) for p in decap.TUNNEL_UDP_PORTS})
+SEEDS = [ETH_IP4, IP4, IP6, h("01 00 00 12 0a 01 11 00 01") + wlan(0x08, 0x01, BSSID, MAC_A, MAC_B) + LLC_IP4 + IP4, h("ff 03 00 21") + IP4, nflog([(9, IP4)]),
          h("00 00 08 00 00 00 00 00") + wlan(0x88, 0x03, MAC_A, MAC_B, BSSID, MAC_A, h("80 00")) + LLC_IP4 + IP4,
          gre(0xB000, 0x6558, b"\x00" * 12) + ETH_IP4, gre(0x1000, 0x22EB, b"\x00" * 4) + h("20 05 00 07") + b"\x00" * 8]
 
