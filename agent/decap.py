@@ -74,9 +74,23 @@ import struct
 from typing import NamedTuple
 
 __all__ = [
-    "LINKTYPE_NAMES", "linktype_name", "L2Start", "Unsupported", "Malformed", "Inner", "InnerKind", "Tunnel",
-    "TunnelKind", "unwrap_link", "unwrap_tunnel", "udp_key", "ETH_FRAME", "TUNNEL_ETHERTYPES", "TUNNEL_IPPROTOS",
-    "TUNNEL_UDP_PORTS", "MAX_NESTING",
+    "ETH_FRAME",
+    "LINKTYPE_NAMES",
+    "MAX_NESTING",
+    "TUNNEL_ETHERTYPES",
+    "TUNNEL_IPPROTOS",
+    "TUNNEL_UDP_PORTS",
+    "Inner",
+    "InnerKind",
+    "L2Start",
+    "Malformed",
+    "Tunnel",
+    "TunnelKind",
+    "Unsupported",
+    "linktype_name",
+    "udp_key",
+    "unwrap_link",
+    "unwrap_tunnel",
 ]
 
 _U16 = struct.Struct(">H").unpack_from

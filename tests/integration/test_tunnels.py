@@ -27,7 +27,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from otscope.agent import decap
 from otscope.agent.decap import Inner, InnerKind, TunnelKind
 
@@ -286,7 +285,8 @@ for kind, a, b in jobs:
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(data, (sys.argv[2], int(a))); s.close()
     else:
         fam = socket.AF_INET6 if kind == "ip6" else socket.AF_INET
-        s = socket.socket(fam, socket.SOCK_RAW, int(a)); s.sendto(data, (sys.argv[3] if fam == socket.AF_INET6 else sys.argv[2], 0)); s.close()
+        s = socket.socket(fam, socket.SOCK_RAW, int(a))
+        s.sendto(data, (sys.argv[3] if fam == socket.AF_INET6 else sys.argv[2], 0)); s.close()
 """
 
 
@@ -425,7 +425,8 @@ def nflog_pcap(underlay: None, tmp_path_factory: pytest.TempPathFactory) -> Path
     if not shutil.which("nft"):
         pytest.skip("nft (nftables) not installed")
     rules = f"""table inet otsh {{
-      chain i {{ type filter hook input priority 0; udp dport 47808 log group {NFLOG_GROUP}; tcp dport 502 log group {NFLOG_GROUP}; }}
+      chain i {{ type filter hook input priority 0;
+                 udp dport 47808 log group {NFLOG_GROUP}; tcp dport 502 log group {NFLOG_GROUP}; }}
       chain o {{ type filter hook output priority 0; tcp sport 502 log group {NFLOG_GROUP}; }}
     }}"""
     tmp = tmp_path_factory.mktemp("nflog")
@@ -504,7 +505,8 @@ def hand_made() -> list[tuple[str, int, bytes]]:
         ("prism", 119, u.h("41 00 00 00") + (144).to_bytes(4, "little") + b"\0" * 136 + data),
         ("avs", 163, u.h("80 21 10 01") + (64).to_bytes(4, "big") + b"\0" * 56 + data),
         ("fddi", 10, u.h("50") + u.MAC_B + u.MAC_A + u.LLC_IP4 + u.IP4),
-        ("sll", 113, u.sll(0, 1, u.MAC_A, 0x0800) + u.IP4), ("sll-llc", 113, u.sll(0, 1, u.MAC_A, 4) + u.LLC_IP4 + u.IP4),
+        ("sll", 113, u.sll(0, 1, u.MAC_A, 0x0800) + u.IP4),
+        ("sll-llc", 113, u.sll(0, 1, u.MAC_A, 4) + u.LLC_IP4 + u.IP4),
         ("sll2", 276, u.h("86 dd 00 00 00 00 00 03 00 01 00 06") + u.MAC_A + b"\0\0" + u.IP6),
         ("null", 0, u.h("02 00 00 00") + u.IP4), ("loop", 108, u.h("00 00 00 02") + u.IP4),
         ("ipv4", 228, u.IP4), ("ipv6", 229, u.IP6), ("raw", 101, u.IP6),

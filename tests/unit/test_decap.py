@@ -6,11 +6,19 @@ from __future__ import annotations
 import struct
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
-
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from otscope.agent import decap
-from otscope.agent.decap import (ETH_FRAME, Inner, InnerKind, L2Start, Malformed, TunnelKind, Unsupported,
-                                 unwrap_link, unwrap_tunnel)
+from otscope.agent.decap import (
+    Inner,
+    InnerKind,
+    L2Start,
+    Malformed,
+    TunnelKind,
+    Unsupported,
+    unwrap_link,
+    unwrap_tunnel,
+)
 
 
 def h(s: str) -> bytes:
@@ -38,7 +46,7 @@ def l3_at(r, payload: bytes, et: int, frame: bytes) -> None:
 
 
 def truncations(b: bytes, upto: int):
-    return [b[:n] for n in range(0, min(upto, len(b)))]
+    return [b[:n] for n in range(min(upto, len(b)))]
 
 
 # ---------------------------------------------------------------------------------------------- link type names
@@ -491,7 +499,8 @@ def test_ip6tnl_encap_limit_option_before_inner() -> None:
     r = unwrap_tunnel(0x86DD, outer, 0, len(outer))
     assert isinstance(r, Inner) and r.off == 48 and outer[r.off:r.stop] == IP6
     assert r.tunnels[0].kind is TunnelKind.IP6IN and r.tunnels[0].src == h("fd01" + "00" * 13 + "01")
-    frag = h("60 00 00 00") + struct.pack(">H", 8 + len(IP6)) + h("2c 40") + b"\x00" * 32 + h("29 00 00 08 00 00 00 01") + IP6
+    frag = h("60 00 00 00") + struct.pack(">H", 8 + len(IP6)) + h("2c 40") + b"\x00" * 32 \
+        + h("29 00 00 08 00 00 00 01") + IP6
     assert unwrap_tunnel(0x86DD, frag, 0, len(frag)) is None                    # a non-first fragment
 
 
@@ -507,9 +516,10 @@ LINKTYPES = sorted({0, 1, 9, 10, 12, 14, 50, 51, 101, 104, 105, 108, 113, 119, 1
                     228, 229, 239, 276, 147})
 TUNNEL_KEYS = sorted(decap.TUNNEL_ETHERTYPES | decap.TUNNEL_IPPROTOS | {0x0800, 0x86DD}
                      | {decap.udp_key(p) for p in decap.TUNNEL_UDP_PORTS})
-SEEDS = [ETH_IP4, IP4, IP6, h("01 00 00 12 0a 01 11 00 01") + wlan(0x08, 0x01, BSSID, MAC_A, MAC_B) + LLC_IP4 + IP4, h("ff 03 00 21") + IP4, nflog([(9, IP4)]),
+SEEDS = [ETH_IP4, IP4, IP6, h("ff 03 00 21") + IP4, nflog([(9, IP4)]),
          h("00 00 08 00 00 00 00 00") + wlan(0x88, 0x03, MAC_A, MAC_B, BSSID, MAC_A, h("80 00")) + LLC_IP4 + IP4,
-         gre(0xB000, 0x6558, b"\x00" * 12) + ETH_IP4, gre(0x1000, 0x22EB, b"\x00" * 4) + h("20 05 00 07") + b"\x00" * 8]
+         gre(0xB000, 0x6558, b"\x00" * 12) + ETH_IP4, gre(0x1000, 0x22EB, b"\x00" * 4) + h("20 05 00 07") + b"\x00" * 8,
+         h("01 00 00 12 0a 01 11 00 01") + wlan(0x08, 0x01, BSSID, MAC_A, MAC_B) + LLC_IP4 + IP4]
 
 
 def check_bounds(r, n: int, off: int) -> None:
