@@ -230,11 +230,13 @@ class Tunnel(NamedTuple):
     kind: TunnelKind
     src: bytes | None = None
     dst: bytes | None = None
-    ident: int | None = None   # VXLAN VNI, GRE key, ERSPAN session id, MPLS bottom label, PPPoE session, VN-Tag dvif
+    ident: int | None = None   # VXLAN VNI, GRE key, PPTP call id, ERSPAN session id, MPLS bottom label,
+    #                            PPPoE session, VN-Tag DVIF, E-Tag E-CID base, TZSP encapsulation
     vlan: int | None = None    # ERSPAN's original VLAN of the mirrored frame (0 = none)
 
 
 class Inner(NamedTuple):
+    """The innermost frame of an encapsulation: buf[off:stop], an Ethernet frame or a payload of `ethertype`."""
     off: int
     stop: int
     kind: InnerKind
@@ -434,12 +436,12 @@ def _sll(lt: int, buf, off: int, stop: int) -> L2Start | Unsupported | Malformed
     if hatype in (_ARPHRD_ETHER, _ARPHRD_IEEE802) and halen == 6:
         a = bytes(buf[addr:addr + 6])
         src = a if any(a) else None
-    if hatype == _ARPHRD_RADIOTAP:
-        return _radiotap(LT_RADIOTAP, buf, p, stop, 1)
+    if hatype == _ARPHRD_RADIOTAP:                   # Unsupported results keep the file's link type (SLL)
+        return _radiotap(lt, buf, p, stop, 1)
     if hatype == _ARPHRD_IEEE80211:
-        return _wlan(LT_IEEE802_11, buf, p, stop, False)
+        return _wlan(lt, buf, p, stop, False)
     if hatype == _ARPHRD_PRISM:
-        return _prism(LT_PRISM, buf, p, stop, 1)
+        return _prism(lt, buf, p, stop, 1)
     if hatype == _ARPHRD_NETLINK:
         return _unsupported(lt, "sll-netlink")
     if hatype == _ARPHRD_FRAD:
@@ -561,9 +563,6 @@ def _wlan(lt: int, buf, off: int, stop: int, fcs: bool) -> L2Start | Unsupported
     return L2Start(r[1], r[0], stop, src, dst, "ieee802_11")
 
 
-_RT_ALIGN_SIZE = ((8, 8), (1, 1))   # radiotap fields 0 (TSFT u64) and 1 (Flags u8), radiotap.org/fields/defined
-
-
 def _radiotap(lt: int, buf, off: int, stop: int, depth: int) -> L2Start | Unsupported | Malformed:
     """Radiotap (radiotap.org header definition): version(1)=0 pad(1) length(2 LE) present(4 LE, chained while
     bit 31), fields naturally aligned to the header start. Flags (field 1) 0x10: the frame ends with an FCS."""
@@ -593,7 +592,7 @@ def _radiotap(lt: int, buf, off: int, stop: int, depth: int) -> L2Start | Unsupp
             rel += 8
         if rel < hlen:
             fcs = bool(buf[off + rel] & 0x10)
-    return _wlan(LT_IEEE802_11, buf, off + hlen, stop, fcs)
+    return _wlan(lt, buf, off + hlen, stop, fcs)
 
 
 def _ppi(lt: int, buf, off: int, stop: int, depth: int) -> L2Start | Unsupported | Malformed:
@@ -618,7 +617,7 @@ def _ppi(lt: int, buf, off: int, stop: int, depth: int) -> L2Start | Unsupported
             fcs = bool(_U16LE(buf, p + 4 + 8)[0] & 0x0001)
         p += 4 + fl
     if dlt == LT_IEEE802_11:
-        return _wlan(dlt, buf, end, stop, fcs)
+        return _wlan(lt, buf, end, stop, fcs)
     if dlt in (LT_PPI, LT_RADIOTAP) or depth >= 2:
         return Malformed("ppi", "nested-header")
     return _link(dlt, buf, end, stop, depth + 1)
@@ -630,13 +629,13 @@ def _prism(lt: int, buf, off: int, stop: int, depth: int) -> L2Start | Unsupport
     if stop - off < 8:
         return Malformed("prism", "truncated-header")
     if _U32(buf, off)[0] & 0xFFFFFFF0 == 0x80211000:
-        return _avs(LT_AVS, buf, off, stop, depth)
+        return _avs(lt, buf, off, stop, depth)
     n = _U32LE(buf, off + 4)[0]
     if n > 0xFFFF:
         n = _U32(buf, off + 4)[0]
     if n < 8 or off + n > stop:
         return Malformed("prism", "bad-length")
-    return _wlan(LT_IEEE802_11, buf, off + n, stop, False)
+    return _wlan(lt, buf, off + n, stop, False)
 
 
 def _avs(lt: int, buf, off: int, stop: int, depth: int) -> L2Start | Unsupported | Malformed:
@@ -646,7 +645,7 @@ def _avs(lt: int, buf, off: int, stop: int, depth: int) -> L2Start | Unsupported
     n = _U32(buf, off + 4)[0]
     if n < 8 or off + n > stop:
         return Malformed("avs", "bad-length")
-    return _wlan(LT_IEEE802_11, buf, off + n, stop, False)
+    return _wlan(lt, buf, off + n, stop, False)
 
 
 def _direction_byte(fn, layer: str):

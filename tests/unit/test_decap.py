@@ -221,6 +221,8 @@ def test_radiotap_with_flags_fcs_and_extended_bitmap() -> None:
     r = link(127, f)
     assert isinstance(r, L2Start) and r.stop == len(f) - 4 and f[r.off:r.stop] == IP4
     assert r.src_mac == MAC_A
+    assert link(127, h("00 00 08 00 00 00 00 00") + wlan(0x08, 0x41, BSSID, MAC_A, MAC_B)) == \
+        Unsupported(127, "LINKTYPE_IEEE802_11_RADIOTAP (127)", "wlan-protected")     # the file's link type
     assert link(127, h("00 00 08")) == Malformed("radiotap", "truncated-header")
     assert link(127, h("00 00 00 01 00 00 00 00") + data) == Malformed("radiotap", "bad-length")
     assert link(127, h("01 00 08 00 00 00 00 00") + data) == Malformed("radiotap", "bad-version")
