@@ -1108,6 +1108,7 @@ static PyObject *t_scan(Table *t, PyObject *args) {
             k.sport = be16(f + l4); k.dport = be16(f + l4 + 2);
             p0 = l4 + 8;
             if ((k.sport == 67 || k.sport == 68) && (k.dport == 67 || k.dport == 68)) goto slow;   /* DHCP */
+            if (k.dport == 4789 || k.dport == 37008) goto slow;   /* VXLAN, TZSP: decap.TUNNEL_UDP_PORTS */
         }
         k.proto = proto; k.vlan = vlan;
         if (t->shard_n > 1 && shard_of(&k, t->shard_n) != t->shard_k) {

@@ -167,10 +167,27 @@ def replay(
         f"decoded {ot_d:,}/{ot_b:,} OT payload bytes ({(ot_d / ot_b if ot_b else 0):.1%}), "
         f"{sum(r.anomalies for r in results):,} anomalies, {sum(r.span_duplicates for r in results):,} SPAN duplicates, "
         f"{elapsed:.2f} s, {packets / elapsed if elapsed else 0:,.0f} packets/s")
+    _report_link_layers(results)
     if any(r.error for r in results):
         raise typer.Exit(1)
     if any(r.refused for r in results):
         raise typer.Exit(REFUSED)
+
+
+def _report_link_layers(results: list) -> None:  # type: ignore[type-arg]
+    """Frames nothing decoded, by link type and reason, and tunnels unwrapped: a capture never silently empty."""
+    nd: dict[str, int] = {}
+    tun: dict[str, int] = {}
+    for r in results:
+        for k, v in r.not_decoded.items():
+            nd[k] = nd.get(k, 0) + v
+        for k, v in r.tunnels.items():
+            tun[k] = tun.get(k, 0) + v
+    if nd:
+        typer.echo("not decoded: " + "; ".join(f"{k} ({v:,} frames)" for k, v in sorted(nd.items())), err=True)
+    if tun:
+        typer.echo("remote SPAN / tunnels unwrapped: " + ", ".join(f"{k} {v:,}" for k, v in sorted(tun.items())),
+                   err=True)
 
 
 @app.command()

@@ -14,6 +14,7 @@ import struct
 from collections.abc import Callable, Iterator
 from enum import IntEnum
 
+from otscope.agent import decap
 from otscope.agent.hosts import IPAddr
 from otscope.agent.stats import Stats
 
@@ -37,6 +38,10 @@ PROTO_FRAGMENT = 256          # Packet.proto of a non-first IPv4 fragment (no tr
 NO_DUP_KEY = -1               # Packet.dk of IPv6: no IP id, never a SPAN duplicate
 MAX_VLAN_TAGS = 4
 MAX_V6_EXT = 8
+DECODED_LINKTYPES = frozenset({LINKTYPE_ETHERNET, LINKTYPE_SLL, LINKTYPE_SLL2}) | RAW_LINKTYPES
+# a tunnel's inner frame is decoded as one of these (decap.Inner: an Ethernet frame, or an L3 packet whose
+# link layer has no MAC to bind)
+INNER_L3 = LINKTYPE_RAW
 
 
 class Kind(IntEnum):
@@ -93,6 +98,7 @@ class Decoder:
 
     def __init__(self, stats: Stats, anomaly: Callable[[str, str, int, float], None], primary: bool) -> None:
         self.stats = stats
+        self._lt, self._off, self._stop = LINKTYPE_ETHERNET, 0, 0    # the frame whose link layer _link() decoded
         self.anomaly = anomaly          # a frame no flow can own: (protocol, kind, frame, ts)
         self.primary = primary          # this worker reports frames no flow owns (fragment counts too)
         self.frame = 0
@@ -130,11 +136,19 @@ class Decoder:
         self.nbytes = nby
         self.ts = ts
 
-    def _slow(self, lt: int, buf: bytes, off: int, stop: int, incl: int, frame: int, ts: float) -> Packet | None:
-        """Any other frame: link layer, network layer (IPv4 options, fragments, IPv6), transport."""
+    def _slow(self, lt: int, buf: bytes, off: int, stop: int, incl: int, frame: int, ts: float,
+              inner: bool = False) -> Packet | None:
+        """Any other frame: link layer, network layer (IPv4 options, fragments, IPv6), transport; remote-SPAN and
+        tunnel encapsulations unwrapped to the frame they carry (agent/decap.py; ``inner``: already unwrapped)."""
+        self._lt, self._off, self._stop = lt, off, stop
         l3, et, vlan = self._link(lt, buf, off, stop, incl, frame, ts)
         if l3 < 0:
             return None
+        lt, off, stop = self._lt, self._off, self._stop   # a link layer decap unwrapped: its frame, its MACs
+        if not inner and et in decap.TUNNEL_ETHERTYPES:
+            got = self._tunnel(decap.unwrap_tunnel(et, buf, l3, stop), buf, frame, ts)
+            if got is not False:
+                return got  # type: ignore[return-value]
         p = _alloc(Packet)
         p.frame, p.ts, p.incl, p.buf, p.off, p.lt, p.vlan, p.et, p.l3, p.stop = \
             frame, ts, incl, buf, off, lt, vlan, et, l3, stop
@@ -176,7 +190,40 @@ class Decoder:
             p.kind, p.src, p.dst, p.proto, p.ttl, p.dk, p.p0, p.iend = L2, 0, 0, 0, 0, NO_DUP_KEY, l3, stop
             return p
         p.proto = proto
-        return self._transport(p, buf, l4)
+        if not inner and proto in decap.TUNNEL_IPPROTOS and l4 <= p.iend:
+            got = self._tunnel(decap.unwrap_tunnel(proto, buf, l4, p.iend, outer=self._outer(buf, l3, et)), buf,
+                               frame, ts)
+            if got is not False:
+                return got  # type: ignore[return-value]
+        p = self._transport(p, buf, l4)
+        if p is not None and not inner and p.kind is UDP and p.dp in decap.TUNNEL_UDP_PORTS:
+            got = self._tunnel(decap.unwrap_tunnel(decap.udp_key(p.dp), buf, p.p0, p.iend,
+                                                   outer=self._outer(buf, l3, et)), buf, frame, ts)
+            if got is not False:
+                return got  # type: ignore[return-value]
+        return p
+
+    # -- remote SPAN and tunnels (agent/decap.py) ------------------------------------------------------
+    @staticmethod
+    def _outer(buf: bytes, l3: int, et: int) -> tuple[bytes, bytes]:
+        return (buf[l3 + 12:l3 + 16], buf[l3 + 16:l3 + 20]) if et == ETH_IPV4 else \
+            (buf[l3 + 8:l3 + 24], buf[l3 + 24:l3 + 40])
+
+    def _tunnel(self, t: decap.Inner | decap.Malformed | None, buf: bytes, frame: int,
+                ts: float) -> Packet | None | bool:
+        """The packet a tunnel carried (the outer packet is the mirror's transport: no flow, no asset of its
+        endpoints); None when it yields nothing; False: not a tunnel after all, decode the outer packet."""
+        if t is None:
+            return False
+        if isinstance(t, decap.Malformed):
+            self.anomaly(t.layer, t.reason, frame, ts)
+            return None
+        tun = self.stats.tunnels
+        for level in t.tunnels:
+            tun[level.kind.value] = tun.get(level.kind.value, 0) + 1
+        if t.kind is decap.InnerKind.ETHERNET:
+            return self._slow(LINKTYPE_ETHERNET, buf, t.off, t.stop, t.stop - t.off, frame, ts, inner=True)
+        return self._slow(INNER_L3, buf, t.off, t.stop, t.stop - t.off, frame, ts, inner=True)
 
     def _transport(self, p: Packet, buf: bytes, l4: int) -> Packet | None:
         """The ports (TCP: also sequence number and flags) and where the payload starts; None: a truncated
@@ -206,6 +253,7 @@ class Decoder:
             if incl < 14:
                 self.anomaly("eth", "truncated-frame", frame, ts)
                 return -1, 0, 0
+            self._lt, self._off, self._stop = lt, off, stop
             et = buf[off + 12] << 8 | buf[off + 13]
             if et == ETH_VLAN or et == ETH_QINQ or et == ETH_QINQ_OLD:
                 return self._vlans(buf, off + 14, stop, et, frame, ts)
@@ -229,9 +277,30 @@ class Decoder:
                 return -1, 0, 0
             v = buf[l3] >> 4
             return l3, ETH_IPV4 if v == 4 else ETH_IPV6 if v == 6 else 0, 0
-        st.unknown_linktype += 1
-        self.anomaly("capture", f"unsupported-linktype-{lt}", frame, ts)
-        return -1, 0, 0
+        return self._other_link(lt, buf, off, stop, frame, ts)
+
+    def _other_link(self, lt: int, buf: bytes, off: int, stop: int, frame: int, ts: float) -> tuple[int, int, int]:
+        """PPP, PPPoE, Cisco HDLC, NFLOG, 802.11 (radiotap, PPI, Prism, AVS), FDDI, MPLS links (agent/decap.py)."""
+        r = decap.unwrap_link(lt, buf, off, stop)
+        st = self.stats
+        if isinstance(r, decap.Unsupported):
+            if r.reason == "unsupported-linktype":
+                st.unknown_linktype += 1
+            key = f"{r.name}: {r.reason}"
+            if key in st.link_unsupported or len(st.link_unsupported) < 64:
+                st.link_unsupported[key] = st.link_unsupported.get(key, 0) + 1
+            self.anomaly("capture", f"unsupported-linktype-{lt}" if r.reason == "unsupported-linktype"
+                         else f"{r.reason}", frame, ts)
+            return -1, 0, 0
+        if isinstance(r, decap.Malformed):
+            self.anomaly(r.layer, r.reason, frame, ts)
+            return -1, 0, 0
+        if r.ethertype == decap.ETH_FRAME:           # an Ethernet frame inside (PPI carrying DLT 1, ...)
+            return self._link(LINKTYPE_ETHERNET, buf, r.off, r.stop, r.stop - r.off, frame, ts)
+        self._lt, self._off, self._stop = INNER_L3, r.off, r.stop     # no Ethernet header: no MAC taken from it
+        if r.ethertype in (ETH_VLAN, ETH_QINQ, ETH_QINQ_OLD):
+            return self._vlans(buf, r.off, r.stop, r.ethertype, frame, ts)
+        return r.off, r.ethertype, 0
 
     def _vlans(self, buf: bytes, l3: int, stop: int, et: int, frame: int, ts: float) -> tuple[int, int, int]:
         """802.1Q / QinQ: the VLAN that identifies the asset is the outermost 12-bit id (0 = untagged)."""

@@ -26,7 +26,7 @@ from otscope.agent.flowtable import (DATAGRAM_PORTS, DUPLICATE, UDP_TIMEOUT, CFl
 from otscope.agent.hosts import MAX_HOSTS, HostTable, IpNames
 from otscope.agent.l2 import L2Dispatcher
 from otscope.agent.pcapio import LE_RECORDS
-from otscope.agent.snapshot import Snapshot, build_batch
+from otscope.agent.snapshot import NOT_DECODED, TUNNEL, Snapshot, build_batch
 from otscope.agent.stats import Stats
 from otscope.contract import Batch
 from otscope.dissectors.base import Dissector
@@ -286,6 +286,9 @@ class Pipeline:
         snap.stats = {"packets": st.packets, "bytes": st.bytes, "flows": st.flows_created,
                       "span_duplicates": st.span_duplicates, "ip_fragments": st.ip_fragments,
                       "anomalies": st.anomalies, "flows_evicted": st.flows_evicted}
+        # frames of link types (or link-layer contents) nothing decodes, by name: reported, never silently empty
+        snap.stats.update({f"{NOT_DECODED}{k}"[:64]: n for k, n in sorted(st.link_unsupported.items())[:32]})
+        snap.stats.update({f"{TUNNEL}{k}": n for k, n in sorted(st.tunnels.items())})
         return snap
 
     def cut_batch(self, batch_id: str) -> Batch:

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from otscope.agent.pcapio import STDIN, CaptureError, Identity, display_name, is_regular, read_chunks
-from otscope.agent.snapshot import Snapshot, build_batch, merge
+from otscope.agent.snapshot import NOT_DECODED, TUNNEL, Snapshot, build_batch, merge
 from otscope.contract import Batch
 
 FILE_PREFIX = "file:"
@@ -52,6 +52,8 @@ class FileResult:
     ot_bytes: int = 0
     ot_decoded: int = 0
     refused: str | None = None
+    not_decoded: dict[str, int] = field(default_factory=dict)   # "LINKTYPE_X (N): reason" -> frames
+    tunnels: dict[str, int] = field(default_factory=dict)       # tunnel kind -> packets unwrapped
 
 
 Sink = Callable[[Batch], object]
@@ -109,6 +111,8 @@ class Job:
         st = snap.stats
         res.packets, res.bytes, res.flows = st["packets"], st["bytes"], st["flows"]
         res.anomalies, res.span_duplicates = st["anomalies"], st["span_duplicates"]
+        res.not_decoded = {k.removeprefix(NOT_DECODED): v for k, v in st.items() if k.startswith(NOT_DECODED)}
+        res.tunnels = {k.removeprefix(TUNNEL): v for k, v in st.items() if k.startswith(TUNNEL)}
         for t in batch.traffic:
             res.ot_bytes += t.bytes_seen
             res.ot_decoded += t.bytes_decoded

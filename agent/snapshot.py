@@ -13,6 +13,10 @@ from otscope.contract import (AnomalyObs, Batch, BindingObs, CommObs, Evidence, 
                               TrafficObs)
 
 
+
+NOT_DECODED = "not decoded: "          # snapshot stats keys: frames per link type / reason nothing decoded
+TUNNEL = "tunnel: "                    # ... and packets unwrapped per tunnel kind (agent/decap.py)
+
 @dataclass
 class Snapshot:
     source: str

@@ -19,3 +19,5 @@ class Stats:
     anomalies: int = 0
     unknown_linktype: int = 0
     by_linktype: dict[int, int] = field(default_factory=dict)
+    link_unsupported: dict[str, int] = field(default_factory=dict)   # "LINKTYPE_X (N): reason" -> frames
+    tunnels: dict[str, int] = field(default_factory=dict)            # decap.TunnelKind value -> packets unwrapped

@@ -205,3 +205,15 @@ def test_token_list_revoke_expiry(tmp_path: Path) -> None:
     assert "revoked" in otscope("token", "list", "--db", db, check=True).stdout
     missing = otscope("token", "revoke", "42", "--db", db)
     assert missing.returncode == 1 and missing.stderr.strip() == "otscope: no token with id 42"
+
+
+def test_undecodable_link_layers_are_reported_by_name(tmp_path: Path) -> None:
+    """A capture nothing decodes is never silently empty: the summary names the link type and the reason."""
+    rt = bytes.fromhex("0000080000000000")                                # radiotap v0, 8 bytes, no fields
+    protected = bytes.fromhex("0841") + bytes(2) + bytes(18) + bytes(2) + bytes(20)   # 802.11 data, Protected
+    wlan = write_pcap(tmp_path / "wlan.pcap", [rt + protected] * 3, linktype=127)
+    odd = write_pcap(tmp_path / "user0.pcap", [b"\x01\x02\x03"] * 2, linktype=147)
+    r = otscope("replay", str(wlan), str(odd), "--db", f"sqlite:///{tmp_path}/l.db")
+    assert r.returncode == 0, r.stderr
+    assert "LINKTYPE_IEEE802_11_RADIOTAP (127): wlan-protected (3 frames)" in r.stderr
+    assert "LINKTYPE_USER0 (147): unsupported-linktype (2 frames)" in r.stderr

@@ -540,3 +540,39 @@ def test_hand_made_link_frames_match_tshark(tmp_path: Path) -> None:
         n += 1
     assert cannot <= {"chdlc-with-dir"}, cannot                     # tshark 4.0 has no reader for 205
     assert n + len(cannot) == len(hand_made())
+
+
+# ---------------------------------------------------------------------------------------------- 5. the whole replay
+
+def _inventory_ips(path: Path, tmp: Path, pure: bool) -> tuple[set[str], dict]:
+    """Replay a capture through the product (decoder -> flows -> collector) in a fresh process: the IPs of
+    the assets it makes, and the tunnel counts the decoder reports."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    code = ("import json, sys\n"
+            "from tests.conftest import Inventory\n"
+            "from tests.conftest import run_pipeline\n"
+            f"inv = Inventory('sqlite:///{tmp}/t.db')\n"
+            f"inv.replay({str(path)!r})\n"
+            f"p, _b = run_pipeline({str(path)!r})\n"
+            "print(json.dumps([sorted(ip for a in inv.assets() for ip in a['ips']), p.stats.tunnels]))\n")
+    env = {**os.environ, "OTSCOPE_PURE_PYTHON": "1" if pure else ""}
+    if not pure:
+        env.pop("OTSCOPE_PURE_PYTHON")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env,
+                         cwd=str(Path(__file__).resolve().parents[2]), check=True).stdout
+    ips, tunnels = json.loads(out.strip().splitlines()[-1])
+    return set(ips), tunnels
+
+
+@pytest.mark.parametrize("pure", [False, True], ids=["c-fast-path", "pure-python"])
+def test_replay_makes_assets_of_the_inner_hosts_only(vxlan_pcap: Path, reencap, tmp_path: Path, pure: bool) -> None:
+    """The mirror's transport (tunnel endpoints) is not a plant host; the hosts inside the tunnel are."""
+    ips, tunnels = _inventory_ips(vxlan_pcap, tmp_path / "vx", pure)
+    assert {O4A, O4B, V4A, V4B} <= ips and ({O6A, O6B} <= ips)
+    assert not ips & {U4A, U4B, U6A, U6B}, ips
+    assert tunnels.get("vxlan", 0) > 0
+    _jobs, path = reencap
+    ips2, tunnels2 = _inventory_ips(path, tmp_path / "re", pure)
+    assert not ips2 & {U4A, U4B, U6A, U6B}, ips2
+    assert ips2 and ips2 <= {O4A, O4B, O6A, O6B, V4A, V4B}
+    assert {"gre", "mpls", "pppoe"} <= set(tunnels2)
