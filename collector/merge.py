@@ -24,6 +24,7 @@ SERVER_SUFFIX = "-server"
 CLIENT_SUFFIX = "-client"
 
 # Which protocol's word wins when several report the same field (wire identity over inference).
+GAP_NOTES = registry.gap_notes()                     # protocols that carry no identity, and why (specs)
 SERVER_LABEL_ROLES = registry.server_label_roles()   # server labels proving another role than plc (specs)
 PROTOCOL_RANK = registry.protocol_rank()          # each spec's rank (dissectors/registry.py); others 5
 
@@ -263,6 +264,10 @@ def gap_reason(g: GapInput) -> tuple[str, str]:
     if g.summary.vendor or g.summary.product or g.summary.order_number:
         return (f"partial identity: missing {', '.join(g.summary.missing())} after {hours:.1f} h of traffic",
                 f"{ACTION_ENGINEERING}, or {ACTION_REGISTER}")
+    notes = sorted({GAP_NOTES[p.removesuffix(SERVER_SUFFIX)] for p in g.summary.protocols
+                    if p.endswith(SERVER_SUFFIX) and p.removesuffix(SERVER_SUFFIX) in GAP_NOTES})
+    if notes:
+        return ("; ".join(notes), ACTION_REGISTER)
     return (f"no identity exchange observed in {hours:.1f} h of traffic",
             f"{ACTION_ENGINEERING}, or {ACTION_REGISTER}")
 

@@ -107,6 +107,11 @@ def server_label_roles() -> dict[str, tuple[Role, str]]:
     return {label: (role, why) for s in specs() for label, role, why in s.server_roles}
 
 
+def gap_notes() -> dict[str, str]:
+    """Protocol name -> why its devices stay unidentified (the specs' gap_note; only those that have one)."""
+    return {p: s.gap_note for s in specs() if s.gap_note for p in s.protocols}
+
+
 def protocol_rank() -> dict[str, int]:
     """Protocol name -> rank of its word on a device's identity (merge.best: lower wins; others DEFAULT_RANK)."""
     out = {p: s.rank for s in specs() for p in s.protocols if s.rank != DEFAULT_RANK}

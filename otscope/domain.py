@@ -119,6 +119,9 @@ class ProtocolSpec:
     colours: tuple[tuple[str, str], ...] = ()   # protocol name -> dashboard colour
     # server labels that prove a role other than "plc" (label, role, why): an MMS server is an IED, not a PLC
     server_roles: tuple[tuple[str, Role, str], ...] = ()
+    # for a protocol that carries no vendor/firmware (IEC 60870-5-104, DNP3 without group 0): why its devices
+    # stay unidentified, for the coverage report's gap reason ("" = it does carry identity)
+    gap_note: str = ""
 
     def __post_init__(self) -> None:
         if not self.protocols or self.protocols[0] != self.name:

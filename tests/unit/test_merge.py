@@ -198,3 +198,16 @@ def test_zero_ot_bytes_is_not_applicable() -> None:
     assert traffic_verdict(0, 0, 0.8) == (None, None, "not applicable")
     assert traffic_verdict(100, 79, 0.8) == (0.79, False, "fail")
     assert traffic_verdict(100, 80, 0.8) == (0.8, True, "pass")
+
+
+def test_gap_reason_names_a_protocol_that_carries_no_identity(monkeypatch) -> None:
+    """A device whose only OT protocol carries no vendor/firmware gets that protocol's own gap note (its spec's
+    gap_note), and the register as the action; other devices keep the generic reason."""
+    from otscope.collector import merge as m
+
+    monkeypatch.setattr(m, "GAP_NOTES", {"iec104": "IEC 60870-5-104 carries no vendor or firmware"})
+    quiet = m.Summary(protocols=["iec104-server"])
+    g = m.GapInput(1, quiet, sent=True, observed_seconds=7200, encrypted=False, is_client_only=False)
+    assert m.gap_reason(g) == ("IEC 60870-5-104 carries no vendor or firmware", m.ACTION_REGISTER)
+    other = m.GapInput(2, m.Summary(protocols=["modbus-server"]), True, 7200, False, False)
+    assert m.gap_reason(other)[0].startswith("no identity exchange observed")
