@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
@@ -116,9 +117,21 @@ def next_asset_id_pg(s: Session) -> int:
     return int(s.scalar(text("SELECT nextval(pg_get_serial_sequence('assets', 'id'))")))  # type: ignore[arg-type]
 
 
+def widen(row: Any, first: float, last: float) -> None:
+    """The one first/last-seen rule for every row (assets, addresses, facts, conversations): first seen only
+    moves back, last seen only moves forward (merge.times)."""
+    row.first_seen, row.last_seen = merge.times(row.first_seen, row.last_seen, first, last)
+
+
+def widen_fact(row: Any, first: float, last: float, evidence: str, message: str) -> None:
+    """A fact seen again: widened, and an earlier sighting brings its own frame as the evidence."""
+    if first < row.first_seen:
+        row.evidence, row.message = evidence, message
+    widen(row, first, last)
+
+
 def touch(a: Asset, first: float, last: float) -> None:
-    a.first_seen = min(a.first_seen, first)
-    a.last_seen = max(a.last_seen, last)
+    widen(a, first, last)
 
 
 def put_comm(s: Session, client_id: int, server_id: int, protocol: str, transport: str, port: int, packets: int,
@@ -212,8 +225,7 @@ def add_comm(s: Session, known: CommIndex, client_id: int, server_id: int, proto
         return
     row.packets = plus(row.packets, packets)
     row.bytes = plus(row.bytes, nbytes)
-    row.first_seen = min(row.first_seen, first)
-    row.last_seen = max(row.last_seen, last)
+    widen(row, first, last)
     if profile:
         merged = dict(row.profile or {})
         for k, v in profile.items():
@@ -330,9 +342,7 @@ def merge_into(s: Session, keep: Asset, drop: Asset, moved_component: str | None
             f.asset_id, f.component = keep.id, comp
             known[(f.field, f.value, f.protocol, comp)] = f
             continue
-        if f.first_seen < same.first_seen:
-            same.first_seen, same.evidence, same.message = f.first_seen, f.evidence, f.message
-        same.last_seen = max(same.last_seen, f.last_seen)
+        widen_fact(same, f.first_seen, f.last_seen, f.evidence, f.message)
         s.delete(f)
     s.flush()
     for c in s.scalars(select(Communication).where(

@@ -171,8 +171,7 @@ class _BatchContext:
             if kind == "mac" and confidence:
                 self.macs.add(a.id)
         else:
-            row.first_seen = min(row.first_seen, first)
-            row.last_seen = max(row.last_seen, last)
+            repo.widen(row, first, last)
             if confidence == "high" or (confidence and not row.confidence):
                 row.confidence = confidence
             if kind == "mac" and row.confidence:
@@ -246,9 +245,7 @@ class _BatchContext:
             return
         if isinstance(row, NewFact) and row.written:
             raise RuntimeError("a new fact changed after it was written")     # a bug in the order of _apply
-        if first < row.first_seen:
-            row.first_seen, row.evidence, row.message = first, evidence, message
-        row.last_seen = max(row.last_seen, last)
+        repo.widen_fact(row, first, last, evidence, message)
 
     def facts_of(self, asset_id: int) -> list[Fact | NewFact]:
         known = self.facts.get(asset_id)
@@ -393,9 +390,7 @@ def _move_fact(ctx: _BatchContext, row: Fact | NewFact, key: FactKey, to: int) -
         row.asset_id = to
         dest[key] = row
         return
-    if row.first_seen < same.first_seen:
-        same.first_seen, same.evidence, same.message = row.first_seen, row.evidence, row.message
-    same.last_seen = max(same.last_seen, row.last_seen)
+    repo.widen_fact(same, row.first_seen, row.last_seen, row.evidence, row.message)
     if isinstance(row, NewFact):
         ctx.new_facts.remove(row)
     else:

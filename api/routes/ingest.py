@@ -7,6 +7,7 @@ from starlette.concurrency import run_in_threadpool
 from otscope.api.deps import SessionDep, Write, read_body
 from otscope.api.schemas import IngestOut
 from otscope.collector.service import IngestResult, apply_batch
+from otscope.collector.uow import unit_of_work
 from otscope.contract import Batch, ContractError, batch_from_json
 
 router = APIRouter(prefix="/api/v1/ingest", tags=["ingest"])
@@ -29,10 +30,5 @@ async def ingest(request: Request, s: SessionDep) -> dict:
 
 
 def _apply(s: Session, batch: Batch) -> IngestResult:
-    try:
-        res = apply_batch(s, batch)
-        s.commit()
-    except Exception:
-        s.rollback()
-        raise
-    return res
+    with unit_of_work(s):
+        return apply_batch(s, batch)

@@ -7,6 +7,7 @@ from starlette.concurrency import run_in_threadpool
 from otscope.api.deps import Read, SessionDep, Write, read_body
 from otscope.api.schemas import Reconciliation, RegisterUpload
 from otscope.collector import register
+from otscope.collector.uow import unit_of_work
 
 router = APIRouter(prefix="/api/v1/register", tags=["register"])
 
@@ -27,9 +28,8 @@ async def upload_register(request: Request, s: SessionDep) -> dict:
 
 
 def _replace(s: Session, rows: list[dict[str, str | None]]) -> int:
-    n = register.replace(s, rows)
-    s.commit()
-    return n
+    with unit_of_work(s):
+        return register.replace(s, rows)
 
 
 @router.get("/reconciliation", response_model=Reconciliation, dependencies=[Read])

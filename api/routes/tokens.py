@@ -10,6 +10,7 @@ from otscope.api.deps import Admin, SessionDep
 from otscope.api.schemas import TokenCreate, TokenCreated, TokenOut
 from otscope.api.security import Scope, TokenInfo, create_token, info_of, list_tokens, revoke_token
 from otscope.collector.queries import iso
+from otscope.collector.uow import unit_of_work
 
 router = APIRouter(prefix="/api/v1/tokens", tags=["tokens"])
 
@@ -29,8 +30,8 @@ def tokens(s: SessionDep) -> list[dict]:
 @router.post("", response_model=TokenCreated, status_code=201, dependencies=[Admin])
 def create(body: TokenCreate, s: SessionDep) -> dict:
     lifetime = body.expires_in_days * 86400 if body.expires_in_days is not None else None
-    token = create_token(s, Scope[body.scope.upper()], body.name, lifetime)
-    s.commit()
+    with unit_of_work(s):
+        token = create_token(s, Scope[body.scope.upper()], body.name, lifetime)
     made = info_of(s, token=token)
     assert made is not None
     return {**_out(made, time.time()), "token": token}
@@ -38,9 +39,9 @@ def create(body: TokenCreate, s: SessionDep) -> dict:
 
 @router.delete("/{token_id}", response_model=TokenOut, dependencies=[Admin])
 def revoke(token_id: int, s: SessionDep) -> dict:
-    if not 0 < token_id < 1 << 62 or not revoke_token(s, token_id):
-        raise HTTPException(404, "no such token")
-    s.commit()
+    with unit_of_work(s):
+        if not 0 < token_id < 1 << 62 or not revoke_token(s, token_id):
+            raise HTTPException(404, "no such token")
     t = info_of(s, token_id=token_id)
     assert t is not None
     return _out(t, time.time())
