@@ -64,6 +64,9 @@ class CaptureError(Exception):
         self.message = message
 
 
+LEGACY_HEAD, LEGACY_TAIL = 1 << 20, 1 << 16
+
+
 class Identity:
     """What a capture is, learnt while it streams: BLAKE3 over every byte of it (cryptographic, ~4 GB/s on
     one core, so hashing a replay's input costs it a few percent), its size, and a key of its first packet
@@ -76,13 +79,27 @@ class Identity:
         self._h = blake3(max_threads=1)
         self.size = 0
         self.first: str | None = None
+        self._head = bytearray()          # the first MiB and the last 64 KiB: the previous release's file id
+        self._tail = b""
 
     def update(self, data: bytes) -> None:
         self._h.update(data)
         self.size += len(data)
+        if len(self._head) < LEGACY_HEAD:
+            self._head += data[:LEGACY_HEAD - len(self._head)]
+        self._tail = (self._tail + data)[-LEGACY_TAIL:] if len(data) < LEGACY_TAIL else data[-LEGACY_TAIL:]
 
     def digest(self) -> str:
         return self._h.hexdigest()[:32]
+
+    def legacy(self) -> str:
+        """The id the previous release gave this file (sha256 over its size, first MiB and last 64 KiB, the
+        tail taken from past the first MiB): an inventory it made already holds this file under that id."""
+        h = hashlib.sha256(str(self.size).encode())
+        h.update(bytes(self._head))
+        if self.size > LEGACY_HEAD:
+            h.update(self._tail[-min(LEGACY_TAIL, self.size - LEGACY_HEAD):])
+        return h.hexdigest()[:24]
 
     def see(self, chunk: "Chunk") -> None:
         if self.first is not None or not chunk.count:

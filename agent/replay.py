@@ -116,6 +116,9 @@ class Job:
         for t in batch.traffic:
             res.ot_bytes += t.bytes_seen
             res.ot_decoded += t.bytes_decoded
+        seen_before = getattr(sink, "already_applied", None)
+        if seen_before is not None and seen_before(self.sensor, ident.legacy()):
+            return res                                 # counted by the previous release under its old id
         try:
             sink(batch)
         except Overlap as exc:
@@ -164,6 +167,16 @@ def overlapping(factory, batch: Batch) -> str | None:  # type: ignore[no-untyped
     return None
 
 
+def _applied(factory, sensor: str, batch_id: str) -> bool:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    from otscope.collector.models import AppliedBatch
+
+    with factory() as s:
+        return s.scalar(select(AppliedBatch.id).where(AppliedBatch.sensor == sensor,
+                                                       AppliedBatch.batch_id == batch_id)) is not None
+
+
 def checked_sink(factory) -> Sink:  # type: ignore[no-untyped-def]
     """A sink that ingests a replayed file's batch unless it overlaps one already applied (raises Overlap)."""
     from otscope.collector.service import ingest
@@ -174,6 +187,9 @@ def checked_sink(factory) -> Sink:  # type: ignore[no-untyped-def]
             raise Overlap(why)
         return ingest(factory, batch)
 
+    # an inventory made by the previous release holds a file under its old id (size, first MiB, last 64 KiB):
+    # replayed again, it is a duplicate, not a new file
+    sink.already_applied = lambda sensor, legacy: _applied(factory, sensor, f"{FILE_PREFIX}{legacy}")  # type: ignore[attr-defined]
     return sink
 
 
@@ -228,7 +244,7 @@ def _worker(path: str, name: str, sensor: str, k: int, n: int, dissectors: set[s
     try:
         progress = (lambda b, c: conn.send(("progress", b, c))) if k == 0 else None
         snap, error, ident = _run_shard(path, name, sensor, k, n, progress, dissectors)
-        conn.send(("done", snap, error, ident and (ident.first, ident.digest(), ident.size)))
+        conn.send(("done", snap, error, ident and (ident.first, ident.digest(), ident.size, ident.legacy())))
     except BaseException as exc:  # noqa: BLE001 - report, never leave the parent waiting
         try:
             conn.send(("crash", f"{type(exc).__name__}: {exc}", None, None))
@@ -258,11 +274,14 @@ def _spawn(path: str, name: str, sensor: str, n: int, dissectors: set[str] | Non
 class _Seen(Identity):
     """A worker's identity as it came back through the pipe."""
 
-    def __init__(self, first: str | None, digest: str, size: int) -> None:  # noqa: D107 - no hasher needed
-        self.first, self._digest, self.size = first, digest, size
+    def __init__(self, first: str | None, digest: str, size: int, legacy: str) -> None:  # noqa: D107
+        self.first, self._digest, self.size, self._legacy = first, digest, size, legacy
 
     def digest(self) -> str:
         return self._digest
+
+    def legacy(self) -> str:
+        return self._legacy
 
 
 def _collect(pipes: list, procs: list, on_progress: Progress | None) -> tuple[Snapshot, str | None, Identity | None]:

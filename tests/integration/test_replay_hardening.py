@@ -215,3 +215,36 @@ def test_the_db_file_alone_is_complete_after_replay(tmp_path: Path) -> None:
     alone_counts = counts(alone)        # checkpoint it and hide the fault)
     whole = counts(db)
     assert whole["assets"] > 0 and alone_counts == whole
+
+
+def test_a_file_replayed_by_the_previous_release_is_not_counted_again(tmp_path: Path) -> None:
+    """Upgrade safety: an inventory holding a file under the previous release's id (sha256 of size, first MiB,
+    last 64 KiB) takes the same file again as a duplicate."""
+    import hashlib
+    import os
+    import sqlite3
+    import subprocess
+    import sys
+
+    src = PCAPS / "modbus_plant.pcap"
+    size = os.path.getsize(src)
+    with open(src, "rb") as fh:
+        h = hashlib.sha256(str(size).encode())
+        h.update(fh.read(1 << 20))
+        if size > (1 << 20):
+            fh.seek(max(size - (1 << 16), 1 << 20))
+            h.update(fh.read())
+    old_id = "file:" + h.hexdigest()[:24]
+    db = tmp_path / "old.db"
+    exe = str(Path(sys.executable).with_name("otscope"))
+    subprocess.run([exe, "replay", str(src), "--db", f"sqlite:///{db}"], check=True, capture_output=True)
+    con = sqlite3.connect(db)
+    before = con.execute("select sum(packets) from communications").fetchone()[0]
+    con.execute("update applied_batches set batch_id = ?", (old_id,))     # as the previous release left it
+    con.commit()
+    con.close()
+    r = subprocess.run([exe, "replay", str(src), "--db", f"sqlite:///{db}"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    con = sqlite3.connect(db)
+    assert con.execute("select sum(packets) from communications").fetchone()[0] == before
+    assert con.execute("select count(*) from applied_batches").fetchone()[0] == 1
