@@ -47,7 +47,8 @@ def dnp3_facts(asset: dict, field: str) -> set[str]:
 @pytest.mark.parametrize(("capture", "truth"), CASES, ids=IDS)
 def test_every_dnp3_host_role_label_and_address_of_the_truth(capture: Path, truth: Path, tmp_path: Path) -> None:
     """Every host the truth lists with a DNP3 label: found, with that label, an accepted role, and exactly the
-    link addresses tshark saw it send (no more, where the truth lists them); no identity value (the truth has none for these files)."""
+    link addresses tshark saw it send (no more, where the truth lists them); no identity value (the truth has
+    none for these files)."""
     t = load(need(truth))
     inv = Inventory(f"sqlite:///{tmp_path}/inv.db")
     assert all(r.error is None for r in inv.replay(need(capture)))

@@ -69,7 +69,8 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
         for cmd in (["ip", "link", "set", "lo", "up"], ["ip", "addr", "add", f"{MASTER_IP}/32", "dev", "lo"],
                     ["ip", "addr", "add", f"{OUTSTATION_IP}/32", "dev", "lo"]):
             subprocess.run(["ip", "netns", "exec", ns, *cmd], check=True)
-        procs.append(_ns(ns, out.with_suffix(".tcpdump.log"), "timeout", "10", "tcpdump", "-i", "lo", "-U", "-w", str(out), "tcp", "port", "20000"))
+        procs.append(_ns(ns, out.with_suffix(".tcpdump.log"), "timeout", "10", "tcpdump", "-i", "lo", "-U", "-w",
+                         str(out), "tcp", "port", "20000"))
         time.sleep(0.8)
         code = textwrap.dedent
         procs.append(_ns(ns, out.with_suffix(".outstation.log"), "timeout", "8", sys.executable, "-c",
