@@ -24,6 +24,7 @@ from otscope.dissectors.dnp3.constants import (DNP3_PORT, FIRST_BROADCAST, MAX_A
 from otscope.dissectors.dnp3.grammar import (BadHeaderCrc, BadLength, BadStart, LinkFrame, parse_apdu,
                                              parse_link_frame, parse_segment)
 
+TIME_GROUP = bytes((50,))                   # group 50: time and date
 _KNOWN_FUNCTIONS = frozenset(int(f) for f in FunctionCode)
 _MASTER = ("dnp3-client", "hmi-scada")       # label and role of the end that sends DIR=1 frames
 _OUTSTATION = ("dnp3-server", "rtu-ied")     # and of the end that sends DIR=0 frames
@@ -199,6 +200,8 @@ class Dnp3Dissector(Dissector):
         if fc != FunctionCode.CONFIRM and response == lf.from_master:
             self.anomaly(Dnp3Anomaly.FUNCTION_DIRECTION, frame, ts, str(fc))
             return
+        if fc == FunctionCode.WRITE and apdu.objects[:1] == TIME_GROUP:
+            self.count("time sync")                   # WRITE of group 50 time and date (4.4.15, the master's clock)
         if apdu.objects[:1] == b"\x00":               # group 0: device attributes (annex A.1)
             if response:
                 facts.device_attributes(self, apdu.objects, Who.CLIENT if side == 0 else Who.SERVER, ts, frame)

@@ -278,6 +278,12 @@ def test_concurrent_reassemblies_are_bounded() -> None:
     assert len(d.reasm[1]) == 16 and kinds(d).count("reassembly-limit-fragments") == 4
 
 
+def test_a_time_write_is_profiled_as_time_sync() -> None:
+    d = Dnp3Dissector()
+    run(d, (0, request(bytes((0xC0, 0x02, 50, 1, 0x07, 1)) + bytes(6))), (0, request(bytes((0xC0, 0x02, 80, 1)))))
+    assert d.profile == {"write": 2, "time sync": 1}
+
+
 def test_unknown_function_is_kept_by_number_and_counted() -> None:
     d = Dnp3Dissector()
     run(d, (0, request(bytes((0xC0, 0x50)))))
