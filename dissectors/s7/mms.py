@@ -177,7 +177,10 @@ def unwrap(payload: bytes, established: bool = False) -> Envelope | None:
     first = payload[0]
     if first & 0xE0 == 0xA0 and first & 0x1F in MmsPduType._value2member_map_ or \
             established and first in _PRIMITIVE_PDUS:
-        top = tlv(payload, 0, len(payload))
+        try:
+            top = tlv(payload, 0, len(payload))
+        except Malformed:
+            return None
         return Envelope(DIRECT, mms=payload) if top.stop == len(payload) else None
     if first in SESSION_KINDS:
         return walk(payload)
@@ -232,7 +235,9 @@ def _fully_encoded(buf: bytes, t: Tlv, si: int) -> Envelope:
         if not pdv.is_(UNIVERSAL, 16):
             raise Malformed("PDV-list is not a SEQUENCE")
         value = find(buf, pdv, CONTEXT, 0)
-        if value is not None and value.constructed and value.stop > value.start:
+        if value is not None and not value.constructed:
+            raise Malformed("single-ASN1-type value is not constructed (an explicit tag)")
+        if value is not None and value.stop > value.start:
             return _inner(buf, tlv(buf, value.start, value.stop), si)
     return Envelope(si)
 
