@@ -191,3 +191,16 @@ def test_real_peer_capture(tmp_path: Path) -> None:
     got = {(ip, f, v) for ip, f, v, _ in mms_facts(cap)}
     assert {("198.18.0.61", "vendor", "Schweitzer Engineering Laboratories"), ("198.18.0.61", "name", "SEL487E"),
             ("198.18.0.61", "iec61850_ld", "SEL487EPROT")} <= got
+
+
+def test_peer_capture_inventory(tmp_path: Path) -> None:
+    """The IED is one rtu-ied asset with the Identify answer and the IED name; its client is not an IED."""
+    from tests.conftest import Inventory
+    from tests.integration.mms_peer import IDENTITY as ID, IED
+
+    inv = Inventory(f"sqlite:///{tmp_path}/inv.db")
+    assert all(r.error is None for r in inv.replay(need(PEER_CAPTURE)))
+    by_ip = {ip: a for a in inv.assets() for ip in a["ips"]}
+    ied, hmi = by_ip["198.18.0.61"], by_ip["198.18.0.50"]
+    assert (ied["role"], ied["vendor"], ied["product"], ied["firmware"], ied["name"]) == ("rtu-ied", *ID, IED)
+    assert hmi["role"] != "rtu-ied" and hmi["vendor"] is None
