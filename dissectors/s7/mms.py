@@ -356,10 +356,12 @@ def _confirmed(pdu: bytes, top: Tlv) -> MmsPdu:
     if not items or not items[0].is_(UNIVERSAL, 2):
         raise Malformed("confirmed PDU without invokeID")
     invoke = integer(pdu, items[0])
-    if len(items) == 1:                               # seen from real servers: an invokeID and nothing else
-        return MmsPdu(top.number, invoke)
-    svc = items[-1]
-    if svc.cls != CONTEXT:
+    # the service: the first context-tagged item after the invokeID and an optional listOfModifier (a
+    # SEQUENCE); a request's service-ext [79] may follow it
+    svc = next((t for t in items[1:] if t.cls == CONTEXT), None)
+    if svc is None:
+        if len(items) == 1:                           # seen from real servers: an invokeID and nothing else
+            return MmsPdu(top.number, invoke)
         raise Malformed("confirmed service is not context-tagged")
     out = MmsPdu(top.number, invoke, svc.number)
     request = top.number == MmsPduType.CONFIRMED_REQUEST

@@ -200,3 +200,10 @@ def test_download_is_a_control_action_by_an_engineering_workstation() -> None:
     got = facts(d)
     assert (Who.SERVER, "control_action", "domain download", 3) in got
     assert (Who.CLIENT, "role_hint", "engineering-workstation", 3) in got
+
+
+def test_service_after_list_of_modifier_and_before_service_ext() -> None:
+    """Confirmed-RequestPDU { invokeID, listOfModifier, service identify [2], service-ext [79] } (ISO 9506-2 7.1)."""
+    pdu = bytes.fromhex("a00c" "020105" "3000" "8200" "bf4f02" "0500")
+    p = parse_mms(pdu)
+    assert (p.invoke_id, p.service) == (5, ConfirmedService.IDENTIFY)
