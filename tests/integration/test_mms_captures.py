@@ -204,3 +204,16 @@ def test_peer_capture_inventory(tmp_path: Path) -> None:
     ied, hmi = by_ip["198.18.0.61"], by_ip["198.18.0.50"]
     assert (ied["role"], ied["vendor"], ied["product"], ied["firmware"], ied["name"]) == ("rtu-ied", *ID, IED)
     assert hmi["role"] != "rtu-ied" and hmi["vendor"] is None
+
+
+@pytest.mark.parametrize("path", [p for p in PUBLIC if "127.0.0.1" not in p.name and "Specific" not in str(p)],
+                         ids=lambda p: p.name)
+def test_truth_roles(path: Path, tmp_path: Path) -> None:
+    """Every source host of the truth has an accepted role (an MMS server is an rtu-ied, its client an HMI /
+    SCADA / EWS); the loopback captures (client and server on 127.0.0.1, one asset) are left out."""
+    from tests.conftest import Inventory
+    from tests.support.truth import role_report
+
+    inv = Inventory(f"sqlite:///{tmp_path}/inv.db")
+    assert all(r.error is None for r in inv.replay(need(path)))
+    assert role_report(load(need(PUBLIC[path])), inv.assets()).missing == []
