@@ -1,11 +1,12 @@
-"""ISO-on-TCP (TPKT/COTP), S7comm and S7comm-plus on TCP 102: this package's one declaration of itself
+"""ISO-on-TCP (TPKT/COTP), S7comm, S7comm-plus and IEC 61850 MMS (mms.py) on TCP 102: this package's one
+declaration of itself
 (otscope/domain.py ProtocolSpec; dissectors/registry.py lists it)."""
 
 from otscope.dissectors.s7.constants import S7_PORT
 from otscope.domain import FlowEntry, Role, Transport, spec
 
 SPEC = spec(
-    "s7comm", title="S7comm / S7comm-plus (ISO-on-TCP; MMS recognised)", ot=True, rank=0,
+    "s7comm", title="S7comm / S7comm-plus / IEC 61850 MMS (ISO-on-TCP)", ot=True, rank=0,
     protocols=("s7comm", "cotp", "s7comm-plus", "mms"),
     labels=("cotp-client", "cotp-server", "s7comm-client", "s7comm-server", "s7comm-plus-client",
             "s7comm-plus-server", "mms-client", "mms-server"),

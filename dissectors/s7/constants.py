@@ -24,6 +24,8 @@ class S7Anomaly(StrEnum):
     MALFORMED_PLUS = "malformed-s7comm-plus"
     MALFORMED_SZL = "malformed-szl"                 # detail: the SZL id, 0xNNNN
     COTP_REASSEMBLY_BYTES_CAP = cap_anomaly("cotp_reassembly_bytes")   # COTP DT fragments beyond the cap
+    MALFORMED_MMS = "malformed-mms"                 # session/presentation/ACSE/MMS that does not parse (ISO 9506-2)
+    PENDING_REQUESTS_CAP = cap_anomaly("pending_requests")   # MMS GetNameList requests waiting, by invokeID
 
 
 class CotpType(IntEnum):
@@ -157,7 +159,8 @@ PLUS_ITEM_ATTRIBUTE = 0xA3          # an attribute: id (VLQ), then a value (flag
 PLUS_DATATYPE_WSTRING = 0x15        # length (VLQ) + UTF-8 text
 
 # ISO 8327-1 session SPDU identifiers (Wireshark packet-ses.c) that start the user data of a COTP DT on
-# tcp/102 when it carries ISO session + presentation + MMS (IEC 61850 / ISO 9506) instead of S7comm.
+# tcp/102 when it carries ISO session + presentation + MMS (IEC 61850 / ISO 9506) instead of S7comm
+# (dissectors/s7/mms.py walks them).
 SES_GIVE_TOKENS_OR_DATA = 0x01      # GIVE TOKENS (SI 1) + DATA TRANSFER (SI 1), each LI 0 in the common case
 SES_FINISH = 0x09
 SES_DISCONNECT = 0x0A
@@ -165,11 +168,3 @@ SES_REFUSE = 0x0C
 SES_CONNECT = 0x0D
 SES_ACCEPT = 0x0E
 SES_ABORT = 0x19
-SES_USER_DATA_PGI = 0xC1            # User Data parameter group of CONNECT / ACCEPT
-# MMS PDU tags (ISO 9506-2, Wireshark packet-mms.c MMSpdu): context-specific [0]..[13], constructed except
-# the cancel request/response (Unsigned32) and conclude request/response (NULL)
-MMS_PDU_TAGS = {0xA0: "confirmed-RequestPDU", 0xA1: "confirmed-ResponsePDU", 0xA2: "confirmed-ErrorPDU",
-                0xA3: "unconfirmed-PDU", 0xA4: "rejectPDU", 0x85: "cancel-RequestPDU", 0x86: "cancel-ResponsePDU",
-                0xA7: "cancel-ErrorPDU", 0xA8: "initiate-RequestPDU", 0xA9: "initiate-ResponsePDU",
-                0xAA: "initiate-ErrorPDU", 0x8B: "conclude-RequestPDU", 0x8C: "conclude-ResponsePDU",
-                0xAD: "conclude-ErrorPDU"}

@@ -11,12 +11,14 @@ from typing import ClassVar
 
 from otscope.dissectors.base import INCOMPLETE, OK, Dissector, Malformed, Protocol, StreamBuffer, \
     Transport, Truncated, Who
-from otscope.dissectors.s7 import facts
+from otscope.dissectors.s7 import facts, mms_facts
 from otscope.domain import caps
 from otscope.dissectors.s7.constants import ENGINEERING_FUNCTIONS, S7_PORT, S7COMM_ID, S7PLUS_ID, SUB_READ_SZL, \
     CotpType, Function, PlusFunction, PlusOpcode, Rosctr, S7Anomaly, UserdataGroup
-from otscope.dissectors.s7.grammar import mms_pdu, parse_cotp, parse_plus, parse_s7, parse_szl, parse_userdata, \
+from otscope.dissectors.s7.grammar import parse_cotp, parse_plus, parse_s7, parse_szl, parse_userdata, \
     tsaps
+from otscope.dissectors.s7.mms import DIRECT, unwrap, parse_mms
+from otscope.dissectors.s7.mms_constants import AcseApdu, MmsPduType
 
 # The steady state as data for the C fast path: one whole TPKT (length big-endian at 2) holding COTP DT with
 # EOT and an S7comm Read/Write Var job (function at 17) or ack-data (function at 19).
@@ -40,7 +42,7 @@ class S7Dissector(Dissector):
     server_label: ClassVar[str] = "cotp-server"
 
     __slots__ = ("buf", "dt", "pending_tsap", "labels", "szl_parts", "tls", "s7seen", "held", "frag", "payload_ok",
-                 "iso")
+                 "iso", "mms_pending", "mms_seen")
     SPEC_NAMES = (("read_var", "write_var"), ("read_var", "write_var"))
 
     def __init__(self) -> None:
@@ -56,6 +58,8 @@ class S7Dissector(Dissector):
         self.frag = [0, 0]                                 # TPKT bytes of DT fragments waiting for their EOT
         self.payload_ok = False                            # the last TPDU's user data parsed as S7comm(-plus)
         self.iso = False                                   # a COTP CR or CC parsed: ISO-on-TCP is established
+        self.mms_pending: dict[int, int | None] = {}   # MMS GetNameList invokeID -> object class asked for
+        self.mms_seen: set[tuple[int, str, str]] = set()
         self.flow_protocol = COTP
         self._offered = (False, False)
 
@@ -75,7 +79,7 @@ class S7Dissector(Dissector):
         """The flow's COTP data is this protocol: the flow (and its traffic) is labelled by it, once."""
         if self.flow_protocol == COTP:
             self.flow_protocol = protocol
-            if protocol in (S7, S7P):
+            if protocol in (S7, S7P, MMS):
                 self.decoded += self.held
                 self.held = 0
 
@@ -143,7 +147,7 @@ class S7Dissector(Dissector):
 
     def _account(self, kind: int, length: int, side: int) -> None:
         """Decoded-bytes bookkeeping for one TPKT (see the module doc)."""
-        s7 = self.flow_protocol in (S7, S7P)
+        s7 = self.flow_protocol in (S7, S7P, MMS)
         if kind == _SETUP:
             if s7:
                 self.decoded += length
@@ -203,18 +207,39 @@ class S7Dissector(Dissector):
             self.anomaly(S7Anomaly.MALFORMED_S7COMM if first == S7COMM_ID else S7Anomaly.MALFORMED_PLUS, frame, ts)
 
     def _other(self, payload: bytes, side: int, ts: float, frame: int) -> None:
-        """COTP data that is not S7: MMS over ISO session/presentation (recognised, labelled, not decoded)."""
-        kind = mms_pdu(payload)
-        if kind is None:
-            self.count("cotp other payload")
+        """COTP data that is not S7: ISO session / presentation / ACSE carrying MMS (dissectors/s7/mms.py).
+        Before the flow is MMS, what does not walk to an MMS association or PDU is only counted; after, it is
+        a malformed-mms anomaly."""
+        try:
+            env = unwrap(payload, self.flow_protocol == MMS)
+            if env is None:
+                raise Malformed("neither an ISO session SPDU nor an MMS PDU")
+            p = parse_mms(env.mms) if env.mms is not None else None
+        except (Truncated, Malformed):
+            if self.flow_protocol == MMS:
+                self.anomaly(S7Anomaly.MALFORMED_MMS, frame, ts)
+            else:
+                self.count("cotp other payload")
             return
-        self.count(f"mms {kind}")
-        if self.flow_protocol in (COTP, MMS):
-            if not self.confirmed:
-                self.confirm(frame, ts, f"MMS {kind}")
-            self._spoken(MMS)
-            self._label(Who.CLIENT, "mms-client", f"MMS {kind}", frame, ts, MMS)
-            self._label(Who.SERVER, "mms-server", f"MMS {kind}", frame, ts, MMS)
+        is_mms = p is not None or env.mms_context
+        if not is_mms or self.flow_protocol not in (COTP, MMS):
+            if self.flow_protocol == MMS and env.acse is not None:
+                self.payload_ok = True                        # ACSE release / abort of the MMS association
+                self.count(f"acse {AcseApdu(env.acse).name.lower()}")
+            else:
+                self.count("cotp other payload")
+            return
+        kind = MmsPduType(p.kind).name.lower().replace("_", "-") if p is not None else "association"
+        if not self.confirmed:
+            self.confirm(frame, ts, f"MMS {kind}")
+        self._spoken(MMS)
+        self.payload_ok = True
+        self._label(Who.CLIENT, "mms-client", f"MMS {kind}", frame, ts, MMS)
+        self._label(Who.SERVER, "mms-server", f"MMS {kind}", frame, ts, MMS)
+        if env.spdu == DIRECT:
+            self.count("mms without session")
+        if p is not None:
+            mms_facts.pdu(self, p, side, ts, frame)
 
     # -- S7comm ----------------------------------------------------------------------------------------
     def _s7(self, payload: bytes, side: int, ts: float, frame: int) -> None:

@@ -7,8 +7,8 @@ import struct
 from dataclasses import dataclass, field
 
 from otscope.dissectors.base import Malformed, Reader, text
-from otscope.dissectors.s7.constants import MMS_PDU_TAGS, PLUS_DATATYPE_WSTRING, \
-    S7COMM_ID, S7PLUS_ID, SES_ACCEPT, SES_CONNECT, SES_GIVE_TOKENS_OR_DATA, CotpParam, CotpType, PlusAttribute, Rosctr
+from otscope.dissectors.s7.constants import PLUS_DATATYPE_WSTRING, S7COMM_ID, S7PLUS_ID, CotpParam, CotpType, \
+    PlusAttribute, Rosctr
 
 _S7_HDR = struct.Struct(">BBHHHH")
 
@@ -275,86 +275,3 @@ def plus_attribute_strings(body: bytes, limit: int = 16) -> list[tuple[int, str]
                 pass
             pos = body.find(needle, pos + 1)
     return [(attr, text_) for _, attr, text_ in sorted(found)]
-
-
-# --- ISO session (ISO 8327-1) + presentation (ISO 8823) + MMS (ISO 9506) on tcp/102 -----------------------
-
-# BER-encoded object identifiers of ISO 9506-2: mms-abstract-syntax-version1 {1 0 9506 2 1} (presentation
-# context) and mms-annex-version1 {1 0 9506 2 3} (ACSE application context): a CONNECT / ACCEPT naming one
-# of them sets up an MMS association.
-MMS_OIDS = (bytes.fromhex("060528ca220201"), bytes.fromhex("060528ca220203"))
-
-
-def _ber(buf: bytes, pos: int, end: int) -> tuple[int, int, int]:
-    """One BER TLV header at pos: (tag, content start, content end), the content inside ``end``."""
-    if pos + 2 > end:
-        raise Malformed("short BER header")
-    tag, n = buf[pos], buf[pos + 1]
-    pos += 2
-    if n & 0x80:
-        k = n & 0x7F
-        if not 1 <= k <= 3 or pos + k > end:
-            raise Malformed("BER length")
-        n = int.from_bytes(buf[pos:pos + k], "big")
-        pos += k
-    if pos + n > end:
-        raise Malformed("BER content past its container")
-    return tag, pos, pos + n
-
-
-def _spdu_end(payload: bytes, pos: int) -> int:
-    """Skip one session SPDU header (SI, LI with 0xFF escape) and its parameters; returns where its user
-    information starts."""
-    if pos + 2 > len(payload):
-        raise Malformed("short SPDU")
-    li, p = payload[pos + 1], pos + 2
-    if li == 0xFF:
-        if p + 2 > len(payload):
-            raise Malformed("short SPDU length")
-        li, p = int.from_bytes(payload[p:p + 2], "big"), p + 2
-    if p + li > len(payload):
-        raise Malformed("SPDU parameters past the TPDU")
-    return p + li
-
-
-def mms_pdu(payload: bytes) -> str | None:
-    """Recognise MMS in a COTP DT payload (Wireshark packet-ses.c, packet-pres.c, packet-mms.c): a session
-    CONNECT / ACCEPT setting up an MMS association, or GIVE TOKENS + DATA TRANSFER carrying a presentation
-    fully-encoded-data PDV whose single-ASN1-type value is an MMS PDU. Returns the PDU kind or None."""
-    if not payload:
-        return None
-    si = payload[0]
-    try:
-        if si in MMS_PDU_TAGS and si & 0x20:
-            # MMS straight on COTP, without session/presentation (as Wireshark's MMS heuristic on COTP accepts):
-            # one constructed MMS PDU whose BER length spans the whole payload
-            _tag, _start, stop = _ber(payload, 0, len(payload))
-            return MMS_PDU_TAGS[si] if stop == len(payload) else None
-        if si in (SES_CONNECT, SES_ACCEPT):
-            _spdu_end(payload, 0)
-            if any(oid in payload for oid in MMS_OIDS):
-                return "initiate-RequestPDU" if si == SES_CONNECT else "initiate-ResponsePDU"
-            return None
-        if si != SES_GIVE_TOKENS_OR_DATA:
-            return None
-        pos = _spdu_end(payload, 0)                        # GIVE TOKENS
-        if pos >= len(payload) or payload[pos] != SES_GIVE_TOKENS_OR_DATA:
-            return None
-        pos = _spdu_end(payload, pos)                      # DATA TRANSFER
-        end = len(payload)
-        tag, pos, end = _ber(payload, pos, end)            # fully-encoded-data [APPLICATION 1]
-        if tag != 0x61:
-            return None
-        tag, pos, end = _ber(payload, pos, end)            # PDV-list SEQUENCE
-        if tag != 0x30:
-            return None
-        while pos < end:
-            tag, start, stop = _ber(payload, pos, end)
-            if tag == 0xA0:                                # presentation-data-values: single-ASN1-type [0]
-                return MMS_PDU_TAGS.get(payload[start]) if start < stop else None
-            if tag not in (0x02, 0x06):                    # context identifier, transfer syntax name
-                return None
-            pos = stop
-    except Malformed:
-        return None
-    return None

@@ -21,12 +21,12 @@ from otscope.dissectors.modbus.dissector import ModbusDissector
 from otscope.dissectors.modbus.grammar import parse_device_id_response, parse_report_server_id
 from otscope.dissectors.pndcp import grammar as dcp
 from otscope.dissectors.s7.dissector import S7Dissector
-from otscope.dissectors.s7.grammar import mms_pdu, parse_cotp, parse_plus, parse_s7, parse_szl, parse_userdata, \
+from otscope.dissectors.s7.grammar import parse_cotp, parse_plus, parse_s7, parse_szl, parse_userdata, \
     plus_attribute_strings, vlq
 from tests.support.detach import dissector_errors
 from tests.unit.test_enip import encap, list_identity_reply, rr_data, unconnected_send, GET_ALL_IDENTITY
 from tests.unit.test_modbus import DEVID_REQ, DEVID_RSP, READ_REQ, READ_RSP
-from tests.unit.test_s7 import CC, HMI_CREATE, MMS_REQUEST, cr, dt, szl11, userdata_szl_response
+from tests.unit.test_s7 import CC, HMI_CREATE, MMS_REQUEST, cr, dt, mms_pdu, szl11, userdata_szl_response
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 GRAMMARS = [arp.parse, lldp.parse, cdp.parse, dhcp.parse, dcp.parse, parse_device_id_response, parse_report_server_id,

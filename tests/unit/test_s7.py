@@ -236,13 +236,29 @@ def test_module_name_is_product_only_without_a_type_name() -> None:
 
 # ---- tcp/102 that is not S7comm ---------------------------------------------------------------------------
 
+def mms_pdu(payload: bytes) -> str | None:
+    """The MMS PDU kind a COTP payload walks to (session, presentation, ACSE: dissectors/s7/mms.py), in
+    Wireshark's spelling, or None."""
+    from otscope.dissectors.s7.mms import parse_mms, unwrap
+    from otscope.dissectors.s7.mms_constants import MmsPduType
+
+    try:
+        env = unwrap(payload)
+        if env is None or env.mms is None:
+            return None
+        head, _, tail = MmsPduType(parse_mms(env.mms).kind).name.lower().partition("_")
+        return f"{head}-{tail.capitalize()}PDU"
+    except Malformed:
+        return None
+
+
 # MMS over ISO session/presentation, from ntop-nDPI iso9506-1-mms.pcap (COTP user data of frames 10 and 12)
 MMS_REQUEST = bytes.fromhex("0100010061353033020103a02ea02c020304a273a625a023a1211a0e41413145315130314650324c4430"
                             "1a0f4c4c4e30244252247263625f423032")
 MMS_RESPONSE = bytes.fromhex("0100010061153013020103a00ea20c800304a273a205a003870102")
 
 
-def test_mms_on_102_is_labelled_mms_not_s7comm_and_not_decoded() -> None:
+def test_mms_on_102_is_labelled_mms_not_s7comm_and_decoded() -> None:
     d = S7Dissector()
     connected(d, b"\x00\x01")
     d.feed(dt(MMS_REQUEST), 0, 1.0, 3)
@@ -250,7 +266,8 @@ def test_mms_on_102_is_labelled_mms_not_s7comm_and_not_decoded() -> None:
     labels = {(f.who, f.value, f.protocol) for f in d.out if f.field == "protocol"}
     assert labels == {(Who.CLIENT, "cotp-client", "cotp"), (Who.SERVER, "cotp-server", "cotp"),
                       (Who.CLIENT, "mms-client", "mms"), (Who.SERVER, "mms-server", "mms")}
-    assert d.flow_protocol == "mms" and d.decoded == 0
+    assert d.flow_protocol == "mms"
+    assert d.decoded == len(cr(b"\x00\x01")) + len(CC) + len(dt(MMS_REQUEST)) + len(dt(MMS_RESPONSE))
     assert not any(f.field in ("s7_connection_type", "s7_rack_slot") for f in d.out)   # no S7 reading of the TSAP
 
 
@@ -284,8 +301,6 @@ def test_s7_flow_decodes_its_connection_setup_and_fragments() -> None:
     (b"", None), (b"\x0d", None), (b"\x0d\xff\x00", None),
 ])
 def test_mms_recogniser(payload: bytes, kind: str | None) -> None:
-    from otscope.dissectors.s7.grammar import mms_pdu
-
     assert mms_pdu(payload) == kind
 
 
@@ -303,8 +318,6 @@ MMS_ACCEPT = bytes.fromhex(
 
 
 def test_mms_association_set_up() -> None:
-    from otscope.dissectors.s7.grammar import mms_pdu
-
     assert mms_pdu(MMS_CONNECT) == "initiate-RequestPDU"
     assert mms_pdu(MMS_ACCEPT) == "initiate-ResponsePDU"
     assert mms_pdu(MMS_CONNECT.replace(bytes.fromhex("0528ca2202"), bytes.fromhex("0528ca2209"))) is None
@@ -330,8 +343,6 @@ def test_bad_tpkt_after_a_connection_request_is_an_anomaly_not_the_end() -> None
     (bytes.fromhex("a80100ff"), None),                                         # does not span the payload
 ])
 def test_mms_straight_on_cotp(payload: bytes, kind: str | None) -> None:
-    from otscope.dissectors.s7.grammar import mms_pdu
-
     assert mms_pdu(payload) == kind
 
 
