@@ -41,12 +41,10 @@ class Header:
 
 
 def parse_header(buf: bytes | memoryview, pos: int = 0) -> Header:
+    """The 8 header bytes at ``pos`` as they are (the dissector judges version, type and byte count)."""
     if len(buf) - pos < HEADER_LEN:
         raise Truncated("HART-IP header")
-    h = Header(*_HDR.unpack_from(buf, pos))
-    if h.length < HEADER_LEN:
-        raise Malformed(f"HART-IP byte count {h.length} < {HEADER_LEN}")
-    return h
+    return Header(*_HDR.unpack_from(buf, pos))
 
 
 @dataclass(frozen=True, slots=True)
