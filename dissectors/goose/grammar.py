@@ -84,34 +84,38 @@ def header(r: Reader, anomalies: list[GooseAnomaly]) -> tuple[Header, Reader]:
 
 
 def _string(v: Reader) -> str:
-    return text(v.rest(), MAX_STRING)
+    raw = v.rest()
+    if raw.isascii() and len(raw) <= MAX_STRING:       # the common case: plain printable ASCII, no NUL padding
+        s = raw.decode("ascii")
+        if s.isprintable():
+            return s.strip()
+    return text(raw, MAX_STRING)
+
+
+def _unsigned(v: Reader) -> int:
+    return integer(v)
+
+
+# field tag -> (attribute, decoder): T (UtcTime) and allData are not identity and are skipped (their TLV was
+# bounds-checked by read_tlv)
+_GOOSE_FIELDS = {
+    int(GooseTag.GOCB_REF): ("gocb_ref", _string),
+    int(GooseTag.TIME_ALLOWED_TO_LIVE): ("time_allowed_to_live", _unsigned),
+    int(GooseTag.DAT_SET): ("dat_set", _string), int(GooseTag.GO_ID): ("go_id", _string),
+    int(GooseTag.ST_NUM): ("st_num", _unsigned), int(GooseTag.SQ_NUM): ("sq_num", _unsigned),
+    int(GooseTag.SIMULATION): ("simulation", boolean), int(GooseTag.CONF_REV): ("conf_rev", _unsigned),
+    int(GooseTag.NDS_COM): ("nds_com", boolean),
+    int(GooseTag.NUM_DAT_SET_ENTRIES): ("num_dat_set_entries", _unsigned),
+}
 
 
 def _goose_field(out: GooseFrame, tag: int, v: Reader) -> None:
-    if tag == GooseTag.GOCB_REF:
-        out.gocb_ref = _string(v)
-    elif tag == GooseTag.TIME_ALLOWED_TO_LIVE:
-        out.time_allowed_to_live = integer(v)
-    elif tag == GooseTag.DAT_SET:
-        out.dat_set = _string(v)
-    elif tag == GooseTag.GO_ID:
-        out.go_id = _string(v)
-    elif tag == GooseTag.ST_NUM:
-        out.st_num = integer(v)
-    elif tag == GooseTag.SQ_NUM:
-        out.sq_num = integer(v)
-    elif tag == GooseTag.SIMULATION:
-        out.simulation = boolean(v)
-    elif tag == GooseTag.CONF_REV:
-        out.conf_rev = integer(v)
-    elif tag == GooseTag.NDS_COM:
-        out.nds_com = boolean(v)
-    elif tag == GooseTag.NUM_DAT_SET_ENTRIES:
-        out.num_dat_set_entries = integer(v)
-    # T (UtcTime) and allData are not identity: skipped (their TLV was bounds-checked by read_tlv)
+    spec = _GOOSE_FIELDS.get(tag)
+    if spec is not None:
+        setattr(out, spec[0], spec[1](v))
 
 
-_GOOSE_TAGS = frozenset(GooseTag)
+_GOOSE_TAGS = frozenset(int(t) for t in GooseTag)
 
 
 def parse_goose(data: bytes) -> GooseFrame:
@@ -165,23 +169,22 @@ def _step(r: Reader, anomalies: list[GooseAnomaly], use, known: frozenset[int]) 
     return True
 
 
-_SAV_TAGS = frozenset({SavTag.NO_ASDU, SavTag.SECURITY, SavTag.SEQ_ASDU})
-_ASDU_TAGS = frozenset({SavTag.SV_ID, SavTag.DAT_SET, SavTag.SMP_CNT, SavTag.CONF_REV, SavTag.REFR_TM,
-                        SavTag.SMP_SYNCH, SavTag.SMP_RATE, SavTag.SEQ_DATA, SavTag.SMP_MOD})
+_SAV_TAGS = frozenset(int(t) for t in (SavTag.NO_ASDU, SavTag.SECURITY, SavTag.SEQ_ASDU))
+_ASDU_TAGS = frozenset(int(t) for t in (SavTag.SV_ID, SavTag.DAT_SET, SavTag.SMP_CNT, SavTag.CONF_REV,
+                                        SavTag.REFR_TM, SavTag.SMP_SYNCH, SavTag.SMP_RATE, SavTag.SEQ_DATA,
+                                        SavTag.SMP_MOD))
+
+
+# refrTm, smpRate, the samples and smpMod are not identity
+_ASDU_FIELDS = {int(SavTag.SV_ID): ("sv_id", _string), int(SavTag.DAT_SET): ("dat_set", _string),
+                int(SavTag.SMP_CNT): ("smp_cnt", _unsigned), int(SavTag.CONF_REV): ("conf_rev", _unsigned),
+                int(SavTag.SMP_SYNCH): ("smp_synch", _unsigned)}
 
 
 def _asdu_field(a: Asdu, tag: int, v: Reader) -> None:
-    if tag == SavTag.SV_ID:
-        a.sv_id = _string(v)
-    elif tag == SavTag.DAT_SET:
-        a.dat_set = _string(v)
-    elif tag == SavTag.SMP_CNT:
-        a.smp_cnt = integer(v)
-    elif tag == SavTag.CONF_REV:
-        a.conf_rev = integer(v)
-    elif tag == SavTag.SMP_SYNCH:
-        a.smp_synch = integer(v)
-    # refrTm, smpRate, the samples and smpMod are not identity
+    spec = _ASDU_FIELDS.get(tag)
+    if spec is not None:
+        setattr(a, spec[0], spec[1](v))
 
 
 def _seq_asdu(out: SvFrame, v: Reader) -> None:

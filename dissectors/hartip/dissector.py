@@ -131,6 +131,9 @@ class HartIpTcp(Dissector):
         return OK
 
     def _reply(self, h: Header, body: bytes, name: str, ts: float, frame: int) -> int:
+        if h.msg_type == MessageType.REQUEST:       # the server does not ask: counted, never an answer
+            self.count(f"{name} request from server")
+            return OK
         if h.msg_type == MessageType.PUBLISH:
             self.count(f"{name} publish")
             return self._pass_through(h, body, ts, frame) if h.msg_id == MessageId.PASS_THROUGH else OK

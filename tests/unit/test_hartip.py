@@ -249,3 +249,10 @@ def test_device_addresses_are_bounded() -> None:
         d.feed(pt_req(3 + i, addr, 0), 0, 0.0, 3 + i)
         d.feed(pt_rsp(3 + i, addr, 0, cmd0_data(0x2600 + i, b"\x00\x00\x01")), 1, 0.0, 3 + i)
     assert len(d.devices) == 64 and HartAnomaly.DEVICES_LIMIT in [a.kind for a in d.anomalies]
+
+
+def test_a_request_from_the_server_side_is_no_answer() -> None:
+    d = HartIpTcp()
+    d.feed(INIT_REQ, 0, 0.0, 1)
+    assert d.feed(hdr(0, 0, 2, b"\x01\x00\x00\xea\x60"), 1, 0.0, 2) == OK and not d.confirmed
+    assert d.profile["session-initiate request from server"] == 1
