@@ -43,6 +43,8 @@ def identity(d: HartIpTcp, ident: Identity, comp: str | None, msg: str, frame: i
 def tag_descriptor(d: HartIpTcp, td: TagDescriptor, comp: str | None, msg: str, frame: int, ts: float) -> None:
     d.fact(Who.SERVER, "hart_tag", td.tag, msg, frame, ts, comp)
     d.fact(Who.SERVER, "hart_descriptor", td.descriptor, msg, frame, ts, comp)
+    if 1 <= td.day <= 31 and 1 <= td.month <= 12:       # 0/0/0 (as in the public capture) is no date
+        d.fact(Who.SERVER, "hart_date", f"{td.year:04d}-{td.month:02d}-{td.day:02d}", msg, frame, ts, comp)
     if not blank(td.tag):
         d.fact(Who.SERVER, "name", td.tag.strip(), msg, frame, ts, comp)
     if not blank(td.descriptor):

@@ -152,6 +152,7 @@ def test_identity_of_the_server_itself() -> None:
     assert got[("firmware", None)] == {"1"} and got[("hart_manufacturer_id", None)] == {"38"}
     assert got[("hart_address", None)] == {"264e0000d2"} and got[("hart_universal_revision", None)] == {"7"}
     assert got[("hart_tag", None)] == {"@@@@@@@@"} and got[("name", None)] == {"wihartgw"}   # a blank tag is no name
+    assert got[("hart_date", None)] == {"2000-01-01"}
     assert "vendor" not in {f for f, _ in got} and ("role_hint", None) not in got
     frames = {f.field: f.frame for f in d.out}
     assert frames["serial"] == 4 and frames["hart_tag"] == 6 and frames["name"] == 8
@@ -171,6 +172,7 @@ def test_several_devices_make_a_gateway_with_components() -> None:
     assert got[("serial", None)] == {"0000d2"} and got[("hart_address", None)] == {"264e0000d2"}
     assert got[("serial", "hart:2611010203")] == {"010203"} and got[("name", "hart:2611010203")] == {"TT-101"}
     assert got[("description", "hart:2611010203")] == {"REACTOR TEMP"}
+    assert ("hart_date", "hart:2611010203") not in got                   # day/month 0: no date
     assert got[("role_hint", None)] == {"gateway"}
 
 
