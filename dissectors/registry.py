@@ -38,6 +38,8 @@ SPECS: list[ProtocolSpec] = [
     _declared("dhcp"),
     _declared("pndcp"),
     _declared("dnp3"),
+    _declared("goose"),
+    _declared("hartip"),
 ]
 
 _read = False       # set once something derived a table: later registrations would not be seen by it

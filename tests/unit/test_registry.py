@@ -118,10 +118,10 @@ def test_derived_tables_are_todays_tables() -> None:
     from otscope.collector.merge import OT_LABEL_PREFIXES, PROTOCOL_RANK
     from otscope.dissectors.catalog import PROTOCOLS
 
-    assert PROTOCOLS == ("dnp3", "enip", "enip-io", "modbus", "s7comm")      # + the DNP3 package (issue 14)
+    assert PROTOCOLS == ("dnp3", "enip", "enip-io", "hartip", "modbus", "s7comm")   # + DNP3, HART-IP (issue 14)
     assert {p: OT_PORTS[p] for p in (502, 44818, 2222, 102, 20000, 48898)} == {
         502: "modbus", 44818: "enip", 2222: "enip-io", 102: "s7comm", 20000: "dnp3", 48898: "ads"}
-    assert len(OT_PORTS) == 24 and len(SERVER_PORTS) == 54 and not {1217, 48898} & SERVER_PORTS
+    assert len(OT_PORTS) == 26 and len(SERVER_PORTS) == 56 and not {1217, 48898} & SERVER_PORTS   # + HART-IP 5094/5095
     for label in ("modbus-server", "enip-client", "cip", "s7comm-plus-server", "cotp-server", "pn_dcp"):
         assert label.startswith(OT_LABEL_PREFIXES)
     for label in ("lldp", "cdp", "dhcp-client", "arp", "oui"):
@@ -355,7 +355,8 @@ def test_l2_dispatch_is_the_specs_frame_entries() -> None:
     from otscope.domain import FrameEntry
 
     t = FrameTables()
-    assert {et: p.protocol for et, p in t.ethertype.items()} == {0x0806: "arp", 0x88CC: "lldp", 0x8892: "pn_dcp"}
+    assert {et: p.protocol for et, p in t.ethertype.items()} == {0x0806: "arp", 0x88CC: "lldp", 0x8892: "pn_dcp",
+                                                                 0x88B8: "goose", 0x88BA: "goose"}
     assert [(head.hex(), p.protocol, p.skip) for head, p in t.snap] == [("aaaa0300000c2000", "cdp", 8)]
     assert {port: p.protocol for port, p in t.udp.items()} == {67: "dhcp", 68: "dhcp"}
     assert t.for_frame(0x8892, bytes.fromhex("fefe0500")).protocol == "pn_dcp"       # DCP Identify
