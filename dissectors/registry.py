@@ -37,6 +37,7 @@ SPECS: list[ProtocolSpec] = [
     _declared("cdp"),
     _declared("dhcp"),
     _declared("pndcp"),
+    _declared("iec104"),
 ]
 
 _read = False       # set once something derived a table: later registrations would not be seen by it

@@ -118,7 +118,7 @@ def test_derived_tables_are_todays_tables() -> None:
     from otscope.collector.merge import OT_LABEL_PREFIXES, PROTOCOL_RANK
     from otscope.dissectors.catalog import PROTOCOLS
 
-    assert PROTOCOLS == ("enip", "enip-io", "modbus", "s7comm")
+    assert PROTOCOLS == ("enip", "enip-io", "iec104", "modbus", "s7comm")      # + IEC 104 (issue 14)
     assert {p: OT_PORTS[p] for p in (502, 44818, 2222, 102, 20000, 48898)} == {
         502: "modbus", 44818: "enip", 2222: "enip-io", 102: "s7comm", 20000: "dnp3", 48898: "ads"}
     assert len(OT_PORTS) == 24 and len(SERVER_PORTS) == 54 and not {1217, 48898} & SERVER_PORTS
