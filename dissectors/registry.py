@@ -38,6 +38,7 @@ SPECS: list[ProtocolSpec] = [
     _declared("dhcp"),
     _declared("pndcp"),
     _declared("iec104"),
+    _declared("synphasor"),
 ]
 
 _read = False       # set once something derived a table: later registrations would not be seen by it

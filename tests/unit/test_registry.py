@@ -118,10 +118,11 @@ def test_derived_tables_are_todays_tables() -> None:
     from otscope.collector.merge import OT_LABEL_PREFIXES, PROTOCOL_RANK
     from otscope.dissectors.catalog import PROTOCOLS
 
-    assert PROTOCOLS == ("enip", "enip-io", "iec104", "modbus", "s7comm")      # + IEC 104 (issue 14)
+    assert PROTOCOLS == ("enip", "enip-io", "iec104", "modbus", "s7comm", "synphasor")   # + IEC 104, C37.118 (issue 14)
     assert {p: OT_PORTS[p] for p in (502, 44818, 2222, 102, 20000, 48898)} == {
         502: "modbus", 44818: "enip", 2222: "enip-io", 102: "s7comm", 20000: "dnp3", 48898: "ads"}
-    assert len(OT_PORTS) == 24 and len(SERVER_PORTS) == 54 and not {1217, 48898} & SERVER_PORTS
+    # + tcp/4712 and udp/4713 of C37.118 (issue 14; 2404 was already an OT service port)
+    assert len(OT_PORTS) == 26 and len(SERVER_PORTS) == 56 and not {1217, 48898} & SERVER_PORTS
     for label in ("modbus-server", "enip-client", "cip", "s7comm-plus-server", "cotp-server", "pn_dcp"):
         assert label.startswith(OT_LABEL_PREFIXES)
     for label in ("lldp", "cdp", "dhcp-client", "arp", "oui"):
