@@ -7,8 +7,8 @@ from typing import ClassVar
 
 from otscope.dissectors.base import FATAL, INCOMPLETE, OK, Dissector, Malformed, Protocol, Role, StreamBuffer, \
     Transport, Truncated, Who
-from otscope.dissectors.iec104.constants import (BUFFER_CAP, CONFIRMING_CAUSES, GLOBAL_ADDRESS, IEC104_PORT,
-                                                 MAX_RESYNC, MAX_STATIONS, ORDERING_CAUSES, ApciFormat, Category,
+from otscope.dissectors.iec104.constants import (APCI_START, BUFFER_CAP, CONFIRMING_CAUSES, GLOBAL_ADDRESS,
+                                                 IEC104_PORT, MAX_RESYNC, MAX_STATIONS, ORDERING_CAUSES, ApciFormat, Category,
                                                  Iec104Anomaly, UFunction, category, type_name)
 from otscope.dissectors.iec104.grammar import Apdu, Asdu, apdu_length, parse_apdu
 
@@ -50,7 +50,8 @@ class Iec104Dissector(Dissector):
             try:
                 end = pos + apdu_length(data, pos)
             except Malformed as e:
-                return self._lost_framing(e, side, ts, frame)
+                kind = Iec104Anomaly.BAD_START if data[pos] != APCI_START else Iec104Anomaly.BAD_LENGTH
+                return self._lost_framing(kind, e, side, ts, frame)
             if end > n:
                 break
             if self._apdu(data[pos:end], side, ts, frame) == FATAL:
@@ -63,11 +64,12 @@ class Iec104Dissector(Dissector):
             return INCOMPLETE
         return OK
 
-    def _lost_framing(self, why: Exception, side: int, ts: float, frame: int) -> int:
+    def _lost_framing(self, kind: Iec104Anomaly, why: Exception, side: int, ts: float, frame: int) -> int:
+        """Bytes that are no APDU header: not IEC 104 before the flow was labelled, else counted and resynced at
+        the next segment (a bounded number of times)."""
         self.buf.drop(side)
         if not self.labelled:
             return self.fatal(f"not iec104 ({why})")
-        kind = Iec104Anomaly.BAD_START if "start" in str(why) else Iec104Anomaly.BAD_LENGTH
         self.anomaly(kind, frame, ts)
         self.resync += 1
         return self.fatal(f"lost framing ({why})") if self.resync >= MAX_RESYNC else OK

@@ -9,10 +9,10 @@ from typing import ClassVar
 from otscope.dissectors.base import FATAL, INCOMPLETE, OK, Dissector, Malformed, Protocol, Role, StreamBuffer, \
     Transport, Truncated, Who
 from otscope.dissectors.synphasor.constants import (BUFFER_CAP, MAX_HEADER_TEXT, MAX_IDCODES, MAX_PMUS, MAX_RESYNC,
-                                                    TCP_PORT, UDP_PORT, Command, FrameType, SynphasorAnomaly,
-                                                    command_name)
-from otscope.dissectors.synphasor.grammar import (Config, Header, crc_ok, frame_size, parse_command, parse_config,
-                                                  parse_header, parse_header_text)
+                                                    SYNC_BYTE, TCP_PORT, UDP_PORT, Command, FrameType,
+                                                    SynphasorAnomaly, command_name)
+from otscope.dissectors.synphasor.grammar import (Config, Header, cont_idx, crc_ok, frame_size, parse_command,
+                                                  parse_config, parse_header, parse_header_text)
 
 _CONFIG_NAMES = {FrameType.CFG1: "CFG-1", FrameType.CFG2: "CFG-2", FrameType.CFG3: "CFG-3"}
 
@@ -20,6 +20,14 @@ _CONFIG_NAMES = {FrameType.CFG1: "CFG-1", FrameType.CFG2: "CFG-2", FrameType.CFG
 def sender(side: int) -> Who:
     """The end that sent a payload travelling in ``side``."""
     return Who.CLIENT if side == 0 else Who.SERVER
+
+
+def _framing_anomaly(data: bytes, pos: int) -> SynphasorAnomaly:
+    """Why the 4 bytes at ``pos`` are no frame header: the SYNC word (0xAA, Table 2 type bits) or FRAMESIZE."""
+    flags = data[pos + 1]
+    if data[pos] != SYNC_BYTE or flags & 0x80 or (flags >> 4) & 0x07 not in FrameType._value2member_map_:
+        return SynphasorAnomaly.BAD_SYNC
+    return SynphasorAnomaly.BAD_FRAMESIZE
 
 
 class SynphasorDissector(Dissector):
@@ -51,7 +59,7 @@ class SynphasorDissector(Dissector):
             try:
                 end = pos + frame_size(data, pos)
             except Malformed as e:
-                return self._lost_framing(e, side, ts, frame)
+                return self._lost_framing(_framing_anomaly(data, pos), e, side, ts, frame)
             if end > n:
                 break
             if self._frame(data[pos:end], side, ts, frame) == FATAL:
@@ -63,11 +71,12 @@ class SynphasorDissector(Dissector):
             return INCOMPLETE
         return OK
 
-    def _lost_framing(self, why: Exception, side: int, ts: float, frame: int) -> int:
+    def _lost_framing(self, kind: SynphasorAnomaly, why: Exception, side: int, ts: float, frame: int) -> int:
+        """Bytes that are no frame header: not C37.118 before the flow was labelled, else counted and resynced
+        at the next segment (a bounded number of times)."""
         self.buf.drop(side)
         if not self.labelled:
             return self.fatal(f"not synphasor ({why})")
-        kind = SynphasorAnomaly.BAD_FRAMESIZE if "FRAMESIZE" in str(why) else SynphasorAnomaly.BAD_SYNC
         self.anomaly(kind, frame, ts)
         self.resync += 1
         return self.fatal(f"lost framing ({why})") if self.resync >= MAX_RESYNC else OK
@@ -127,13 +136,14 @@ class SynphasorDissector(Dissector):
     def _config(self, raw: bytes, hdr: Header, who: Who, ts: float, frame: int) -> None:
         name = _CONFIG_NAMES[hdr.type]
         self.count(name)
+        cfg3 = hdr.type is FrameType.CFG3
+        if cfg3 and cont_idx(raw) != 0:
+            self.count("CFG-3 fragment")         # Table 10 CONT_IDX: a fragmented CFG-3 is not reassembled
+            return
         try:
-            cfg = parse_config(raw, cfg3=hdr.type is FrameType.CFG3)
-        except (Truncated, Malformed) as e:
-            if "CONT_IDX" in str(e):
-                self.count("CFG-3 fragment")
-            else:
-                self.anomaly(SynphasorAnomaly.MALFORMED_CONFIG, frame, ts)
+            cfg = parse_config(raw, cfg3=cfg3)
+        except (Truncated, Malformed):
+            self.anomaly(SynphasorAnomaly.MALFORMED_CONFIG, frame, ts)
             return
         msg = f"C37.118 {name} configuration frame"
         self._once(who, "synphasor_pmus", str(cfg.num_pmu), msg, ts, frame)

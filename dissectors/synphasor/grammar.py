@@ -115,6 +115,11 @@ def _pmu3(r: Reader) -> PmuBlock:
     return PmuBlock(station, idcode, ph, an, dg)
 
 
+def cont_idx(frame: bytes) -> int:
+    """Table 10: a CFG-3 frame's CONT_IDX (0: the whole configuration, else a fragment's index)."""
+    return body(frame).u16be()
+
+
 def parse_command(frame: bytes) -> int:
     """6.6: the CMD word (extended frame data, if any, follows it)."""
     r = body(frame)

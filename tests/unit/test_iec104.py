@@ -137,3 +137,12 @@ def test_global_address_is_not_a_station_and_stations_are_bounded() -> None:
         d.feed(bytes.fromhex("680a00000000" "01" "01" "0300") + ca.to_bytes(2, "little"), 1, 1.0, 3)
     assert len(d.stations) == 256
     assert "stations-cap" in {a.kind for a in d.anomalies}
+
+
+def test_bad_length_after_labelling_and_the_resync_bound() -> None:
+    d = Iec104Dissector()
+    d.feed(S_FRAME, 1, 1.0, 1)
+    assert d.feed(bytes.fromhex("6802aaaa"), 1, 1.0, 2) == OK             # length 2 < 4
+    assert [a.kind for a in d.anomalies] == ["bad-length"]
+    statuses = [d.feed(b"\x00" * 8, 1, 1.0, 3 + i) for i in range(10)]
+    assert statuses[-1] == FATAL and "lost framing" in d.fatal_reason

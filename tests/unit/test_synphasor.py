@@ -163,3 +163,13 @@ def test_pmu_components_are_bounded() -> None:
     for i in range(40):
         d.feed(cfg2(60, [pmu_block(b"P%d" % (2 * i), 1000 + 2 * i), pmu_block(b"Q", 1001 + 2 * i)]), 1, 1.0, i)
     assert len(d.pmus) == 64 and "pmus-cap" in {a.kind for a in d.anomalies}
+
+
+def test_lost_framing_kinds_and_the_resync_bound() -> None:
+    d = SynphasorDissector()
+    d.feed(CFG2, 1, 1.0, 1)
+    assert d.feed(b"\xaa\x41\x00\x05" + b"\0" * 12, 1, 1.0, 2) == OK     # FRAMESIZE 5
+    assert d.feed(b"\xaa\x71\x00\x12" + b"\0" * 14, 1, 1.0, 3) == OK     # frame type 7
+    assert [a.kind for a in d.anomalies] == ["bad-framesize", "bad-sync"]
+    statuses = [d.feed(b"\x00" * 8, 1, 1.0, 4 + i) for i in range(10)]
+    assert statuses[-1] == FATAL and "lost framing" in d.fatal_reason
