@@ -88,3 +88,16 @@ def test_apdus_agree_with_tshark(monkeypatch: pytest.MonkeyPatch) -> None:
                 theirs[(names[str(int(t, 0))], None, None)] += 1
     assert Counter(TracingIec104.trace) == theirs
     assert theirs                              # the capture has APDUs: the comparison is not vacuous
+
+
+def test_coverage_gap_reason_is_the_specs_gap_note(tmp_path: Path) -> None:
+    """The controlled stations carry no vendor/firmware: the coverage report says so (SPEC.gap_note), and points
+    to the register, instead of the generic 'no identity exchange observed'."""
+    from otscope.collector.queries import coverage
+    from otscope.dissectors.iec104 import SPEC
+
+    inv = Inventory(f"sqlite:///{tmp_path}/g.db")
+    inv.replay(CAPTURE)
+    with inv.factory() as s:
+        gaps = {ip: g["reason"] for g in coverage(s)["gaps"] for ip in g["ips"]}
+    assert gaps["10.175.211.1"] == SPEC.gap_note and gaps["10.175.211.3"] == SPEC.gap_note

@@ -124,3 +124,16 @@ def test_frames_and_configs_agree_with_tshark(capture: Path, truth: Path, monkey
                              capture_output=True, timeout=120).stdout.decode("latin-1")
     stations = [m.strip() for m in re.findall(r'Station #\d+: "(.*)"', verbose)]
     assert [n for t in Tracing.trace if t[0] == "config" for n in t[1]] == stations and stations
+
+
+def test_coverage_gap_reason_is_the_specs_gap_note(tmp_path: Path) -> None:
+    from otscope.collector.queries import coverage
+    from otscope.dissectors.synphasor import SPEC
+
+    capture, truth = PRESENT[0]
+    inv = Inventory(f"sqlite:///{tmp_path}/g.db")
+    inv.replay(capture)
+    pmus = [h["ip"] for h in load(truth)["hosts"] if any(p.endswith("-server") for p in h["protocols"])]
+    with inv.factory() as s:
+        gaps = {ip: g["reason"] for g in coverage(s)["gaps"] for ip in g["ips"]}
+    assert pmus and all(gaps[ip] == SPEC.gap_note for ip in pmus)
