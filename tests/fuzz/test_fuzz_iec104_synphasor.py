@@ -97,3 +97,37 @@ def test_random_segmentation_gives_the_same_facts(cuts: list[int], cls) -> None:
     stream = STREAMS[cls]
     whole = _facts(cls, stream, [])
     assert whole[0] and _facts(cls, stream, cuts) == whole
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.integers(0, len(REAL) - 1), st.binary(max_size=6), st.integers(0, 300)), max_size=12),
+       st.sampled_from([(6, 2404), (6, 4712), (17, 4713)]))
+def test_mutated_frames_through_the_pipeline(tmp_path_factory, msgs, proto_port) -> None:
+    """Real frames with bytes overwritten, behind Ethernet/IPv4/TCP or UDP to the protocol's port: the capture
+    loop never has to detach one of these dissectors for raising."""
+    import struct as _struct
+
+    from otscope.agent.pcapio import read_chunks
+    from otscope.agent.pipeline import Pipeline
+    from tests.conftest import write_pcap
+    from tests.support.detach import dissector_errors
+
+    proto, port = proto_port
+    eth = bytes.fromhex("001b1b000001000c290000020800")
+    pkts, seq = [], 1000
+    for i, (which, noise, at) in enumerate(msgs):
+        buf = bytearray(REAL[which])
+        buf[at % len(buf):at % len(buf) + len(noise)] = noise
+        if proto == 6:
+            l4 = _struct.pack(">HHIIBBHHH", 40000, port, seq, 0, 0x50, 0x18, 1000, 0, 0)
+            seq += len(buf)
+        else:
+            l4 = _struct.pack(">HHHH", 40000, port, 8 + len(buf), 0)
+        ip = _struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(l4) + len(buf), i, 0, 64, proto, 0, b"\n\0\0\1",
+                          b"\n\0\0\2")
+        pkts.append(eth + ip + l4 + bytes(buf))
+    path = write_pcap(tmp_path_factory.mktemp("fz") / "grid.pcap", pkts)
+    pipe = Pipeline()
+    for chunk in read_chunks(str(path)):
+        pipe.feed_chunk(chunk)
+    assert dissector_errors(pipe.cut_batch("fuzz")) == {}
