@@ -40,6 +40,8 @@ SPECS: list[ProtocolSpec] = [
     _declared("dnp3"),
     _declared("goose"),
     _declared("hartip"),
+    _declared("iec104"),
+    _declared("synphasor"),
 ]
 
 _read = False       # set once something derived a table: later registrations would not be seen by it

@@ -1,0 +1,18 @@
+"""IEC 60870-5-104 (telecontrol over TCP, port 2404): this package's one declaration of itself
+(otscope/domain.py ProtocolSpec; dissectors/registry.py lists it). Importing it does not import the dissector."""
+
+from otscope.dissectors.iec104.constants import IEC104_PORT
+from otscope.domain import FlowEntry, Role, Transport, spec
+
+SPEC = spec(
+    "iec104", title="IEC 60870-5-104", ot=True, rank=0,
+    labels=("iec104-client", "iec104-server"),
+    roles=(Role.RTU_IED, Role.HMI_SCADA),
+    flows=(FlowEntry("iec104", Transport.TCP, (IEC104_PORT,),
+                     "otscope.dissectors.iec104.dissector:Iec104Dissector"),),
+    colours=(("iec104", "#8e44ad"),),
+    # IEC 60870-5-104 9.1: the controlled station (RTU, IED, substation gateway) listens on 2404
+    server_roles=(("iec104-server", Role.RTU_IED, "answers IEC 60870-5-104 on tcp/2404 (controlled station)"),),
+    gap_note="IEC 60870-5-104 carries no vendor, model or firmware: only common addresses (stations) and the "
+             "data it exchanges; an LLDP/SNMP/HTTP identity or an engineering export would close the gap",
+)

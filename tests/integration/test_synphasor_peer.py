@@ -1,0 +1,116 @@
+"""A real IEEE C37.118 stack (the ``synchrophasor`` package, pyPMU: a PMU and a PDC) in two network namespaces
+joined by a veth pair, captured on the PMU's end, replayed: the PMU is an RTU/IED named by its CFG-2 station name
+with its IDCODE, data rate and PMU count, the PDC an HMI/SCADA; every frame passes its CRC. Skipped when the
+package, root, iproute2 or tcpdump is missing; bounded (seconds) and the namespaces are removed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Inventory, run_pipeline
+
+pytest.importorskip("synchrophasor.pmu")
+pytestmark = [pytest.mark.realpeer,
+              pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("tcpdump") or not shutil.which("ip"),
+                                 reason="needs root, iproute2 and tcpdump to build namespaces")]
+
+PMU_IP, PDC_IP, IDCODE = "10.118.0.10", "10.118.0.20", 7734
+# pyPMU 1.0.0a0 (2017) still reads collections.Sequence, gone since Python 3.10: alias the ABCs for the peer only
+SHIM = """
+import collections, collections.abc
+for _n in ("Sequence", "Iterable", "Mapping", "MutableMapping", "Callable"):
+    setattr(collections, _n, getattr(collections.abc, _n))
+"""
+PMU = SHIM + f"""
+import os, time
+from synchrophasor.pmu import Pmu
+pmu = Pmu(pmu_id={IDCODE}, data_rate=30, port=4712, ip="{PMU_IP}")
+pmu.set_configuration(); pmu.set_header()
+pmu.run()
+end = time.time() + 6
+while time.time() < end:
+    if pmu.clients:
+        pmu.send(pmu.ieee_data_sample)
+    time.sleep(0.03)
+os._exit(0)
+"""
+PDC = SHIM + f"""
+import os
+from synchrophasor.pdc import Pdc
+pdc = Pdc(pdc_id={IDCODE}, pmu_ip="{PMU_IP}", pmu_port=4712)
+pdc.run()
+pdc.get_header(); pdc.get_config()
+pdc.start()
+for _ in range(20):
+    pdc.get()
+pdc.stop()
+os._exit(0)
+"""
+
+
+def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(list(args), capture_output=True, text=True, timeout=20, check=check)
+
+
+@pytest.fixture(scope="module")
+def capture(tmp_path_factory: pytest.TempPathFactory):
+    out = tmp_path_factory.mktemp("c37") / "pypmu.pcap"
+    pmu_ns, pdc_ns = f"otsp2p{os.getpid()}", f"otsp2d{os.getpid()}"
+    procs: list[subprocess.Popen] = []
+    try:
+        sh("ip", "netns", "add", pmu_ns)
+        sh("ip", "netns", "add", pdc_ns)
+        sh("ip", "link", "add", "v37p", "netns", pmu_ns, "type", "veth", "peer", "name", "v37d", "netns", pdc_ns)
+        for ns, dev, ip in ((pmu_ns, "v37p", PMU_IP), (pdc_ns, "v37d", PDC_IP)):
+            sh("ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", dev)
+            sh("ip", "-n", ns, "link", "set", dev, "up")
+            sh("ip", "-n", ns, "link", "set", "lo", "up")
+        procs.append(subprocess.Popen(["ip", "netns", "exec", pmu_ns, "tcpdump", "--immediate-mode", "-U", "-n",
+                                       "-i", "v37p", "-w", str(out), "tcp port 4712"], stderr=subprocess.PIPE))
+        time.sleep(1.0)
+        procs.append(subprocess.Popen(["ip", "netns", "exec", pmu_ns, "timeout", "12", sys.executable, "-c", PMU],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        time.sleep(1.0)
+        subprocess.run(["ip", "netns", "exec", pdc_ns, "timeout", "10", sys.executable, "-c", PDC],
+                       timeout=15, capture_output=True)
+        time.sleep(0.5)
+        yield out
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        sh("ip", "netns", "del", pmu_ns, check=False)
+        sh("ip", "netns", "del", pdc_ns, check=False)
+
+
+def test_pmu_and_pdc(capture: Path, tmp_path: Path) -> None:
+    inv = Inventory(f"sqlite:///{tmp_path}/p.db")
+    inv.replay(capture)
+    (pmu,) = [a for a in inv.by_ip(PMU_IP) if a["parent"] is None]
+    (pdc,) = [a for a in inv.by_ip(PDC_IP) if a["parent"] is None]
+    assert pmu["role"] == "rtu-ied" and "synphasor-server" in pmu["protocols"]
+    assert pdc["role"] == "hmi-scada" and "synphasor-client" in pdc["protocols"]
+    assert pmu["name"] == "Station A"
+    got = {(f["field"], f["value"]) for f in pmu["facts"]}
+    assert {("synphasor_idcode", str(IDCODE)), ("synphasor_pmus", "1"), ("synphasor_data_rate", "30")} <= got
+    assert not any(f["field"] == "name" for f in pdc["facts"])
+
+
+def test_frames_profile_and_no_anomaly(capture: Path) -> None:
+    _, batch = run_pipeline(capture)
+    (comm,) = [c for c in batch.comms if c.protocol == "synphasor"]
+    assert (comm.client.ip, comm.server.ip) == (PDC_IP, PMU_IP)
+    prof = comm.profile
+    assert prof["send hdr"] >= 1 and prof["send cfg2"] >= 1 and prof["data on"] >= 1 and prof["data off"] >= 1
+    assert prof["CFG-2"] >= 1 and prof["header"] >= 1 and prof["data"] >= 10
+    assert not [a for a in batch.anomalies if a.protocol == "synphasor"]
