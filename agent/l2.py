@@ -47,9 +47,25 @@ def _parser(protocol: str, e: FrameEntry) -> FrameParser:
     if not set(e.context) <= allowed or (e.udp_ports and (e.ethertype is not None or e.llc_snap)):
         raise ValueError(f"{protocol}: frame entry context {e.context} (a frame takes {sorted(FRAME_CONTEXT)}, "
                          f"a datagram {sorted(DATAGRAM_CONTEXT)}; one entry is one or the other)")
-    return FrameParser(protocol, registry.load(e.parse), registry.load(e.facts), len(e.llc_snap), e.context,
-                       e.accept,
-                       registry.load(e.memo_key) if e.memo_key else None)
+    return FrameParser(protocol, _Lazy(e.parse), _Lazy(e.facts), len(e.llc_snap), e.context, e.accept,
+                       _Lazy(e.memo_key) if e.memo_key else None)
+
+
+class _Lazy:
+    """A spec's ``module:function``, imported on the first frame that needs it (a replay's start-up cost does
+    not grow with protocols its capture does not carry)."""
+
+    __slots__ = ("ref", "fn")
+
+    def __init__(self, ref: str) -> None:
+        self.ref = ref
+        self.fn: Callable | None = None
+
+    def __call__(self, *args: object) -> object:
+        fn = self.fn
+        if fn is None:
+            fn = self.fn = registry.load(self.ref)
+        return fn(*args)
 
 
 class FrameTables:

@@ -164,8 +164,8 @@ def __getattr__(name: str) -> Any:
 
 # -- flow dissector lookup (the capture loop calls these per new flow) ------------------------------------------
 
-_TCP: dict[int, type[Dissector]] | None = None
-_UDP: dict[int, type[Dissector]] = {}
+_TCP: dict[int, FlowEntry] | None = None      # port -> entry; the class is loaded on first use
+_UDP: dict[int, FlowEntry] = {}
 
 
 def _dissector_class(e: FlowEntry) -> type[Dissector]:
@@ -176,13 +176,24 @@ def _dissector_class(e: FlowEntry) -> type[Dissector]:
     return cls
 
 
-def _by_port(entries: list[FlowEntry], transport: Transport) -> dict[int, type[Dissector]]:
-    table: dict[int, type[Dissector]] = {}
+_CLASSES: dict[FlowEntry, type[Dissector]] = {}
+
+
+def _class_of(e: FlowEntry) -> type[Dissector]:
+    """A flow entry's dissector class, imported the first time a flow on its port appears: the start-up cost
+    of a replay does not grow with the number of protocols a capture does not carry."""
+    cls = _CLASSES.get(e)
+    if cls is None:
+        cls = _CLASSES[e] = _dissector_class(e)
+    return cls
+
+
+def _by_port(entries: list[FlowEntry], transport: Transport) -> dict[int, FlowEntry]:
+    table: dict[int, FlowEntry] = {}
     for e in entries:
         if e.transport is transport:
-            cls = _dissector_class(e)
             for port in e.ports:
-                table.setdefault(port, cls)
+                table.setdefault(port, e)
     return table
 
 
@@ -207,13 +218,15 @@ def _tcp() -> dict[int, type[Dissector]]:
 
 def tcp_dissector_for(server_port: int, client_port: int = -1) -> type[Dissector] | None:
     t = _TCP if _TCP is not None else _tcp()
-    return t.get(server_port) or t.get(client_port)
+    e = t.get(server_port) or t.get(client_port)
+    return None if e is None else _class_of(e)
 
 
 def udp_dissector_for(server_port: int, client_port: int = -1) -> type[Dissector] | None:
     if _TCP is None:
         _tcp()
-    return _UDP.get(server_port) or _UDP.get(client_port)
+    e = _UDP.get(server_port) or _UDP.get(client_port)  # type: ignore[union-attr]
+    return None if e is None else _class_of(e)
 
 
 def tcp_ports() -> set[int]:
