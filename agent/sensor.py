@@ -290,7 +290,19 @@ def drop_privileges(user: str) -> None:
     os.setuid(pw.pw_uid)
 
 
-def run(cfg: SensorConfig, log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> int:
+def log_line(message: str) -> None:
+    """One log line, written with one write(2) call: the workers of ``--workers N`` share the parent's stderr,
+    and a line written in two pieces could interleave with another worker's (a pipe write under PIPE_BUF,
+    4 KiB, is atomic; longer lines are cut to stay whole)."""
+    data = (message.replace("\n", " ")[:4000] + "\n").encode("utf-8", "replace")
+    try:
+        sys.stderr.flush()
+        os.write(sys.stderr.fileno(), data)
+    except (OSError, ValueError, AttributeError):
+        print(message, file=sys.stderr)
+
+
+def run(cfg: SensorConfig, log: Callable[[str], None] = log_line) -> int:
     bpf = cfg.bpf or (open(cfg.bpf_file).read().strip() if cfg.bpf_file else None)
     sock = SpanSocket(cfg.interface, bpf=bpf,
                       fanout_group=(os.getppid() & 0xFFFF) if cfg.workers > 1 else None)

@@ -61,7 +61,7 @@ class Lines:
     def wait_for(self, text: str, count: int = 1, timeout: float = 20) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if sum(text in ln for ln in list(self.lines)) >= count:
+            if sum(ln.count(text) for ln in list(self.lines)) >= count:
                 return True
             time.sleep(0.05)
         return False
