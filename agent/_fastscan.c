@@ -1017,7 +1017,7 @@ static int deliver(const Table *t, PyObject *events, int flow, FlowRec *fr, int 
     Py_DECREF(res);
     if (status == -1 && PyErr_Occurred()) PyErr_Clear();
     if (status != 0 || PyList_GET_SIZE(fr->out) || PyList_GET_SIZE(fr->anom)) {
-        if (status == 2) fr->mode = MODE_EVENTS;        /* FATAL: Python detaches it, nothing more is fed */
+        if (status == 2 || status == 4) fr->mode = MODE_EVENTS;   /* FATAL/DONE: Python detaches it */
         PyObject *st = PyLong_FromLong(status);
         return event(events, EV_DRAIN, flow, d, ts, frame, st, -1);
     }

@@ -16,7 +16,7 @@ from otscope.agent.flowtable import EventKind, FlowTable
 from otscope.agent.hosts import IpNames
 from otscope.agent.stats import Stats
 from otscope.contract import Subject
-from otscope.dissectors.base import FATAL, Dissector, Who
+from otscope.dissectors.base import DONE, FATAL, Dissector, Who
 
 
 class DissectorHost:
@@ -90,6 +90,8 @@ class DissectorHost:
             diss.anomalies.clear()
         if status == FATAL:
             self.detach(fl, diss, proto, frame, ts)
+        elif status == DONE:
+            self.finish(fl, diss)
 
     def _facts(self, fl: Flow, diss: Dissector, proto: str) -> None:
         acc = self.acc
@@ -110,6 +112,17 @@ class DissectorHost:
         fl.diss = None
         self.table.detach(fl)
         self.stats.dissector_detached += 1
+
+    def finish(self, fl: Flow, diss: Dissector) -> None:
+        """The dissector has what it wants of the flow (DONE): detached with no anomaly, the flow keeps its
+        label and its decoded bytes; C (or the Python table) counts the rest of its packets alone."""
+        if diss.confirmed and fl.proto != diss.flow_protocol:
+            fl.proto = diss.flow_protocol
+        self.table.absorb(fl, diss)
+        fl.decoded_extra += diss.decoded
+        fl.diss = None
+        self.table.detach(fl)
+        self.stats.dissector_done += 1
 
     def error(self, fl: Flow, diss: Dissector, error: str, frame: int, ts: float) -> None:
         diss.out.clear()

@@ -16,6 +16,7 @@ class Stats:
     flows_expired: int = 0
     flows_evicted: int = 0
     dissector_detached: int = 0
+    dissector_done: int = 0        # detached quietly: it had what it wanted of the flow (DONE)
     anomalies: int = 0
     unknown_linktype: int = 0
     by_linktype: dict[int, int] = field(default_factory=dict)

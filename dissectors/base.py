@@ -9,7 +9,10 @@ instance holds one flow's state. ``feed(data, direction, ts, frame)`` returns a 
 * ``OK``: bytes consumed; facts and anomalies, if any, were appended to ``out`` / ``anomalies``;
 * ``INCOMPLETE``: a frame is buffered and more bytes are needed;
 * ``FATAL``: not this protocol, or the stream cannot be re-synchronised; ``fatal_reason`` says why and
-  the flow table detaches the dissector (counted).
+  the flow table detaches the dissector (counted);
+* ``DONE``: the dissector has what it wants of this flow (the identity in a flow's first bytes: an HTTP
+  header, a certificate, a banner): its facts are drained and it is detached quietly, no anomaly; the flow
+  keeps its label and the C fast path counts the rest without Python.
 
 A dissector does no I/O and no logging, holds no globals, caps its own memory, and never raises: every
 malformed input becomes an anomaly (the capture loop additionally guards each feed, and counts an escape
@@ -32,7 +35,7 @@ from typing import ClassVar, NamedTuple
 from otscope.dissectors import registry
 from otscope.domain import Role, Side, Transport, Who, cap_anomaly, caps
 
-__all__ = ["FATAL", "INCOMPLETE", "NEWS", "OK", "Anomaly", "Dissector", "Fact", "FactsAbout", "FrameAnomaly",
+__all__ = ["DONE", "FATAL", "INCOMPLETE", "NEWS", "OK", "Anomaly", "Dissector", "Fact", "FactsAbout", "FrameAnomaly",
            "L2Binding", "L2Fact", "L2Output", "Malformed", "Protocol", "Reader", "Role", "Side", "StreamBuffer",
            "Transport", "Truncated", "Who", "mac_str", "text"]
 
@@ -47,6 +50,7 @@ OK = 0
 INCOMPLETE = 1
 FATAL = 2
 NEWS = 3          # OK, and the dissector's steady-state spec changed: the capture loop should look at it
+DONE = 4          # OK, and nothing more is wanted of this flow: detach quietly (no anomaly, label kept)
 
 
 class Fact(NamedTuple):

@@ -366,3 +366,39 @@ def test_l2_dispatch_is_the_specs_frame_entries() -> None:
     assert t.for_frame(0x0800, b"") is None
     with pytest.raises(ValueError, match="context"):
         _parser("x", FrameEntry("a:b", "a:c", udp_ports=(9,), context=("src",)))
+
+
+DONE_FLOW = """
+    import json, sys
+    from otscope.dissectors import registry
+    from tests.support import fakeproto
+    registry.register(fakeproto.SPEC)
+    from tests.conftest import run_pipeline, write_pcap
+    from tests.support.frames import TcpSession
+    from pathlib import Path
+    s = TcpSession("10.0.0.9", "10.0.0.10", 40001, 47999).handshake()
+    s.to_server(b"FK?\\n"); s.to_client(b"FK name=press-7 done\\n")
+    s.to_server(b"FK?\\n"); s.to_client(b"garbage\\n"); s.to_client(b"FK name=other\\n")
+    out = {}
+    for fast in (True, False):
+        p, b = run_pipeline(write_pcap(Path(sys.argv[1]), s.frames), fast=fast)
+        out[str(fast)] = {"names": sorted(f.value for f in b.facts if f.field == "name"),
+                          "anomalies": sorted((a.protocol, a.kind) for a in b.anomalies),
+                          "comms": sorted({(c.protocol, c.packets) for c in b.comms}),
+                          "done": p.stats.dissector_done, "detached": p.stats.dissector_detached,
+                          "packets": p.stats.packets}
+    print(json.dumps(out))
+"""
+
+
+def test_a_dissector_that_is_done_is_detached_quietly_and_the_flow_keeps_its_label(tmp_path: Path) -> None:
+    """DONE (dissectors/base.py): facts drained, no anomaly, nothing more fed (the later garbage and second name
+    are not seen), the conversation keeps its label and its packets, on both flow-table backends."""
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(DONE_FLOW), str(tmp_path / "done.pcap")], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["True"] == got["False"]
+    g = got["True"]
+    assert g["names"] == ["press-7"] and g["anomalies"] == [] and g["done"] == 1 and g["detached"] == 0
+    assert [c[0] for c in g["comms"]] == ["fakeproto"] and g["comms"][0][1] == g["packets"]

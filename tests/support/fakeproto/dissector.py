@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from otscope.dissectors.base import OK, Dissector, FactsAbout, L2Output, Malformed, Transport, Who, text
+from otscope.dissectors.base import DONE, OK, Dissector, FactsAbout, L2Output, Malformed, Transport, Who, text
 from tests.support.fakeproto import PORT, SPEC
 from tests.support.fakeproto.constants import FakeAnomaly
 
@@ -26,8 +26,9 @@ class FakeDissector(Dissector):
             return OK
         self.decoded += len(data)
         self.confirm(frame, ts, "FK answer")
-        self.fact(Who.SERVER, "name", text(data[8:].strip()), "FK answer", frame, ts)
-        return OK
+        name, _, rest = data[8:].strip().partition(b" ")
+        self.fact(Who.SERVER, "name", text(name), "FK answer", frame, ts)
+        return DONE if rest == b"done" else OK      # "FK name=x done": all it wants of the flow (DONE)
 
 
 def parse_l2(body: bytes) -> bytes:
