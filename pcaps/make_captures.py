@@ -7,11 +7,12 @@ ageing time 0), so a capture port in a separate namespace sees every frame once,
 Addresses are in 198.18.0.0/24 (RFC 2544), which exists only inside these namespaces. Nothing runs or
 broadcasts in the root namespace; everything is torn down afterwards, also on failure.
 
-    sudo .venv/bin/python pcaps/make_captures.py [--out pcaps/] [--only modbus,s7,enip,hostile]
+    sudo .venv/bin/python pcaps/make_captures.py [--out pcaps/] [--only modbus,s7,enip,hostile,grid]
 
 Peers: pymodbus 3.x servers (one process per device) and client, python-snap7's server with SZL answers in
 the real record layout and its client as PG and OP, cpppo's EtherNet/IP server (test-only, GPL) queried
-by pycomm3. Captured with tcpdump.
+by pycomm3; for the substation: opendnp3 (dnp3-python), c104, libiec61850 (pyiec61850-ng: MMS and GOOSE) and
+pyPMU (peers/grid_peers.py, peers/mms_peer.py). Captured with tcpdump.
 """
 
 from __future__ import annotations
@@ -66,6 +67,11 @@ ENIP_DEVICES = {
                       "Product Name": "1769-L33ER/A CompactLogix5333ER", "State": 3}),
 }
 HMI, EWS = "50", "60"
+# the substation scenario (grid_peers.py, mms_peer.py): device -> (octet, what it runs)
+GRID = {"rtu-dnp3": "40", "rtu-104": "41", "ied": "42", "pmu": "43"}
+DNP3_MASTER_ADDR, DNP3_OUTSTATION_ADDR = 2, 10
+IEC104_CA = 47
+PMU_IDCODE = 7734
 
 
 def sh(*cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -138,7 +144,7 @@ class Topology:
         if r.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd[:3])} in {name} failed: {r.stderr.strip()[-500:]}")
 
-    def wait_listen(self, name: str, port: int, udp: bool = False, timeout: float = 15) -> None:
+    def wait_listen(self, name: str, port: int, udp: bool = False, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             out = sh("ip", "netns", "exec", self.ns(name), "ss", "-lnH" + ("u" if udp else "t"), check=False).stdout
@@ -252,7 +258,32 @@ def enip(t: Topology, out: Path, tmp: Path) -> None:
             t.run("ews", PY, str(PEERS / "enip_client.py"), *args, timeout=60)
 
 
-SCENARIOS = ("modbus", "s7", "enip", "hostile")
+def grid(t: Topology, out: Path) -> None:
+    """A substation: a DNP3 outstation (opendnp3), an IEC 60870-5-104 RTU (c104), an IEC 61850 IED with MMS
+    (libiec61850: Identify, logical devices) publishing GOOSE, a PMU (pyPMU, C37.118); the SCADA host at .50 is
+    the DNP3 master, the 104 controlling station, the MMS client and the PDC."""
+    gp, mms = str(PEERS / "grid_peers.py"), str(PEERS / "mms_peer.py")
+    ip = {name: f"{NET}.{octet}" for name, octet in GRID.items()}
+    for name, octet in GRID.items():
+        t.host(name, octet)
+    t.host("scada", HMI)
+    t.spawn("rtu-dnp3", PY, gp, "dnp3-outstation", ip["rtu-dnp3"], str(DNP3_MASTER_ADDR), str(DNP3_OUTSTATION_ADDR),
+            "40")
+    t.spawn("rtu-104", PY, gp, "iec104-server", ip["rtu-104"], str(IEC104_CA), "40")
+    t.spawn("ied", PY, mms, "server", ip["ied"], "40")
+    t.spawn("pmu", PY, gp, "pmu", ip["pmu"], str(PMU_IDCODE), "40")
+    for name, port in (("rtu-dnp3", 20000), ("rtu-104", 2404), ("ied", 102), ("pmu", 4712)):
+        t.wait_listen(name, port)
+    with capture(t, out):
+        t.run("scada", PY, gp, "dnp3-master", f"{NET}.{HMI}", ip["rtu-dnp3"], str(DNP3_MASTER_ADDR),
+              str(DNP3_OUTSTATION_ADDR), timeout=30)
+        t.run("scada", PY, gp, "iec104-client", ip["rtu-104"], str(IEC104_CA), timeout=30)
+        t.run("scada", PY, mms, "client", ip["ied"], timeout=30)
+        t.run("ied", PY, gp, "goose", "eth0", timeout=30)
+        t.run("scada", PY, gp, "pdc", ip["pmu"], str(PMU_IDCODE), timeout=30)
+
+
+SCENARIOS = ("modbus", "s7", "enip", "hostile", "grid")
 
 
 def make(out_dir: Path, only: tuple[str, ...] = SCENARIOS) -> list[Path]:
@@ -260,7 +291,7 @@ def make(out_dir: Path, only: tuple[str, ...] = SCENARIOS) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     for scenario in only:
         target = out_dir / {"modbus": "modbus_plant.pcap", "s7": "s7_plant.pcap", "enip": "enip_plant.pcap",
-                            "hostile": "hostile_names.pcap"}[scenario]
+                            "hostile": "hostile_names.pcap", "grid": "substation.pcap"}[scenario]
         with tempfile.TemporaryDirectory() as tmpd, topology() as t:
             tmp = Path(tmpd)
             cap = tmp / "capture.pcap"
@@ -270,6 +301,8 @@ def make(out_dir: Path, only: tuple[str, ...] = SCENARIOS) -> list[Path]:
                 modbus(t, cap, {"plc-x": HOSTILE_DEVICE})
             elif scenario == "s7":
                 s7(t, cap)
+            elif scenario == "grid":
+                grid(t, cap)
             else:
                 enip(t, cap, tmp)
             shutil.copyfile(cap, target)

@@ -14,7 +14,7 @@ from otscope.collector.queries import coverage
 from tests.conftest import PCAPS, Inventory
 
 GOLDEN = Path(__file__).with_name("plant_inventory.json")
-FILES = ["modbus_plant.pcap", "s7_plant.pcap", "enip_plant.pcap", "hostile_names.pcap"]
+FILES = ["modbus_plant.pcap", "s7_plant.pcap", "enip_plant.pcap", "hostile_names.pcap", "substation.pcap"]
 TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z")
 
 

@@ -29,7 +29,8 @@ for _name in ("iec61850_get_name_list.pcap", "mms-initiateDownloadSequence.pcap"
     PUBLIC[IEC61850 / "MMS - Specific Commands" / _name] = \
         EXTRA / "truth/ITI-ICS-Security-Tools/pcaps/IEC61850/MMS - Specific Commands" / f"{_name}.json"
 PEER_CAPTURE = Path(__file__).parent / "data" / "mms_ied.pcap"
-PEER = Path(__file__).parent / "mms_peer.py"
+PEER = ROOT / "pcaps" / "peers" / "mms_peer.py"
+sys.path.insert(0, str(PEER.parent))          # mms_peer: the IED's identity, for the assertions
 ALL = [*PUBLIC, PEER_CAPTURE]
 IDENTITY = ("vendor", "model", "product", "firmware", "name", "iec61850_ld")
 
@@ -149,7 +150,7 @@ def test_tshark_identify_services_and_names(path: Path) -> None:
 def test_peer_capture_ied_identity_logical_devices_and_ied_name() -> None:
     """libiec61850 server SEL487E with LDs PROT, CTRL, MEAS (mms_peer.py): Identify, the three domains and the
     IED name (their common prefix) on the server, each with the frame of its response."""
-    from tests.integration.mms_peer import IDENTITY as ID, IED, LDS
+    from mms_peer import IDENTITY as ID, IED, LDS
 
     got = mms_facts(need(PEER_CAPTURE))
     server = {(f, v) for ip, f, v, _ in got if ip == "198.18.0.61"}
@@ -196,7 +197,7 @@ def test_real_peer_capture(tmp_path: Path) -> None:
 def test_peer_capture_inventory(tmp_path: Path) -> None:
     """The IED is one rtu-ied asset with the Identify answer and the IED name; its client is not an IED."""
     from tests.conftest import Inventory
-    from tests.integration.mms_peer import IDENTITY as ID, IED
+    from mms_peer import IDENTITY as ID, IED
 
     inv = Inventory(f"sqlite:///{tmp_path}/inv.db")
     assert all(r.error is None for r in inv.replay(need(PEER_CAPTURE)))

@@ -76,3 +76,33 @@ def test_namespaces_cleaned_up(plant: Inventory) -> None:
 
     names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert "ots" not in names or not any(n.startswith(mc.Topology().prefix) for n in names.split())
+
+
+@pytest.fixture(scope="module")
+def substation(tmp_path_factory: pytest.TempPathFactory) -> Inventory:
+    """The grid scenario regenerated from the real stacks (opendnp3, c104, libiec61850 MMS + GOOSE, pyPMU)."""
+    for mod in ("dnp3_python", "c104", "pyiec61850", "synchrophasor"):
+        pytest.importorskip(mod)
+    out = tmp_path_factory.mktemp("grid")
+    (cap,) = mc.make(out, ("grid",))
+    inv = Inventory(f"sqlite:///{out}/inv.db")
+    assert all(r.error is None for r in inv.replay(cap))
+    return inv
+
+
+def test_substation_devices(substation: Inventory) -> None:
+    ip = {name: f"{mc.NET}.{octet}" for name, octet in mc.GRID.items()}
+    dnp3, rtu104, ied, pmu = (one(substation, ip[n]) for n in ("rtu-dnp3", "rtu-104", "ied", "pmu"))
+    assert all(a["role"] == "rtu-ied" for a in (dnp3, rtu104, ied, pmu))
+    assert "dnp3-server" in dnp3["protocols"] and "iec104-server" in rtu104["protocols"]
+    assert {"mms-server", "goose"} <= set(ied["protocols"]) and "synphasor-server" in pmu["protocols"]
+    sys.path.insert(0, str(mc.PEERS))
+    from mms_peer import IDENTITY, IED
+
+    assert (ied["vendor"], ied["product"], ied["firmware"], ied["name"]) == (*IDENTITY, IED)
+    kids = [a for a in substation.assets() if a["parent"] == rtu104["id"]]
+    assert [k["component"] for k in kids] == [f"ca:{mc.IEC104_CA}"]
+    scada = one(substation, f"{mc.NET}.{mc.HMI}")
+    assert scada["role"] == "hmi-scada"
+    assert {"dnp3-client", "iec104-client", "mms-client", "synphasor-client"} <= set(scada["protocols"])
+    assert {f["value"] for f in dnp3["facts"] if f["field"] == "dnp3_address"} == {str(mc.DNP3_OUTSTATION_ADDR)}

@@ -1,6 +1,6 @@
-"""A real IEC 61850 MMS server and client (libiec61850 through pyiec61850-ng), for
-tests/integration/test_mms_captures.py, which runs each in its own network namespace and captures on a mirror
-port (pcaps/make_captures.py topology).
+"""A real IEC 61850 MMS server and client (libiec61850 through pyiec61850-ng), for pcaps/make_captures.py's
+substation scenario and tests/integration/test_mms_captures.py, which run each in its own network namespace and
+capture on a mirror port.
 
     python mms_peer.py server IP SECONDS     an IED: Identify answer, three logical devices (SEL487E + LDInst)
     python mms_peer.py client SERVER_IP      Identify, GetNameList (domains, then a domain's variables), conclude
