@@ -22,6 +22,9 @@ MAX_PMUS = 64              # PMU blocks credited as components per flow (bounded
 MAX_IDCODES = 64           # distinct stream IDCODEs reported per flow
 MAX_RESYNC = 8
 MAX_HEADER_TEXT = 256
+CFG3_LAST = 0xFFFF         # Table 10 CONT_IDX: 0 = not fragmented, 1..n = fragment index, 0xFFFF = the last one
+CFG3_MAX_BYTES = 256 * 1024   # a fragmented CFG-3 reassembled per direction at most (bounded state)
+CFG3_MAX_FRAGMENTS = 64
 
 
 class FrameType(IntEnum):
@@ -63,3 +66,5 @@ class SynphasorAnomaly(StrEnum):
     UNKNOWN_COMMAND = "unknown-command"   # a CMD code Table 13 does not define (kept by number)
     TRUNCATED_DATAGRAM = "truncated-datagram"  # a UDP datagram ending inside a frame
     PMUS_CAP = "pmus-cap"                 # more PMU blocks than MAX_PMUS in one flow
+    CFG3_FRAGMENT_GAP = "cfg3-fragment-gap"   # a CFG-3 fragment out of sequence (Table 10 CONT_IDX): series dropped
+    CFG3_TOO_LARGE = "cfg3-too-large"     # a fragmented CFG-3 over CFG3_MAX_BYTES / CFG3_MAX_FRAGMENTS: dropped

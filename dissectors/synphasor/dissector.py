@@ -4,17 +4,28 @@ PDC roles from who sends what."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import ClassVar
 
-from otscope.dissectors.base import FATAL, INCOMPLETE, OK, Dissector, Malformed, Protocol, Role, StreamBuffer, \
-    Transport, Truncated, Who
-from otscope.dissectors.synphasor.constants import (BUFFER_CAP, MAX_HEADER_TEXT, MAX_IDCODES, MAX_PMUS, MAX_RESYNC,
-                                                    SYNC_BYTE, TCP_PORT, UDP_PORT, Command, FrameType,
-                                                    SynphasorAnomaly, command_name)
-from otscope.dissectors.synphasor.grammar import (Config, Header, cont_idx, crc_ok, frame_size, parse_command,
-                                                  parse_config, parse_header, parse_header_text)
+from otscope.dissectors.base import FATAL, INCOMPLETE, OK, Dissector, Malformed, Protocol, Reader, Role, \
+    StreamBuffer, Transport, Truncated, Who
+from otscope.dissectors.synphasor.constants import (BUFFER_CAP, CFG3_LAST, CFG3_MAX_BYTES, CFG3_MAX_FRAGMENTS,
+                                                    MAX_HEADER_TEXT, MAX_IDCODES, MAX_PMUS, MAX_RESYNC, SYNC_BYTE,
+                                                    TCP_PORT, UDP_PORT, Command, FrameType, SynphasorAnomaly,
+                                                    command_name)
+from otscope.dissectors.synphasor.grammar import (Config, Header, cfg3_piece, cont_idx, crc_ok, frame_size,
+                                                  parse_command, parse_config, parse_config_body, parse_header,
+                                                  parse_header_text)
 
 _CONFIG_NAMES = {FrameType.CFG1: "CFG-1", FrameType.CFG2: "CFG-2", FrameType.CFG3: "CFG-3"}
+
+
+@dataclass(slots=True)
+class Cfg3Series:
+    """A fragmented CFG-3 being joined (Table 10): the pieces so far, their size, the last CONT_IDX."""
+    pieces: list[bytes] = field(default_factory=list)
+    size: int = 0
+    last: int = 0
 
 
 def sender(side: int) -> Who:
@@ -37,7 +48,7 @@ class SynphasorDissector(Dissector):
     client_label: ClassVar[str] = "synphasor-client"
     server_label: ClassVar[str] = "synphasor-server"
 
-    __slots__ = ("buf", "sides", "resync", "pmu_end", "idcodes", "pmus", "said")
+    __slots__ = ("buf", "sides", "resync", "pmu_end", "idcodes", "pmus", "said", "cfg3_parts")
 
     def __init__(self) -> None:
         super().__init__()
@@ -48,6 +59,7 @@ class SynphasorDissector(Dissector):
         self.idcodes: set[tuple[int, int]] = set()      # (end, stream IDCODE) reported, bounded
         self.pmus: set[tuple[int, int]] = set()         # (end, PMU IDCODE) credited as a component, bounded
         self.said: set[tuple[int, str, str, str | None]] = set()   # (end, field, value, component) given, bounded
+        self.cfg3_parts: dict[int, Cfg3Series] = {}    # per end: the fragmented CFG-3 being joined (bounded)
 
     def gap(self, side: int) -> None:
         self.buf.drop(side)
@@ -137,11 +149,15 @@ class SynphasorDissector(Dissector):
         name = _CONFIG_NAMES[hdr.type]
         self.count(name)
         cfg3 = hdr.type is FrameType.CFG3
-        if cfg3 and cont_idx(raw) != 0:
-            self.count("CFG-3 fragment")         # Table 10 CONT_IDX: a fragmented CFG-3 is not reassembled
-            return
         try:
-            cfg = parse_config(raw, cfg3=cfg3)
+            if cfg3 and cont_idx(raw) != 0:
+                self.count("CFG-3 fragment")
+                whole = self._cfg3_fragment(raw, who, ts, frame)
+                if whole is None:
+                    return
+                cfg = parse_config_body(Reader(whole), cfg3=True)
+            else:
+                cfg = parse_config(raw, cfg3=cfg3)
         except (Truncated, Malformed):
             self.anomaly(SynphasorAnomaly.MALFORMED_CONFIG, frame, ts)
             return
@@ -149,6 +165,31 @@ class SynphasorDissector(Dissector):
         self._once(who, "synphasor_pmus", str(cfg.num_pmu), msg, ts, frame)
         self._once(who, "synphasor_data_rate", str(cfg.data_rate), msg, ts, frame)
         self._stations(cfg, who, msg, ts, frame)
+
+    def _cfg3_fragment(self, raw: bytes, who: Who, ts: float, frame: int) -> bytes | None:
+        """Table 10 CONT_IDX: fragments 1, 2, ... then 0xFFFF, in order, make one CFG-3; their pieces (each after
+        its CONT_IDX) are joined, and the whole configuration is returned with the last one. A fragment out of
+        sequence drops the series (counted); the series is bounded in bytes and fragments."""
+        idx = cont_idx(raw)
+        piece = cfg3_piece(raw)
+        series = self.cfg3_parts.get(who)
+        if idx == 1:
+            series = self.cfg3_parts[who] = Cfg3Series()
+        elif series is None or (idx != CFG3_LAST and idx != series.last + 1):
+            self.cfg3_parts.pop(who, None)
+            self.anomaly(SynphasorAnomaly.CFG3_FRAGMENT_GAP, frame, ts)
+            return None
+        series.last = idx
+        series.size += len(piece)
+        series.pieces.append(piece)
+        if series.size > CFG3_MAX_BYTES or len(series.pieces) > CFG3_MAX_FRAGMENTS:
+            del self.cfg3_parts[who]
+            self.anomaly(SynphasorAnomaly.CFG3_TOO_LARGE, frame, ts)
+            return None
+        if idx != CFG3_LAST:
+            return None
+        del self.cfg3_parts[who]
+        return b"".join(series.pieces)
 
     def _stations(self, cfg: Config, who: Who, msg: str, ts: float, frame: int) -> None:
         """One PMU block: the device itself is that PMU (its station name is its name). Several blocks (a PDC,

@@ -80,12 +80,18 @@ def body(frame: bytes) -> Reader:
 def parse_config(frame: bytes, cfg3: bool = False) -> Config:
     """CFG-1/CFG-2 (6.4, Table 8): TIME_BASE, NUM_PMU, per PMU STN(16) IDCODE FORMAT PHNMR ANNMR DGNMR CHNAM
     PHUNIT ANUNIT DIGUNIT FNOM CFGCNT, then DATA_RATE. CFG-3 (Table 10) starts with CONT_IDX, has length-
-    prefixed names, G_PMU_ID, scale, position and service-class fields; a fragment (CONT_IDX != 0) is refused."""
+    prefixed names, G_PMU_ID, scale, position and service-class fields; a fragment (CONT_IDX != 0) is refused
+    here: its pieces are joined with ``cfg3_piece`` and parsed with ``parse_config_body``."""
     r = body(frame)
     if cfg3:
         cont = r.u16be()
         if cont != 0:
             raise Malformed(f"CFG-3 fragment CONT_IDX {cont} (not reassembled)")
+    return parse_config_body(r, cfg3)
+
+
+def parse_config_body(r: Reader, cfg3: bool) -> Config:
+    """The configuration after CONT_IDX (CFG-3) or the header (CFG-1/2): TIME_BASE onwards."""
     time_base = r.u32be() & 0x00FFFFFF
     num_pmu = r.u16be()
     pmus = tuple(_pmu3(r) if cfg3 else _pmu12(r) for _ in range(num_pmu))
@@ -93,6 +99,13 @@ def parse_config(frame: bytes, cfg3: bool = False) -> Config:
     if r.remaining():
         raise Malformed(f"{r.remaining()} bytes after DATA_RATE")
     return Config(time_base, pmus, num_pmu, rate - 0x10000 if rate & 0x8000 else rate)
+
+
+def cfg3_piece(frame: bytes) -> bytes:
+    """A CFG-3 fragment's share of the configuration: its body after CONT_IDX (Table 10)."""
+    r = body(frame)
+    r.skip(2)
+    return r.rest()
 
 
 def _pmu12(r: Reader) -> PmuBlock:

@@ -120,13 +120,54 @@ def test_several_pmus_are_components() -> None:
     assert not any(x[1] == "name" and x[3] is None for x in f)
 
 
-def test_cfg3_station_and_fragment() -> None:
+def test_cfg3_station_and_lone_fragment() -> None:
     d = SynphasorDissector()
     assert d.feed(cfg3(9, b"Station Nine", 19), 1, 1.0, 1) == OK
-    assert d.feed(cfg3(9, b"Other", 20, cont=1), 1, 1.0, 2) == OK
+    assert d.feed(cfg3(9, b"Other", 20, cont=1), 1, 1.0, 2) == OK        # a first fragment: waits for the rest
     f = facts(d)
     assert (Who.SERVER, "name", "Station Nine", None) in f and (Who.SERVER, "name", "Other", None) not in f
     assert d.profile["CFG-3 fragment"] == 1 and not d.anomalies
+
+
+def cfg3_fragments(idcode: int, names: list[bytes], cuts: list[int]) -> list[bytes]:
+    """A CFG-3 of several PMU blocks cut into fragments at ``cuts`` (Table 10: CONT_IDX 1, 2, ..., 0xFFFF)."""
+    whole = cfg3(idcode, names[0], 100)
+    blocks = [cfg3(idcode, n, 100 + i)[14 + 8:-4] for i, n in enumerate(names)]      # each PMU block alone
+    conf = struct.pack(">IH", 1000000, len(names)) + b"".join(blocks) + struct.pack(">h", 60)
+    assert whole[14 + 2:14 + 6] == conf[:4]            # TIME_BASE as cfg3() writes it
+    edges = [0, *cuts, len(conf)]
+    idx = [*range(1, len(edges) - 1), 0xFFFF]
+    return [frame(5, idcode, struct.pack(">H", i) + conf[a:b], version=2) for i, a, b in zip(idx, edges, edges[1:])]
+
+
+def test_cfg3_fragments_are_reassembled() -> None:
+    """C37.118.2-2011 Table 10: the CONT_IDX series 1, 2, 0xFFFF is one configuration (three PMUs)."""
+    frags = cfg3_fragments(90, [b"North", b"South", b"East"], [20, 70])
+    assert len(frags) == 3
+    d = SynphasorDissector()
+    for i, fr in enumerate(frags):
+        assert d.feed(fr, 1, 1.0, i + 1) == OK
+    f = facts(d)
+    assert {(Who.SERVER, "name", n, f"pmu:{100 + i}") for i, n in enumerate(("North", "South", "East"))} <= f
+    assert (Who.SERVER, "synphasor_pmus", "3", None) in f and not d.anomalies and not d.cfg3_parts
+    assert d.profile["CFG-3 fragment"] == 3
+
+
+def test_cfg3_fragment_out_of_sequence_or_oversized_is_dropped() -> None:
+    frags = cfg3_fragments(90, [b"North", b"South", b"East"], [20, 70])
+    d = SynphasorDissector()
+    d.feed(frags[0], 1, 1.0, 1)
+    d.feed(frags[2], 1, 1.0, 2)                       # the middle fragment lost: the joined bytes do not parse
+    assert not any(x[1] == "name" for x in facts(d)) and [a.kind for a in d.anomalies] == ["malformed-config"]
+    d2 = SynphasorDissector()
+    d2.feed(frags[1], 1, 1.0, 1)                      # a continuation without its first fragment
+    assert [a.kind for a in d2.anomalies] == ["cfg3-fragment-gap"] and not d2.cfg3_parts
+    from otscope.dissectors.synphasor import constants
+    d3 = SynphasorDissector()
+    big = frame(5, 90, struct.pack(">H", 1) + bytes(60000), version=2)
+    for i in range(constants.CFG3_MAX_BYTES // 60000 + 1):
+        d3.feed(big if i == 0 else frame(5, 90, struct.pack(">H", i + 1) + bytes(60000), version=2), 1, 1.0, i + 1)
+    assert [a.kind for a in d3.anomalies] == ["cfg3-too-large"] and not d3.cfg3_parts
 
 
 def test_segmented_stream() -> None:
