@@ -143,6 +143,33 @@ def catalogue() -> list[dict[str, Any]]:
     return out
 
 
+def _where(s: ProtocolSpec) -> str:
+    """Where a protocol is found: its transports and ports, ethertypes, LLC/SNAP or UDP ports of its frames."""
+    out = []
+    for t in (Transport.TCP, Transport.UDP):
+        ports = sorted({p for e in s.flows if e.transport is t for p in e.ports})
+        if ports:
+            out.append(f"{t.value}/" + ",".join(map(str, ports)))
+    for f in s.frames:
+        if f.ethertype is not None:
+            out.append(f"ethertype 0x{f.ethertype:04X}")
+        elif f.llc_snap:
+            out.append("802.3 LLC/SNAP " + f.llc_snap[-2:].hex())
+        if f.udp_ports:
+            out.append("udp/" + ",".join(map(str, f.udp_ports)))
+    return ", ".join(dict.fromkeys(out))
+
+
+def markdown_table() -> str:
+    """The README's protocol table, from the specs: protocol, where, OT or IT, roles it proves, what it identifies.
+    ``python -m otscope.dissectors.registry`` prints it."""
+    rows = ["| protocol | where | OT | roles it can prove | what it identifies |", "|---|---|---|---|---|"]
+    for s in specs():
+        roles = ", ".join(r.value for r in s.roles) or "-"
+        rows.append(f"| {s.title} (`{s.name}`) | {_where(s)} | {'OT' if s.ot else 'IT'} | {roles} | {s.identifies} |")
+    return "\n".join(rows)
+
+
 def ot_titles() -> str:
     """'Modbus/TCP, EtherNet/IP, ...': the OT protocols with a flow dissector, for help texts."""
     return ", ".join(s.title for s in specs() if s.ot and s.flows)
@@ -237,3 +264,7 @@ def tcp_ports() -> set[int]:
 def udp_ports() -> set[int]:
     _tcp()
     return set(_UDP)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

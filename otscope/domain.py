@@ -122,6 +122,9 @@ class ProtocolSpec:
     # for a protocol that carries no vendor/firmware (IEC 60870-5-104, DNP3 without group 0): why its devices
     # stay unidentified, for the coverage report's gap reason ("" = it does carry identity)
     gap_note: str = ""
+    # what the protocol tells otscope about a device, for people: the README's protocol table is rendered from
+    # it (dissectors/registry.py markdown_table; tests/unit/test_registry.py keeps the README in step)
+    identifies: str = ""
 
     def __post_init__(self) -> None:
         if not self.protocols or self.protocols[0] != self.name:

@@ -7,4 +7,5 @@ SPEC = spec(
     "cdp", title="CDP", ot=False, rank=1, labels=(), roles=(Role.NETWORK_DEVICE,),
     frames=(FrameEntry("otscope.dissectors.cdp.grammar:parse", "otscope.dissectors.cdp.facts:facts",
                        llc_snap=bytes.fromhex("aaaa0300000c2000"), context=("src",)),),
+    identifies=("device id, platform, software version, capabilities, management address"),
 )

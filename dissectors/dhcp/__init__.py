@@ -7,4 +7,5 @@ SPEC = spec(
     "dhcp", title="DHCP", ot=False, rank=2, labels=("dhcp", "dhcp-client", "dhcp-server"), roles=(),
     frames=(FrameEntry("otscope.dissectors.dhcp.grammar:parse", "otscope.dissectors.dhcp.facts:facts",
                        udp_ports=(67, 68), context=("src_ip",)),),
+    identifies=("IP-to-MAC bindings from the server's ACK, host names and vendor class of clients"),
 )

@@ -17,4 +17,7 @@ SPEC = spec(
     colours=(("dnp3", "#8e44ad"),),
     gap_note="DNP3 outstations announce vendor and firmware only in group 0 device attributes, which this "
              "capture does not contain",
+    identifies=("link addresses, master vs outstation from the DIR bit, application function profile, group 0 "
+               "device attributes (manufacturer, model, hardware/software versions, serial, user-assigned name "
+               "and location)"),
 )

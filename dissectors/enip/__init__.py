@@ -15,4 +15,7 @@ SPEC = spec(
            FlowEntry("enip-io", Transport.UDP, (IO_PORT,), _IMPL + "CipIoDissector")),
     fast_path=(_IMPL + "SUD_SPEC", _IMPL + "IO_SPEC"),
     colours=(("enip", "#27ae60"), ("enip-io", "#2ecc71")),
+    identifies=("ListIdentity (TCP, UDP, broadcast) and Get_Attributes_All/Get_Attribute_Single of the Identity "
+               "object, also routed to backplane slots: vendor, device type (the role), product code and name, "
+               "revision, serial; control actions, configuration writes, class-1 I/O"),
 )

@@ -15,4 +15,6 @@ SPEC = spec(
             FrameEntry("otscope.dissectors.goose.grammar:parse_sv", "otscope.dissectors.goose.facts:sv_facts",
                        ethertype=ETHERTYPE_SV, context=("src",))),
     gap_note="GOOSE/SV publications carry control-block names, not vendor or firmware (MMS Identify does)",
+    identifies=("the publishing IED's MAC: GOOSE gocbRef, dataset, goID, APPID, confRev, simulation/test flags; "
+               "Sampled Values svID, dataset, smpSynch"),
 )

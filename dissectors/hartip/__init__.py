@@ -15,4 +15,7 @@ SPEC = spec(
     # role_hint gateway once several device addresses answer)
     server_roles=(("hartip-server", Role.RTU_IED, "answers HART-IP (a HART field device or its server)"),),
     colours=(("hartip", "#16a085"),),
+    identifies=("session initiate, command 0 (expanded device type, device id, revisions, manufacturer id by "
+               "number), tags and descriptors (commands 12/13/20); gateways with their HART instruments as "
+               "components"),
 )

@@ -15,4 +15,7 @@ SPEC = spec(
     server_roles=(("iec104-server", Role.RTU_IED, "answers IEC 60870-5-104 on tcp/2404 (controlled station)"),),
     gap_note="IEC 60870-5-104 carries no vendor, model or firmware: only common addresses (stations) and the "
              "data it exchanges; an LLDP/SNMP/HTTP identity or an engineering export would close the gap",
+    identifies=("controlling vs controlled station, APCI state (STARTDT/STOPDT/TESTFR), common addresses as "
+               "station components, type-id profile (commands, interrogation, clock sync, file transfer); no "
+               "vendor or firmware on the wire"),
 )

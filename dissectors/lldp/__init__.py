@@ -6,4 +6,6 @@ SPEC = spec(
     "lldp", title="LLDP", ot=False, rank=2, labels=(), roles=(Role.NETWORK_DEVICE,),
     frames=(FrameEntry("otscope.dissectors.lldp.grammar:parse", "otscope.dissectors.lldp.facts:facts",
                        ethertype=0x88CC, context=("src",)),),
+    identifies=("chassis and port ids, system name and description (vendor, model, firmware parsed per switch "
+               "family), capabilities, management address"),
 )

@@ -13,4 +13,7 @@ SPEC = spec(
     # the layout is built per flow (the guard holds the units seen) in ModbusDissector._news
     fast_path=("otscope.dissectors.modbus.dissector:ModbusDissector._news",),
     colours=(("modbus", "#e67e22"),),
+    identifies=("FC43/14 device identification (vendor, product code and name, revision, URL, model, user "
+               "application name; private objects by number), FC17 server id; per unit id (gateways and the "
+               "units behind them); function profile, exceptions, UMAS (FC90)"),
 )

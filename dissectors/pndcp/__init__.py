@@ -16,4 +16,6 @@ SPEC = spec(
     roles=(Role.PLC, Role.IO_DEVICE, Role.EWS),
     frames=(FrameEntry("otscope.dissectors.pndcp.grammar:parse", "otscope.dissectors.pndcp.facts:facts",
                        ethertype=0x8892, accept=is_dcp, context=("src", "dst")),),
+    identifies=("PROFINET DCP Identify/Hello/Set: station name, vendor and device id, role (IO "
+               "controller/device), IP set by an engineering tool"),
 )

@@ -15,4 +15,8 @@ SPEC = spec(
     flows=(FlowEntry("s7comm", Transport.TCP, (S7_PORT,), "otscope.dissectors.s7.dissector:S7Dissector"),),
     fast_path=("otscope.dissectors.s7.dissector:S7_SPECS",),
     colours=(("s7comm", "#2980b9"), ("cotp", "#2980b9"), ("s7comm-plus", "#1abc9c")),
+    identifies=("S7comm COTP TSAPs (rack/slot, PG/OP), SZL 0x0011/0x001C/0x0424 (order number, firmware, names, "
+               "serial, module type, CPU state), block transfers and PLC stop; S7comm-plus session strings; IEC "
+               "61850 MMS on the same port: Identify (vendor, model, revision), logical devices and the IED "
+               "name, service profile"),
 )

@@ -17,4 +17,6 @@ SPEC = spec(
     server_roles=(("synphasor-server", Role.RTU_IED, "sends C37.118 data/configuration frames (PMU)"),),
     gap_note="IEEE C37.118 carries no vendor, model or firmware: only station names, IDCODEs and the "
              "measurement configuration; an LLDP/SNMP/HTTP identity or the PMU's settings export would close the gap",
+    identifies=("configuration frames CFG-1/2/3 (fragmented CFG-3 reassembled): station names, IDCODEs, number of"
+               " PMUs, data rate; PMU vs PDC from who sends data and commands"),
 )

@@ -402,3 +402,13 @@ def test_a_dissector_that_is_done_is_detached_quietly_and_the_flow_keeps_its_lab
     g = got["True"]
     assert g["names"] == ["press-7"] and g["anomalies"] == [] and g["done"] == 1 and g["detached"] == 0
     assert [c[0] for c in g["comms"]] == ["fakeproto"] and g["comms"][0][1] == g["packets"]
+
+
+def test_readme_protocol_table_is_the_registry() -> None:
+    """README.md's protocol table is rendered from the specs (python -m otscope.dissectors.registry): a protocol
+    added, or its ports or roles changed, without the README following fails here; every spec says what it
+    identifies."""
+    assert all(s.identifies for s in registry.specs()), [s.name for s in registry.specs() if not s.identifies]
+    text = (ROOT / "README.md").read_text()
+    begin, end = text.index("<!-- protocols:begin -->\n"), text.index("<!-- protocols:end -->")
+    assert text[begin + len("<!-- protocols:begin -->\n"):end].strip() == registry.markdown_table()
