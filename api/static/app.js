@@ -8,6 +8,9 @@ const ROLE_COLORS = { "plc": "#3b6ea5", "hmi-scada": "#8e44ad", "engineering-wor
   "unknown": "#bdc3c7" };
 // protocol -> colour, from the protocols the registered dissector packages declare (GET /api/v1/protocols)
 let PROTO_COLORS = {};
+// the protocol filter's choices: every protocol the registry declares, with the labels its assets carry
+let PROTOCOLS = [];
+let comms = [];
 
 let assets = [];
 let sortKey = "id";
@@ -111,10 +114,33 @@ function cell(a, key) {
   return v === null || v === undefined ? "" : String(v);
 }
 
+function chosenProtocol() {
+  const name = document.getElementById("protocol-filter").value;
+  return PROTOCOLS.find(p => p.name === name) || null;
+}
+
+function speaks(a, p) {
+  return !p || a.protocols.some(l => l === p.name || p.labels.includes(l));
+}
+
+function fillProtocolFilter() {
+  const sel = document.getElementById("protocol-filter");
+  const keep = sel.value;
+  sel.replaceChildren(el("option", "all protocols"));
+  sel.firstChild.value = "";
+  for (const p of PROTOCOLS) {
+    const o = el("option", `${p.name} (${p.title})`);
+    o.value = p.name;
+    sel.append(o);
+  }
+  sel.value = PROTOCOLS.some(p => p.name === keep) ? keep : "";
+}
+
 function renderAssets() {
   const q = document.getElementById("search").value.trim().toLowerCase();
-  const rows = assets.filter(a => !q || ["ips", "macs", "role", "vendor", "product", "firmware", "serial", "name",
-    "protocols", "order_number"].some(k => cell(a, k).toLowerCase().includes(q)));
+  const proto = chosenProtocol();
+  const rows = assets.filter(a => speaks(a, proto) && (!q || ["ips", "macs", "role", "vendor", "product", "firmware",
+    "serial", "name", "protocols", "order_number"].some(k => cell(a, k).toLowerCase().includes(q))));
   rows.sort((x, y) => {
     const a = cell(x, sortKey), b = cell(y, sortKey);
     const n = sortKey === "id" ? x.id - y.id : a.localeCompare(b, undefined, { numeric: true });
@@ -137,11 +163,13 @@ function renderAssets() {
   }
 }
 
-function renderMap(comms) {
+function renderMap() {
+  const proto = chosenProtocol();
+  const shown = comms.filter(c => !proto || c.protocol === proto.name);
   const map = document.getElementById("map");
   map.replaceChildren();
   const byId = new Map(assets.map(a => [a.id, a]));
-  const ids = [...new Set(comms.flatMap(c => [c.client, c.server]))].filter(id => byId.has(id));
+  const ids = [...new Set(shown.flatMap(c => [c.client, c.server]))].filter(id => byId.has(id));
   const roles = [...new Set(ids.map(id => byId.get(id).role))].sort();
   const pos = new Map();
   // one column per role, nodes spread down the column
@@ -152,7 +180,7 @@ function renderMap(comms) {
     map.append(svg("text", { x: 60 + ri * (600 / Math.max(1, roles.length - 1)), y: 16,
       "text-anchor": "middle", "font-weight": "bold" }, role));
   });
-  for (const c of comms) {
+  for (const c of shown) {
     const a = pos.get(c.client), b = pos.get(c.server);
     if (!a || !b) continue;
     const line = svg("line", { x1: a[0], y1: a[1], x2: b[0], y2: b[1],
@@ -192,13 +220,16 @@ async function loadAll(path, key) {
 async function load() {
   document.getElementById("error").hidden = true;
   try {
-    const [coverage, list, comms, protocols] = await Promise.all([get("/coverage"), loadAll("/assets"),
+    const [coverage, list, conv, protocols] = await Promise.all([get("/coverage"), loadAll("/assets"),
       get("/communications?limit=2000"), get("/protocols")]);
     assets = list;
+    comms = conv.data;
+    PROTOCOLS = protocols;
     PROTO_COLORS = Object.fromEntries(protocols.filter(p => p.colour).map(p => [p.name, p.colour]));
+    fillProtocolFilter();
     renderCoverage(coverage);
     renderAssets();
-    renderMap(comms.data);
+    renderMap();
     document.body.dataset.loaded = "1";
   } catch (err) {
     showError(err);
@@ -206,6 +237,7 @@ async function load() {
 }
 
 document.getElementById("search").addEventListener("input", renderAssets);
+document.getElementById("protocol-filter").addEventListener("change", () => { renderAssets(); renderMap(); });
 document.querySelector("#assets thead").addEventListener("click", ev => {
   const key = ev.target.dataset && ev.target.dataset.key;
   if (!key) return;

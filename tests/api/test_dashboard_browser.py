@@ -77,6 +77,16 @@ def test_dashboard(server: str, tmp_path: Path) -> None:
         assert legend == [p for s in registry.specs() for p, _ in s.colours] and "modbus" in legend
         page.fill("[data-testid=search]", "Siemens")
         assert page.locator("#assets tbody tr").count() == 2
+        page.fill("[data-testid=search]", "")
+        # the protocol filter offers every protocol the registry declares, and filters the table and the map
+        options = page.eval_on_selector_all("[data-testid=protocol-filter] option", "os => os.map(o => o.value)")
+        assert options == [""] + [c["name"] for c in registry.catalogue()]
+        page.select_option("[data-testid=protocol-filter]", "enip")
+        assert page.locator("#assets tbody tr").count() == 3                   # two PLCs and their client
+        assert {c.split()[0] for c in page.locator("#map line title").all_text_contents()} == {"enip"}
+        page.select_option("[data-testid=protocol-filter]", "")
+        assert page.locator("#assets tbody tr").count() == 13
+        page.fill("[data-testid=search]", "Siemens")
         page.fill("[data-testid=search]", "script")
         cells = page.locator("#assets tbody td", has_text="<script>alert(1)</script>")
         assert cells.count() == 1                                  # shown as text ...
