@@ -19,7 +19,7 @@ from otscope.dissectors.base import DONE, FATAL, INCOMPLETE, OK, Dissector, Malf
 from otscope.dissectors.fox import facts
 from otscope.dissectors.fox.constants import (FOX_PORT, FOXS_PORT, HELLO, MAGIC, MAX_MESSAGE, TLS_CLIENT_HELLO,
                                               TLS_SERVER_HELLO, FoxAnomaly)
-from otscope.dissectors.fox.grammar import FoxMessage, parse_message, tls_handshake_type
+from otscope.dissectors.fox.grammar import FoxMessage, TooLong, parse_message, tls_handshake_type
 
 _LABELS = ("fox-client", "fox-server")
 
@@ -56,7 +56,8 @@ class FoxDissector(Dissector):
                     return self._bad(side, FoxAnomaly.TOO_LONG, "message over the buffer cap", ts, frame)
                 return INCOMPLETE
             except Malformed as exc:
-                kind = FoxAnomaly.BAD_HEADER if data[pos:pos + 4] != MAGIC else FoxAnomaly.BAD_BODY
+                kind = (FoxAnomaly.TOO_LONG if isinstance(exc, TooLong) else
+                        FoxAnomaly.BAD_HEADER if data[pos:pos + 4] != MAGIC else FoxAnomaly.BAD_BODY)
                 return self._bad(side, kind, str(exc), ts, frame)
             pos += msg.size
             self.decoded += msg.size

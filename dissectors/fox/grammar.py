@@ -8,6 +8,10 @@ from otscope.dissectors.base import Malformed, Truncated
 from otscope.dissectors.fox.constants import MAGIC, MAX_FIELDS, MAX_LINE, MAX_MESSAGE, MAX_OBJECT
 
 
+class TooLong(Malformed):
+    """A line or a message over its bound."""
+
+
 @dataclass(frozen=True, slots=True)
 class FoxHeader:
     kind: str                   # message type letter ("a")
@@ -30,7 +34,7 @@ def _line(buf: bytes, pos: int) -> tuple[bytes, int]:
     end = buf.find(b"\n", pos, pos + MAX_LINE + 1)
     if end < 0:
         if len(buf) - pos > MAX_LINE:
-            raise Malformed(f"line over {MAX_LINE} bytes")
+            raise TooLong(f"line over {MAX_LINE} bytes")
         raise Truncated("line")
     return buf[pos:end].rstrip(b"\r"), end + 1
 
@@ -60,7 +64,7 @@ def parse_message(buf: bytes, pos: int = 0) -> FoxMessage:
     dropped = 0
     while True:
         if pos - start > MAX_MESSAGE:
-            raise Malformed(f"fox message over {MAX_MESSAGE} bytes")
+            raise TooLong(f"fox message over {MAX_MESSAGE} bytes")
         line, nxt = _line(buf, pos)
         if line.startswith(b"}"):
             if not line.endswith(b";;"):
