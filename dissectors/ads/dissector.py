@@ -276,7 +276,9 @@ class AdsUdp(_AdsBase):
         msg = f"ADS UDP {svc} {kind} (udp/{AMS_UDP_PORT})"
         self.count(f"{svc} {kind}")
         self.role(side, SERVER if m.response else CLIENT, msg, frame, ts)
-        self.netid(side, m.netid, msg, frame, ts)
+        if m.response or m.service != UdpService.DISCOVERY:
+            # a discovery request's NetId is a placeholder to many clients (AdsLib sends zeros, pyads 1.1.1.1.1.1)
+            self.netid(side, m.netid, msg, frame, ts)
         if m.response:
             req = self.pending.pop((1 - side, m.invoke), None)
             if req is not None and req[0] == m.service:
