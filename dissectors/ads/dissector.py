@@ -26,8 +26,8 @@ from otscope.dissectors.ads.constants import (AMS_HEADER_LEN, AMS_PORTS, AMS_TCP
 from otscope.dissectors.ads.grammar import (AmsHeader, UdpMessage, parse_ams_header, parse_device_info,
                                             parse_index_request, parse_read_state, parse_result, parse_tcp_header,
                                             parse_udp, parse_write_control)
-from otscope.dissectors.base import FATAL, INCOMPLETE, OK, Dissector, Malformed, Protocol, StreamBuffer, Transport, Truncated, \
-    Who
+from otscope.dissectors.base import FATAL, INCOMPLETE, OK, Dissector, Malformed, Protocol, StreamBuffer, \
+    Transport, Truncated, Who
 from otscope.domain import caps
 
 MAX_PENDING = caps().pending_requests

@@ -288,3 +288,18 @@ def test_udp_anomalies_and_not_ads() -> None:
     d.feed(udp(0x2A, []), 0, 0.3, 4)
     assert kinds(d) == ["ads-bad-udp-header", "ads-bad-udp-tag-discovery", "ads-unknown-udp-service-0x2a"]
     assert d.profile["service 0x2a request"] == 1
+
+
+def test_broadcast_search_through_the_pipeline(tmp_path) -> None:
+    """TwinCAT's broadcast search: the request to 255.255.255.255 says nothing about the broadcast address; the
+    answer (unicast, from 48899 to 48899, no handshake to orient it) makes its sender the ADS server."""
+    from tests.conftest import run_pipeline, write_pcap
+    from tests.support.frames import udp as udp_frame
+    frames = [udp_frame("192.168.1.99", "255.255.255.255", 48899, 48899, DISC_REQ),
+              udp_frame("192.168.1.8", "192.168.1.99", 48899, 48899, DISC_RSP, smac="00:01:05:0d:75:60",
+                        dmac="00:0c:29:00:00:02")]
+    _p, b = run_pipeline(write_pcap(tmp_path / "search.pcap", frames))
+    got = {(f.subject.ip, f.field, f.value) for f in b.facts if f.protocol == "ads"}
+    assert ("192.168.1.99", "protocol", "ads-client") in got and ("192.168.1.8", "protocol", "ads-server") in got
+    assert ("192.168.1.8", "name", "CX_0D7560") in got and not any(ip == "255.255.255.255" for ip, _f, _v in got)
+    assert not any(ip == "192.168.1.99" and f != "protocol" for ip, f, _v in got)
