@@ -2,8 +2,9 @@
 
 Framing: a Fox message is text that ends with a "};;" line (constants.py); it is buffered per side up to
 MAX_MESSAGE. The first bytes of a side must be a Fox message line ("fox a 0 -1 fox hello"): anything else
-before a valid message detaches the dissector. The side that sends the first hello is the client (Fox clients
-speak first); the other side's hello is the station's. Once both hellos are seen the flow is confirmed and the
+before a valid message detaches the dissector. The connection's initiator is the Fox client (Workbench, a
+Supervisor, another station reaching this one: the flow table orients the flow by its handshake, else by the
+station's port 1911/4911); the other end is the station. Once both hellos are seen the flow is confirmed and the
 dissector returns DONE. A malformed message after a valid one is an anomaly: that side is not parsed further.
 
 tcp/4911 is Fox over TLS: only the TLS handshake is visible. The side sending a ClientHello is the client, the
@@ -31,13 +32,12 @@ class FoxDissector(Dissector):
     client_label: ClassVar[str] = "fox-client"
     server_label: ClassVar[str] = "fox-server"
 
-    __slots__ = ("buf", "hello", "client_side", "valid", "broken")
+    __slots__ = ("buf", "hello", "valid", "broken")
 
     def __init__(self) -> None:
         super().__init__()
         self.buf = StreamBuffer(cap=MAX_MESSAGE)
         self.hello = [False, False]
-        self.client_side: int | None = None
         self.valid = [False, False]          # a whole Fox message was parsed from this side
         self.broken = [False, False]         # a malformed message after a valid one: this side is not parsed
 
@@ -92,9 +92,7 @@ class FoxDissector(Dissector):
             return
         self.hello[side] = True
         self.count("hello")
-        if self.client_side is None:
-            self.client_side = side
-        role = 0 if side == self.client_side else 1
+        role = side                          # the connection's initiator is the Fox client (tcp/1911 orients it)
         why = f"Niagara Fox hello (fox {h.kind} {h.seq} {h.reply} {h.channel} {h.command})"
         self.labelled = True
         self.fact(Who(side), "protocol", _LABELS[role], why, frame, ts)

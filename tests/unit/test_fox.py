@@ -87,7 +87,7 @@ def test_hello_exchange_facts_and_done() -> None:
 def test_nmap_documented_hello_workbench_and_host_name() -> None:
     """Nmap's example: a Workbench answering; its host name is the name (not an address), Windows XP."""
     d = FoxDissector()
-    d.feed(STATION_HELLO, 0, 0.0, 1)              # Workbench speaks first here: it is the client
+    d.feed(STATION_HELLO, 0, 0.0, 1)              # a Workbench's hello, sent by the connection's initiator
     f = facts(d)
     assert f[(Who.CLIENT, "name")] == {"xpvm-0omdc01xmy"} and f[(Who.CLIENT, "os")] == {"Windows XP"}
     assert f[(Who.CLIENT, "product")] == {"Workbench"} and f[(Who.CLIENT, "vendor")] == {"vykon"}
@@ -111,7 +111,7 @@ def test_every_split_of_the_stream_gives_the_same_facts() -> None:
 def test_server_speaking_first_and_messages_after_the_hello() -> None:
     d = FoxDissector()
     assert d.feed(JACE_HELLO + b"fox a 1 -1 fox kerberos\n{\nuseKerberos=z:f\n};;\n", 1, 0.0, 1) == OK
-    assert facts(d)[(Who.SERVER, "protocol")] == {"fox-client"}     # the first hello's sender is the client
+    assert facts(d)[(Who.SERVER, "protocol")] == {"fox-server"}     # the station's end, whoever speaks first
     assert d.profile == {"hello": 1, "fox kerberos": 1}
 
 
