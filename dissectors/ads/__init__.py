@@ -15,5 +15,5 @@ SPEC = spec(
     roles=(Role.PLC, Role.EWS, Role.HMI_SCADA),
     flows=(FlowEntry("ads", Transport.TCP, (AMS_TCP_PORT,), "otscope.dissectors.ads.dissector:AdsTcp"),
            FlowEntry("ads", Transport.UDP, (AMS_UDP_PORT,), "otscope.dissectors.ads.dissector:AdsUdp")),
-    colours=(("ads", "#c0392b"),),
+    colours=(("ads", "#b7950b"),),
 )

@@ -13,5 +13,5 @@ SPEC = spec(
     # a Fox server is a Niagara station: a JACE (building controller) or a Supervisor station
     server_roles=(("fox-server", Role.BUILDING_CONTROLLER,
                    "answers Niagara Fox (a Niagara station: JACE building controller or Supervisor)"),),
-    colours=(("fox", "#8e44ad"),),
+    colours=(("fox", "#6c3483"),),
 )
