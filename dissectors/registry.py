@@ -42,6 +42,8 @@ SPECS: list[ProtocolSpec] = [
     _declared("hartip"),
     _declared("iec104"),
     _declared("synphasor"),
+    _declared("ads"),
+    _declared("fox"),
 ]
 
 _read = False       # set once something derived a table: later registrations would not be seen by it
@@ -99,7 +101,7 @@ def ot_ports() -> dict[int, str]:
 def server_ports() -> frozenset[int]:
     """Ports a server listens on (a flow's direction when the handshake was not captured)."""
     dissector_ports = {p for e in flow_entries() for p in e.ports}
-    return frozenset(dissector_ports | (OT_SERVICE_PORTS.keys() - OT_PORTS_NOT_FOR_DIRECTION) | IT_SERVER_PORTS)
+    return frozenset(((dissector_ports | OT_SERVICE_PORTS.keys()) - OT_PORTS_NOT_FOR_DIRECTION) | IT_SERVER_PORTS)
 
 
 def ot_label_prefixes() -> tuple[str, ...]:
