@@ -16,4 +16,8 @@ SPEC = spec(
     flows=(FlowEntry("ads", Transport.TCP, (AMS_TCP_PORT,), "otscope.dissectors.ads.dissector:AdsTcp"),
            FlowEntry("ads", Transport.UDP, (AMS_UDP_PORT,), "otscope.dissectors.ads.dissector:AdsUdp")),
     colours=(("ads", "#b7950b"),),
+    identifies=("AMS NetIds and ports, client vs server from the AMS state flags, Read Device Info (device name, "
+               "version), Read State (ADS and device state), Write Control as control actions, "
+               "read/write/notification profile; udp/48899 discovery (host name, OS, TwinCAT version, "
+               "fingerprint) and add-route"),
 )

@@ -14,4 +14,6 @@ SPEC = spec(
     server_roles=(("fox-server", Role.BUILDING_CONTROLLER,
                    "answers Niagara Fox (a Niagara station: JACE building controller or Supervisor)"),),
     colours=(("fox", "#6c3483"),),
+    identifies=("the Niagara Fox hello exchange (station and host name, app name and version, VM, OS, brand, host"
+               " id); Fox over TLS on 4911 marked encrypted"),
 )
