@@ -9,7 +9,7 @@ SPEC = spec(
     labels=("opcua-client", "opcua-server"),
     # an OPC UA server is a PLC (S7-1500, CODESYS, TwinCAT, B&R embed one) or a SCADA/historian/gateway PC: no
     # server_roles entry (it would override a PLC's own S7/Modbus server label); the merge's default for a server
-    # (plc) stands unless the server's applicationType (DiscoveryServer, ClientAndServer) gives role_hint hmi-scada
+    # (plc) stands unless the server's applicationType is DiscoveryServer (role_hint hmi-scada: an LDS is a PC service)
     roles=(Role.PLC, Role.HMI_SCADA),
     flows=(FlowEntry("opcua", Transport.TCP, PORTS, "otscope.dissectors.opcua.dissector:OpcUaDissector"),),
     colours=(("opcua", "#8e44ad"),),

@@ -265,5 +265,4 @@ class OpcuaAnomaly(StrEnum):
     BUFFER_OVERFLOW = "opcua-buffer-overflow"
     UNEXPECTED_MESSAGE = "opcua-unexpected-message"  # e.g. a HEL from the server, an ACK from the client
     ERROR_MESSAGE = "opcua-error"                   # an ERR message (detail: the StatusCode, by number)
-    SERVICE_FAULT = "opcua-service-fault"           # a ServiceFault response (detail: the ServiceResult)
     PENDING_REQUESTS_CAP = "pending-requests-cap"

@@ -29,9 +29,10 @@ if TYPE_CHECKING:
 SDK_ORGANISATIONS = frozenset({"open62541", "freeopcua", "asyncua", "python-opcua", "node-opcua", "eclipse milo",
                                "opc foundation", "opcfoundation", "unified automation sdk"})
 
-# an application type that proves a role of the server end (Part 4 §7.2): a discovery server (LDS) and an
-# aggregating client-and-server run on a PC; a plain Server says nothing beyond "answers OPC UA"
-ROLE_BY_APP_TYPE = {ApplicationType.DISCOVERY_SERVER: "hmi-scada", ApplicationType.CLIENT_AND_SERVER: "hmi-scada"}
+# an application type that proves a role of the server end (Part 4 §7.2): a discovery server (LDS/GDS) is a PC
+# service, never a controller. Server and ClientAndServer say nothing beyond "answers OPC UA": PLCs with an OPC UA
+# client (S7-1500, CODESYS) and SDK defaults (asyncua's server announces ClientAndServer) use both.
+ROLE_BY_APP_TYPE = {ApplicationType.DISCOVERY_SERVER: "hmi-scada"}
 
 
 def app_type_name(atype: int) -> str:
