@@ -240,7 +240,7 @@ class GapInput:
     observed_seconds: float
     encrypted: bool
     is_client_only: bool
-    encrypted_how: str = ""         # the ``encrypted`` fact's value: which session, e.g. "opcua SignAndEncrypt ..."
+    encrypted_how: str = ""         # the ``encrypted`` fact's value: which session is encrypted, and how
 
 
 # What otscope can do today to close a gap (and nothing it cannot): listen at the right time and place, or take

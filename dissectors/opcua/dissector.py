@@ -46,6 +46,7 @@ BUFFER_CAP = 2 * 64 * 1024          # bytes buffered per direction; a bigger chu
 # the ExtensionObject type ids of BuildInfo (i=340) and ServerStatusDataType (i=864) as four-byte NodeIds
 BUILD_INFO_TYPE_ID = bytes((1, 0)) + BUILD_INFO_BINARY.to_bytes(2, "little")
 SERVER_STATUS_TYPE_ID = bytes((1, 0)) + SERVER_STATUS_BINARY.to_bytes(2, "little")
+MAX_UNREAD = 3                      # unreadable client chunks that prove encryption when no OPN was captured
 MAX_SEEN = 512                      # distinct (end, field, value) facts remembered for de-duplication
 _TYPES = {m.value.encode(): m for m in MessageType}
 # the MAC size of a Sign-only chunk per policy (Part 7 security policies), to reassemble signed chunks
@@ -65,7 +66,7 @@ class OpcUaDissector(Dissector):
     server_label: ClassVar[str] = "opcua-server"
 
     __slots__ = ("buf", "skip", "resync", "started", "hello", "server_who", "policy", "mode", "encrypted",
-                 "partial", "pending", "asked", "seen", "certs", "app_uris", "cert_vendor_done", "n_certs")
+                 "partial", "pending", "asked", "seen", "certs", "app_uris", "cert_vendor_done", "n_certs", "unread")
 
     def __init__(self) -> None:
         super().__init__()
@@ -86,6 +87,7 @@ class OpcUaDissector(Dissector):
         self.app_uris = ["", ""]                    # per Who: the applicationUri it announced
         self.cert_vendor_done = [False, False]
         self.n_certs = 0
+        self.unread = 0                             # unreadable client final chunks (no OPN seen), in a row
 
     # -- fact helpers -----------------------------------------------------------------------------------------
     def once(self, who: int, field: str, value: str, message: str, frame: int, ts: float) -> None:
@@ -246,12 +248,18 @@ class OpcUaDissector(Dissector):
             chunk = parse_opn(body)
             self._open(chunk, side, ts, frame)
             clear = chunk.policy_uri == POLICY_NONE
+        elif self.mode == SecurityMode.SIGN_AND_ENCRYPT:
+            if len(body) < 8:                       # SecureChannelId and TokenId are clear (§6.7.2.3)
+                raise Truncated("symmetric security header")
+            self.count(f"{mt.value.lower()} encrypted")   # the steady state of an encrypted channel: no copy
+            return OK
         else:
             chunk = parse_symmetric(body)
-            clear = self._clear_channel(chunk, mt, side, ts, frame)
-        self.count(mt.value.lower() if clear else f"{mt.value.lower()} encrypted")
+            clear = self._clear_channel(chunk, h.chunk, mt, side, ts, frame)
         if not clear:
+            self.count(f"{mt.value.lower()} {'encrypted' if self.mode is not None or self.policy else 'unread'}")
             return OK
+        self.count(mt.value.lower())
         _seq, request_id, part = split_sequence(chunk.rest)
         self._exchange(chunk.channel_id, request_id, side, mt, ts, frame)
         whole = self._reassemble(h.chunk, request_id, part, side, ts, frame)
@@ -284,10 +292,13 @@ class OpcUaDissector(Dissector):
         if not self.labelled:
             self.label(frame, ts, msg)
 
-    def _clear_channel(self, chunk: SecureChunk, mt: MessageType, side: int, ts: float, frame: int) -> bool:
+    def _clear_channel(self, chunk: SecureChunk, chunk_type: int, mt: MessageType, side: int, ts: float,
+                       frame: int) -> bool:
         """Whether a MSG/CLO body can be read: policy None, or Sign mode. An unknown mode (a policy other than
-        None, or no OPN captured) is decided by the first client message: a known service request with its
-        request header is clear (Sign), anything else is encrypted."""
+        None, or no OPN captured) is decided by the client's messages: a known service request with its request
+        header is clear (Sign), anything else is encrypted. After an OPN the first client message starts a
+        message, so one decides; without the OPN (a capture that starts inside the channel) a final chunk may end
+        a longer message, so MAX_UNREAD unreadable final chunks in a row decide."""
         if self.mode in (SecurityMode.NONE, SecurityMode.SIGN):
             return True
         if self.mode == SecurityMode.SIGN_AND_ENCRYPT or not self._from_client(side):
@@ -300,6 +311,10 @@ class OpcUaDissector(Dissector):
             else:
                 self.mode = SecurityMode.NONE       # no OPN captured: readable (None or Sign, not told)
             return True
+        if not self.policy:
+            self.unread += chunk_type == FINAL
+            if self.unread < MAX_UNREAD:
+                return False
         self.mode = SecurityMode.SIGN_AND_ENCRYPT
         self._encrypted(f"OPC UA {mt} after OpenSecureChannel {policy_name(self.policy)}" if self.policy
                         else f"OPC UA {mt}: unreadable body (OpenSecureChannel not captured)", frame, ts)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from otscope.dissectors.base import Who
-from otscope.dissectors.opcua.constants import APP_TYPE_NAMES, ApplicationType
+from otscope.dissectors.opcua.constants import APP_TYPE_NAMES, TEXT_LIMIT, ApplicationType
 from otscope.dissectors.opcua.grammar import AppDescription, BuildInfo
 from otscope.dissectors.x509 import CertSummary, summarize
 
@@ -33,6 +33,11 @@ SDK_ORGANISATIONS = frozenset({"open62541", "freeopcua", "asyncua", "python-opcu
 # service, never a controller. Server and ClientAndServer say nothing beyond "answers OPC UA": PLCs with an OPC UA
 # client (S7-1500, CODESYS) and SDK defaults (asyncua's server announces ClientAndServer) use both.
 ROLE_BY_APP_TYPE = {ApplicationType.DISCOVERY_SERVER: "hmi-scada"}
+
+
+def bounded(value: str) -> str:
+    """A distinguished name of many attributes, cut to TEXT_LIMIT characters."""
+    return value if len(value) <= TEXT_LIMIT else value[:TEXT_LIMIT - 1] + "\u2026"
 
 
 def app_type_name(atype: int) -> str:
@@ -60,8 +65,8 @@ def certificate(d: OpcUaDissector, who: int, der: bytes, msg: str, frame: int, t
         d.malformed("certificate", frame, ts)
         return None
     f = d.once
-    f(who, "opcua_cert_subject", cert.subject_text(), msg, frame, ts)
-    f(who, "opcua_cert_issuer", cert.issuer_text(), msg, frame, ts)
+    f(who, "opcua_cert_subject", bounded(cert.subject_text()), msg, frame, ts)
+    f(who, "opcua_cert_issuer", bounded(cert.issuer_text()), msg, frame, ts)
     f(who, "opcua_cert_not_after", cert.not_after, msg, frame, ts)
     f(who, "opcua_cert_serial", cert.serial, msg, frame, ts)
     d.certs[who] = d.certs[who] or cert

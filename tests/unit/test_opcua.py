@@ -467,3 +467,21 @@ def _self_signed(org: str = "Acme Automation") -> bytes | None:
             .add_extension(cx.SubjectAlternativeName([cx.UniformResourceIdentifier("urn:acme:x200")]), False)
             .sign(key, hashes.SHA256()))
     return cert.public_bytes(serialization.Encoding.DER)
+
+
+def test_encrypted_channel_without_its_open_is_decided_by_three_unreadable_chunks() -> None:
+    noise = bytes((i * 53 + 7) % 256 for i in range(120))
+    d = OpcUaDissector()
+    for i in range(2):
+        assert d.feed(msg(b"MSG", struct.pack("<II", 9, 1) + noise), 0, 0.0, 1 + i) == OK
+    assert "encrypted" not in fields(d) and d.profile["msg unread"] == 2
+    d.feed(msg(b"MSG", struct.pack("<II", 9, 1) + noise), 0, 0.0, 3)
+    assert fields(d)["encrypted"] == {"opcua SignAndEncrypt (policy not seen)"}
+    d.feed(msg(b"MSG", struct.pack("<II", 9, 1) + noise), 1, 0.0, 4)
+    assert d.profile["msg encrypted"] == 2 and not d.anomalies
+    assert d.feed(msg(b"MSG", b"\x09\x00"), 1, 0.0, 5) == FATAL      # not even a security header: not confirmed
+
+
+def test_long_distinguished_names_are_bounded() -> None:
+    from otscope.dissectors.opcua.facts import bounded
+    assert len(bounded("CN=" + "x" * 1000)) == 256 and bounded("CN=a") == "CN=a"
