@@ -194,6 +194,8 @@ class OpcUaDissector(Dissector):
                 err = parse_error(body)
                 self.count(f"err 0x{err.code:08x}")
                 self.anomaly(OpcuaAnomaly.ERROR_MESSAGE, frame, ts, f"0x{err.code:08x}")
+                if self.hello and not self._from_client(side):
+                    self.confirm(frame, ts, "OPC UA Hello/Error")   # a server refusing the HEL speaks UA TCP
                 return OK
             if mt == MessageType.RHE:
                 return self._reverse_hello(body, side, ts, frame)

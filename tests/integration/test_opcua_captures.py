@@ -32,7 +32,8 @@ APP_TYPES = {"0x00000000": "server", "0x00000001": "client", "0x00000002": "clie
 def opcua_truths() -> list[Path]:
     if not TRUTH.is_dir():
         return []
-    return sorted(p for p in TRUTH.rglob("*.json") if "opcua" in json.loads(p.read_text()).get("protocol_frame_counts", {}))
+    return sorted(p for p in TRUTH.rglob("*.json")
+                  if "opcua" in json.loads(p.read_text()).get("protocol_frame_counts", {}))
 
 
 def capture(truth: Path) -> Path:

@@ -395,7 +395,8 @@ def test_abort_and_reassembly_caps() -> None:
 
 def test_pending_requests_cap() -> None:
     d = opened()
-    read = bytes(12) + struct.pack("<i", 1) + b"\x02\x00\x00" + struct.pack("<II", 2261, 13) + s(None) + b"\0\0" + s(None)
+    read = (bytes(12) + struct.pack("<i", 1) + b"\x02\x00\x00" + struct.pack("<II", 2261, 13) + s(None) + b"\0\0"
+            + s(None))
     for h in range(70):
         d.feed(secure(nid(631) + req_header(h) + read, 10 + h), 0, 0.0, 10 + h)
     assert len(d.pending) <= 64 and OpcuaAnomaly.PENDING_REQUESTS_CAP in kinds(d)
@@ -403,7 +404,8 @@ def test_pending_requests_cap() -> None:
 
 # -- security -----------------------------------------------------------------------------------------------------
 def test_encrypted_channel_is_flagged_with_its_policy() -> None:
-    d = session((0, HEL), (1, ACK), (0, opn(POLICY_B256, rest=bytes(300))), (1, opn(POLICY_B256, rest=bytes(300), channel=9)))
+    d = session((0, HEL), (1, ACK), (0, opn(POLICY_B256, rest=bytes(300))),
+                (1, opn(POLICY_B256, rest=bytes(300), channel=9)))
     f = fields(d)
     assert f["opcua_security_policy"] == {"Basic256Sha256"} and "encrypted" not in f
     noise = bytes((i * 37 + 11) % 256 for i in range(200))
@@ -444,8 +446,8 @@ def test_certificates_are_summarised_by_x509() -> None:
             1, 0.0, 11)
     assert "vendor" not in fields(d2) and fields(d2)["opcua_cert_subject"]
     d3 = opened()
-    d3.feed(secure(nid(431) + rsp_header(1) + struct.pack("<i", 1) + endpoint("opc.tcp://h:4840", srv, cert=b"\x30\x03abc"),
-                   3), 1, 0.0, 11)
+    bad = endpoint("opc.tcp://h:4840", srv, cert=b"\x30\x03abc")
+    d3.feed(secure(nid(431) + rsp_header(1) + struct.pack("<i", 1) + bad, 3), 1, 0.0, 11)
     assert kinds(d3) == [f"{OpcuaAnomaly.MALFORMED}-certificate"]
 
 
@@ -485,3 +487,18 @@ def test_encrypted_channel_without_its_open_is_decided_by_three_unreadable_chunk
 def test_long_distinguished_names_are_bounded() -> None:
     from otscope.dissectors.opcua.facts import bounded
     assert len(bounded("CN=" + "x" * 1000)) == 256 and bounded("CN=a") == "CN=a"
+
+
+def test_gap_reason_names_the_encrypted_session() -> None:
+    from otscope.collector.merge import FactView, GapInput, gap_reason, summarize
+    summ = summarize([FactView("protocol", "opcua-server", "opcua", 1)])
+    reason, action = gap_reason(GapInput(1, summ, True, 7200, encrypted=True, is_client_only=False,
+                                         encrypted_how="opcua SignAndEncrypt Basic256Sha256"))
+    assert reason.startswith("encrypted session (opcua SignAndEncrypt Basic256Sha256)") and action
+    reason, _ = gap_reason(GapInput(1, summ, True, 7200, encrypted=True, is_client_only=False))
+    assert "S7comm-plus session switched to TLS" in reason                      # the S7 fact's older default
+
+
+def test_a_server_refusing_the_hello_confirms_the_flow() -> None:
+    d = session((0, HEL), (1, msg(b"ERR", struct.pack("<I", 0x80830000) + s("endpoint url invalid"))))
+    assert d.confirmed and kinds(d) == [f"{OpcuaAnomaly.ERROR_MESSAGE}-0x80830000"]
