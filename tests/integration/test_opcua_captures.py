@@ -177,3 +177,38 @@ def test_tshark_differential(truth_path: Path) -> None:
     assert {sid: prof.get(service_name(sid), 0) for sid in services} == services
     got = {k: {f.value for f in batch.facts if f.field == k} for k in want}
     assert got == want
+
+
+# ITI/ICS-Security-Tools opc-ua-ap-method-wireshark-freeze.pcap (../shared/pcaps, the first corpus): an OPC UA
+# ANSI C stack test server on tcp/12001 fuzzed with Call requests (the capture froze an old Wireshark). tcp/12001 is
+# not one of our ports (the flow table dispatches by port only), so its truth lists no OPC UA: here the dissector is
+# put on the port by hand (Python flow table) to check it against tshark -d tcp.port==12001,opcua.
+FREEZE = EXTRA.parent / "pcaps" / "captures" / "ITI-ICS-Security-Tools" / "OPC" / "opc-ua-ap-method-wireshark-freeze.pcap"
+
+
+@pytest.mark.skipif(not FREEZE.exists(), reason="shared/pcaps not present")
+def test_hostile_stack_test_capture_on_another_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    from otscope.agent import pipeline as pipeline_mod
+    from otscope.agent.flows import SERVER_PORTS
+    from otscope.dissectors.opcua.dissector import OpcUaDissector
+
+    assert 12001 not in SERVER_PORTS
+    orig = pipeline_mod.tcp_dissector_for
+    monkeypatch.setattr(pipeline_mod, "tcp_dissector_for",
+                        lambda s, c=-1: OpcUaDissector if 12001 in (s, c) else orig(s, c))
+    _pipe, batch = run_pipeline(FREEZE, fast=False)
+    (comm,) = [c for c in batch.comms if c.protocol == "opcua"]
+    p = comm.profile
+    assert (p["hel"], p["get-endpoints-rsp"], p["create-session-rsp"], p["call"]) == (2, 2, 2, 2)
+    # both Call requests were refused with an ERR; the codes are kept by number
+    assert sorted(a.kind for a in batch.anomalies if a.protocol == "opcua") == ["opcua-error-0x80020000",
+                                                                                "opcua-error-0x80070000"]
+    srv = {(f.field, f.value) for f in batch.facts if f.subject.ip == "192.168.41.212"}
+    assert {("opcua_endpoint_url", "opc.tcp://vm-xp-steven:12001/UA/StackTestServer"),
+            ("opcua_application_uri", "http://vm-xp-steven/UA StackTest Server (AnsiC/2048)"),
+            ("opcua_cert_subject", "CN=UA StackTest Server (AnsiC/2048)")} <= srv
+    if TSHARK:
+        rows = subprocess.run([TSHARK, "-n", "-r", str(FREEZE), "-d", "tcp.port==12001,opcua", "-Y",
+                               "opcua.transport.error", "-T", "fields", "-e", "opcua.transport.error"],
+                              capture_output=True, text=True, timeout=60).stdout.split()
+        assert sorted(rows) == ["0x80020000", "0x80070000"]
