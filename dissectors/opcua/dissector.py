@@ -139,7 +139,8 @@ class OpcUaDissector(Dissector):
                 if h.size > BUFFER_CAP:             # too big to buffer: skip it by its size
                     self.decoded += n - pos
                     self.skip[side] = end - n
-                    self.count(f"{h.msg_type.decode()} chunk skipped (size {h.size})")
+                    self.partial[side].clear()      # a message missing a chunk is not reassembled
+                    self.count(f"{h.msg_type.decode().lower()} chunk skipped")
                     self.resync = 0
                     return OK
                 break
@@ -288,9 +289,7 @@ class OpcUaDissector(Dissector):
             self.policy = chunk.policy_uri
             self.mode = SecurityMode.NONE if chunk.policy_uri == POLICY_NONE else None
         self.once(self.server_who, "opcua_security_policy", policy_name(chunk.policy_uri), msg, frame, ts)
-        if chunk.sender_cert and self.n_certs < MAX_CERT_FACTS:
-            self.n_certs += 1
-            facts.certificate(self, who, chunk.sender_cert, f"{msg} sender certificate", frame, ts)
+        self._cert(who, chunk.sender_cert, f"{msg} sender certificate", frame, ts)   # each renewal repeats it
         if not self.labelled:
             self.label(frame, ts, msg)
 
@@ -431,7 +430,7 @@ class OpcUaDissector(Dissector):
             self._cert(server, ep.certificate, f"{msg} ServerCertificate", frame, ts)
 
     def _cert(self, who: int, der: bytes, msg: str, frame: int, ts: float) -> None:
-        key = (who, "certificate", der[:64].hex())
+        key = (who, "certificate", str(hash(der)))
         if der and self.n_certs < MAX_CERT_FACTS and key not in self.seen:
             self.seen.add(key)
             self.n_certs += 1

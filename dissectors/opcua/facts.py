@@ -50,7 +50,9 @@ def application(d: OpcUaDissector, who: int, app: AppDescription, msg: str, fram
     f(who, "opcua_product_uri", app.product_uri, msg, frame, ts)
     f(who, "opcua_application_name", app.application_name, msg, frame, ts)
     f(who, "opcua_application_type", app_type_name(app.application_type), msg, frame, ts)
-    d.app_uris[who] = d.app_uris[who] or app.application_uri
+    if not d.app_uris[who] and app.application_uri:
+        d.app_uris[who] = app.application_uri
+        cert_vendor(d, who, msg, frame, ts)             # a certificate seen before the description
     role = ROLE_BY_APP_TYPE.get(app.application_type)   # type: ignore[call-overload]
     if role and who == d.server_who:
         f(who, "role_hint", role, f"{msg}: applicationType {app_type_name(app.application_type)}", frame, ts)

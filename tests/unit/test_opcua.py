@@ -502,3 +502,16 @@ def test_gap_reason_names_the_encrypted_session() -> None:
 def test_a_server_refusing_the_hello_confirms_the_flow() -> None:
     d = session((0, HEL), (1, msg(b"ERR", struct.pack("<I", 0x80830000) + s("endpoint url invalid"))))
     assert d.confirmed and kinds(d) == [f"{OpcuaAnomaly.ERROR_MESSAGE}-0x80830000"]
+
+
+def test_certificate_before_the_description_and_renewals() -> None:
+    der = _self_signed()
+    if der is None:
+        pytest.skip("cryptography not installed")
+    d = session((0, HEL), (1, ACK), (0, OPN_REQ), (1, opn(POLICY_B256, cert=der, rest=bytes(40), channel=9)),
+                (1, opn(POLICY_B256, cert=der, rest=bytes(40), channel=9)))
+    assert len([x for x in d.out if x.field == "opcua_cert_subject"]) == 1 and "vendor" not in fields(d)
+    srv = app("urn:acme:x200", "urn:acme:product", "X200 OPC UA", 0)
+    d.mode = 1                                                      # (a None channel follows on this test flow)
+    d.feed(secure(nid(431) + rsp_header(1) + struct.pack("<i", 1) + endpoint("opc.tcp://h:4840", srv), 3), 1, 0, 20)
+    assert [(x.value, x.frame) for x in d.out if x.field == "vendor"] == [("Acme Automation", 20)]
