@@ -7,10 +7,11 @@ values (applicationUri, productUri, applicationName, applicationType) stay ``opc
 
 Certificates (OPN sender certificate, ServerCertificate / ClientCertificate of CreateSession and endpoint
 descriptions) are summarised by dissectors.x509 into ``opcua_cert_subject``, ``opcua_cert_issuer``,
-``opcua_cert_not_after``. The certificate's O becomes ``vendor`` only where it is unambiguous: a self-signed
-application instance certificate (the application made it for itself, no plant CA in between) whose
-subjectAltName URI is the applicationUri the same end announced, and whose O is not the name of an OPC UA SDK
-(an open62541 or asyncua example certificate names the toolkit, not the maker of the device).
+``opcua_cert_not_after``. The certificate's O becomes ``vendor`` only where it is unambiguous: the server's
+self-signed application instance certificate (the application made it for itself, no plant CA in between) whose
+subjectAltName URI is the applicationUri the server announced, and whose O is not the name of an OPC UA SDK
+(an open62541 or asyncua example certificate names the toolkit, not the maker of the device). A client's
+certificate names its software's maker, not the PC it runs on: never a vendor.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def certificate(d: OpcUaDissector, who: int, der: bytes, msg: str, frame: int, t
 def cert_vendor(d: OpcUaDissector, who: int, msg: str, frame: int, ts: float) -> None:
     """``vendor`` from the certificate's O where unambiguous (module docstring)."""
     cert, uri = d.certs[who], d.app_uris[who]
-    if cert is None or not uri or d.cert_vendor_done[who]:
+    if who != d.server_who or cert is None or not uri or d.cert_vendor_done[who]:
         return
     org = cert.subject.get("O", "")
     if not org or not cert.self_signed or f"URI:{uri}" not in cert.san or org.lower() in SDK_ORGANISATIONS:

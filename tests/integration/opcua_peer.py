@@ -1,7 +1,8 @@
 """asyncua 2.1.0 peers for tests/integration/test_opcua_peer.py (../shared/docs/protocol-libs-2.md §5), run as
 ``python opcua_peer.py certs DIR | server DIR IP SECS | client DIR IP``: a server with BuildInfo and the security
 policies None and Basic256Sha256 SignAndEncrypt; a client that reads BuildInfo on a None session, then reads
-one BuildInfo child on a Basic256Sha256 SignAndEncrypt session."""
+one BuildInfo child on a Basic256Sha256 SignAndEncrypt session (and, with ``sign``, another on a Basic256Sha256 Sign
+session)."""
 
 from __future__ import annotations
 
@@ -39,7 +40,8 @@ async def server(d: Path, ip: str, secs: float) -> None:
     srv.set_server_name(APP_NAME)
     srv.product_uri = PRODUCT_URI
     await srv.set_application_uri(SERVER_URI)
-    srv.set_security_policy([ua.SecurityPolicyType.NoSecurity, ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
+    srv.set_security_policy([ua.SecurityPolicyType.NoSecurity, ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt,
+                             ua.SecurityPolicyType.Basic256Sha256_Sign])
     await srv.load_certificate(str(d / "server.der"))
     await srv.load_private_key(str(d / "server.pem"))
     await srv.set_build_info(*BUILD)
@@ -60,6 +62,14 @@ async def client(d: Path, ip: str) -> None:
     async with c:
         name = await c.get_node(ua.ObjectIds.Server_ServerStatus_BuildInfo_ProductName).read_value()
         print("encrypted", name, flush=True)
+    if len(sys.argv) > 4 and sys.argv[4] == "sign":      # a third session, signed only: its bodies stay clear
+        c = Client(url, timeout=5)
+        c.application_uri = CLIENT_URI
+        await c.set_security(SecurityPolicyBasic256Sha256, str(d / "client.der"), str(d / "client.pem"),
+                             server_certificate=str(d / "server.der"), mode=ua.MessageSecurityMode.Sign)
+        async with c:
+            version = await c.get_node(ua.ObjectIds.Server_ServerStatus_BuildInfo_SoftwareVersion).read_value()
+            print("signed", version, flush=True)
 
 
 def main() -> None:

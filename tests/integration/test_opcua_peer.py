@@ -1,7 +1,8 @@
 """A real OPC UA stack (asyncua 2.1.0, tests/integration/opcua_peer.py) in two network namespaces joined by a veth
 pair, captured on the server's end, replayed: a session with the security policy None that reads BuildInfo gives
 the server's vendor, product and firmware; a Basic256Sha256 SignAndEncrypt session is flagged as encrypted with its
-policy, and both ends' certificates (clear in the OpenSecureChannel) are summarised. Skipped when asyncua, root,
+policy, and both ends' certificates (clear in the OpenSecureChannel) are summarised; a Basic256Sha256 Sign session
+is told apart from it and decoded (signed bodies are clear). Skipped when asyncua, root,
 iproute2 or tcpdump is missing; bounded (seconds) and the namespaces are removed."""
 
 from __future__ import annotations
@@ -58,9 +59,10 @@ def capture(tmp_path_factory: pytest.TempPathFactory):
         while "ready" not in (work / "server.out").read_text() and time.time() < end:
             time.sleep(0.2)
         client = subprocess.run(["ip", "netns", "exec", cli_ns, "timeout", "20", sys.executable, PEER, "client",
-                                 str(certs), SERVER_IP], timeout=25, capture_output=True, text=True)
+                                 str(certs), SERVER_IP, "sign"], timeout=25, capture_output=True, text=True)
         assert "none SIMATIC S7-1500 Siemens AG V3.1.2" in client.stdout, client.stderr[-2000:]
         assert "encrypted SIMATIC S7-1500" in client.stdout, client.stderr[-2000:]
+        assert "signed V3.1.2" in client.stdout, client.stderr[-2000:]
         time.sleep(0.5)
         yield out
     finally:
@@ -99,14 +101,14 @@ def test_encrypted_session_flagged_with_policy_and_certificates(capture: Path) -
     srv, cli = facts_of(batch, SERVER_IP), facts_of(batch, CLIENT_IP)
     assert srv["encrypted"] == {"opcua SignAndEncrypt Basic256Sha256"}
     assert srv["opcua_security_policy"] == {"None", "Basic256Sha256"}
-    assert srv["opcua_security_mode"] == {"None", "SignAndEncrypt"}
+    assert srv["opcua_security_mode"] == {"None", "SignAndEncrypt", "Sign"}
     assert srv["opcua_cert_subject"] == {"CN=urn:siemens:s71500:opcua, O=Siemens AG"}
     assert cli["opcua_cert_subject"] == {"CN=urn:probe:client, O=Probe Ltd"}
     assert srv["opcua_application_uri"] == {"urn:siemens:s71500:opcua"}
     assert srv["opcua_product_uri"] == {"urn:siemens:simatic:s71500"}
     assert srv["opcua_application_name"] == {"SIMATIC S7-1500 OPC UA Server"}
     assert srv["opcua_build_number"] == {"3.1.2.0"} and srv["opcua_build_date"] == {"2024-05-01T00:00:00Z"}
-    assert srv["opcua_endpoint_security"] == {"None None", "Basic256Sha256 SignAndEncrypt"}
+    assert srv["opcua_endpoint_security"] == {"None None", "Basic256Sha256 SignAndEncrypt", "Basic256Sha256 Sign"}
     enc = [f for f in batch.facts if f.field == "encrypted"]
     pol = [f for f in batch.facts if f.field == "opcua_security_policy" and f.value == "Basic256Sha256"]
     assert enc[0].evidence.frame > pol[0].evidence.frame              # flagged at the first MSG after the OPN
@@ -117,7 +119,15 @@ def test_encrypted_session_flagged_with_policy_and_certificates(capture: Path) -
     for c in comms:
         for k, v in c.profile.items():
             prof[k] = prof.get(k, 0) + v
-    assert prof["read-req"] == 1 and prof["msg encrypted"] >= 4 and prof["opn encrypted"] == 2
+    # the None and the Sign sessions' reads are decoded (a signed body is clear), the encrypted one's is not
+    assert prof["read-req"] == 2 and prof["msg encrypted"] >= 4 and prof["opn encrypted"] == 4
+
+
+def test_signed_session_is_decoded(capture: Path) -> None:
+    _pipe, batch = run_pipeline(capture)
+    sign = [f for f in batch.facts if f.field == "opcua_security_mode" and f.value == "Sign"]
+    enc = [f for f in batch.facts if f.field == "encrypted"]
+    assert len(sign) == 1 and sign[0].evidence.frame > enc[0].evidence.frame
 
 
 def test_tshark_agrees_on_the_none_session(capture: Path) -> None:

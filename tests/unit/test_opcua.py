@@ -515,3 +515,14 @@ def test_certificate_before_the_description_and_renewals() -> None:
     d.mode = 1                                                      # (a None channel follows on this test flow)
     d.feed(secure(nid(431) + rsp_header(1) + struct.pack("<i", 1) + endpoint("opc.tcp://h:4840", srv), 3), 1, 0, 20)
     assert [(x.value, x.frame) for x in d.out if x.field == "vendor"] == [("Acme Automation", 20)]
+
+
+def test_a_client_certificate_never_gives_a_vendor() -> None:
+    der = _self_signed()
+    if der is None:
+        pytest.skip("cryptography not installed")
+    d = opened()
+    body = (req_header(1) + app("urn:acme:x200", "urn:p", "HMI", 1) + s(None) + s("opc.tcp://h:4840") + s("S1")
+            + s(None) + s(der))
+    d.feed(secure(nid(461) + body, 3), 0, 0.0, 10)
+    assert "vendor" not in fields(d) and {x.who for x in d.out if x.field == "opcua_cert_subject"} == {Who.CLIENT}
