@@ -7,7 +7,8 @@ values (applicationUri, productUri, applicationName, applicationType) stay ``opc
 
 Certificates (OPN sender certificate, ServerCertificate / ClientCertificate of CreateSession and endpoint
 descriptions) are summarised by dissectors.x509 into ``opcua_cert_subject``, ``opcua_cert_issuer``,
-``opcua_cert_not_after``. The certificate's O becomes ``vendor`` only where it is unambiguous: the server's
+``opcua_cert_not_after``, ``opcua_cert_serial``, ``opcua_cert_san`` (one per subjectAltName entry) and
+``opcua_cert_thumbprint`` (SHA-1 of the DER, as OPC UA names certificates). The certificate's O becomes ``vendor`` only where it is unambiguous: the server's
 self-signed application instance certificate (the application made it for itself, no plant CA in between) whose
 subjectAltName URI is the applicationUri the server announced, and whose O is not the name of an OPC UA SDK
 (an open62541 or asyncua example certificate names the toolkit, not the maker of the device). A client's
@@ -16,6 +17,7 @@ certificate names its software's maker, not the PC it runs on: never a vendor.
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING
 
 from otscope.dissectors.base import Who
@@ -39,6 +41,20 @@ ROLE_BY_APP_TYPE = {ApplicationType.DISCOVERY_SERVER: "hmi-scada"}
 def bounded(value: str) -> str:
     """A distinguished name of many attributes, cut to TEXT_LIMIT characters."""
     return value if len(value) <= TEXT_LIMIT else value[:TEXT_LIMIT - 1] + "\u2026"
+
+
+def first_certificate(der: bytes) -> bytes:
+    """The first certificate of a DER chain (OPC UA sends the chain as one ByteString, Part 6 §6.2.3): its
+    SEQUENCE's own length; the thumbprint (SHA-1, Part 6 §6.7.2.3) is of that certificate alone."""
+    if len(der) < 2 or der[0] != 0x30:
+        return der
+    n = der[1]
+    if n < 0x80:
+        return der[:2 + n]
+    k = n & 0x7F
+    if not 1 <= k <= 3 or len(der) < 2 + k:
+        return der
+    return der[:2 + k + int.from_bytes(der[2:2 + k], "big")]
 
 
 def app_type_name(atype: int) -> str:
@@ -72,6 +88,9 @@ def certificate(d: OpcUaDissector, who: int, der: bytes, msg: str, frame: int, t
     f(who, "opcua_cert_issuer", bounded(cert.issuer_text()), msg, frame, ts)
     f(who, "opcua_cert_not_after", cert.not_after, msg, frame, ts)
     f(who, "opcua_cert_serial", cert.serial, msg, frame, ts)
+    f(who, "opcua_cert_thumbprint", hashlib.sha1(first_certificate(der)).hexdigest(), msg, frame, ts)
+    for san in cert.san:
+        f(who, "opcua_cert_san", san, msg, frame, ts)
     d.certs[who] = d.certs[who] or cert
     cert_vendor(d, who, msg, frame, ts)
     return cert

@@ -83,6 +83,9 @@ def test_every_opcua_host_label_role_and_value_is_found(truth_path: Path, invent
             subject, issuer = cert_parts(fam, "opcua_cert_subject"), cert_parts(fam, "opcua_cert_issuer")
             assert {f"CN={rec['subject_cn']}", f"O={rec['subject_o']}"} <= subject
             assert {f"CN={rec['issuer_cn']}", f"O={rec['issuer_o']}"} <= issuer
+            assert rec["sha1"] in values(fam, "opcua_cert_thumbprint")
+            assert {f"DNS:{n}" for n in rec.get("san_dns", [])} | {f"URI:{u}" for u in rec.get("san_uri", [])} \
+                <= values(fam, "opcua_cert_san")
         s = h["identity_summary"]
         named = (values(fam, "opcua_endpoint_url") | values(fam, "opcua_application_name")
                  | values(fam, "opcua_application_uri")

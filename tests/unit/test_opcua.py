@@ -526,3 +526,20 @@ def test_a_client_certificate_never_gives_a_vendor() -> None:
             + s(None) + s(der))
     d.feed(secure(nid(461) + body, 3), 0, 0.0, 10)
     assert "vendor" not in fields(d) and {x.who for x in d.out if x.field == "opcua_cert_subject"} == {Who.CLIENT}
+
+
+def test_thumbprint_is_of_the_first_certificate_of_a_chain() -> None:
+    import hashlib
+
+    from otscope.dissectors.opcua.facts import first_certificate
+    der = _self_signed()
+    if der is None:
+        pytest.skip("cryptography not installed")
+    assert first_certificate(der + _self_signed(org="Plant CA")) == der          # type: ignore[operator]
+    assert first_certificate(b"\x30\x05ab") == b"\x30\x05ab" and first_certificate(b"\x31") == b"\x31"
+    srv = app("urn:acme:x200", "urn:acme:product", "X200 OPC UA", 0)
+    d = opened()
+    d.feed(secure(nid(431) + rsp_header(1) + struct.pack("<i", 1) + endpoint("opc.tcp://h:4840", srv, cert=der), 3),
+           1, 0.0, 11)
+    assert fields(d)["opcua_cert_thumbprint"] == {hashlib.sha1(der).hexdigest()}
+    assert fields(d)["opcua_cert_san"] == {"URI:urn:acme:x200"}
