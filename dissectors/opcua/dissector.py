@@ -4,8 +4,10 @@ Framing is by the message header's MessageSize first (§7.1.2.2). Before the flo
 not UA TCP (unknown MessageType, chunk type not F/C/A, size out of bounds) or a first message that is neither HEL
 nor RHE nor a secure-channel message detaches the dissector: other bytes on these ports are rejected, not
 mis-parsed. Confirmation is a valid exchange: HEL then ACK (§7.1.2.3/4), or, for a capture that starts inside a
-long-lived connection, a secure-channel message and its answer (same SecureChannelId, same RequestId). After
-confirmation an unknown chunk is an anomaly skipped by its size; three bad headers in a row give the flow up.
+long-lived connection, a secure-channel message and its answer (same SecureChannelId, same RequestId), or an ERR
+answering a HEL. After confirmation a bad header is an anomaly and the rest of the segment is dropped; three in a
+row give the flow up. Ports (constants.PORTS) are hints: the flow table dispatches by port only, so UA TCP on a
+port nobody declares is not seen (no first-bytes check on unclaimed flows exists in the C flow table).
 
 Chunks (§6.7.2.2) are reassembled per direction and RequestId, bounded (MAX_CHUNKS, MAX_MESSAGE, MAX_PARTIAL);
 a chunk larger than the stream buffer is skipped by its size, counted as decoded. 'A' aborts a message.
@@ -14,7 +16,8 @@ Security (§6.7.2.3): the OPN asymmetric header (SecurityPolicyUri, SenderCertif
 policy None the bodies are clear: the OpenSecureChannelRequest gives the SecurityMode and every service is decoded.
 With another policy the first MSG after the OPN tells the mode apart: a body that decodes as a known service with
 its request header is Sign (clear, signed); anything else is SignAndEncrypt, and the flow carries an ``encrypted``
-fact (``opcua SignAndEncrypt <policy>``) so the coverage report says why the identity is hidden.
+fact (``opcua SignAndEncrypt <policy>``) so the coverage report says why the identity is hidden. Without a captured
+OPN, three unreadable client chunks in a row decide (``(policy not seen)``). Encrypted chunks cost a header check.
 
 Ends: the TCP initiator is the OPC UA client, except after a ReverseHello (§7.1.2.6: the server opened the
 connection), where the initiator is the server; ``server_who`` names the server end for every fact.
@@ -27,12 +30,12 @@ from typing import ClassVar
 from otscope.dissectors.base import FATAL, INCOMPLETE, OK, Dissector, Malformed, Protocol, StreamBuffer, \
     Transport, Truncated, Who
 from otscope.dissectors.opcua import facts
-from otscope.dissectors.opcua.constants import (ABORT, ATTR_VALUE, BUILD_CHILDREN, BUILD_INFO_BINARY,
-                                                SERVER_STATUS_BINARY, CHUNK_TYPES, FINAL, HEADER_LEN,
-                                                MAX_CERT_FACTS, MAX_CHUNK, MAX_CHUNKS, MAX_MESSAGE, MAX_PARTIAL,
-                                                MAX_RESYNC, MIN_BUFFER, MODE_NAMES, POLICY_NONE, POLICY_PREFIX,
-                                                PORTS, SECURE, SERVICE_GROUP, SERVICES, BuildInfoNode, MessageType,
-                                                OpcuaAnomaly, SecurityMode, Service, service_name)
+from otscope.dissectors.opcua.constants import (ABORT, ATTR_VALUE, BUILD_CHILDREN, BUILD_INFO_BINARY, CHUNK_TYPES,
+                                                FINAL, HEADER_LEN, MAX_CERT_FACTS, MAX_CHUNK, MAX_CHUNKS,
+                                                MAX_MESSAGE, MAX_PARTIAL, MAX_RESYNC, MIN_BUFFER, MODE_NAMES,
+                                                POLICY_NONE, POLICY_PREFIX, PORTS, SECURE, SERVER_STATUS_BINARY,
+                                                SERVICE_GROUP, SERVICES, BuildInfoNode, MessageType, OpcuaAnomaly,
+                                                SecurityMode, Service, service_name)
 from otscope.dissectors.opcua.grammar import (BuildInfo, Header, SecureChunk, UaReader, create_session_request,
                                               create_session_response, find_servers_response,
                                               get_endpoints_response, open_channel_request, parse_ack, parse_error,

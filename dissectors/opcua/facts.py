@@ -8,11 +8,12 @@ values (applicationUri, productUri, applicationName, applicationType) stay ``opc
 Certificates (OPN sender certificate, ServerCertificate / ClientCertificate of CreateSession and endpoint
 descriptions) are summarised by dissectors.x509 into ``opcua_cert_subject``, ``opcua_cert_issuer``,
 ``opcua_cert_not_after``, ``opcua_cert_serial``, ``opcua_cert_san`` (one per subjectAltName entry) and
-``opcua_cert_thumbprint`` (SHA-1 of the DER, as OPC UA names certificates). The certificate's O becomes ``vendor`` only where it is unambiguous: the server's
-self-signed application instance certificate (the application made it for itself, no plant CA in between) whose
-subjectAltName URI is the applicationUri the server announced, and whose O is not the name of an OPC UA SDK
-(an open62541 or asyncua example certificate names the toolkit, not the maker of the device). A client's
-certificate names its software's maker, not the PC it runs on: never a vendor.
+``opcua_cert_thumbprint`` (SHA-1 of the DER, as OPC UA names certificates). The certificate's O becomes
+``vendor`` only where it is unambiguous: the server's self-signed application instance certificate (the
+application made it for itself, no plant CA in between) whose subjectAltName URI is the applicationUri the server
+announced, and whose O is not the name of an OPC UA SDK (an open62541 or asyncua example certificate names the
+toolkit, not the maker of the device). A client's certificate names its software's maker, not the PC it runs on:
+never a vendor.
 """
 
 from __future__ import annotations
