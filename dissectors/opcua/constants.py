@@ -185,11 +185,13 @@ _GROUPS = {
 SERVICE_GROUP: dict[int, str] = {int(s): g for g, members in _GROUPS.items() for s in members}
 
 
+SERVICE_NAMES: dict[int, str] = {int(s): s.name.lower().replace("_", "-") for s in Service}
+
+
 def service_name(sid: int) -> str:
     """The profile name of a service encoding id: ``read-req``; an unknown one keeps its number."""
-    if sid in SERVICES:
-        return Service(sid).name.lower().replace("_", "-")
-    return f"unknown-service-{sid}"
+    name = SERVICE_NAMES.get(sid)
+    return name if name is not None else f"unknown-service-{sid}"
 
 
 # data types read as values (Part 5 §12: Server object)

@@ -25,6 +25,7 @@ connection), where the initiator is the server; ``server_who`` names the server 
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 from otscope.dissectors.base import FATAL, INCOMPLETE, OK, Dissector, Malformed, Protocol, StreamBuffer, \
@@ -49,6 +50,9 @@ BUFFER_CAP = 2 * 64 * 1024          # bytes buffered per direction; a bigger chu
 # the ExtensionObject type ids of BuildInfo (i=340) and ServerStatusDataType (i=864) as four-byte NodeIds
 BUILD_INFO_TYPE_ID = bytes((1, 0)) + BUILD_INFO_BINARY.to_bytes(2, "little")
 SERVER_STATUS_TYPE_ID = bytes((1, 0)) + SERVER_STATUS_BINARY.to_bytes(2, "little")
+# a read of ServerStatus (i=2256) .. BuildInfo_BuildDate (i=2266) as a four-byte or numeric ns=0 NodeId: polling
+# reads that name none of them are not decoded (one regex scan)
+_BUILD_NODE_BYTES = re.compile(rb"\x01\x00[\xd0-\xda]\x08|\x02\x00\x00[\xd0-\xda]\x08\x00\x00")
 MAX_UNREAD = 3                      # unreadable client chunks that prove encryption when no OPN was captured
 MAX_SEEN = 512                      # distinct (end, field, value) facts remembered for de-duplication
 _TYPES = {m.value.encode(): m for m in MessageType}
@@ -389,7 +393,7 @@ class OpcUaDissector(Dissector):
             self.once(client, "opcua_session_name", req.session_name, msg, frame, ts)
             self.once(self.server_who, "opcua_endpoint_url", req.endpoint_url, msg, frame, ts)
             self._cert(client, req.certificate, f"{msg} ClientCertificate", frame, ts)
-        elif sid == Service.READ_REQ:
+        elif sid == Service.READ_REQ and _BUILD_NODE_BYTES.search(r.buf, r.pos):
             h, nodes = read_request(r)
             wanted = [n for n in nodes if _build_node(n)]       # BuildInfo, ServerStatus or one of its children
             if wanted:
@@ -444,6 +448,8 @@ class OpcUaDissector(Dissector):
     def _read(self, r: UaReader, body: bytes, ts: float, frame: int) -> None:
         """A ReadResponse is decoded when its request read BuildInfo nodes, or when its bytes carry a BuildInfo
         ExtensionObject type id (a request we did not see): polling reads cost one byte search."""
+        if not self.pending and BUILD_INFO_TYPE_ID not in body and SERVER_STATUS_TYPE_ID not in body:
+            return                                  # the common case: nothing asked of BuildInfo
         h = response_header(r)
         nodes = self.pending.pop(h.handle, None)
         if nodes is None and BUILD_INFO_TYPE_ID not in body and SERVER_STATUS_TYPE_ID not in body:
