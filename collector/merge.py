@@ -240,6 +240,7 @@ class GapInput:
     observed_seconds: float
     encrypted: bool
     is_client_only: bool
+    encrypted_how: str = ""         # the ``encrypted`` fact's value: which session is encrypted, and how
 
 
 # What otscope can do today to close a gap (and nothing it cannot): listen at the right time and place, or take
@@ -253,7 +254,8 @@ def gap_reason(g: GapInput) -> tuple[str, str]:
     """Why an OT asset is not identified, and the action that would close the gap."""
     hours = g.observed_seconds / 3600.0
     if g.encrypted:
-        return ("S7comm-plus session encrypted (TLS): order number and firmware are hidden from a passive sensor",
+        how = g.encrypted_how or "S7comm-plus session switched to TLS"
+        return (f"encrypted session ({how}): vendor, order number and firmware are hidden from a passive sensor",
                 f"read the identity from the engineering project and {ACTION_REGISTER}")
     if not g.sent:
         return ("only seen as a destination: the device never answered while the sensor listened",

@@ -128,18 +128,18 @@ class _Light:
     name: str | None
     ips: list[str]
     vlans: list[int]
-    encrypted: bool = False
+    encrypted: str = ""             # the value of an ``encrypted`` fact ("" = none)
 
 
 def _light_assets(s: Session) -> list[_Light]:
     protos: dict[int, list[str]] = defaultdict(list)
-    encrypted: set[int] = set()
+    encrypted: dict[int, str] = {}
     for aid, field, value in s.execute(select(Fact.asset_id, Fact.field, Fact.value)
                                        .where(Fact.field.in_(("protocol", "encrypted")))):
         if field == "protocol":
             protos[aid].append(value)
         else:
-            encrypted.add(aid)
+            encrypted[aid] = min(value, encrypted.get(aid, value))
     ips: dict[int, list[str]] = defaultdict(list)
     vlans: dict[int, set[int]] = defaultdict(set)
     for aid, kind, vlan, value in s.execute(select(Address.asset_id, Address.kind, Address.vlan, Address.value)):
@@ -155,7 +155,7 @@ def _light_assets(s: Session) -> list[_Light]:
                              protocols=sorted(set(protos.get(aid, ()))))
         out.append(_Light(aid, parent, comp, role, summ, bool(sent), first, last, name,
                           sorted(ips.get(aid, []), key=_ip_key),
-                          sorted(vlans.get(aid, ())), aid in encrypted))
+                          sorted(vlans.get(aid, ())), encrypted.get(aid, "")))
     return out
 
 
@@ -210,8 +210,8 @@ def coverage(s: Session, *, target: float = ASSET_TARGET, traffic_target: float 
         protos = x.summary.protocols
         servers = [p for p in protos if p.endswith("-server")]
         reason, action = merge.gap_reason(merge.GapInput(
-            x.id, x.summary, x.sent, x.last_seen - x.first_seen, x.encrypted,
-            is_client_only=not servers and any(p.endswith("-client") for p in protos)))
+            x.id, x.summary, x.sent, x.last_seen - x.first_seen, bool(x.encrypted),
+            is_client_only=not servers and any(p.endswith("-client") for p in protos), encrypted_how=x.encrypted))
         gaps.append({"asset": x.id, "ips": x.ips, "role": x.role, "name": x.name, "missing": x.summary.missing(),
                      "reason": reason, "action": action})
     asset_cov = _share(identified, total)

@@ -118,15 +118,16 @@ def test_derived_tables_are_todays_tables() -> None:
     from otscope.collector.merge import OT_LABEL_PREFIXES, PROTOCOL_RANK
     from otscope.dissectors.catalog import PROTOCOLS
 
-    assert PROTOCOLS == ("ads", "dnp3", "enip", "enip-io", "fox", "hartip", "iec104", "modbus", "s7comm",
+    assert PROTOCOLS == ("ads", "dnp3", "enip", "enip-io", "fox", "hartip", "iec104", "modbus", "opcua", "s7comm",
                          "synphasor")  # issues 14, 15
-    assert {p: OT_PORTS[p] for p in (502, 44818, 2222, 102, 20000, 48898, 48899, 1911, 4911)} == {
+    assert {p: OT_PORTS[p] for p in (502, 44818, 2222, 102, 20000, 48898, 48899, 1911, 4911, 4840)} == {
         502: "modbus", 44818: "enip", 2222: "enip-io", 102: "s7comm", 20000: "dnp3", 48898: "ads", 48899: "ads",
-        1911: "fox", 4911: "fox"}
+        1911: "fox", 4911: "fox", 4840: "opcua"}
     # + HART-IP 5094/5095, C37.118 tcp/4712 and udp/4713 (issue 14; 2404 was already an OT service port);
     # + the ADS UDP service 48899 (issue 15; 48898, 1911 and 4911 were OT service ports). tcp/48898 is the ADS
     # dissector's port now and still decides no direction (OT_PORTS_NOT_FOR_DIRECTION)
-    assert len(OT_PORTS) == 29 and len(SERVER_PORTS) == 59 and not {1217, 48898} & SERVER_PORTS
+    # + OPC UA 48010/48020/53530 (issue 15; 4840 was already an OT service port)
+    assert len(OT_PORTS) == 32 and len(SERVER_PORTS) == 62 and not {1217, 48898} & SERVER_PORTS
     for label in ("modbus-server", "enip-client", "cip", "s7comm-plus-server", "cotp-server", "pn_dcp"):
         assert label.startswith(OT_LABEL_PREFIXES)
     for label in ("lldp", "cdp", "dhcp-client", "arp", "oui"):
