@@ -42,6 +42,8 @@ SPECS: list[ProtocolSpec] = [
     _declared("hartip"),
     _declared("iec104"),
     _declared("synphasor"),
+    _declared("tls"),
+    _declared("smb"),
 ]
 
 _read = False       # set once something derived a table: later registrations would not be seen by it

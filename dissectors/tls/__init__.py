@@ -1,0 +1,18 @@
+"""TLS (RFC 5246 / RFC 8446 handshake, in the clear part of a session): this package's one declaration of itself
+(otscope/domain.py ProtocolSpec). Importing it does not import the dissector.
+
+An IT protocol (ot=False): it gives the client's JA4 fingerprint, SNI and ALPN and the server's certificate chain
+(TLS 1.0-1.2; TLS 1.3 encrypts it). The ports are hints: a flow is TLS only when a record and a handshake message
+parse (tcp/4911 is Niagara Fox over TLS and tcp/4843 OPC UA over TLS: they stay OT ports in OT_SERVICE_PORTS /
+the OPC UA package, this dissector only reads their handshake)."""
+
+from otscope.dissectors.tls.constants import TLS_PORTS
+from otscope.domain import FlowEntry, Role, Transport, spec
+
+SPEC = spec(
+    "tls", title="TLS handshake", ot=False, rank=3,
+    labels=("tls-client", "tls-server"),
+    roles=(Role.IT_HOST,),
+    flows=(FlowEntry("tls", Transport.TCP, TLS_PORTS, "otscope.dissectors.tls.dissector:TlsDissector"),),
+    colours=(("tls", "#7f8c8d"),),
+)
