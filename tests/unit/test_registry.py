@@ -118,11 +118,13 @@ def test_derived_tables_are_todays_tables() -> None:
     from otscope.collector.merge import OT_LABEL_PREFIXES, PROTOCOL_RANK
     from otscope.dissectors.catalog import PROTOCOLS
 
-    assert PROTOCOLS == ("dnp3", "enip", "enip-io", "hartip", "iec104", "modbus", "s7comm", "synphasor")  # issue 14
+    assert PROTOCOLS == ("dnp3", "enip", "enip-io", "hartip", "iec104", "modbus", "s7comm", "smb", "synphasor",
+                         "tls")  # issue 14; issue 16: smb, tls (IT, not OT)
     assert {p: OT_PORTS[p] for p in (502, 44818, 2222, 102, 20000, 48898)} == {
         502: "modbus", 44818: "enip", 2222: "enip-io", 102: "s7comm", 20000: "dnp3", 48898: "ads"}
     # + HART-IP 5094/5095, C37.118 tcp/4712 and udp/4713 (issue 14; 2404 was already an OT service port)
-    assert len(OT_PORTS) == 28 and len(SERVER_PORTS) == 58 and not {1217, 48898} & SERVER_PORTS
+    # issue 16: TLS adds server ports 8443 and 4843 (its other ports and SMB's were IT/OT service ports already)
+    assert len(OT_PORTS) == 28 and len(SERVER_PORTS) == 60 and not {1217, 48898} & SERVER_PORTS
     for label in ("modbus-server", "enip-client", "cip", "s7comm-plus-server", "cotp-server", "pn_dcp"):
         assert label.startswith(OT_LABEL_PREFIXES)
     for label in ("lldp", "cdp", "dhcp-client", "arp", "oui"):
