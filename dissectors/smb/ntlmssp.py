@@ -10,6 +10,7 @@ against the message's bytes. Strings are UTF-16LE when NEGOTIATE_UNICODE is set,
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 
 from otscope.dissectors.base import Dissector, Malformed, Reader, Truncated, text
@@ -18,7 +19,7 @@ from otscope.dissectors.smb.constants import (MAX_AV_PAIRS, MAX_STR, NEGOTIATE_O
                                               NEGOTIATE_VERSION, NTLMSSP_SIGNATURE, AvId, NtlmMessageType)
 from otscope.dissectors.smb.windows import windows_release
 
-__all__ = ["NtlmMessage", "Version", "facts", "find", "parse", "Malformed", "Truncated"]
+__all__ = ["NtlmMessage", "Version", "facts", "find", "from_http_auth", "parse", "Malformed", "Truncated"]
 
 MAX_SEARCH = 4096               # bytes of a wrapper searched for the signature
 
@@ -186,3 +187,22 @@ def facts(d: Dissector, who: int, m: NtlmMessage, via: str, frame: int, ts: floa
     if m.user:
         # sensitive: who logged on from this workstation (an auditor's question); never a password or hash
         d.fact(who, "smb_user", f"{m.domain}\\{m.user}" if m.domain else m.user, msg, frame, ts, protocol=p)
+
+
+MAX_HTTP_TOKEN = 8192           # characters of a base64 Authorization / WWW-Authenticate token decoded
+_HTTP_SCHEMES = ("ntlm", "negotiate")
+
+
+def from_http_auth(value: str) -> NtlmMessage | None:
+    """The NTLMSSP message of an HTTP ``Authorization`` / ``WWW-Authenticate`` value (``NTLM <base64>`` or
+    ``Negotiate <base64 SPNEGO>``, MS-NTHT 2.2), or None. For an HTTP dissector (NTLMSSP rides on HTTP too);
+    never raises."""
+    scheme, _, token = value.strip().partition(" ")
+    if scheme.lower() not in _HTTP_SCHEMES or not token or len(token) > MAX_HTTP_TOKEN:
+        return None
+    try:
+        raw = base64.b64decode(token.strip(), validate=True)
+        at = find(raw)
+        return parse(raw[at:]) if at >= 0 else None
+    except (ValueError, Truncated, Malformed):
+        return None

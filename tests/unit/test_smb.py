@@ -337,3 +337,21 @@ def test_the_budget_ends_the_flow() -> None:
             break
     assert status == DONE and BUDGET < fed <= BUDGET + len(echo) * 50 + 200
     assert d.feed(b"\x00\x00\x00", 1, 9.0, 99) == INCOMPLETE            # the other side reads on
+
+
+# idaholab Malcolm-Test-Artifacts pcap/protocols/NTLM.pcap frames 3 and 5 (HTTP Authorization; tshark: NEGOTIATE
+# version 5.1.2600, AUTHENTICATE host WANG_WENCHAO domain example)
+HTTP_NEG = "NTLM TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAFASgKAAAADw=="
+HTTP_AUTH = ("NTLM TlRMTVNTUAADAAAAGAAYAIgAAAAYABgAoAAAAA4ADgBIAAAAGgAaAFYAAAAYABgAcAAAAAAAAAC4AAAABYKIogUBKAoAAAAPZQB4A"
+             "GEAbQBwAGwAZQBhAGQAbQBpAG4AaQBzAHQAcgBhAHQAbwByAFcAQQBOAEcAXwBXAEUATgBDAEgAQQBPAGWqe25n+EqjAAAAAAAAAAAAAAAA"
+             "AAAAAKpY3VubZVwgf6w9J+aFyZ16FjpUtLb4zA==")
+
+
+def test_ntlmssp_from_http_authorization() -> None:
+    neg = ntlmssp.from_http_auth(HTTP_NEG)
+    assert neg is not None and neg.type == 1 and neg.version.raw() == "5.1.2600"
+    auth = ntlmssp.from_http_auth(HTTP_AUTH)
+    assert auth is not None and (auth.workstation, auth.domain, auth.user) == ("WANG_WENCHAO", "example",
+                                                                                 "administrator")
+    for bad in ("Basic dXNlcjpwYXNz", "NTLM", "NTLM !!!", "NTLM " + "A" * 9000, "Negotiate YIIBAA==", ""):
+        assert ntlmssp.from_http_auth(bad) is None
