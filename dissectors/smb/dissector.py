@@ -115,11 +115,25 @@ class SmbDissector(Dissector):
     def _seen_message(self, reply: bool, side: int, frame: int, ts: float, name: str) -> None:
         if not reply:
             self.asked[side] = True
-            self.label(frame, ts, f"{name} request")
+            self._label_by(side, frame, ts, f"{name} request")
         elif self.asked[1 - side]:
+            self._label_by(1 - side, frame, ts, f"{name} request/response")
             self.confirm(frame, ts, f"{name} request/response")
         else:
-            self.label(frame, ts, f"{name} response")
+            self._label_by(1 - side, frame, ts, f"{name} response")
+
+    def _label_by(self, client_side: int, frame: int, ts: float, message: str) -> None:
+        """Label both ends by the messages: ``client_side`` sent the request/ClientHello (a flow oriented the
+        other way, its handshake not captured, still labels its real client as the client)."""
+        if self.labelled:
+            return
+        if client_side == 0:
+            self.label(frame, ts, message)
+            return
+        self.labelled = True
+        self.fact(Who.SERVER, "protocol", self.client_label, message, frame, ts)
+        self.fact(Who.CLIENT, "protocol", self.server_label, message, frame, ts)
+
 
     # -- SMB1 ------------------------------------------------------------------------------------------------
     def _smb1(self, msg: bytes, side: int, who: int, ts: float, frame: int) -> int:

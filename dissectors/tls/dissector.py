@@ -112,6 +112,18 @@ class TlsDissector(Dissector):
         self.count("alert" if t == ContentType.ALERT else "heartbeat")
         return OK
 
+    def _label_by(self, client_side: int, frame: int, ts: float, message: str) -> None:
+        """Label both ends by the messages: ``client_side`` sent the request/ClientHello (a flow oriented the
+        other way, its handshake not captured, still labels its real client as the client)."""
+        if self.labelled:
+            return
+        if client_side == 0:
+            self.label(frame, ts, message)
+            return
+        self.labelled = True
+        self.fact(Who.SERVER, "protocol", self.client_label, message, frame, ts)
+        self.fact(Who.CLIENT, "protocol", self.server_label, message, frame, ts)
+
     # -- handshake -------------------------------------------------------------------------------------------
     def _handshake_bytes(self, body: bytes, side: int, ts: float, frame: int) -> int:
         buf = self.hs[side] + body if self.hs[side] else body
@@ -161,7 +173,7 @@ class TlsDissector(Dissector):
     def _client_hello(self, body: bytes, side: int, who: int, ts: float, frame: int) -> int:
         h = parse_client_hello(body)
         self.hello[side] = True
-        self.label(frame, ts, "TLS ClientHello")
+        self._label_by(side, frame, ts, "TLS ClientHello")
         facts.client_hello(self, who, h, frame, ts)
         return OK
 
@@ -170,7 +182,7 @@ class TlsDissector(Dissector):
         if self.hello[1 - side]:
             self.confirm(frame, ts, "TLS ClientHello/ServerHello")
         else:
-            self.label(frame, ts, "TLS ServerHello")
+            self._label_by(1 - side, frame, ts, "TLS ServerHello")
         facts.server_hello(self, who, h, frame, ts)
         if h.retry:
             return OK                           # a second ClientHello follows (RFC 8446 4.1.4)

@@ -28,11 +28,11 @@ from otscope.dissectors.tls.grammar import ClientHello, ServerHello
 from otscope.dissectors.tls.ja4 import ja4
 from otscope.dissectors.x509 import CertSummary
 
-# (O prefix, OU prefix or None, vendor)
-VENDOR_RULES: tuple[tuple[str, str | None, str], ...] = (
-    ("Siemens AG", "SIMATIC", "Siemens"),
-    ("WAGO Kontakttechnik", None, "WAGO"),
-    ("Phoenix Contact", None, "Phoenix Contact"),
+# (O equals / starts with, OU prefix or None, vendor): "=" exact organisation, "^" a prefix of it
+VENDOR_RULES: tuple[tuple[str, str, str | None, str], ...] = (
+    ("=", "Siemens AG", "SIMATIC", "Siemens"),
+    ("^", "WAGO Kontakttechnik", None, "WAGO"),
+    ("^", "Phoenix Contact", None, "Phoenix Contact"),
 )
 
 
@@ -42,10 +42,8 @@ def vendor_of(cert: CertSummary) -> str | None:
     if not org or cert.issuer.get("O", "") != org:
         return None
     ou = cert.subject.get("OU", "")
-    for o_prefix, ou_prefix, vendor in VENDOR_RULES:
-        if org.startswith(o_prefix) and (ou_prefix is None or ou.startswith(ou_prefix)):
-            if o_prefix == "Siemens AG" and org != "Siemens AG":
-                continue
+    for how, o, ou_prefix, vendor in VENDOR_RULES:
+        if (org == o if how == "=" else org.startswith(o)) and (ou_prefix is None or ou.startswith(ou_prefix)):
             return vendor
     return None
 

@@ -355,3 +355,11 @@ def test_ntlmssp_from_http_authorization() -> None:
                                                                                  "administrator")
     for bad in ("Basic dXNlcjpwYXNz", "NTLM", "NTLM !!!", "NTLM " + "A" * 9000, "Negotiate YIIBAA==", ""):
         assert ntlmssp.from_http_auth(bad) is None
+
+
+def test_a_flow_oriented_the_other_way_labels_the_requester_as_client() -> None:
+    d = SmbDissector()
+    d.feed(nbss(neg2_response()), 0, 1.0, 1)                        # only the answer, from the flow's "client"
+    f = facts_of(d)
+    assert f[(Who.CLIENT, "protocol")] == ["smb-server"] and f[(Who.SERVER, "protocol")] == ["smb-client"]
+    assert not d.confirmed

@@ -295,3 +295,12 @@ def test_the_budget_ends_the_flow() -> None:
     alerts = record(b"\x01\x00", ctype=21) * 3000
     assert d.feed(alerts[: BUDGET + 10], 0, 2.0, 2) == DONE
     assert all(not p for p in d.buf.pending)
+
+
+def test_a_flow_oriented_the_other_way_labels_the_hello_sender_as_client() -> None:
+    d = TlsDissector()
+    d.feed(record(spec_hello()), 1, 1.0, 1)                         # the ClientHello came from the flow's "server"
+    d.feed(record(server_hello() + HELLO_DONE), 0, 2.0, 2)
+    f = facts_of(d)
+    assert f[(Who.SERVER, "protocol")] == ["tls-client"] and f[(Who.CLIENT, "protocol")] == ["tls-server"]
+    assert f[(Who.SERVER, "tls_ja4")] == [SPEC_JA4] and d.confirmed
