@@ -12,7 +12,8 @@ Version table (Microsoft "Operating System Version" documentation: the NT versio
 | 6.1         | Windows 7 / Server 2008 R2               | 7600, 7601 (SP1)                               |
 | 6.2         | Windows 8 / Server 2012                  | 9200                                           |
 | 6.3         | Windows 8.1 / Server 2012 R2             | 9600                                           |
-| 10.0        | Windows 10 / Server 2016+                | builds below 22000 (10240 ... 19045; Server 2016 14393, 2019 17763, 2022 20348) |
+| 10.0        | Windows 10 / Server 2016+                | builds below 22000 (10240 ... 19045;           |
+|             |                                          | Server 2016 14393, 2019 17763, 2022 20348)     |
 | 10.0        | Windows 11 / Server 2025                 | builds 22000 and above (22000 ... 26100)       |
 
 Not mapped (the raw ``ntlmssp_version`` is kept, no ``os``): build 0 (Samba answers 6.1 build 0, which is no

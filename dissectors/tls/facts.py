@@ -8,13 +8,12 @@ registered company name, and for Siemens also OU=SIMATIC (Siemens AG signs much 
 The table gives vendor only, never a product: the CN of a device certificate is whatever the engineer typed in
 the project (STEP 7 proposes one), so a model is not taken from it.
 
-| subject must have                                 | vendor          | basis                                         |
-|---------------------------------------------------|-----------------|-----------------------------------------------|
-| O=Siemens AG and OU starting "SIMATIC"            | Siemens         | S7-1500 web server certificate layout of      |
-|                                                   |                 | protocol-libs-2.md 11 (O=Siemens AG, OU=SIMATIC)|
-| O starting "WAGO Kontakttechnik"                  | WAGO            | WAGO's registered name (WAGO Kontakttechnik   |
-|                                                   |                 | GmbH & Co. KG)                                |
-| O starting "Phoenix Contact"                      | Phoenix Contact | Phoenix Contact GmbH & Co. KG                 |
+  subject must have                          vendor            basis
+  O = "Siemens AG" and OU starting "SIMATIC"  Siemens          Siemens AG's registered name and its automation
+                                                                line (STEP 7 makes the S7-1500 web server
+                                                                certificate; protocol-libs-2.md 11 mimics it)
+  O starting "WAGO Kontakttechnik"            WAGO             WAGO Kontakttechnik GmbH & Co. KG
+  O starting "Phoenix Contact"                Phoenix Contact  Phoenix Contact GmbH & Co. KG
 
 No real device certificate of these vendors was available to the author (the public captures hold none): the
 entries are the vendors' legal names, not observed certificates; everything else stays raw (tls_subject...).
