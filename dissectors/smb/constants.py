@@ -11,6 +11,7 @@ SMB_PORTS = (445, 139)          # 445: direct TCP (MS-SMB2 2.1); 139: NetBIOS se
 NBSS_HEADER = 4                 # type(1) flags(1) length(2) (RFC 1002 4.3.1); on 445: 0x00 + 24-bit length
 MAX_MESSAGE = 64 * 1024         # an SMB message reassembled (negotiate / session setup are < 4 KiB)
 BUDGET = 16 * 1024              # bytes read per direction before the flow is left to the fast path
+MAX_PROBES = 8                  # segments skipped before the first message header (a capture started mid-message)
 MAX_COMPOUND = 8                # SMB2 compounded commands followed in one message (MS-SMB2 3.2.4.1.4)
 MAX_STR = 128                   # characters kept per string
 STATUS_SUCCESS = 0

@@ -2,7 +2,8 @@
 445, MS-SMB2 2.1), SMB1 / SMB2 messages, the negotiate and SESSION_SETUP exchange read, then DONE.
 
 Confirmation: a session message holding a valid SMB1 or SMB2 header labels the flow; a request and a response
-confirm it. Before that, bytes that are no NetBIOS session packet or SMB header detach the dissector (FATAL).
+confirm it. Before that, MAX_PROBES segments that are no NetBIOS session packet or SMB header are skipped (a
+capture that starts inside a message), then the dissector is detached (FATAL).
 Facts are about the sender of each message (the flow side it came on); request/response bits only decide what
 a body is. DONE (hostid.md): after the SESSION_SETUP exchange ends (a response that is not
 STATUS_MORE_PROCESSING_REQUIRED), an encrypted or compressed SMB2 message, a message above MAX_MESSAGE, or BUDGET
@@ -16,7 +17,7 @@ from typing import ClassVar
 from otscope.dissectors.base import DONE, INCOMPLETE, OK, Dissector, Malformed, Protocol, StreamBuffer, \
     Transport, Truncated, Who
 from otscope.dissectors.smb import facts, ntlmssp
-from otscope.dissectors.smb.constants import (BUDGET, MAX_COMPOUND, MAX_MESSAGE, NBSS_HEADER, SMB1_MAGIC,
+from otscope.dissectors.smb.constants import (BUDGET, MAX_COMPOUND, MAX_MESSAGE, MAX_PROBES, NBSS_HEADER, SMB1_MAGIC,
                                               SMB2_COMPRESSED, SMB2_HEADER, SMB2_MAGIC, SMB2_TRANSFORM, SMB_PORTS,
                                               STATUS_MORE_PROCESSING_REQUIRED, NbssType, Smb1Command, Smb2Command,
                                               SmbAnomaly)
@@ -36,7 +37,7 @@ class SmbDissector(Dissector):
     client_label: ClassVar[str] = "smb-client"
     server_label: ClassVar[str] = "smb-server"
 
-    __slots__ = ("buf", "seen", "asked", "native_os")
+    __slots__ = ("buf", "seen", "asked", "native_os", "probes")
 
     def __init__(self) -> None:
         super().__init__()
@@ -44,6 +45,7 @@ class SmbDissector(Dissector):
         self.seen = [0, 0]
         self.asked = [False, False]             # this side sent an SMB request
         self.native_os = ["", ""]               # SMB1 NativeOS each side stated
+        self.probes = 0                         # segments before the label that did not start with a message
 
     # -- NetBIOS session framing -----------------------------------------------------------------------------
     def feed(self, data: bytes, side: int, ts: float, frame: int) -> int:
@@ -56,13 +58,13 @@ class SmbDissector(Dissector):
             if kind not in _NBSS or (kind != NbssType.SESSION_MESSAGE and length > 0x1FFFF):
                 self.buf.drop(side)
                 if not self.labelled:
-                    return self.fatal(f"not smb (NetBIOS session type 0x{kind:02x})")
+                    return self._probe(f"not smb (NetBIOS session type 0x{kind:02x})")
                 self.anomaly(SmbAnomaly.BAD_NBSS, frame, ts, f"0x{kind:02x}")
                 return DONE
             if length > MAX_MESSAGE:
                 self.buf.drop(side)
                 if not self.labelled:
-                    return self.fatal(f"not smb (a first message of {length} bytes)")
+                    return self._probe(f"not smb (a first message of {length} bytes)")
                 self.anomaly(SmbAnomaly.MESSAGE_TOO_LONG, frame, ts)
                 return DONE
             end = pos + NBSS_HEADER + length
@@ -84,6 +86,12 @@ class SmbDissector(Dissector):
 
     def gap(self, side: int) -> None:
         self.buf.drop(side)
+
+    def _probe(self, reason: str) -> int:
+        """Before the label: a capture that starts inside a message gives a few segments that do not start at a
+        NetBIOS header; MAX_PROBES of them are skipped, then the flow is not SMB."""
+        self.probes += 1
+        return OK if self.probes <= MAX_PROBES else self.fatal(reason)
 
     def _packet(self, kind: int, body: bytes, side: int, ts: float, frame: int) -> int:
         who = Who.CLIENT if side == 0 else Who.SERVER
@@ -108,7 +116,7 @@ class SmbDissector(Dissector):
         if magic in (SMB2_TRANSFORM, SMB2_COMPRESSED) and self.labelled:
             return DONE                             # encrypted / compressed: nothing more to read
         if not self.labelled:
-            return self.fatal(f"not smb (session message starting {magic.hex()})")
+            return self._probe(f"not smb (session message starting {magic.hex()})")
         self.anomaly(SmbAnomaly.NOT_SMB, frame, ts)
         return OK
 

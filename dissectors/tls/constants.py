@@ -16,6 +16,7 @@ MAX_HANDSHAKE = 32 * 1024           # a handshake message reassembled across rec
 BUDGET = 16 * 1024                  # bytes read per direction before the flow is left to the fast path
 MAX_CHAIN = 6                       # certificates of a chain summarised
 MAX_LIST = 128                      # cipher suites / extensions / ALPN values read from a hello
+MAX_PROBES = 8                      # segments skipped before the first record header (a capture started mid-record)
 MAX_ALPN_FACT = 8                   # ALPN values listed in the tls_alpn fact
 
 

@@ -2,8 +2,9 @@
 records and segments (bounded by MAX_HANDSHAKE), the clear part of the handshake read, then DONE.
 
 Confirmation: a record header that is TLS and a ClientHello or ServerHello that parses label the flow; both
-hellos confirm it. Before that, a record or first handshake message that is not TLS detaches the dissector
-(FATAL: other bytes on 443 are rejected, not mis-parsed); a capture that starts mid-session (application data
+hellos confirm it. Before that, MAX_PROBES segments that do not start with a TLS record header are skipped (a
+capture that starts inside a record), then the dissector is detached (FATAL: other bytes on 443 are rejected,
+not mis-parsed); so is a first handshake message that is no hello; a capture that starts mid-session (application data
 first) gives nothing to read and is left at once (DONE; labelled when that first segment is whole TLS records
 exactly, type, version and lengths all valid). After the label a bad record header is an
 anomaly and the flow is left.
@@ -20,7 +21,8 @@ from typing import ClassVar
 from otscope.dissectors.base import DONE, FATAL, INCOMPLETE, OK, Dissector, Malformed, Protocol, StreamBuffer, \
     Transport, Truncated, Who
 from otscope.dissectors.tls import facts
-from otscope.dissectors.tls.constants import (BUDGET, HANDSHAKE_HEADER, MAX_HANDSHAKE, RECORD_HEADER, TLS_PORTS,
+from otscope.dissectors.tls.constants import (BUDGET, HANDSHAKE_HEADER, MAX_HANDSHAKE, MAX_PROBES, RECORD_HEADER,
+                                              TLS_PORTS,
                                               ContentType, HandshakeType, TlsAnomaly)
 from otscope.dissectors.tls.grammar import (RecordHeader, handshake_header, parse_certificates, parse_client_hello,
                                             parse_record_header, parse_server_hello, record_ok)
@@ -37,7 +39,7 @@ class TlsDissector(Dissector):
     client_label: ClassVar[str] = "tls-client"
     server_label: ClassVar[str] = "tls-server"
 
-    __slots__ = ("buf", "hs", "seen", "hello", "server_hello", "tls13", "encrypted", "midsession")
+    __slots__ = ("buf", "hs", "seen", "hello", "server_hello", "tls13", "encrypted", "midsession", "probes")
 
     def __init__(self) -> None:
         super().__init__()
@@ -49,6 +51,7 @@ class TlsDissector(Dissector):
         self.tls13 = False
         self.encrypted = [False, False]         # this side sent ChangeCipherSpec: its handshake is encrypted now
         self.midsession = False                 # the first records were not a handshake
+        self.probes = 0                         # segments before the label that did not start with a record
 
     # -- records ---------------------------------------------------------------------------------------------
     def feed(self, data: bytes, side: int, ts: float, frame: int) -> int:
@@ -88,6 +91,10 @@ class TlsDissector(Dissector):
     def _bad_record(self, h: RecordHeader, side: int, ts: float, frame: int) -> int:
         self.buf.drop(side)
         if not self.labelled:
+            # a capture that starts inside a record: a few segments may not start at a record boundary
+            self.probes += 1
+            if self.probes <= MAX_PROBES:
+                return OK
             return self.fatal(f"not tls (record type {h.type} version 0x{h.version:04x} length {h.length})")
         self.anomaly(TlsAnomaly.BAD_RECORD, frame, ts, str(h.type))
         return DONE

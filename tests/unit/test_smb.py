@@ -11,7 +11,7 @@ import pytest
 
 from otscope.dissectors.base import DONE, FATAL, INCOMPLETE, OK, Malformed, Truncated, Who
 from otscope.dissectors.smb import ntlmssp
-from otscope.dissectors.smb.constants import BUDGET, MAX_COMPOUND, MAX_MESSAGE, SmbAnomaly
+from otscope.dissectors.smb.constants import BUDGET, MAX_COMPOUND, MAX_MESSAGE, MAX_PROBES, SmbAnomaly
 from otscope.dissectors.smb.dissector import SmbDissector
 from otscope.dissectors.smb.grammar import netbios_name, parse_session_request, parse_smb1_header
 from otscope.dissectors.smb.windows import os_family_of, windows_release
@@ -293,12 +293,20 @@ def test_smb2_compound_and_its_cap() -> None:
     assert d.profile["smb2 negotiate"] == MAX_COMPOUND
 
 
+def junk_until_fatal(data: bytes) -> list[int]:
+    d = SmbDissector()
+    return [d.feed(data, i % 2, float(i), i + 1) for i in range(MAX_PROBES + 1)]
+
+
 def test_not_smb_is_fatal_before_the_label() -> None:
-    assert SmbDissector().feed(b"GET / HTTP/1.1\r\n\r\n", 0, 1.0, 1) == FATAL
-    assert SmbDissector().feed(nbss(b"\x00\x01\x02\x03" + bytes(60)), 0, 1.0, 1) == FATAL
+    # MAX_PROBES segments that start inside a message are skipped (a capture started mid-stream), then FATAL
+    for junk in (b"GET / HTTP/1.1\r\n\r\n", nbss(b"\x00\x01\x02\x03" + bytes(60)), b"\x00\x01\x00\x01"):
+        assert junk_until_fatal(junk) == [OK] * MAX_PROBES + [FATAL], junk
     assert SmbDissector().feed(nbss(b"\xfeSMB" + bytes(60)), 0, 1.0, 1) == FATAL       # StructureSize 0
-    assert SmbDissector().feed(b"\x00\x01\x00\x01", 0, 1.0, 1) == FATAL                # 65 KiB first message
     assert SmbDissector().feed(nbss(b"\x20\x01", 0x81), 0, 1.0, 1) == FATAL
+    d = SmbDissector()                                              # mid-message bytes, then a whole message
+    assert d.feed(b"\x99" * 100, 1, 1.0, 1) == OK and d.feed(nbss(neg2_request()), 0, 2.0, 2) == OK
+    assert d.labelled and not d.anomalies
 
 
 def test_anomalies_after_the_label() -> None:

@@ -10,7 +10,7 @@ import struct
 import pytest
 
 from otscope.dissectors.base import DONE, FATAL, INCOMPLETE, OK, Malformed, Truncated, Who
-from otscope.dissectors.tls.constants import BUDGET, MAX_CHAIN, MAX_HANDSHAKE, TlsAnomaly, is_grease
+from otscope.dissectors.tls.constants import BUDGET, MAX_CHAIN, MAX_HANDSHAKE, MAX_PROBES, TlsAnomaly, is_grease
 from otscope.dissectors.tls.dissector import TlsDissector
 from otscope.dissectors.tls.facts import vendor_of
 from otscope.dissectors.tls.grammar import (parse_certificates, parse_client_hello, parse_record_header,
@@ -254,8 +254,16 @@ def test_resumed_session_ends_at_the_servers_change_cipher_spec() -> None:
     assert d.feed(record(server_hello()) + record(b"\x01", ctype=20), 1, 2.0, 2) == DONE
 
 
+def junk_until_fatal(d, data: bytes) -> list[int]:
+    return [d.feed(data, i % 2, float(i), i + 1) for i in range(MAX_PROBES + 1)]
+
+
 def test_not_tls_is_fatal_before_the_label() -> None:
-    assert TlsDissector().feed(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 0, 1.0, 1) == FATAL
+    # MAX_PROBES segments that start inside a record are skipped (a capture started mid-stream), then FATAL
+    assert junk_until_fatal(TlsDissector(), b"GET / HTTP/1.1\r\nHost: x\r\n\r\n") == [OK] * MAX_PROBES + [FATAL]
+    d1 = TlsDissector()                                             # mid-record junk, then a whole record
+    assert d1.feed(b"\xce\xb5" * 30, 1, 1.0, 1) == OK and d1.feed(record(b"x" * 9, ctype=23), 1, 2.0, 2) == DONE
+    assert d1.labelled and not d1.anomalies
     assert TlsDissector().feed(record(b"\x0b\x00\x00\x01\x00"), 0, 1.0, 1) == FATAL     # no hello first
     d = TlsDissector()
     assert d.feed(record(b"\x01\x00\x00\x05" + b"\x03\x03\x00\x00\x00"), 0, 1.0, 1) == FATAL
