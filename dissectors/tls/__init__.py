@@ -1,7 +1,7 @@
 """TLS (RFC 5246 / RFC 8446 handshake, in the clear part of a session): this package's one declaration of itself
 (otscope/domain.py ProtocolSpec). Importing it does not import the dissector.
 
-An IT protocol (ot=False): it gives the client's JA4 fingerprint, SNI and ALPN and the server's certificate chain
+An IT protocol (ot=False): it gives the client's JA4 fingerprint and ALPN, the server's SNI name and certificate chain
 (TLS 1.0-1.2; TLS 1.3 encrypts it). The ports are hints: a flow is TLS only when a record and a handshake message
 parse (tcp/4911 is Niagara Fox over TLS and tcp/4843 OPC UA over TLS: they stay OT ports in OT_SERVICE_PORTS /
 the OPC UA package, this dissector only reads their handshake)."""

@@ -49,7 +49,8 @@ def vendor_of(cert: CertSummary) -> str | None:
 
 def client_hello(d: Dissector, who: int, h: ClientHello, frame: int, ts: float) -> None:
     msg = "TLS ClientHello"
-    d.fact(who, "tls_sni", h.sni, msg, frame, ts)
+    # SNI (RFC 6066 3) is the server's host name as its client asked for it: a fact about the server
+    d.fact(Who.SERVER if who == Who.CLIENT else Who.CLIENT, "tls_sni", h.sni, msg, frame, ts)
     if h.alpn:
         d.fact(who, "tls_alpn", ",".join(h.alpn[:MAX_ALPN_FACT]), msg, frame, ts)
     d.fact(who, "tls_client_version", version_name(h.highest_version), msg, frame, ts)

@@ -171,13 +171,16 @@ def hand_ja4(version: str, ciphers: str, exts: str, sigs: str, alpn: str, versio
 def test_tls_tshark_differential(truth_path: Path, inventory) -> None:
     path = capture(truth_path)
     inventory.replay(path)
-    hellos = tshark(path, "tls.handshake.type == 1", "ip.src", "tls.handshake.version", "tls.handshake.ciphersuite",
+    hellos = tshark(path, "tls.handshake.type == 1", "ip.src", "ip.dst", "tls.handshake.version", "tls.handshake.ciphersuite",
                     "tls.handshake.extension.type", "tls.handshake.sig_hash_alg", "tls.handshake.extensions_alpn_str",
                     "tls.handshake.extensions.supported_version", "tls.handshake.extensions_server_name")
     want_ja4: dict[str, set[str]] = {}
-    for ip, *rest in hellos:
+    want_sni: dict[str, set[str]] = {}
+    for ip, dst, *rest in hellos:
         want_ja4.setdefault(ip, set()).add(hand_ja4(*rest))
-        assert values(inventory.by_ip(ip), "tls_sni") == {rest[-1]} - {""}
+        want_sni.setdefault(dst, set()).update({rest[-1]} - {""})           # SNI: the server's name
+    for dst, names in want_sni.items():
+        assert values(inventory.by_ip(dst), "tls_sni") == names
     for ip, ja4s in want_ja4.items():
         assert values(inventory.by_ip(ip), "tls_ja4") == ja4s
     certs = tshark(path, "tls.handshake.type == 11", "ip.src", "x509af.serialNumber", "x509ce.dNSName",

@@ -371,3 +371,41 @@ def test_a_flow_oriented_the_other_way_labels_the_requester_as_client() -> None:
     f = facts_of(d)
     assert f[(Who.CLIENT, "protocol")] == ["smb-server"] and f[(Who.SERVER, "protocol")] == ["smb-client"]
     assert not d.confirmed
+
+
+def smb1(command: int, words: bytes, data: bytes, reply: bool = False, status: int = 0) -> bytes:
+    """An SMB1 message (MS-CIFS 2.2.3.1 header, Unicode, extended security flags2 clear)."""
+    head = b"\xffSMB" + struct.pack("<BIBH", command, status, 0x98 if reply else 0x18, 0x8001) + bytes(12) \
+        + struct.pack("<HHHH", 0, 0xFEFF, 0, 1)
+    return head + bytes([len(words) // 2]) + words + struct.pack("<H", len(data)) + data
+
+
+def test_smb1_nt_lm_logon_gives_user_domain_and_os() -> None:
+    """MS-CIFS 2.2.4.53.1: WordCount 13, passwords (never read), Pad, AccountName, PrimaryDomain, NativeOS,
+    NativeLanMan; the strings are aligned from the header's start."""
+    words = struct.pack("<BBHHHHIHHII", 0xFF, 0, 0, 4356, 50, 0, 0, 24, 24, 0, 0xD4)
+    u = lambda s: s.encode("utf-16-le") + b"\x00\x00"  # noqa: E731
+    pw = b"\x01" * 48
+    pad = b"\x00" if (32 + 1 + len(words) + 2 + len(pw)) % 2 else b""
+    data = pw + pad + u("operator") + u("PLANT") + u("Windows 2000 2195") + u("Windows 2000 5.0")
+    d = SmbDissector()
+    assert d.feed(nbss(smb1(0x73, words, data)), 0, 1.0, 1) == OK
+    f = facts_of(d)
+    assert f[(Who.CLIENT, "smb_user")] == ["PLANT\\operator"] and f[(Who.CLIENT, "domain")] == ["PLANT"]
+    assert f[(Who.CLIENT, "os")] == ["Windows 2000 2195"] and f[(Who.CLIENT, "os_family")] == ["windows"]
+    assert f[(Who.CLIENT, "smb_native_lanman")] == ["Windows 2000 5.0"]
+    assert not any("\x01" in v for vs in f.values() for v in vs)      # nothing of the passwords
+    # the answer: WordCount 3, NativeOS, NativeLanMan, PrimaryDomain; STATUS_SUCCESS ends the exchange
+    rdata = b"\x00" + u("Windows 7 Ultimate 7601 Service Pack 1") + u("Windows 7 Ultimate 6.1") + u("WORKGROUP")
+    assert d.feed(nbss(smb1(0x73, struct.pack("<BBHH", 0xFF, 0, 0, 0), rdata, reply=True)), 1, 1.1, 2) == DONE
+    f = facts_of(d)
+    assert f[(Who.SERVER, "os")] == ["Windows 7 Ultimate 7601 Service Pack 1"]
+    assert f[(Who.SERVER, "domain")] == ["WORKGROUP"] and d.confirmed
+    # a failed logon (STATUS_LOGON_FAILURE, WordCount 0) ends it too
+    d2 = SmbDissector()
+    d2.feed(nbss(smb1(0x73, words, data)), 0, 1.0, 1)
+    assert d2.feed(nbss(smb1(0x73, b"", b"", reply=True, status=0xC000006D)), 1, 1.1, 2) == DONE
+    # a word count no layout has is an anomaly, the flow stays
+    d3 = SmbDissector()
+    assert d3.feed(nbss(smb1(0x73, bytes(10), b"")), 0, 1.2, 3) == OK
+    assert d3.labelled and d3.anomalies[-1].kind.startswith(SmbAnomaly.MALFORMED)

@@ -207,7 +207,7 @@ def test_a_tls12_handshake_gives_client_and_server_facts_then_done() -> None:
     assert d.feed(flight[100:], 1, 2.1, 3) == DONE
     f = facts_of(d)
     assert d.confirmed and f[(Who.CLIENT, "protocol")] == ["tls-client"]
-    assert f[(Who.CLIENT, "tls_ja4")] == [SPEC_JA4] and f[(Who.CLIENT, "tls_sni")] == ["example.com"]
+    assert f[(Who.CLIENT, "tls_ja4")] == [SPEC_JA4] and f[(Who.SERVER, "tls_sni")] == ["example.com"]
     assert f[(Who.CLIENT, "tls_alpn")] == ["h2,http/1.1"] and f[(Who.CLIENT, "tls_client_version")] == ["TLS 1.3"]
     assert f[(Who.SERVER, "tls_version")] == ["TLS 1.2"]
     assert f[(Who.SERVER, "tls_cipher")] == ["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 (0xc02f)"]
