@@ -47,12 +47,19 @@ def vendor_of(cert: CertSummary) -> str | None:
     return None
 
 
+MAX_VALUE = 512                 # characters of a fact built from several wire strings (a DN, a chain entry)
+
+
+def _bounded(s: str) -> str:
+    return s if len(s) <= MAX_VALUE else s[: MAX_VALUE - 1] + "\u2026"
+
+
 def client_hello(d: Dissector, who: int, h: ClientHello, frame: int, ts: float) -> None:
     msg = "TLS ClientHello"
     # SNI (RFC 6066 3) is the server's host name as its client asked for it: a fact about the server
     d.fact(Who.SERVER if who == Who.CLIENT else Who.CLIENT, "tls_sni", h.sni, msg, frame, ts)
     if h.alpn:
-        d.fact(who, "tls_alpn", ",".join(h.alpn[:MAX_ALPN_FACT]), msg, frame, ts)
+        d.fact(who, "tls_alpn", _bounded(",".join(h.alpn[:MAX_ALPN_FACT])), msg, frame, ts)
     d.fact(who, "tls_client_version", version_name(h.highest_version), msg, frame, ts)
     d.fact(who, "tls_ja4", ja4(h), msg, frame, ts)
 
@@ -70,8 +77,8 @@ def certificate(d: Dissector, who: int, index: int, cert: CertSummary, frame: in
     """The leaf (index 0) as tls_subject/issuer/serial/not_after/san; the CA certificates above it as tls_chain."""
     msg = "TLS Certificate"
     if index == 0:
-        d.fact(who, "tls_subject", cert.subject_text(), msg, frame, ts)
-        d.fact(who, "tls_issuer", cert.issuer_text(), msg, frame, ts)
+        d.fact(who, "tls_subject", _bounded(cert.subject_text()), msg, frame, ts)
+        d.fact(who, "tls_issuer", _bounded(cert.issuer_text()), msg, frame, ts)
         d.fact(who, "tls_serial", cert.serial, msg, frame, ts)
         d.fact(who, "tls_not_after", cert.not_after, msg, frame, ts)
         for san in cert.san:
@@ -80,6 +87,7 @@ def certificate(d: Dissector, who: int, index: int, cert: CertSummary, frame: in
             d.fact(who, "tls_self_signed", "yes", msg, frame, ts)
         vendor = vendor_of(cert)
         if vendor:
-            d.fact(who, "vendor", vendor, f"{msg} (subject {cert.subject_text()})", frame, ts)
+            d.fact(who, "vendor", vendor, _bounded(f"{msg} (subject {cert.subject_text()})"), frame, ts)
     else:
-        d.fact(who, "tls_chain", f"{index}: {cert.subject_text()} (issuer {cert.issuer_text()})", msg, frame, ts)
+        d.fact(who, "tls_chain", _bounded(f"{index}: {cert.subject_text()} (issuer {cert.issuer_text()})"), msg,
+               frame, ts)

@@ -31,7 +31,7 @@ SMB_STREAM = [(0, FRAME19), (1, FRAME20), (0, FRAME22), (0, nbss(neg2_request())
 
 def check_values(d) -> None:
     for f in d.out:
-        assert f.value and len(f.value) <= 400 and f.value.isprintable(), f
+        assert f.value and len(f.value) <= 512 and f.value.isprintable(), f
 
 
 def run(d, chunks: list[tuple[int, bytes]]) -> None:

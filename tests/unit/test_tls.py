@@ -312,3 +312,13 @@ def test_a_flow_oriented_the_other_way_labels_the_hello_sender_as_client() -> No
     f = facts_of(d)
     assert f[(Who.SERVER, "protocol")] == ["tls-client"] and f[(Who.CLIENT, "protocol")] == ["tls-server"]
     assert f[(Who.SERVER, "tls_ja4")] == [SPEC_JA4] and d.confirmed
+
+
+def test_long_names_are_bounded() -> None:
+    from otscope.dissectors.tls import facts as tls_facts
+    cert = summarize(CERT)
+    big = type(cert)({f"X{i}": "v" * 128 for i in range(32)}, {"CN": "i" * 128}, "01", "", "")
+    d = TlsDissector()
+    tls_facts.certificate(d, Who.SERVER, 0, big, 1, 1.0)
+    tls_facts.certificate(d, Who.SERVER, 1, big, 1, 1.0)
+    assert d.out and all(len(f.value) <= tls_facts.MAX_VALUE for f in d.out)
