@@ -3,8 +3,7 @@
 
 An IT protocol (ot=False): it gives the client's JA4 fingerprint and ALPN, the server's SNI name and certificate chain
 (TLS 1.0-1.2; TLS 1.3 encrypts it). The ports are hints: a flow is TLS only when a record and a handshake message
-parse (tcp/4911 is Niagara Fox over TLS and tcp/4843 OPC UA over TLS: they stay OT ports in OT_SERVICE_PORTS /
-the OPC UA package, this dissector only reads their handshake)."""
+parse. tcp/4843 (OPC UA over TLS) is read here; tcp/4911 (Niagara Fox over TLS) belongs to the fox package."""
 
 from otscope.dissectors.tls.constants import TLS_PORTS
 from otscope.domain import FlowEntry, Role, Transport, spec

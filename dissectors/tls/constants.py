@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from enum import IntEnum, StrEnum
 
-# 443 https, 8443 https-alt, 4843 OPC UA over TLS (opcua-tls), 4911 Niagara Fox over TLS, 993 imaps, 995 pop3s,
-# 636 ldaps: hints only, a record and a handshake message confirm
-TLS_PORTS = (443, 8443, 4843, 4911, 993, 995, 636)
+# 443 https, 8443 https-alt, 4843 OPC UA over TLS (opcua-tls), 993 imaps, 995 pop3s, 636 ldaps: hints only, a
+# record and a handshake message confirm. Not 4911 (Niagara Fox over TLS): the fox package claims it.
+TLS_PORTS = (443, 8443, 4843, 993, 995, 636)
 
 RECORD_HEADER = 5                   # type(1) version(2) length(2) (RFC 5246 6.2.1)
 MAX_RECORD = 2 ** 14 + 2048         # TLSCiphertext.length bound (RFC 5246 6.2.3)
