@@ -45,6 +45,8 @@ SPECS: list[ProtocolSpec] = [
     _declared("ads"),
     _declared("fox"),
     _declared("opcua"),
+    _declared("tls"),
+    _declared("smb"),
 ]
 
 _read = False       # set once something derived a table: later registrations would not be seen by it

@@ -119,7 +119,7 @@ def test_derived_tables_are_todays_tables() -> None:
     from otscope.dissectors.catalog import PROTOCOLS
 
     assert PROTOCOLS == ("ads", "dnp3", "enip", "enip-io", "fox", "hartip", "iec104", "modbus", "opcua", "s7comm",
-                         "synphasor")  # issues 14, 15
+                         "smb", "synphasor", "tls")  # issues 14, 15; 16: smb, tls (IT, not OT)
     assert {p: OT_PORTS[p] for p in (502, 44818, 2222, 102, 20000, 48898, 48899, 1911, 4911, 4840)} == {
         502: "modbus", 44818: "enip", 2222: "enip-io", 102: "s7comm", 20000: "dnp3", 48898: "ads", 48899: "ads",
         1911: "fox", 4911: "fox", 4840: "opcua"}
@@ -127,7 +127,8 @@ def test_derived_tables_are_todays_tables() -> None:
     # + the ADS UDP service 48899 (issue 15; 48898, 1911 and 4911 were OT service ports). tcp/48898 is the ADS
     # dissector's port now and still decides no direction (OT_PORTS_NOT_FOR_DIRECTION)
     # + OPC UA 48010/48020/53530 (issue 15; 4840 was already an OT service port)
-    assert len(OT_PORTS) == 32 and len(SERVER_PORTS) == 62 and not {1217, 48898} & SERVER_PORTS
+    # issue 16: TLS adds server ports 8443 and 4843 (its other ports and SMB's were IT/OT service ports already)
+    assert len(OT_PORTS) == 32 and len(SERVER_PORTS) == 64 and not {1217, 48898} & SERVER_PORTS
     for label in ("modbus-server", "enip-client", "cip", "s7comm-plus-server", "cotp-server", "pn_dcp"):
         assert label.startswith(OT_LABEL_PREFIXES)
     for label in ("lldp", "cdp", "dhcp-client", "arp", "oui"):
