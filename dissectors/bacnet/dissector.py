@@ -59,6 +59,19 @@ def _component(net: int | None, mac: bytes) -> str | None:
     return f"bacnet:{net}:{mac.hex()}" if net is not None and mac else None
 
 
+def _router_networks(mtype: int, body: bytes) -> tuple[int, ...]:
+    """The networks a router message says its sender reaches (6.4.2 - 6.4.8); 0 and 65535 name none (6.2.2:
+    0 is no network number, 65535 all networks), so a list of only those proves no router. Messages that name
+    no network (Router-Busy/Available to all, Initialize-Routing-Table-Ack, Reject-Message) give (-1,)."""
+    if mtype == NetworkMessage.I_AM_ROUTER_TO_NETWORK:
+        return tuple(x for x in parse_networks(body) if 0 < x < 0xFFFF)
+    if mtype == NetworkMessage.I_COULD_BE_ROUTER_TO_NETWORK:
+        if len(body) < 3:
+            raise Truncated("I-Could-Be-Router-To-Network")
+        return tuple(x for x in (body[0] << 8 | body[1],) if 0 < x < 0xFFFF)
+    return (-1,)
+
+
 class BacnetIp(Dissector):
     protocol: ClassVar[Protocol] = Protocol.BACNET
     transport: ClassVar[Transport] = Transport.UDP
@@ -215,12 +228,16 @@ class BacnetIp(Dissector):
         self.count(f"network {name}")
         msg = f"BACnet network message {name}"
         if mtype in ROUTER_MESSAGES:
+            # a router names the networks it reaches (6.4.2); 0 and 65535 name none (6.2.2: 0 is the local
+            # network, 65535 all networks), so a list of only those proves no router
+            nets = _router_networks(mtype, n.body)
+            if not nets:
+                self.say(who, "protocol", PEER, msg, frame, ts, comp)
+                return
             self.say(who, "role_hint", "gateway", f"{msg}: {ROUTER_WHY}", frame, ts, comp)
             self.say(who, "protocol", SERVER, msg, frame, ts, comp)
             if mtype == NetworkMessage.I_AM_ROUTER_TO_NETWORK:
-                nets = parse_networks(n.body)
-                if nets:
-                    self.fact(who, "bacnet_router_networks", ",".join(map(str, nets)), msg, frame, ts, comp)
+                self.fact(who, "bacnet_router_networks", ",".join(map(str, nets)), msg, frame, ts, comp)
         else:
             self.say(who, "protocol", PEER, msg, frame, ts, comp)
             if mtype == NetworkMessage.NETWORK_NUMBER_IS:
