@@ -118,7 +118,8 @@ def test_derived_tables_are_todays_tables() -> None:
     from otscope.collector.merge import OT_LABEL_PREFIXES, PROTOCOL_RANK
     from otscope.dissectors.catalog import PROTOCOLS
 
-    assert PROTOCOLS == ("dnp3", "enip", "enip-io", "hartip", "iec104", "modbus", "s7comm", "synphasor")  # issue 14
+    assert PROTOCOLS == ("bacnet", "dnp3", "enip", "enip-io", "hartip", "iec104", "modbus", "s7comm",
+                         "synphasor")  # issue 14; bacnet (issue 15: udp/47808 moved from the OT service ports)
     assert {p: OT_PORTS[p] for p in (502, 44818, 2222, 102, 20000, 48898)} == {
         502: "modbus", 44818: "enip", 2222: "enip-io", 102: "s7comm", 20000: "dnp3", 48898: "ads"}
     # + HART-IP 5094/5095, C37.118 tcp/4712 and udp/4713 (issue 14; 2404 was already an OT service port)
