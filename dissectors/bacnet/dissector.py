@@ -195,7 +195,8 @@ class BacnetIp(Dissector):
 
     def _bvll(self, b: Bvlc, fn: BvlcFunction, who: Who, msg: str, frame: int, ts: float) -> None:
         """BBMD management (J.2): requests make a client, answers a BBMD."""
-        self.count(kebab(fn))
+        if fn != BvlcFunction.RESULT:
+            self.count(kebab(fn))
         if fn in BBMD_REQUESTS:
             self.say(who, "protocol", CLIENT, msg, frame, ts)
             if fn == BvlcFunction.REGISTER_FOREIGN_DEVICE and b.ttl is not None:
