@@ -453,7 +453,7 @@ def parse_who_is(body: bytes) -> tuple[int, int] | None:
         return None
     r = Reader(body)
     low, high = ctx_uint(r, 0), ctx_uint(r, 1)
-    if r.remaining():
+    if any(r.rest()):                       # zero octets: an 802.3 frame's padding (BACnet/Ethernet, clause 7)
         raise Malformed("bytes after Who-Is limits")
     return low, high
 
