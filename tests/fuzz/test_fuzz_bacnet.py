@@ -68,3 +68,20 @@ def test_mutated_real_datagrams(seed: int, flips: list[tuple[int, int]], cut: in
         if pos < len(data):
             data[pos] = val
     feed_all([(0, I_AM_111), (side, bytes(data)), (side, bytes(data[:cut])), (1 - side, bytes(data) + b"\x00")])
+
+
+@FUZZ
+@given(st.binary(max_size=200))
+def test_bacnet_ethernet_frames(body: bytes) -> None:
+    """The BACnet/Ethernet frame parser: Truncated/Malformed or bounded printable L2 facts, never another error."""
+    from otscope.dissectors.bacnet import ethernet
+    from otscope.dissectors.base import L2Fact
+
+    for data in (body, I_AM_ROUTED[4:] + body, body[:3] + I_AM_ROUTED[7:]):
+        try:
+            out = ethernet.facts(ethernet.parse(data), "00:00:00:00:00:01", "ff:ff:ff:ff:ff:ff")
+        except (Truncated, Malformed):
+            continue
+        for x in out:
+            if isinstance(x, L2Fact):
+                assert x.value and len(x.value) <= 200 and x.value.isprintable() and x.mac == "00:00:00:00:00:01"

@@ -300,3 +300,38 @@ def test_segmented_messages_are_counted_not_parsed() -> None:
 def test_who_is_sender_is_the_flow_client() -> None:
     d = run((0, bvlc(0x0B, npdu(H("1008")))))
     assert facts(d) == {(Who.CLIENT, None, "protocol", "bacnet-client")}
+
+
+# -- BACnet/Ethernet (clause 7) ------------------------------------------------------------------------------
+
+# bacnet_services.pcap 286: 00:e0:c9:00:10:a5 -> broadcast, 802.3 length 0x1b, LLC 82 82 03, I-Am device 108
+# routed from net 3 addr 0x6c, then 12 octets of padding ("*" repeated)
+ETH_286 = H("ffffffffffff00e0c90010a5001b828203" "0128ffff0000" "03016cfe1000c40200006c2201e09100212a"
+            + "2a" * 12)
+
+
+def test_bacnet_ethernet_frame_via_the_l2_dispatcher() -> None:
+    from otscope.agent.accumulate import Accumulator
+    from otscope.agent.l2 import L2Dispatcher
+
+    acc = Accumulator("t")
+    L2Dispatcher(acc).frame(0x1B, ETH_286, 0, 14, len(ETH_286), 0, 286, 1.0)
+    got = {(s.mac, s.component, f, v) for (s, f, v, p) in acc.facts if p == "bacnet"}
+    mac, comp = "00:e0:c9:00:10:a5", "bacnet:3:6c"
+    assert {(mac, comp, "bacnet_instance", "108"), (mac, comp, "vendor", "Acuity Brands Lighting, Inc."),
+            (mac, None, "role_hint", "gateway"), (mac, comp, "protocol", "bacnet-server")} <= got
+    assert not acc.anomalies                     # the padding after the 802.3 length is not decoded
+
+
+def test_bacnet_ethernet_facts_about_the_receiver_need_a_unicast_mac() -> None:
+    from otscope.dissectors.bacnet import ethernet
+
+    npdu = H("0104") + H("00050114") + H("0900")                      # ReinitializeDevice coldstart
+    src, dst = "00:00:00:00:00:01", "00:00:00:00:00:02"
+    out = ethernet.facts(ethernet.parse(npdu), src, dst)
+    assert any(x.mac == dst and x.field == "control_action" for x in out)
+    assert not [x for x in ethernet.facts(npdu, src, "ff:ff:ff:ff:ff:ff") if x.field == "control_action"]
+    with pytest.raises(Malformed):
+        ethernet.parse(H("0250"))
+    with pytest.raises(Malformed):
+        ethernet.facts(H("0100") + H("9000"), src, dst)              # unknown PDU type: not BACnet

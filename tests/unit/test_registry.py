@@ -359,11 +359,13 @@ def test_l2_dispatch_is_the_specs_frame_entries() -> None:
     t = FrameTables()
     assert {et: p.protocol for et, p in t.ethertype.items()} == {0x0806: "arp", 0x88CC: "lldp", 0x8892: "pn_dcp",
                                                                  0x88B8: "goose", 0x88BA: "goose"}
-    assert [(head.hex(), p.protocol, p.skip) for head, p in t.snap] == [("aaaa0300000c2000", "cdp", 8)]
+    assert [(head.hex(), p.protocol, p.skip) for head, p in t.snap] == [("aaaa0300000c2000", "cdp", 8),
+                                                                        ("828203", "bacnet", 3)]   # BACnet/Ethernet
     assert {port: p.protocol for port, p in t.udp.items()} == {67: "dhcp", 68: "dhcp"}
     assert t.for_frame(0x8892, bytes.fromhex("fefe0500")).protocol == "pn_dcp"       # DCP Identify
     assert t.for_frame(0x8892, bytes.fromhex("8000")) is None                        # cyclic RT data: not DCP
     assert t.for_frame(100, bytes.fromhex("aaaa0300000c2000")).protocol == "cdp"    # 802.3 length + SNAP
+    assert t.for_frame(24, bytes.fromhex("8282030128")).protocol == "bacnet"        # 802.3 length + LLC 0x82
     assert t.for_frame(0x0800, b"") is None
     with pytest.raises(ValueError, match="context"):
         _parser("x", FrameEntry("a:b", "a:c", udp_ports=(9,), context=("src",)))
