@@ -18,6 +18,8 @@ MAX_DEVICES = 256                   # devices (sender + component) whose labels 
 MAX_VALUES = 32                     # application values decoded from one property value
 MAX_STRING = 256                    # bytes of a character string decoded (the rest is cut, bounded)
 MAX_RPM_RESULTS = 128               # property results read from one ReadPropertyMultiple ACK
+MAX_SEGMENTED = 8                   # segmented ComplexACKs reassembled at once per flow
+MAX_REASSEMBLY = 16 * 1024          # octets of one reassembled ComplexACK
 DEVICE_OBJECT = 8                   # 21.6 BACnetObjectType device
 INSTANCE_BITS = 22                  # 20.2.14: object type (10 bits) << 22 | instance (22 bits)
 INSTANCE_MASK = (1 << INSTANCE_BITS) - 1
@@ -328,3 +330,4 @@ class BacnetAnomaly(StrEnum):
     UNKNOWN_SERVICE = "bacnet-unknown-service"
     MALFORMED_SERVICE = "bacnet-malformed-service"      # a service body that does not fit its grammar
     DEVICES_LIMIT = "bacnet-devices-limit"
+    REASSEMBLY_CAP = "bacnet-reassembly-cap"            # segmented ACKs beyond MAX_SEGMENTED / MAX_REASSEMBLY

@@ -18,6 +18,10 @@ Network ...), of Forwarded-NPDUs, Read-BDT/FDT-Acks or a successful BVLC-Result 
 it joins BACnet networks (IP subnets, MS/TP trunks) for the devices behind it. We chose gateway over
 network-device: a BACnet router or BBMD is the one path to the MS/TP devices it serves, like a Modbus or HART
 gateway, and it is usually a building controller itself.
+
+Bounded state: the facts given once per flow (labels, role hints: MAX_DEVICES * 4), and the segmented
+ComplexACKs being reassembled (MAX_SEGMENTED at once, MAX_REASSEMBLY octets each). Nothing waits for an answer:
+an ACK names its own service, a request its own target.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ from typing import ClassVar
 from otscope.dissectors.bacnet import facts
 from otscope.dissectors.bacnet.constants import (BACNET_PORT, BBMD_ANSWERS, BBMD_REQUESTS, BVLC_HEADER,
                                                  BVLC_TYPE_IP, CLIENT_UNCONFIRMED, ENGINEERING_SERVICES,
-                                                 MAX_BVLC, MAX_DEVICES, READ_SERVICES, ROUTER_MESSAGES,
+                                                 MAX_BVLC, MAX_DEVICES, MAX_REASSEMBLY, MAX_SEGMENTED,
+                                                 READ_SERVICES, ROUTER_MESSAGES,
                                                  SERVER_CONFIRMED, SERVER_UNCONFIRMED, WRITE_SERVICES,
                                                  BacnetAnomaly, BvlcFunction, BvlcResult, Confirmed,
                                                  EnableDisable, NetworkMessage, PduType, ReinitState,
@@ -79,11 +84,13 @@ class BacnetIp(Dissector):
     client_label: ClassVar[str] = CLIENT
     server_label: ClassVar[str] = SERVER
 
-    __slots__ = ("said",)
+    __slots__ = ("said", "segments")
 
     def __init__(self) -> None:
         super().__init__()
         self.said: set[tuple[int, str | None, str, str]] = set()   # (who, component, field, value) facts given
+        # (sender, invoke id) -> [next sequence number, segments, octets] of a segmented ComplexACK
+        self.segments: dict[tuple[int, int], list] = {}
 
     # -- framing -------------------------------------------------------------------------------------------
     def feed(self, data: bytes, side: int, ts: float, frame: int) -> int:
@@ -325,11 +332,45 @@ class BacnetIp(Dissector):
         self.say(who, "protocol", SERVER, msg, frame, ts, comp)
         if t != PduType.COMPLEX_ACK:
             return
-        if a.segmented:                                     # segments are not reassembled (bounded state)
+        body = a.body
+        if a.segmented:
             self.count("segmented complex-ack")
-            return
+            whole = self._segment(a, who, frame, ts)
+            if whole is None:
+                return
+            body = whole
         if s == Confirmed.READ_PROPERTY:
-            facts.device_property(self, who, parse_read_property_ack(a.body), comp, msg, frame, ts)
+            facts.device_property(self, who, parse_read_property_ack(body), comp, msg, frame, ts)
         elif s == Confirmed.READ_PROPERTY_MULTIPLE:
-            for pv in parse_rpm_ack(a.body):
+            for pv in parse_rpm_ack(body):
                 facts.device_property(self, who, pv, comp, msg, frame, ts)
+
+    def _segment(self, a: Apdu, who: Who, frame: int, ts: float) -> bytes | None:
+        """A segmented ComplexACK (20.1.5, 5.4.5): segments in sequence order are joined (bounded: MAX_SEGMENTED
+        messages at once, MAX_REASSEMBLY octets each); the whole service body when the last one (more-follows
+        clear) arrives. A repeated segment is ignored, a gap drops the message (counted)."""
+        key = (who, a.invoke_id or 0)
+        seq, more = a.sequence or 0, bool(a.flags & 0x04)
+        ent = self.segments.get(key)
+        if seq == 0:
+            if ent is None and len(self.segments) >= MAX_SEGMENTED:
+                self.segments.pop(next(iter(self.segments)))
+                self.anomaly(BacnetAnomaly.REASSEMBLY_CAP, frame, ts)
+            ent = self.segments[key] = [0, [], 0]
+        if ent is None or seq != ent[0]:
+            if ent is not None and (ent[0] - seq) & 0xFF < 0x80:
+                return None                                 # a segment again (its segment-ACK was lost)
+            self.segments.pop(key, None)
+            self.count("segments lost")
+            return None
+        ent[0] = (seq + 1) & 0xFF
+        ent[1].append(a.body)
+        ent[2] += len(a.body)
+        if ent[2] > MAX_REASSEMBLY:
+            del self.segments[key]
+            self.anomaly(BacnetAnomaly.REASSEMBLY_CAP, frame, ts)
+            return None
+        if more:
+            return None
+        del self.segments[key]
+        return b"".join(ent[1])

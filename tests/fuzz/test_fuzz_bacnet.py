@@ -22,7 +22,8 @@ PARSERS = (parse_npdu, parse_apdu, parse_i_am, parse_i_have, parse_who_is, parse
 
 
 def check(d: BacnetIp) -> None:
-    assert len(d.said) <= MAX_DEVICES * 4 and len(d.profile) <= 48
+    assert len(d.said) <= MAX_DEVICES * 4 and len(d.profile) <= 48 and len(d.segments) <= 8
+    assert all(e[2] <= 16 * 1024 for e in d.segments.values())
     for f in d.out:
         assert f.value and len(f.value) <= 200 and f.value.isprintable(), f
 

@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.realpeer,
               pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("tcpdump") or not shutil.which("ip"),
                                  reason="needs root, iproute2 and tcpdump to build namespaces")]
 
-DEV_IP, CLI_IP = "10.47.0.10", "10.47.0.20"
+DEV_IP, CLI_IP, HMI_IP = "10.47.0.10", "10.47.0.20", "10.47.0.21"     # HMI: a second address on the client's end
 COMMON = """
 import asyncio, sys
 from bacpypes3.app import Application
@@ -39,17 +39,19 @@ async def main():
     npo = NetworkPortObject("{DEV_IP}/24:47808", objectIdentifier=("network-port", 1), objectName="NetworkPort-1")
     av = AnalogValueObject(objectIdentifier=("analog-value", 1), objectName="SupplyTemp", presentValue=18.5)
     app = Application.from_object_list([dev, npo, av])
-    await asyncio.sleep(7); app.close()
+    await asyncio.sleep(9); app.close()
 asyncio.run(main())
 """
-CLIENT = COMMON + f"""
+CLIENT = COMMON + """
 from bacpypes3.pdu import Address
 from bacpypes3.primitivedata import ObjectIdentifier
+from bacpypes3.apdu import DeviceCommunicationControlRequest, ReinitializeDeviceRequest
 async def main():
+    me, engineering = sys.argv[1], sys.argv[2] == "ews"
     dev = DeviceObject(objectIdentifier=("device", 999), objectName="Workstation", vendorIdentifier=999)
-    npo = NetworkPortObject("{CLI_IP}/24:47809", objectIdentifier=("network-port", 1), objectName="NetworkPort-1")
+    npo = NetworkPortObject(me + "/24:47809", objectIdentifier=("network-port", 1), objectName="NetworkPort-1")
     app = Application.from_object_list([dev, npo])
-    target = Address("{DEV_IP}:47808")
+    target = Address(sys.argv[3])
     print("i-am", len(await app.who_is(1001, 1001, target, timeout=2.0)))
     device = ObjectIdentifier("device,1001")
     for prop in ("object-name", "vendor-name", "model-name", "firmware-revision", "application-software-version",
@@ -58,6 +60,15 @@ async def main():
     print("rpm", await app.read_property_multiple(target, [device, ["vendor-identifier", "object-name"]]))
     print("pv", await app.read_property(target, ObjectIdentifier("analog-value,1"), "present-value"))
     print("wp", await app.write_property(target, ObjectIdentifier("analog-value,1"), "present-value", 21.0))
+    if engineering:                                 # the device rejects both (no handler): the requests are on the wire
+        for req in (DeviceCommunicationControlRequest(timeDuration=1, enableDisable="disableInitiation",
+                                                      destination=target),
+                    DeviceCommunicationControlRequest(enableDisable="enable", destination=target),
+                    ReinitializeDeviceRequest(reinitializedStateOfDevice="warmstart", destination=target)):
+            try:
+                print(type(req).__name__, await asyncio.wait_for(app.request(req), 2.0))
+            except BaseException as exc:            # bacpypes3 raises the RejectPDU itself
+                print(type(req).__name__, "answer", type(exc).__name__, exc)
     app.close()
 asyncio.run(main())
 """
@@ -80,6 +91,7 @@ def capture(tmp_path_factory: pytest.TempPathFactory):
             sh("ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", link)
             sh("ip", "-n", ns, "link", "set", link, "up")
             sh("ip", "-n", ns, "link", "set", "lo", "up")
+        sh("ip", "-n", cli_ns, "addr", "add", f"{HMI_IP}/24", "dev", "obnvc")
         dump = subprocess.Popen(["ip", "netns", "exec", dev_ns, "tcpdump", "--immediate-mode", "-U", "-n", "-i",
                                  "obnvd", "-w", str(out), "udp"], stderr=subprocess.PIPE)
         procs.append(dump)
@@ -87,9 +99,10 @@ def capture(tmp_path_factory: pytest.TempPathFactory):
         procs.append(subprocess.Popen(["ip", "netns", "exec", dev_ns, "timeout", "15", sys.executable, "-c",
                                        DEVICE]))
         time.sleep(2.0)                                   # the device's endpoints are up
-        cli = subprocess.run(["ip", "netns", "exec", cli_ns, "timeout", "12", sys.executable, "-c", CLIENT],
-                             timeout=20, capture_output=True, text=True)
-        assert "vendor-name Johnson Controls" in cli.stdout, (cli.stdout, cli.stderr[-2000:])
+        for ip, kind in ((HMI_IP, "hmi"), (CLI_IP, "ews")):
+            cli = subprocess.run(["ip", "netns", "exec", cli_ns, "timeout", "12", sys.executable, "-c", CLIENT, ip,
+                                  kind, f"{DEV_IP}:47808"], timeout=20, capture_output=True, text=True)
+            assert "vendor-name Johnson Controls" in cli.stdout, (cli.stdout, cli.stderr[-2000:])
         time.sleep(0.5)
         yield out
     finally:
@@ -108,8 +121,12 @@ def test_device_and_client(capture: Path, tmp_path: Path) -> None:
     inv.replay(capture)
     (dev,) = [a for a in inv.by_ip(DEV_IP) if a["parent"] is None]
     (cli,) = [a for a in inv.by_ip(CLI_IP) if a["parent"] is None]
+    (hmi,) = [a for a in inv.by_ip(HMI_IP) if a["parent"] is None]
     assert dev["role"] == "building-controller" and dev["protocols"] == ["bacnet-server"]
-    assert cli["role"] == "hmi-scada" and cli["protocols"] == ["bacnet-client"]
+    assert hmi["role"] == "hmi-scada" and hmi["protocols"] == ["bacnet-client"]
+    assert cli["role"] == "engineering-workstation" and cli["protocols"] == ["bacnet-client"]
+    assert values([dev], "control_action") == {"device-communication-control disable-initiation for 1 min",
+                                               "device-communication-control enable", "reinitialize-device warmstart"}
     want = {"bacnet_instance": "1001", "bacnet_vendor_id": "5", "name": "AHU-3 Controller",
             "product": "MS-FEC2611-0", "firmware": "10.1.0", "bacnet_application_software_version": "FEC 10.1",
             "bacnet_location": "Plant room 2", "bacnet_max_apdu": "1024"}
@@ -124,10 +141,13 @@ def test_device_and_client(capture: Path, tmp_path: Path) -> None:
 def test_profile_and_no_anomaly(capture: Path) -> None:
     _pipe, batch = run_pipeline(capture)
     assert not [a for a in batch.anomalies if a.protocol == "bacnet"]
-    (comm,) = [c for c in batch.comms if c.protocol == "bacnet"]
-    assert (comm.client.ip, comm.server.ip, comm.port) == (CLI_IP, DEV_IP, 47808)
-    assert comm.profile == {"who-is": 1, "i-am": 1, "read-property": 7, "read-property-multiple": 1, "reads": 8,
-                            "complex-ack": 8, "write-property": 1, "writes": 1, "simple-ack write-property": 1}
+    comms = {c.client.ip: c for c in batch.comms if c.protocol == "bacnet"}
+    assert set(comms) == {CLI_IP, HMI_IP} and {(c.server.ip, c.port) for c in comms.values()} == {(DEV_IP, 47808)}
+    polls = {"who-is": 1, "i-am": 1, "read-property": 7, "read-property-multiple": 1, "reads": 8, "complex-ack": 8,
+             "write-property": 1, "writes": 1, "simple-ack write-property": 1}
+    assert comms[HMI_IP].profile == polls
+    assert comms[CLI_IP].profile == {**polls, "device-communication-control": 2, "reinitialize-device": 1,
+                                     "reject": 3}
     if shutil.which("tshark"):                        # tshark decodes the same instance, vendor and properties
         out = subprocess.run(["tshark", "-n", "-r", str(capture), "-T", "fields", "-E", "occurrence=a",
                               "-e", "bacapp.instance_number", "-e", "bacapp.vendor_identifier",

@@ -291,10 +291,38 @@ def test_every_anomaly_kind_is_reachable() -> None:
     assert len(d.said) <= 256 * 4
 
 
-def test_segmented_messages_are_counted_not_parsed() -> None:
-    seg = bvlc(0x0A, npdu(H("3c0500010e") + H("0c02")))               # complex-ACK, segment 0, more follows
-    d = run((1, seg))
-    assert d.profile == {"complex-ack": 1, "segmented complex-ack": 1} and not kinds(d)
+def segments(ack: bytes, cut: int, invoke: int = 0x93) -> list[bytes]:
+    """A real ReadProperty-ACK's service body cut in two ComplexACK segments (20.1.5: SEG, MOR, sequence)."""
+    n = parse_npdu(ack[4:])
+    body = parse_apdu(n.body).body
+    head = ack[4:4 + len(ack) - 4 - len(n.body)]
+    return [bvlc(0x0A, head + bytes([0x3C, invoke, 0, 2, 0x0C]) + body[:cut]),
+            bvlc(0x0A, head + bytes([0x38, invoke, 1, 2, 0x0C]) + body[cut:])]
+
+
+def test_segmented_acks_are_reassembled() -> None:
+    first, last = segments(RP_VENDOR, 12)
+    d = run((1, first), (1, first), (1, last))                      # a repeated segment is ignored
+    assert (1, "bacnet:3:1d", "vendor", "Lithonia Lighting, Inc.") in facts(d)
+    assert d.profile == {"complex-ack": 3, "segmented complex-ack": 3} and not kinds(d) and not d.segments
+    d = run((1, last))                                              # no first segment: nothing, counted
+    assert d.profile["segments lost"] == 1 and not [f for f in facts(d) if f[2] == "vendor"]
+
+
+def test_reassembly_is_bounded() -> None:
+    d = run((1, I_AM_111))
+    for invoke in range(12):
+        d.feed(segments(RP_VENDOR, 12, invoke)[0], 1, 1.0, invoke + 2)
+    assert len(d.segments) == 8 and "bacnet-reassembly-cap" in kinds(d)
+    d = run((1, I_AM_111))
+    first = segments(RP_VENDOR, 12)[0]
+    big = first[:2] + (len(first) + 1200).to_bytes(2, "big") + first[4:] + b"\x00" * 1200
+    for seq in range(20):
+        nxt = bytearray(big)
+        nxt[4 + (len(first) - 4 - 5 - 12) + 2] = seq                       # the sequence number
+        nxt[4 + (len(first) - 4 - 5 - 12)] = 0x3C
+        d.feed(bytes(nxt), 1, float(seq), seq + 2)
+    assert not d.segments and "bacnet-reassembly-cap" in kinds(d)
 
 
 def test_who_is_sender_is_the_flow_client() -> None:
