@@ -218,3 +218,15 @@ def test_tshark_differential_device_properties(inventory) -> None:
     fam = family(router, assets)
     for field, vs in want.items():
         assert values(fam, field) == vs, (field, values(fam, field), vs)
+
+
+@pytest.mark.tshark
+@pytest.mark.skipif(TSHARK is None, reason="tshark not installed")
+def test_vendor_table_is_tsharks() -> None:
+    """vendors.tsv is Wireshark's BACnetVendorIdentifiers (packet-bacapp.c) as this tshark ships it."""
+    from otscope.dissectors.bacnet.constants import _vendors
+
+    out = subprocess.run([TSHARK, "-G", "values"], capture_output=True, text=True, timeout=120, check=True).stdout
+    theirs = {int(c[2]): c[3] for c in (ln.split("\t") for ln in out.splitlines())
+              if len(c) >= 4 and c[0] == "V" and c[1] == "bacapp.vendor_identifier"}
+    assert len(theirs) > 1000 and _vendors() == theirs
