@@ -121,6 +121,8 @@ class L2Dispatcher:
         self.tables = tables()
 
     def frame(self, et: int, buf: bytes, off: int, l3: int, stop: int, vlan: int, frame: int, ts: float) -> None:
+        if et <= 1500 and l3 + et < stop:
+            stop = l3 + et                  # 802.3 length: the octets after it are the frame's padding (3.2.6)
         parser = self.tables.for_frame(et, buf[l3:stop])
         if parser is not None and parser.memo_key is not None:
             raw: object = parser.memo_key(buf[l3:stop])    # its output depends on part of the frame alone (ARP)
@@ -185,7 +187,8 @@ class L2Dispatcher:
                 calls.append(("b", vlan, item.ip, item.mac, protocol))
                 calls.append(("f", Subject(vlan, item.ip, None), "protocol", protocol, protocol, item.message))
             elif isinstance(item, L2Fact):
-                calls.append(("f", Subject(vlan, item.ip, item.mac), item.field, item.value, protocol, item.message))
+                calls.append(("f", Subject(vlan, item.ip, item.mac, item.component), item.field, item.value, protocol,
+                              item.message))
             elif isinstance(item, L2Anomaly):
                 calls.append(("a", protocol, item.kind))
         return calls

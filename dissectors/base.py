@@ -310,6 +310,7 @@ class L2Fact(NamedTuple):
     field: str
     value: str
     message: str
+    component: str | None = None    # a child behind the sender (a BACnet device behind a router: bacnet:3:1d)
 
 
 class L2Binding(NamedTuple):

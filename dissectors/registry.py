@@ -47,6 +47,7 @@ SPECS: list[ProtocolSpec] = [
     _declared("opcua"),
     _declared("tls"),
     _declared("smb"),
+    _declared("bacnet"),
 ]
 
 _read = False       # set once something derived a table: later registrations would not be seen by it

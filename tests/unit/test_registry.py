@@ -118,8 +118,8 @@ def test_derived_tables_are_todays_tables() -> None:
     from otscope.collector.merge import OT_LABEL_PREFIXES, PROTOCOL_RANK
     from otscope.dissectors.catalog import PROTOCOLS
 
-    assert PROTOCOLS == ("ads", "dnp3", "enip", "enip-io", "fox", "hartip", "iec104", "modbus", "opcua", "s7comm",
-                         "smb", "synphasor", "tls")  # issues 14, 15; 16: smb, tls (IT, not OT)
+    assert PROTOCOLS == ("ads", "bacnet", "dnp3", "enip", "enip-io", "fox", "hartip", "iec104", "modbus", "opcua",
+                         "s7comm", "smb", "synphasor", "tls")  # issues 14, 15; 16: smb, tls (IT, not OT)
     assert {p: OT_PORTS[p] for p in (502, 44818, 2222, 102, 20000, 48898, 48899, 1911, 4911, 4840)} == {
         502: "modbus", 44818: "enip", 2222: "enip-io", 102: "s7comm", 20000: "dnp3", 48898: "ads", 48899: "ads",
         1911: "fox", 4911: "fox", 4840: "opcua"}
@@ -129,6 +129,7 @@ def test_derived_tables_are_todays_tables() -> None:
     # + OPC UA 48010/48020/53530 (issue 15; 4840 was already an OT service port)
     # issue 16: TLS adds server ports 8443 and 4843 (its other ports and SMB's were IT/OT service ports already)
     assert len(OT_PORTS) == 32 and len(SERVER_PORTS) == 64 and not {1217, 48898} & SERVER_PORTS
+    # bacnet: udp/47808 moved from the OT service ports (the counts do not change)
     for label in ("modbus-server", "enip-client", "cip", "s7comm-plus-server", "cotp-server", "pn_dcp"):
         assert label.startswith(OT_LABEL_PREFIXES)
     for label in ("lldp", "cdp", "dhcp-client", "arp", "oui"):
@@ -364,11 +365,13 @@ def test_l2_dispatch_is_the_specs_frame_entries() -> None:
     t = FrameTables()
     assert {et: p.protocol for et, p in t.ethertype.items()} == {0x0806: "arp", 0x88CC: "lldp", 0x8892: "pn_dcp",
                                                                  0x88B8: "goose", 0x88BA: "goose"}
-    assert [(head.hex(), p.protocol, p.skip) for head, p in t.snap] == [("aaaa0300000c2000", "cdp", 8)]
+    assert [(head.hex(), p.protocol, p.skip) for head, p in t.snap] == [("aaaa0300000c2000", "cdp", 8),
+                                                                        ("828203", "bacnet", 3)]   # BACnet/Ethernet
     assert {port: p.protocol for port, p in t.udp.items()} == {67: "dhcp", 68: "dhcp"}
     assert t.for_frame(0x8892, bytes.fromhex("fefe0500")).protocol == "pn_dcp"       # DCP Identify
     assert t.for_frame(0x8892, bytes.fromhex("8000")) is None                        # cyclic RT data: not DCP
     assert t.for_frame(100, bytes.fromhex("aaaa0300000c2000")).protocol == "cdp"    # 802.3 length + SNAP
+    assert t.for_frame(24, bytes.fromhex("8282030128")).protocol == "bacnet"        # 802.3 length + LLC 0x82
     assert t.for_frame(0x0800, b"") is None
     with pytest.raises(ValueError, match="context"):
         _parser("x", FrameEntry("a:b", "a:c", udp_ports=(9,), context=("src",)))
