@@ -310,6 +310,7 @@ class L2Fact(NamedTuple):
     field: str
     value: str
     message: str
+    protocol: str | None = None     # a fact source other than the frame's protocol (DHCP fingerprint rules)
 
 
 class L2Binding(NamedTuple):
