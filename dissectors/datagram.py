@@ -44,6 +44,10 @@ class SenderDissector(Dissector):
     def describe(self, msg: Any, who: int, frame: int, ts: float) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def bad(self, exc: Exception) -> tuple[StrEnum, str]:
+        """The anomaly (kind, detail) of a datagram that does not parse."""
+        return self.BAD, type(exc).__name__.lower()
+
     def feed(self, data: bytes, side: int, ts: float, frame: int) -> int:
         self.seen += 1
         try:
@@ -51,7 +55,8 @@ class SenderDissector(Dissector):
         except (Truncated, Malformed) as exc:
             if not self.confirmed:
                 return self.fatal(f"not {self.protocol.value} ({type(exc).__name__.lower()})")
-            self.anomaly(self.BAD, frame, ts, type(exc).__name__.lower())
+            kind, detail = self.bad(exc)
+            self.anomaly(kind, frame, ts, detail)
             return DONE if self.seen >= self.BUDGET else OK
         self.decoded += len(data)
         self.confirmed = True          # a whole message of this protocol (self-validating: it parsed)
