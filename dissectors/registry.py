@@ -45,6 +45,7 @@ SPECS: list[ProtocolSpec] = [
     _declared("snmp"),
     _declared("nbns"),
     _declared("mdns"),
+    _declared("ssdp"),
 ]
 
 _read = False       # set once something derived a table: later registrations would not be seen by it
