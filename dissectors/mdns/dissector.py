@@ -16,6 +16,8 @@ from otscope.dissectors.mdns.facts import llmnr_facts, mdns_facts
 class MdnsDissector(SenderDissector):
     protocol: ClassVar[Protocol] = Protocol.MDNS
     ports: ClassVar[tuple[int, ...]] = (MDNS_PORT,)
+    client_label: ClassVar[str] = "mdns"
+    server_label: ClassVar[str] = "mdns"
     BAD = MdnsAnomaly.BAD_MESSAGE
 
     __slots__ = ()
@@ -49,6 +51,8 @@ class MdnsDissector(SenderDissector):
 class LlmnrDissector(MdnsDissector):
     protocol: ClassVar[Protocol] = Protocol.LLMNR
     ports: ClassVar[tuple[int, ...]] = (LLMNR_PORT,)
+    client_label: ClassVar[str] = "llmnr"
+    server_label: ClassVar[str] = "llmnr"
 
     __slots__ = ()
 

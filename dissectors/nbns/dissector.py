@@ -17,6 +17,8 @@ from otscope.dissectors.nbns.grammar import Datagram, NbnsPacket, parse_datagram
 class NbnsDissector(SenderDissector):
     protocol: ClassVar[Protocol] = Protocol.NBNS
     ports: ClassVar[tuple[int, ...]] = (NBNS_PORT,)
+    client_label: ClassVar[str] = "nbns"
+    server_label: ClassVar[str] = "nbns-server"
     BAD = NbnsAnomaly.BAD_PACKET
 
     __slots__ = ()
@@ -36,6 +38,8 @@ class NbnsDissector(SenderDissector):
 class BrowserDissector(SenderDissector):
     protocol: ClassVar[Protocol] = Protocol.BROWSER
     ports: ClassVar[tuple[int, ...]] = (DGM_PORT,)
+    client_label: ClassVar[str] = "browser"
+    server_label: ClassVar[str] = "browser"
     BAD = BrowserAnomaly.BAD_DATAGRAM
 
     __slots__ = ()

@@ -38,6 +38,8 @@ def device_uuid(usn: str) -> str:
 class SsdpDissector(SenderDissector):
     protocol: ClassVar[Protocol] = Protocol.SSDP
     ports: ClassVar[tuple[int, ...]] = (SSDP_PORT,)
+    client_label: ClassVar[str] = "ssdp"
+    server_label: ClassVar[str] = "ssdp"
     BAD = SsdpAnomaly.BAD_MESSAGE
 
     __slots__ = ()
