@@ -8,7 +8,8 @@ parameter list before vendor class; each says where its fact comes from:
 
 * PRADS ``etc/dhcp.fp`` (gamelinux/prads): Windows XP (``1,15,3,6,44,46,47,31,33,249,43``), Windows 7
   (``1,15,3,6,44,46,47,31,33,121,249,43``), both with vendor class ``MSFT 5.0``; ISC dhclient on Ubuntu
-  (``1,28,2,3,15,6,119,12,44,47,26,121,42``); busybox udhcp on OpenWrt (``udhcp 1.15.3``, ``1,3,6,12,15,17,28,42``).
+  (``1,28,2,3,15,6,119,12,44,47,26,121,42``; with no ``request`` statement in dhclient.conf, its compiled-in
+  default ``1,28,2,3,15,6,12``, measured with Debian's isc-dhcp-client 4.4.3); busybox udhcp on OpenWrt (``udhcp 1.15.3``, ``1,3,6,12,15,17,28,42``).
 * The public captures here: Windows 10 ``1,3,6,15,31,33,43,44,46,47,119,121,249,252`` with ``MSFT 5.0``
   (ethercrab-rs dumps; the same list is Fingerbank's Windows 10 fingerprint); Windows 7 INFORM with 252 appended.
 * systemd ``src/libsystemd-network/sd-dhcp-client.c`` ``default_req_opts``: 1, 3, 12, 15, 6 first, networkd
@@ -45,6 +46,7 @@ PRL_RULES = (
     Rule("Windows 7/8", "windows", "1,15,3,6,44,46,47,31,33,121,249,43", prefix=True),
     Rule("Windows XP", "windows", "1,15,3,6,44,46,47,31,33,249,43", prefix=True),
     Rule("ISC dhclient", "linux", "1,28,2,3,15,6,119,12,44,47,26,121,42", prefix=True),
+    Rule("ISC dhclient", "linux", "1,28,2,3,15,6,12"),        # its compiled-in default list (no request statement)
     Rule("busybox udhcpc", "linux", "1,3,6,12,15,28,42", prefix=True),
     Rule("busybox udhcpc", "linux", "1,3,6,12,15,17,28,42", prefix=True),
     Rule("systemd-networkd", "linux", "1,3,12,15,6", prefix=True),

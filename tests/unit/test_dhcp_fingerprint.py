@@ -17,6 +17,7 @@ from otscope.dissectors.registry import protocol_rank
     ("1,15,3,6,44,46,47,31,33,121,249,43,252", "MSFT 5.0", "Windows 7/8", "windows"),   # INFORM adds 252
     ("1,15,3,6,44,46,47,31,33,249,43", "", "Windows XP", "windows"),
     ("1,28,2,3,15,6,119,12,44,47,26,121,42", "", "ISC dhclient", "linux"),
+    ("1,28,2,3,15,6,12", "", "ISC dhclient", "linux"),
     ("1,3,6,12,15,28,42", "udhcp 1.35.0", "busybox udhcpc", "linux"),
     ("1,3,12,15,6,42,119,121", "", "systemd-networkd", "linux"),
     ("1,121,3,6,15,119,252,95,44,46", "", "Apple macOS/iOS", "macos"),
@@ -31,7 +32,7 @@ def test_rules(prl: str, vendor: str, name: str, family: str) -> None:
 
 
 def test_no_rule_no_guess() -> None:
-    assert classify("1,28,2,3,15,6,12", "") is None                        # suricata's nas1: no published rule
+    assert classify("1,28,2,3,15,6,12,40", "") is None                     # an exact rule is not a prefix
     assert classify("", "Rockwell 1756-EN2T") is None
     assert classify("1,3,6,12,15,28,421", "") is None                      # a prefix ends at a comma
     assert classify("", "dhcpcd-9:Plan9-1:x") is None
