@@ -7,6 +7,8 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from otscope.dissectors.base import DONE, FATAL, OK, Malformed, Truncated
+from otscope.dissectors.dhcp.dhcpv6 import parse as parse_dhcpv6
+from otscope.dissectors.dhcp.dissector import Dhcpv6Dissector
 from otscope.dissectors.dhcp.fingerprint import classify
 from otscope.dissectors.dnsmsg import parse as parse_dns
 from otscope.dissectors.mdns.dissector import LlmnrDissector, MdnsDissector
@@ -16,11 +18,12 @@ from otscope.dissectors.ssdp.dissector import SsdpDissector
 from otscope.dissectors.ssdp.grammar import parse as parse_ssdp
 from tests.unit.test_mdns import LLMNR_RESPONSE, MDNS_RESPONSE
 from tests.unit.test_nbns import HOST_ANNOUNCEMENT, NODE_STATUS, QUERY_ANSWER, REGISTRATION
+from tests.unit.test_dhcp_fingerprint import SOLICIT
 from tests.unit.test_ssdp import NOTIFY
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-SEEDS = (MDNS_RESPONSE, LLMNR_RESPONSE, HOST_ANNOUNCEMENT, NODE_STATUS, QUERY_ANSWER, REGISTRATION, NOTIFY)
-DISSECTORS = (NbnsDissector, BrowserDissector, MdnsDissector, LlmnrDissector, SsdpDissector)
+SEEDS = (MDNS_RESPONSE, LLMNR_RESPONSE, HOST_ANNOUNCEMENT, NODE_STATUS, QUERY_ANSWER, REGISTRATION, NOTIFY, SOLICIT)
+DISSECTORS = (NbnsDissector, BrowserDissector, MdnsDissector, LlmnrDissector, SsdpDissector, Dhcpv6Dissector)
 
 
 def mutated() -> st.SearchStrategy[bytes]:
@@ -31,7 +34,7 @@ def mutated() -> st.SearchStrategy[bytes]:
 @FUZZ
 @given(st.one_of(st.binary(max_size=500), mutated()))
 def test_grammars_raise_only_their_errors(data: bytes) -> None:
-    for parse in (parse_dns, parse_nbns, parse_datagram, parse_ssdp):
+    for parse in (parse_dns, parse_nbns, parse_datagram, parse_ssdp, parse_dhcpv6):
         try:
             parse(data)
         except (Truncated, Malformed):

@@ -20,6 +20,7 @@ CAPTURES, TRUTH = EXTRA / "captures", EXTRA / "truth"
 pytestmark = pytest.mark.skipif(not CAPTURES.is_dir(), reason="shared/pcaps-extra not present")
 
 OURS = {"snmp", "nbns", "browser", "llmnr", "mdns", "ssdp", "dhcp"}
+# DHCPv6 names (Client FQDN) are on the wire but in no truth file: test_tshark_dhcpv6_options shows them
 LABELS = {"snmp-client", "snmp-server", "nbns", "nbns-server", "browser", "llmnr", "mdns", "ssdp", "dhcp-client",
           "dhcp-server"}
 NAME_PROTOCOLS = {"snmp", "nbns", "browser", "llmnr", "mdns", "dhcp"}
@@ -181,6 +182,29 @@ def test_tshark_mdns_answers(inventory) -> None:
         a_names = {n for n, t in zip(names.split("|"), types.split("|")) if t in ("1", "28")}
         (a,) = inventory.by_ip(ip)
         assert a_names <= values([a], "name")
+
+
+@pytest.mark.skipif(TSHARK is None, reason="tshark not installed")
+@pytest.mark.parametrize("rel", ["ITI-ICS-Security-Tools/pcaps/beckoff/beckoffiplinktc2.pcapng",
+                                 "OISF-suricata-verify/tests/output-eve-ftp-data/input.pcap",
+                                 "ethercrab-rs-ethercrab/dumps/rs-example-sii-el2004.pcapng"])
+def test_tshark_dhcpv6_options(rel: str) -> None:
+    """DHCPv6 client fields (no truth file lists them: shown here against tshark, frame by frame)."""
+    from tests.conftest import run_pipeline
+    path = CAPTURES / rel
+    rows = tshark(path, "dhcpv6.msgtype == 1", "ipv6.src", "dhcpv6.vendorclass.data", "dhcpv6.client_domain",
+                  "dhcpv6.duidllt.link_layer_addr", "dhcpv6.requested_option_code")
+    _p, batch = run_pipeline(path)
+    got: dict[str, dict[str, set[str]]] = {}
+    for f in batch.facts:
+        if f.protocol in ("dhcpv6", "dhcp-fingerprint") and f.subject.ip:
+            got.setdefault(f.subject.ip, {}).setdefault(f.field, set()).add(f.value)
+    assert rows
+    for ip, vendor, fqdn, mac, oro in rows:
+        g = got[ip]
+        assert vendor in g["dhcpv6_vendor_class"] and fqdn.split(".")[0] in g["name"]
+        assert mac in g["dhcpv6_duid_mac"] and oro.replace("|", ",") in g["dhcpv6_fingerprint"]
+        assert g["os_family"] == {"windows"}
 
 
 @pytest.mark.skipif(TSHARK is None, reason="tshark not installed")

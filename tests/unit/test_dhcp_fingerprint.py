@@ -51,3 +51,39 @@ def test_the_guess_is_the_weak_fingerprint_source() -> None:
     assert ("domain", "plant.example") in by and ("dhcp_vendor_class", "MSFT 5.0") in by
     rank = protocol_rank()
     assert rank["dhcp-fingerprint"] > rank["snmp"] and rank["dhcp-fingerprint"] > rank["dhcp"]
+
+
+# -- DHCPv6 (dhcp/dhcpv6.py): output-eve-ftp-data/input.pcap frame 5, a Windows SOLICIT ----------------------------
+
+SOLICIT = bytes.fromhex(
+    "01a630b60008000205dc0001000e000100011771b601082e5f7632970003000c16685d4300000000000000000027000d000b6a61656b"
+    "757279752d48500010000e0000013700084d53465420352e30000600080018001700110027")
+
+
+def test_dhcpv6_solicit() -> None:
+    from otscope.dissectors.base import OK
+    from otscope.dissectors.dhcp.dissector import Dhcpv6Dissector
+    d = Dhcpv6Dissector()
+    assert d.feed(SOLICIT, 0, 0.0, 1) == OK
+    got = {(f.field, f.value, f.protocol) for f in d.out}
+    assert {("name", "jaekuryu-HP", None), ("dhcpv6_vendor_class", "MSFT 5.0", None),
+            ("dhcpv6_enterprise", "311", None), ("dhcpv6_duid_mac", "08:2e:5f:76:32:97", None),
+            ("dhcpv6_duid_type", "LLT", None), ("dhcpv6_fingerprint", "24,23,17,39", None),
+            ("protocol", "dhcpv6-client", None), ("os_family", "windows", "dhcp-fingerprint")} <= got
+
+
+def test_dhcpv6_malformed() -> None:
+    from otscope.dissectors.base import FATAL, OK, Malformed, Truncated
+    from otscope.dissectors.dhcp.dhcpv6 import parse, wire_name
+    from otscope.dissectors.dhcp.dissector import Dhcpv6Anomaly, Dhcpv6Dissector
+    for raw in (b"", b"\x01\x00\x00", b"\x63\x00\x00\x00", SOLICIT[:-1]):
+        with pytest.raises((Truncated, Malformed)):
+            parse(raw)
+    with pytest.raises(Malformed):
+        wire_name(b"\x40" + b"a" * 64)
+    d = Dhcpv6Dissector()
+    assert d.feed(b"\x63junk", 0, 0.0, 1) == FATAL
+    d = Dhcpv6Dissector()
+    bad_fqdn = b"\x01\x00\x00\x01" + b"\x00\x27\x00\x03\x00\x09a"
+    assert d.feed(bad_fqdn, 0, 0.0, 1) == OK and [a.kind for a in d.anomalies] == [Dhcpv6Anomaly.BAD_OPTION]
+    assert parse(b"\x0c" + bytes(40)).options == {}                        # a relay message: about other hosts

@@ -119,14 +119,15 @@ def test_derived_tables_are_todays_tables() -> None:
     from otscope.dissectors.catalog import PROTOCOLS
 
     # issue 16: the IT name services on UDP (ot=False) are flow dissectors too
-    assert PROTOCOLS == ("browser", "dnp3", "enip", "enip-io", "hartip", "iec104", "llmnr", "mdns", "modbus", "nbns",
-                         "s7comm", "snmp", "ssdp", "synphasor")
+    assert PROTOCOLS == ("browser", "dhcpv6", "dnp3", "enip", "enip-io", "hartip", "iec104", "llmnr", "mdns", "modbus",
+                         "nbns", "s7comm", "snmp", "ssdp", "synphasor")
     assert {p: OT_PORTS[p] for p in (502, 44818, 2222, 102, 20000, 48898)} == {
         502: "modbus", 44818: "enip", 2222: "enip-io", 102: "s7comm", 20000: "dnp3", 48898: "ads"}
     # + HART-IP 5094/5095, C37.118 tcp/4712 and udp/4713 (issue 14; 2404 was already an OT service port)
-    # + issue 16: mDNS 5353, LLMNR 5355, SSDP 1900 (SNMP 161/162 and NetBIOS 137/138 were IT server ports already)
-    assert len(OT_PORTS) == 28 and len(SERVER_PORTS) == 61 and not {1217, 48898} & SERVER_PORTS
-    assert not {161, 162, 137, 138, 5353, 5355, 1900} & OT_PORTS.keys()
+    # + issue 16: mDNS 5353, LLMNR 5355, SSDP 1900, DHCPv6 546/547 (SNMP 161/162 and NetBIOS 137/138 were IT
+    # server ports already)
+    assert len(OT_PORTS) == 28 and len(SERVER_PORTS) == 63 and not {1217, 48898} & SERVER_PORTS
+    assert not {161, 162, 137, 138, 5353, 5355, 1900, 546, 547} & OT_PORTS.keys()
     for label in ("modbus-server", "enip-client", "cip", "s7comm-plus-server", "cotp-server", "pn_dcp"):
         assert label.startswith(OT_LABEL_PREFIXES)
     for label in ("lldp", "cdp", "dhcp-client", "arp", "oui"):
