@@ -45,6 +45,7 @@ class Dhcpv6Message:
 
 
 def parse(data: bytes) -> Dhcpv6Message:
+    data = bytes(data)
     if len(data) < 4:
         raise Truncated("DHCPv6 header")
     msg = Dhcpv6Message(data[0])

@@ -162,6 +162,7 @@ def _announcement(payload: bytes) -> Announcement | None:
 def parse_datagram(data: bytes) -> Datagram:
     """RFC 1002 4.4.1-4.4.2: DIRECT_UNIQUE / DIRECT_GROUP / BROADCAST datagrams carry source and destination
     names then user data; the other types (errors, queries) carry no announcement."""
+    data = bytes(data)
     if len(data) < _DGM.size:
         raise Truncated("NetBIOS datagram header")
     msg_type, _flags, _dgm_id, _src_ip, _src_port, dgm_length, _offset = _DGM.unpack_from(data)

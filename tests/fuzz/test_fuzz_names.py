@@ -60,3 +60,16 @@ def test_dissectors_never_raise(cls: type, datagrams: list[tuple[int, bytes]]) -
 def test_fingerprint_rules_take_anything(prl: list[int], vendor: str) -> None:
     rule = classify(",".join(map(str, prl)), vendor)
     assert rule is None or rule.os_family in ("windows", "linux", "macos", "bsd", "embedded")
+
+
+def test_a_memoryview_is_dissected_like_bytes() -> None:
+    """The capture loop may hand a datagram as a memoryview: every dissector says the same of it."""
+    from otscope.dissectors.snmp.dissector import SnmpDissector
+    from tests.unit.test_snmp import RESP_NAME, V3_REPORT
+    cases = [(NbnsDissector, NODE_STATUS), (BrowserDissector, HOST_ANNOUNCEMENT), (MdnsDissector, MDNS_RESPONSE),
+             (LlmnrDissector, LLMNR_RESPONSE), (SsdpDissector, NOTIFY), (Dhcpv6Dissector, SOLICIT),
+             (SnmpDissector, RESP_NAME), (SnmpDissector, V3_REPORT)]
+    for cls, data in cases:
+        a, b = cls(), cls()
+        assert a.feed(data, 0, 0.0, 1) == b.feed(memoryview(data), 0, 0.0, 1) == OK, cls
+        assert [f[:3] for f in a.out] == [f[:3] for f in b.out] and a.out, cls
