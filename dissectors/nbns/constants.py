@@ -45,8 +45,6 @@ class Suffix(IntEnum):
 
 
 HOST_SUFFIXES = frozenset({Suffix.WORKSTATION, Suffix.SERVER})
-DOMAIN_SUFFIXES = frozenset({Suffix.DOMAIN_MASTER, Suffix.DOMAIN_CONTROLLERS, Suffix.MASTER_BROWSER,
-                             Suffix.BROWSER_ELECTION})
 
 
 class DgmType(IntEnum):

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from otscope.dissectors.nbns.constants import (ANNOUNCEMENTS, DOMAIN_SUFFIXES, HOST_SUFFIXES, SERVER_TYPES,
-                                               BrowserOp, NmFlag, Opcode, RrType, Suffix)
+from otscope.dissectors.nbns.constants import (ANNOUNCEMENTS, HOST_SUFFIXES, SERVER_TYPES, BrowserOp, NmFlag,
+                                               Opcode, RrType, Suffix)
 from otscope.dissectors.nbns.grammar import Announcement, Datagram, NbName, NbnsPacket
 from otscope.dissectors.sysdesc import windows_os
 
