@@ -187,8 +187,8 @@ class L2Dispatcher:
                 calls.append(("b", vlan, item.ip, item.mac, protocol))
                 calls.append(("f", Subject(vlan, item.ip, None), "protocol", protocol, protocol, item.message))
             elif isinstance(item, L2Fact):
-                calls.append(("f", Subject(vlan, item.ip, item.mac, item.component), item.field, item.value, protocol,
-                              item.message))
+                calls.append(("f", Subject(vlan, item.ip, item.mac, item.component), item.field, item.value,
+                              item.protocol or protocol, item.message))
             elif isinstance(item, L2Anomaly):
                 calls.append(("a", protocol, item.kind))
         return calls

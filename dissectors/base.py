@@ -311,6 +311,7 @@ class L2Fact(NamedTuple):
     value: str
     message: str
     component: str | None = None    # a child behind the sender (a BACnet device behind a router: bacnet:3:1d)
+    protocol: str | None = None     # a fact source other than the frame's protocol (DHCP fingerprint rules)
 
 
 class L2Binding(NamedTuple):

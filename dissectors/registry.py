@@ -48,6 +48,10 @@ SPECS: list[ProtocolSpec] = [
     _declared("tls"),
     _declared("smb"),
     _declared("bacnet"),
+    _declared("snmp"),
+    _declared("nbns"),
+    _declared("mdns"),
+    _declared("ssdp"),
 ]
 
 _read = False       # set once something derived a table: later registrations would not be seen by it

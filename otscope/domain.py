@@ -65,9 +65,10 @@ class ProtocolName(str):
 
 
 # Sources of facts that are not a dissector: the collector's MAC-vendor lookup and flow bookkeeping.
-SOURCES = {"OUI": "oui", "FLOW": "flow"}
+# A DHCP client fingerprint (dissectors/dhcp/fingerprint.py) is a rule's inference, weaker than any stated OS.
+SOURCES = {"OUI": "oui", "FLOW": "flow", "DHCP_FINGERPRINT": "dhcp-fingerprint"}
 DEFAULT_RANK = 5        # naming rank of a protocol no spec ranks (merge.best: lower wins)
-SOURCE_RANK = {"oui": 9}  # a MAC's vendor prefix is the weakest word on a device's identity
+SOURCE_RANK = {"oui": 9, "dhcp-fingerprint": 6}  # a MAC's vendor prefix is the weakest word on a device's identity
 
 
 # -- what a dissector package declares -----------------------------------------------------------------------

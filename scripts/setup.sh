@@ -10,6 +10,10 @@ command -v tcpdump >/dev/null || need_apt+=(tcpdump)
 command -v tcpreplay >/dev/null || need_apt+=(tcpreplay)
 command -v nft >/dev/null || need_apt+=(nftables)      # NFLOG captures in tests/integration/test_tunnels.py
 ldconfig -p 2>/dev/null | grep -q libpcap.so.0.8 || need_apt+=(libpcap0.8)
+# DHCP peers of tests/integration/test_names_peer.py (server and two clients, in namespaces only)
+command -v dnsmasq >/dev/null || need_apt+=(dnsmasq-base)
+command -v busybox >/dev/null || need_apt+=(busybox)
+command -v dhclient >/dev/null || need_apt+=(isc-dhcp-client)
 if [ "${OTSCOPE_BROWSER_TESTS:-1}" = 1 ]; then
   command -v chromium >/dev/null || need_apt+=(chromium)
 fi

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from otscope.dissectors.base import FactsAbout, L2Output, usable_ip
 from otscope.dissectors.cdp.grammar import NETWORK_DEVICE_CAPS, Cap, CdpFrame
-from otscope.dissectors.lldp.sysdesc import add_identity
+from otscope.dissectors.sysdesc import add_identity
 
 MSG = "CDP"
 

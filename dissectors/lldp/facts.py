@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from otscope.dissectors.base import FactsAbout, L2Anomaly, L2Output, usable_ip
 from otscope.dissectors.lldp.grammar import NETWORK_DEVICE_CAPS, Cap, LldpFrame, MedInventory
-from otscope.dissectors.lldp.sysdesc import add_identity
+from otscope.dissectors.sysdesc import add_identity
 
 MSG = "LLDP"
 # LLDP-MED inventory TLV -> inventory field (the device states these about itself)

@@ -118,8 +118,10 @@ def test_derived_tables_are_todays_tables() -> None:
     from otscope.collector.merge import OT_LABEL_PREFIXES, PROTOCOL_RANK
     from otscope.dissectors.catalog import PROTOCOLS
 
-    assert PROTOCOLS == ("ads", "bacnet", "dnp3", "enip", "enip-io", "fox", "hartip", "iec104", "modbus", "opcua",
-                         "s7comm", "smb", "synphasor", "tls")  # issues 14, 15; 16: smb, tls (IT, not OT)
+    # issue 16: the IT services (ot=False: smb, tls, the name services on UDP) are flow dissectors too
+    assert PROTOCOLS == ("ads", "bacnet", "browser", "dhcpv6", "dnp3", "enip", "enip-io", "fox", "hartip", "iec104",
+                         "llmnr", "mdns", "modbus", "nbns", "opcua", "s7comm", "smb", "snmp", "ssdp", "synphasor",
+                         "tls")  # issues 14, 15, 16
     assert {p: OT_PORTS[p] for p in (502, 44818, 2222, 102, 20000, 48898, 48899, 1911, 4911, 4840)} == {
         502: "modbus", 44818: "enip", 2222: "enip-io", 102: "s7comm", 20000: "dnp3", 48898: "ads", 48899: "ads",
         1911: "fox", 4911: "fox", 4840: "opcua"}
@@ -127,9 +129,11 @@ def test_derived_tables_are_todays_tables() -> None:
     # + the ADS UDP service 48899 (issue 15; 48898, 1911 and 4911 were OT service ports). tcp/48898 is the ADS
     # dissector's port now and still decides no direction (OT_PORTS_NOT_FOR_DIRECTION)
     # + OPC UA 48010/48020/53530 (issue 15; 4840 was already an OT service port)
-    # issue 16: TLS adds server ports 8443 and 4843 (its other ports and SMB's were IT/OT service ports already)
-    assert len(OT_PORTS) == 32 and len(SERVER_PORTS) == 64 and not {1217, 48898} & SERVER_PORTS
+    # issue 16: TLS adds server ports 8443 and 4843 (its other ports and SMB's were IT/OT service ports already);
+    # mDNS 5353, LLMNR 5355, SSDP 1900, DHCPv6 546/547 (SNMP 161/162 and NetBIOS 137/138 were IT server ports)
     # bacnet: udp/47808 moved from the OT service ports (the counts do not change)
+    assert len(OT_PORTS) == 32 and len(SERVER_PORTS) == 69 and not {1217, 48898} & SERVER_PORTS
+    assert not {161, 162, 137, 138, 5353, 5355, 1900, 546, 547, 443, 445} & OT_PORTS.keys()
     for label in ("modbus-server", "enip-client", "cip", "s7comm-plus-server", "cotp-server", "pn_dcp"):
         assert label.startswith(OT_LABEL_PREFIXES)
     for label in ("lldp", "cdp", "dhcp-client", "arp", "oui"):
@@ -138,6 +142,8 @@ def test_derived_tables_are_todays_tables() -> None:
                                                   "lldp", "dhcp", "oui", "arp")} == {
         "modbus": 0, "enip": 0, "cip": 0, "s7comm": 0, "s7comm-plus": 0, "pn_dcp": 1, "cdp": 1, "lldp": 2,
         "dhcp": 2, "oui": 9, "arp": 5}
+    assert {k: PROTOCOL_RANK[k] for k in ("snmp", "nbns", "browser", "mdns", "llmnr", "ssdp", "dhcp-fingerprint")} == {
+        "snmp": 2, "nbns": 4, "browser": 4, "mdns": 4, "llmnr": 4, "ssdp": 4, "dhcp-fingerprint": 6}
 
 
 def test_register_after_the_registry_was_read_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

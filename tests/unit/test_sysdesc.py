@@ -1,5 +1,5 @@
 """System description / software version formats of the industrial switch and router families
-(dissectors/lldp/sysdesc.py). Each sample says where the string comes from. LLDP's system description is,
+(dissectors/sysdesc.py). Each sample says where the string comes from. LLDP's system description is,
 on these devices, the same string as SNMP sysDescr (LLDP-MIB lldpLocSysDesc), so SNMP records of real
 devices are used where no capture of the LLDP frame is public."""
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from otscope.dissectors.base import usable_ip
-from otscope.dissectors.lldp.sysdesc import FAMILIES, MAX_TEXT, identify
+from otscope.dissectors.sysdesc import FAMILIES, MAX_TEXT, identify
 
 # (family, text, expected fields, source)
 SAMPLES = [

@@ -117,3 +117,57 @@ def add_identity(add: Callable[[str, str], None], *texts: str) -> None:
     for key, value in hit[1].items():
         add(key, value)
 
+
+
+# -- operating system named by a description (SNMP sysDescr) and Windows version numbers ---------------------
+
+# Windows (major, minor) -> the releases that report it (Microsoft "Operating System Version" table; the SMB
+# browser HostAnnouncement, NTLMSSP VERSION and the Windows SNMP service's sysDescr carry these numbers).
+WINDOWS = {(10, 0): "Windows 10 / Server 2016+", (6, 3): "Windows 8.1 / Server 2012 R2",
+           (6, 2): "Windows 8 / Server 2012", (6, 1): "Windows 7 / Server 2008 R2",
+           (6, 0): "Windows Vista / Server 2008", (5, 2): "Windows XP x64 / Server 2003",
+           (5, 1): "Windows XP", (5, 0): "Windows 2000", (4, 0): "Windows NT 4.0"}
+WIN10_FIRST_BUILD = 10240        # Windows 10 RTM: a later build that reports 6.2/6.3 (compatibility) is 10.0
+WIN11_FIRST_BUILD = 22000
+
+
+def windows_os(major: int, minor: int, build: int | None = None) -> str:
+    """'Windows 7 / Server 2008 R2 (6.1 build 7601)'; "" when the numbers are no Windows release."""
+    if build is not None and build >= WIN10_FIRST_BUILD:
+        major, minor = 10, 0
+    name = WINDOWS.get((major, minor))
+    if name is None:
+        return ""
+    if build is not None and build >= WIN11_FIRST_BUILD:
+        name = "Windows 11 / Server 2025+"
+    return f"{name} ({major}.{minor}" + (f" build {build})" if build is not None else ")")
+
+
+_WIN_SYSDESCR = _re(r"\bSoftware: Windows(?: 2000)? Version (?P<major>\d{1,2})\.(?P<minor>\d{1,2})"
+                    r"(?: \(Build (?P<build>\d{1,6})\b)?")
+# (detect, os, os_family): the agent's own banner at the start of sysDescr (net-snmp uname, vendor banners)
+OS_RULES: tuple[tuple[re.Pattern[str], str, str], ...] = (
+    (_re(r"^Linux "), "Linux", "linux"),                           # net-snmp: 'Linux <host> <release> ...'
+    (_re(r"^FreeBSD "), "FreeBSD", "bsd"),
+    (_re(r"^OpenBSD "), "OpenBSD", "bsd"),
+    (_re(r"^NetBSD "), "NetBSD", "bsd"),
+    (_re(r"^Darwin "), "macOS", "macos"),
+    (_re(r"\bVxWorks\b"), "VxWorks", "embedded"),
+    (_re(r"^Cisco IOS(?: XE)? Software\b|^Cisco Internetwork Operating System Software\b"), "Cisco IOS",
+     "network-os"),
+    (_re(r"^Juniper Networks, Inc\. .{0,64}\bJUNOS\b"), "Junos", "network-os"),
+)
+
+
+def os_of(description: str) -> tuple[str, str] | None:
+    """(os, os_family) a system description states, or None."""
+    t = description[:MAX_TEXT]
+    m = _WIN_SYSDESCR.search(t)
+    if m:
+        build = int(m["build"]) if m["build"] else None
+        name = windows_os(int(m["major"]), int(m["minor"]), build)
+        return (name or f"Windows ({m['major']}.{m['minor']})"), "windows"
+    for pat, name, family in OS_RULES:
+        if pat.search(t):
+            return name, family
+    return None
