@@ -273,6 +273,7 @@ class Pipeline:
         refused = self.host_table.take_refused()
         if refused is not None:
             self._anomaly("capture", "host-table-full", *refused)
+        self.l2.flush()                                  # what the layer-2 frame counters summarise
         acc = self.acc
         snap = Snapshot(acc.source, acc.frame_evidence, acc.facts, acc.bindings, acc.anomalies)
         acc.facts, acc.bindings, acc.anomalies = {}, {}, {}

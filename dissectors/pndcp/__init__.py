@@ -4,9 +4,12 @@ of itself (otscope/domain.py ProtocolSpec)."""
 from otscope.domain import FrameEntry, Role, spec
 
 
+DCP_FRAME_IDS = ((0xFEFC, 0xFEFF),)      # Hello ... Identify response; cyclic RT data and alarms share the
+                                         # ethertype: agent/l2.py dispatches 0x8892 by FrameID (pnio owns those)
+
+
 def is_dcp(body: bytes) -> bool:
-    """The PROFINET frame id is a DCP one (0xFEFC Hello ... 0xFEFF Identify multicast); cyclic RT data and
-    alarms share the ethertype."""
+    """The PROFINET frame id is a DCP one (0xFEFC Hello ... 0xFEFF Identify response)."""
     return len(body) >= 2 and body[0] == 0xFE and body[1] >= 0xFC
 
 
@@ -15,5 +18,5 @@ SPEC = spec(
     labels=("pn_dcp", "pn_dcp-set-requester", "pn_dcp-identify-all-requester"),
     roles=(Role.PLC, Role.IO_DEVICE, Role.EWS),
     frames=(FrameEntry("otscope.dissectors.pndcp.grammar:parse", "otscope.dissectors.pndcp.facts:facts",
-                       ethertype=0x8892, accept=is_dcp, context=("src", "dst")),),
+                       ethertype=0x8892, frame_ids=DCP_FRAME_IDS, context=("src", "dst")),),
 )
