@@ -100,11 +100,11 @@ class PnioCmDissector(Dissector):
                 return None                              # its first fragment was not captured
             if len(self.frags) >= MAX_PENDING_FRAGMENTS:
                 self.frags.pop(next(iter(self.frags)))
-                self.anomaly(PnioAnomaly.FRAGMENTS_CAP, frame, ts)
+                self.anomaly(PnioAnomaly.FRAGMENTS_DROPPED, frame, ts)
             parts = self.frags[key] = []
         if pdu.fragnum != len(parts) or sum(map(len, parts)) + len(pdu.body) > MAX_FRAGMENTS_BYTES:
             del self.frags[key]
-            self.anomaly(PnioAnomaly.FRAGMENTS_CAP, frame, ts)
+            self.anomaly(PnioAnomaly.FRAGMENTS_DROPPED, frame, ts)
             return None
         parts.append(pdu.body)
         if not pdu.last_fragment:

@@ -65,7 +65,7 @@ class Cyclic:
     __slots__ = ("entries", "capped")
 
     def __init__(self) -> None:
-        # key -> [src, dst, count, first_ts, last_ts, cycle, cycle_step, data_status, first_frame, flushed_count]
+        # key -> [src, dst, count, first_ts, last_ts, cycle, smallest cycle step, data_status, first_frame, flushed]
         self.entries: dict[tuple, list] = {}
         self.capped = False
 
@@ -83,7 +83,7 @@ class Cyclic:
             e[2] += 1
             e[4] = ts
             step = (cycle - e[5]) & 0xFFFF
-            if step:
+            if step and (step < e[6] or not e[6]):       # the smallest step: a lost frame only lengthens one
                 e[6] = step
             e[5] = cycle
             if ds == e[7]:
@@ -96,7 +96,7 @@ class Cyclic:
             if self.capped:
                 return src, None
             self.capped = True
-            return src, [L2Anomaly(str(PnioAnomaly.CYCLIC_CAP))]
+            return src, [L2Anomaly(str(PnioAnomaly.CYCLIC_TABLE_FULL))]
         self.entries[key] = [src, dst, 1, ts, ts, cycle, 0, ds, frame, 0]
         msg = f"PN-RT cyclic {rt_class(fid)} frame 0x{fid:04x} to {dst}"
         return src, [L2Fact(src, None, "protocol", LABEL_RT, msg),

@@ -118,9 +118,11 @@ def test_derived_tables_are_todays_tables() -> None:
     from otscope.collector.merge import OT_LABEL_PREFIXES, PROTOCOL_RANK
     from otscope.dissectors.catalog import PROTOCOLS
 
-    assert PROTOCOLS == ("dnp3", "enip", "enip-io", "hartip", "iec104", "modbus", "s7comm", "synphasor")  # issue 14
-    assert {p: OT_PORTS[p] for p in (502, 44818, 2222, 102, 20000, 48898)} == {
-        502: "modbus", 44818: "enip", 2222: "enip-io", 102: "s7comm", 20000: "dnp3", 48898: "ads"}
+    assert PROTOCOLS == ("dnp3", "enip", "enip-io", "hartip", "iec104", "modbus", "pnio", "s7comm",
+                         "synphasor")  # issue 14; issue 15: PROFINET IO-CM
+    assert {p: OT_PORTS[p] for p in (502, 44818, 2222, 102, 20000, 48898, 34964)} == {
+        502: "modbus", 44818: "enip", 2222: "enip-io", 102: "s7comm", 20000: "dnp3", 48898: "ads", 34964: "pnio"}
+    # (udp/34964 was the OT service port "profinet"; the pnio spec declares it now: same counts)
     # + HART-IP 5094/5095, C37.118 tcp/4712 and udp/4713 (issue 14; 2404 was already an OT service port)
     assert len(OT_PORTS) == 28 and len(SERVER_PORTS) == 58 and not {1217, 48898} & SERVER_PORTS
     for label in ("modbus-server", "enip-client", "cip", "s7comm-plus-server", "cotp-server", "pn_dcp"):
@@ -356,12 +358,17 @@ def test_l2_dispatch_is_the_specs_frame_entries() -> None:
     from otscope.domain import FrameEntry
 
     t = FrameTables()
-    assert {et: p.protocol for et, p in t.ethertype.items()} == {0x0806: "arp", 0x88CC: "lldp", 0x8892: "pn_dcp",
+    assert {et: p.protocol for et, p in t.ethertype.items()} == {0x0806: "arp", 0x88CC: "lldp",
                                                                  0x88B8: "goose", 0x88BA: "goose"}
+    # PROFINET 0x8892 by FrameID: DCP (pn_dcp), alarms and cyclic data (pnio, the cyclic part counted)
+    assert [(hex(lo), hex(hi), p.protocol, p.counter is not None) for lo, hi, p in t.by_id[0x8892]] == [
+        ("0x100", "0xfbff", "pnio", True), ("0xfc01", "0xfc01", "pnio", False), ("0xfe01", "0xfe01", "pnio", False),
+        ("0xfefc", "0xfeff", "pn_dcp", False)]
     assert [(head.hex(), p.protocol, p.skip) for head, p in t.snap] == [("aaaa0300000c2000", "cdp", 8)]
     assert {port: p.protocol for port, p in t.udp.items()} == {67: "dhcp", 68: "dhcp"}
     assert t.for_frame(0x8892, bytes.fromhex("fefe0500")).protocol == "pn_dcp"       # DCP Identify
-    assert t.for_frame(0x8892, bytes.fromhex("8000")) is None                        # cyclic RT data: not DCP
+    assert t.for_frame(0x8892, bytes.fromhex("8000")).protocol == "pnio"             # cyclic RT data: not DCP
+    assert t.for_frame(0x8892, bytes.fromhex("fe02")) is None and t.for_frame(0x8892, b"\xfe") is None
     assert t.for_frame(100, bytes.fromhex("aaaa0300000c2000")).protocol == "cdp"    # 802.3 length + SNAP
     assert t.for_frame(0x0800, b"") is None
     with pytest.raises(ValueError, match="context"):
