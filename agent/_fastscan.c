@@ -183,6 +183,8 @@ typedef struct {
     struct SeenSet *hosts_known, *firsts;
     int hosts_full;                     /* Python's host table is at its cap: every new flow's ends are news */
     struct AggTable *agg;
+    struct L2Watch *l2w;                /* watched layer-2 frames counted here (see l2_watch) */
+    Py_ssize_t l2w_cap, l2w_n;
 } Table;
 
 static inline int bit(const uint8_t *map, unsigned port) { return map[port >> 3] >> (port & 7) & 1; }
@@ -930,6 +932,78 @@ static PyObject *t_evict_light(Table *t, PyObject *noargs) {
 }
 
 /* hosts_full(): Python's host table is full; from now on every new light flow's host ends are reported */
+/*
+ * Watched layer-2 frames (PROFINET cyclic I/O: dissectors/pnio/rt.py): frequent frames whose facts only change
+ * when a status byte does. Python watches a (VLAN, ethertype, 16-bit id after the ethertype, destination +
+ * source MAC) once it has seen such a frame; from then on a frame with that key and the same byte at its
+ * end - 2 (the PN-RT DataStatus) is counted here, with its time and the smallest step of the 16-bit counter
+ * at its end - 4 (the PN-RT CycleCounter); any other goes to Python as before. l2_drain() hands the counts
+ * over. Full keys, linear probing, never more than L2W_MAX entries (then Python simply keeps them).
+ */
+typedef struct L2Watch {
+    uint8_t used, status;
+    uint16_t vlan, et, id, cycle, step;
+    uint8_t macs[12];
+    long long count;
+    double last;
+} L2Watch;
+#define L2W_MAX 4096
+
+static L2Watch *l2w_find(Table *t, uint16_t vlan, uint16_t et, uint16_t id, const uint8_t *macs, int insert) {
+    if (!t->l2w) {
+        if (!insert) return NULL;
+        t->l2w_cap = 2 * L2W_MAX;
+        t->l2w = PyMem_Calloc((size_t)t->l2w_cap, sizeof(L2Watch));
+        if (!t->l2w) { t->l2w_cap = 0; return NULL; }
+    }
+    uint64_t h = 1469598103934665603ULL;
+    h = (h ^ vlan) * 1099511628211ULL;
+    h = (h ^ et) * 1099511628211ULL;
+    h = (h ^ id) * 1099511628211ULL;
+    for (int i = 0; i < 12; i++) h = (h ^ macs[i]) * 1099511628211ULL;
+    Py_ssize_t mask = t->l2w_cap - 1;
+    for (Py_ssize_t i = (Py_ssize_t)(h & (uint64_t)mask), n = 0; n < t->l2w_cap; i = (i + 1) & mask, n++) {
+        L2Watch *w = &t->l2w[i];
+        if (!w->used) {
+            if (!insert || t->l2w_n >= L2W_MAX) return NULL;
+            w->used = 1; w->vlan = vlan; w->et = et; w->id = id;
+            memcpy(w->macs, macs, 12);
+            t->l2w_n++;
+            return w;
+        }
+        if (w->vlan == vlan && w->et == et && w->id == id && !memcmp(w->macs, macs, 12)) return w;
+    }
+    return NULL;
+}
+
+/* l2_watch(vlan, ethertype, id, macs(12 bytes: destination + source), status, counter): count such frames here */
+static PyObject *t_l2_watch(Table *t, PyObject *args) {
+    int vlan, et, id, status, counter;
+    Py_buffer macs;
+    if (!PyArg_ParseTuple(args, "iiiy*ii", &vlan, &et, &id, &macs, &status, &counter)) return NULL;
+    if (macs.len != 12) { PyBuffer_Release(&macs); PyErr_SetString(PyExc_ValueError, "macs: 12 bytes"); return NULL; }
+    L2Watch *w = l2w_find(t, (uint16_t)vlan, (uint16_t)et, (uint16_t)id, macs.buf, 1);
+    PyBuffer_Release(&macs);
+    if (w) { w->status = (uint8_t)status; w->cycle = (uint16_t)counter; }
+    return PyBool_FromLong(w != NULL);
+}
+
+/* l2_drain() -> [(vlan, ethertype, id, macs, frames, last time, counter, smallest counter step)] counted since */
+static PyObject *t_l2_drain(Table *t, PyObject *noargs) {
+    PyObject *out = PyList_New(0);
+    if (!out) return NULL;
+    for (Py_ssize_t i = 0; i < t->l2w_cap; i++) {
+        L2Watch *w = &t->l2w[i];
+        if (!w->used || !w->count) continue;
+        PyObject *r = Py_BuildValue("(iiiy#Ldii)", (int)w->vlan, (int)w->et, (int)w->id, (const char *)w->macs,
+                                    (Py_ssize_t)12, w->count, w->last, (int)w->cycle, (int)w->step);
+        if (!r || PyList_Append(out, r) < 0) { Py_XDECREF(r); Py_DECREF(out); return NULL; }
+        Py_DECREF(r);
+        w->count = 0;
+    }
+    return out;
+}
+
 static PyObject *t_hosts_full(Table *t, PyObject *noargs) {
     t->hosts_full = 1;
     Py_RETURN_NONE;
@@ -1091,6 +1165,17 @@ static PyObject *t_scan(Table *t, PyObject *args) {
             dk = -1;
             l4 = l3 + 40;
             iend = l3 + 40 + be16(ip + 4);
+        } else if (t->l2w_n && l3 + 6 <= (Py_ssize_t)incl) {
+            L2Watch *w = l2w_find(t, vlan, et, be16(f + l3), f, 0);
+            if (!w || f[incl - 2] != w->status) goto slow;
+            uint16_t c = be16(f + incl - 4), step = (uint16_t)(c - w->cycle);
+            if (step && (step < w->step || !w->step)) w->step = step;
+            w->cycle = c;
+            w->count++;
+            w->last = last_ts = (double)sec + (double)frac * scale;
+            frame++; packets++; bytes += incl;
+            pos = stop;
+            continue;
         } else goto slow;
         if (iend > (Py_ssize_t)incl) iend = (Py_ssize_t)incl;
         Py_ssize_t p0;
@@ -1205,6 +1290,7 @@ static void t_dealloc(Table *t) {
     seen_free(t->hosts_known);
     seen_free(t->firsts);
     if (t->agg) { PyMem_Free(t->agg->slots); PyMem_Free(t->agg); }
+    PyMem_Free(t->l2w);
     PyMem_Free(t->slots);
     PyMem_Free(t->flows);
     Py_TYPE(t)->tp_free((PyObject *)t);
@@ -1231,6 +1317,8 @@ static PyMethodDef t_methods[] = {
     {"table_size", (PyCFunction)t_table_size, METH_NOARGS, "(slots, slots used or tombstones)"},
     {"hosts_full", (PyCFunction)t_hosts_full, METH_NOARGS, "Python's host table is full"},
     {"adopt", (PyCFunction)t_adopt, METH_VARARGS, "hand a light flow over to Python"},
+    {"l2_watch", (PyCFunction)t_l2_watch, METH_VARARGS, "count these layer-2 frames here while a status byte holds"},
+    {"l2_drain", (PyCFunction)t_l2_drain, METH_NOARGS, "watched layer-2 frames counted since the last call"},
     {NULL, NULL, 0, NULL}
 };
 

@@ -103,6 +103,19 @@ class Cyclic:
                      L2Fact(src, None, "pnio_frame_id", f"0x{fid:04x} {rt_class(fid)} to {dst}", msg),
                      L2Fact(src, None, "pnio_data_status", f"0x{fid:04x} {data_status_text(ds)}", msg)]
 
+    def absorb(self, vlan: int, fid: int, macs: bytes, n: int, last: float, cycle: int, step: int) -> None:
+        """Frames of an entry that the C fast path counted (same DataStatus): their number, last time, last
+        CycleCounter and smallest CycleCounter step."""
+        e = self.entries.get((vlan, fid, macs))
+        if e is None:
+            return
+        e[2] += n
+        if last > e[4]:
+            e[4] = last
+        e[5] = cycle
+        if step and (step < e[6] or not e[6]):
+            e[6] = step
+
     def flush(self) -> list[tuple[int, int, float, L2Output]]:
         """(vlan, first frame, ts, facts) of the cycle time and rate of every entry that got frames since the
         last flush."""

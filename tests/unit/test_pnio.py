@@ -378,3 +378,43 @@ def test_names() -> None:
     assert data_status_text(0x35) == "0x35 (primary, valid, run, station ok)"
     assert data_status_text(0x42) == "0x42 (backup, invalid, stop, station problem, redundancy, ignore)"
     assert CONTROLLER_IF != DEVICE_IF
+
+
+def test_c_fast_path_counts_cyclic_frames_as_python_does(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The C fast path (l2_watch) counts watched cyclic frames itself: the same facts, hosts and frame counts as
+    the pure-Python pipeline, through a DataStatus change (to STOP and back), VLAN tags, an alarm, and a
+    snapshot in the middle."""
+    from otscope.agent.pcapio import read_chunks
+    from otscope.agent.pipeline import Pipeline
+    from tests.conftest import write_pcap
+
+    frames = F.cyclic_frames(400)
+    t = frames[-1][0]
+    frames.append((t + 0.004, F.eth(F.IOC_MAC, F.IOD_MAC, F.cyclic(0xC001, 200 * 128, data_status=0x25))))
+    frames += [(t + 0.008 + i * 0.004, F.eth(F.IOC_MAC, F.IOD_MAC, F.cyclic(0xC001, (201 + i) * 128)))
+               for i in range(20)]
+    frames.append((t + 0.1, F.eth(F.IOC_MAC, F.IOD_MAC, F.alarm(0xFE01, block_type=0x0002))))
+    tagged = [(t + 0.2 + i * 0.002, F.mac(F.EWS_MAC) + F.mac(F.IOD_MAC) + bytes.fromhex("810000078892")
+               + F.cyclic(0x8001, i * 64)) for i in range(30)]
+    path = write_pcap(tmp_path / "c.pcap", frames[:200] + frames[200:] + tagged)
+
+    def run(fast: bool) -> tuple:
+        p = Pipeline(fast=fast)
+        p.start_source("c")
+        batches = []
+        for i, chunk in enumerate(read_chunks(str(path))):
+            p.feed_chunk(chunk)
+            if i == 0:
+                batches.append(p.cut_batch("a"))
+        batches.append(p.cut_batch("b"))
+        facts = sorted((f.subject.vlan, f.subject.mac, f.field, f.value, f.evidence.frame) for b in batches
+                       for f in b.facts)
+        hosts = sorted((h.subject.vlan, h.subject.mac, h.last_seen) for b in batches for h in b.hosts)
+        return facts, hosts, p.stats.non_ip_frames, p.stats.packets
+
+    fast, slow = run(True), run(False)
+    assert fast == slow
+    facts = fast[0]
+    assert (7, F.IOD_MAC, "pnio_cyclic", f"0x8001 to {F.EWS_MAC}: cycle 2 ms, 500 frames/s", 423) in facts
+    assert any(f[2] == "pnio_data_status" and "stop" in f[3] for f in facts)
+    assert fast[2] == len(frames) + len(tagged)
