@@ -2,8 +2,10 @@
 
 One datagram is one RPC PDU (80-byte header, body of the header's fragment length). A flow is this protocol
 when a datagram parses as connectionless DCE/RPC for a PNIO interface (device, controller, supervisor,
-parameter server) or the endpoint mapper; it is confirmed by a response to a request of the same activity and
-sequence number. Fragmented PDUs are reassembled in order, bounded (MAX_FRAGMENTS_BYTES, MAX_PENDING_FRAGMENTS).
+parameter server) or the endpoint mapper; it is confirmed by a PNIO request or response whose NDR arguments
+and blocks parse (the 128-bit interface UUID and the block structure validate the message itself): a device
+answers a request to udp/34964 from another, ephemeral port, so a request and its response are usually on two
+flows (the flow table gives the answer's flow this dissector too: ``answers_from_other_port``). Fragmented PDUs are reassembled in order, bounded (MAX_FRAGMENTS_BYTES, MAX_PENDING_FRAGMENTS).
 
 Who is who, from the messages (not the port): the end that implements the PNIO *device* interface is the IO
 device (it answers Connect/Read/Write/Control and is the caller of ApplicationReady on the *controller*
@@ -38,6 +40,8 @@ class PnioCmDissector(Dissector):
     ports: ClassVar[tuple[int, ...]] = (34964,)
     client_label: ClassVar[str] = "pnio-cm-client"
     server_label: ClassVar[str] = "pnio-cm-server"
+    # a PNIO device answers a request to udp/34964 from an ephemeral port, and the controller goes on there
+    answers_from_other_port: ClassVar[bool] = True
 
     __slots__ = ("pending", "frags", "device_who", "ids_seen")
 
@@ -75,8 +79,10 @@ class PnioCmDissector(Dissector):
         try:
             if pdu.ptype == PType.REQUEST:
                 self._request(pdu, body, side, ts, frame)
+                self.confirmed = True           # a PNIO interface UUID and well-formed blocks: self-validating
             elif pdu.ptype == PType.RESPONSE:
                 self._response(pdu, body, side, ts, frame)
+                self.confirmed = True
             elif pdu.ptype in (PType.FAULT, PType.REJECT):
                 self.pending.pop((pdu.activity, pdu.seq), None)
                 self.count("fault")
@@ -167,14 +173,13 @@ class PnioCmDissector(Dissector):
 
     def _response(self, pdu: RpcPdu, body: bytes, side: int, ts: float, frame: int) -> None:
         """A response carries its operation and interface itself: it is used even when its request was not
-        captured; a matching request (same activity and sequence number, other side) confirms the flow."""
+        captured (or came on the flow to udp/34964 while this answer comes from the device's other port)."""
         req = self.pending.pop((pdu.activity, pdu.seq), None)
         op, responder = pdu.opnum, self._who(side)
         device = 1 - responder if pdu.interface == CONTROLLER_IF else responder
-        if req is not None and req[2] != side:
-            self.confirm(frame, ts, "PNIO-CM response")
-        else:
-            self.count("unmatched-response")
+        if req is None or req[2] == side:
+            # its request went to udp/34964, this answer comes from the device's other port (another flow)
+            self.count(f"{opnum_name(op)} response")
         self._labels(device, f"PNIO-CM {opnum_name(op)} response", frame, ts)
         msg = f"PNIO-CM {opnum_name(op)} response"
         args = parse_args(body, pdu.little, response=True)
@@ -188,9 +193,6 @@ class PnioCmDissector(Dissector):
             facts.connect_response(self, m, device, msg, frame, ts)
         elif op in (Opnum.READ, Opnum.READ_IMPLICIT):
             facts.read_response(self, m, device, msg, frame, ts)
-
-    def confirm(self, frame: int, ts: float, message: str) -> None:
-        self.confirmed = True                      # labels were given by the request (by interface, not side)
 
     def _object(self, pdu: RpcPdu, callee: int, msg: str, frame: int, ts: float) -> None:
         if pdu.object not in self.ids_seen and len(self.ids_seen) < 8:

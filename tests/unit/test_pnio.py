@@ -137,7 +137,7 @@ def test_real_implicit_read_labels_roles_and_vendor() -> None:
 def test_real_response_without_its_request_still_describes_the_device() -> None:
     d = PnioCmDissector()
     assert d.feed(READ2, 1, 1.0, 2) == OK
-    assert not d.confirmed and d.profile == {"unmatched-response": 1}
+    assert d.confirmed and d.profile == {"read-implicit response": 1}
     f = facts_of(d)
     assert (Who.SERVER, "pnio_submodule_ident", "0xffff010a", "slot:0/subslot:3") in f
     assert (Who.SERVER, "pnio_module_ident", "0xffff8140", "slot:1") in f
