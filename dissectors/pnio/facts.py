@@ -37,6 +37,8 @@ def _components(d: PnioCmDissector, subs: list[Submodule], who: int, msg: str, f
         comp = _component(s)
         if s.subslot is None:
             d.fact(who, "pnio_module_ident", f"0x{s.module_ident:08x}", msg, frame, ts, component=comp)
+            # a module in a slot of an IO device is I/O, not a controller (the collector's default for a slot)
+            d.fact(who, "role_hint", "io-device", f"{msg}: a module of the IO device", frame, ts, component=comp)
         else:
             d.fact(who, "pnio_submodule_ident", f"0x{s.submodule_ident or 0:08x}", msg, frame, ts, component=comp)
         if s.state is not None:

@@ -92,7 +92,7 @@ def test_the_answer_from_the_device_port_is_decoded() -> None:
         _p, b = run_pipeline(path, fast=fast)
         comps = {(f.subject.component, f.field, f.value) for f in b.facts
                  if f.subject.ip == "192.168.0.50" and f.evidence.frame == 14}
-        assert comps == {("slot:0", "pnio_module_ident", "0x000fc700"),
+        assert comps == {("slot:0", "pnio_module_ident", "0x000fc700"), ("slot:0", "role_hint", "io-device"),
                          ("slot:0/subslot:1", "pnio_submodule_ident", "0x00000001")}, fast
         assert {(c.port, c.protocol) for c in b.comms if c.server.ip == "192.168.0.50"} == {(34964, "pnio"),
                                                                                              (49344, "pnio")}
