@@ -1271,7 +1271,8 @@ static PyObject *t_scan(Table *t, PyObject *args) {
         double ts = (double)sec + (double)frac * scale;
         if (s ? (s->flow & LIGHT_BIT) != 0
               : t->light_on && !bit(t->pyports[proto == 17], k.sport) && !bit(t->pyports[proto == 17], k.dport) &&
-                t->npy + t->nlight < t->max_flows && !(t->exp_n && (expected(t, &k, 0) || expected(t, &k, 1)))) {
+                t->npy + t->nlight < t->max_flows &&
+                !(t->exp_n && proto == 17 && (expected(t, &k, 0) || expected(t, &k, 1)))) {
             frame++;
             if (light_packet(t, events, s ? s->flow & ~LIGHT_BIT : -1, s ? s->side : 0, &k, f, l3, l4, ttl, incl,
                              iend - p0, dk, ts, frame, &dups) < 0) {

@@ -3,14 +3,9 @@ of itself (otscope/domain.py ProtocolSpec)."""
 
 from otscope.domain import FrameEntry, Role, spec
 
-
-DCP_FRAME_IDS = ((0xFEFC, 0xFEFF),)      # Hello ... Identify response; cyclic RT data and alarms share the
-                                         # ethertype: agent/l2.py dispatches 0x8892 by FrameID (pnio owns those)
-
-
-def is_dcp(body: bytes) -> bool:
-    """The PROFINET frame id is a DCP one (0xFEFC Hello ... 0xFEFF Identify response)."""
-    return len(body) >= 2 and body[0] == 0xFE and body[1] >= 0xFC
+# Hello ... Identify response. Cyclic RT data and alarms share the ethertype: agent/l2.py dispatches 0x8892 by
+# FrameID range (dissectors/pnio owns the cyclic and alarm ranges)
+DCP_FRAME_IDS = ((0xFEFC, 0xFEFF),)
 
 
 SPEC = spec(

@@ -418,3 +418,26 @@ def test_c_fast_path_counts_cyclic_frames_as_python_does(tmp_path) -> None:  # t
     assert (7, F.IOD_MAC, "pnio_cyclic", f"0x8001 to {F.EWS_MAC}: cycle 2 ms, 500 frames/s", 423) in facts
     assert any(f[2] == "pnio_data_status" and "stop" in f[3] for f in facts)
     assert fast[2] == len(frames) + len(tagged)
+
+
+def test_the_device_answer_from_another_port_gets_the_dissector(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A request to udp/34964 from the controller's port 49152, the device's answer from its port 50001 (a new
+    flow no port claims) and the controller's next request to 50001: both backends give the answer's flow the
+    PNIO-CM dissector; an unrelated datagram to the same device port from elsewhere does not get it."""
+    from tests.conftest import run_pipeline, write_pcap
+
+    ex = F.connect_exchange()
+    req, rsp = ex[6][42:], ex[7][42:]
+    frames = [F.udp_frame(F.EWS_MAC, F.IOD_MAC, F.EWS_IP, F.IOD_IP, 49152, 34964, req),
+              F.udp_frame(F.IOD_MAC, F.EWS_MAC, F.IOD_IP, F.EWS_IP, 50001, 49152, rsp),
+              F.udp_frame(F.EWS_MAC, F.IOD_MAC, F.EWS_IP, F.IOD_IP, 49152, 50001, F.rpc(0, 5, F.read_request(), seq=1)),
+              F.udp_frame(F.IOC_MAC, F.IOD_MAC, F.IOC_IP, F.IOD_IP, 40000, 50001, b"not for pnio" * 8)]
+    path = write_pcap(tmp_path / "answer.pcap", frames)
+    for fast in (True, False):
+        _p, b = run_pipeline(path, fast=fast)
+        comms = {(c.client.ip, c.server.ip, c.port, c.protocol) for c in b.comms}
+        assert (F.EWS_IP, F.IOD_IP, 34964, "pnio") in comms, (fast, comms)
+        assert (F.EWS_IP, F.IOD_IP, 50001, "pnio") in comms, (fast, comms)
+        assert not any(c[0] == F.IOC_IP and c[3] == "pnio" for c in comms), (fast, comms)
+        got = {(f.subject.ip, f.field, f.value, f.evidence.frame) for f in b.facts}
+        assert (F.IOD_IP, "order_number", "6ES7 151-1AA05-0AB0", 2) in got
