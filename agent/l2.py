@@ -206,7 +206,7 @@ class L2Dispatcher:
         if self.fast is not None and self.counters:
             for vlan, et, fid, macs, n, last, cycle, step in self.fast.l2_drain():  # type: ignore[attr-defined]
                 p = self.tables.by_frame_id(et, fid) if et in self.by_id else None
-                counter = self.counters.get(p.counter) if p is not None and p.counter else None  # type: ignore[arg-type]
+                counter = self.counters.get(p.counter) if p is not None and p.counter else None
                 if counter is not None:
                     counter.absorb(vlan, fid, macs, n, last, cycle, step)  # type: ignore[attr-defined]
                     self._sender(vlan, macs[6:12].hex(":"), last)

@@ -5,7 +5,8 @@ when a datagram parses as connectionless DCE/RPC for a PNIO interface (device, c
 parameter server) or the endpoint mapper; it is confirmed by a PNIO request or response whose NDR arguments
 and blocks parse (the 128-bit interface UUID and the block structure validate the message itself): a device
 answers a request to udp/34964 from another, ephemeral port, so a request and its response are usually on two
-flows (the flow table gives the answer's flow this dissector too: ``answers_from_other_port``). Fragmented PDUs are reassembled in order, bounded (MAX_FRAGMENTS_BYTES, MAX_PENDING_FRAGMENTS).
+flows (the flow table gives the answer's flow this dissector too: ``answers_from_other_port``). Fragmented
+PDUs are reassembled in order, bounded (MAX_FRAGMENTS_BYTES, MAX_PENDING_FRAGMENTS).
 
 Who is who, from the messages (not the port): the end that implements the PNIO *device* interface is the IO
 device (it answers Connect/Read/Write/Control and is the caller of ApplicationReady on the *controller*
@@ -21,9 +22,9 @@ from __future__ import annotations
 import uuid
 from typing import ClassVar
 
-from otscope.dissectors.base import FATAL, INCOMPLETE, OK, Dissector, Malformed, Protocol, Transport, Truncated, Who
+from otscope.dissectors.base import INCOMPLETE, OK, Dissector, Malformed, Protocol, Transport, Truncated, Who
 from otscope.dissectors.pnio import facts
-from otscope.dissectors.pnio.constants import (CONTROL_BLOCKS, CONTROLLER_IF, DEVICE_IF, EPM_IF, INTERFACES,
+from otscope.dissectors.pnio.constants import (CONTROL_BLOCKS, CONTROLLER_IF, EPM_IF, INTERFACES,
                                                MAX_FRAGMENTS_BYTES, MAX_PENDING_FRAGMENTS, Opnum, PnioAnomaly, PType,
                                                opnum_name)
 from otscope.dissectors.pnio.grammar import RpcPdu, parse_args, parse_cm, parse_rpc
@@ -203,5 +204,3 @@ class PnioCmDissector(Dissector):
         for btype in unknown:
             self.anomaly(PnioAnomaly.UNKNOWN_BLOCK, frame, ts, f"0x{btype:04x}")
 
-
-__all__ = ["DEVICE_IF", "FATAL", "PnioCmDissector"]

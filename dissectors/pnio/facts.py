@@ -19,7 +19,6 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING
 
-from otscope.dissectors.base import Who
 from otscope.dissectors.pndcp.vendors import vendor_name
 from otscope.dissectors.pnio.constants import IOCR_TYPES, MAX_COMPONENTS, MODULE_STATES
 from otscope.dissectors.pnio.grammar import CmMessage, Submodule, device_ids
@@ -99,5 +98,3 @@ def object_uuid(d: PnioCmDissector, obj: uuid.UUID, callee: int, msg: str, frame
     d.fact(callee, "pnio_device_id", f"0x{device:04x}", msg, frame, ts)
     d.fact(callee, "vendor", vendor_name(vendor) or "", msg, frame, ts)
 
-
-__all__ = ["Who", "connect_request", "connect_response", "object_uuid", "read_response"]

@@ -228,60 +228,77 @@ def parse_cm(data: bytes) -> CmMessage:
     for btype, body in blocks(data):
         if btype == -1:
             _record(m, body)
-        else:
-            _block(m, btype, body)
+            continue
+        fn = _BLOCKS.get(btype)
+        if fn is not None:
+            fn(m, btype, Reader(body))
+        elif len(m.unknown) < 16:
+            m.unknown.append(btype)
     return m
 
 
-def _block(m: CmMessage, btype: int, body: bytes) -> None:
-    r = Reader(body)
-    if btype == Block.AR_REQ:
-        m.ar_type = r.u16be()
-        m.ar_uuid = uuid.UUID(bytes=r.take(16))
-        r.skip(2)                                               # SessionKey
-        m.initiator_mac = mac_str(r.take(6))
-        r.skip(16 + 4 + 2 + 2)                                  # ObjectUUID ARProperties Timeout UDPRTPort
-        n = r.u16be()
-        m.initiator_station = text(r.take(n), 240)
-    elif btype == Block.AR_RES:
-        m.ar_type = r.u16be()
-        m.ar_uuid = uuid.UUID(bytes=r.take(16))
-        r.skip(2)
-        m.responder_mac = mac_str(r.take(6))
-    elif btype == Block.AR_SERVER:
-        n = r.u16be()
-        m.responder_station = text(r.take(n), 240)
-    elif btype == Block.IOCR_REQ:
-        iocr_type, _ref, _lt, _props, _dlen, frame_id = struct.unpack(">HHHIHH", r.take(14))
-        m.iocrs.append((iocr_type, frame_id))
-    elif btype == Block.IOCR_RES:
-        iocr_type, _ref, frame_id = struct.unpack(">HHH", r.take(6))
-        m.iocrs.append((iocr_type, frame_id))
-    elif btype == Block.EXPECTED_SUBMODULE_REQ:
-        _expected(m, r)
-    elif btype == Block.MODULE_DIFF:
-        _module_diff(m, r)
-    elif btype in (Block.PRM_END_REQ, Block.APPLICATION_READY_REQ, Block.RELEASE_REQ, Block.PRM_END_RES,
-                   Block.APPLICATION_READY_RES, Block.RELEASE_RES):
-        r.skip(2)
-        m.ar_uuid = uuid.UUID(bytes=r.take(16))
-        r.skip(2 + 2)                                           # SessionKey, reserved
-        m.control.append((btype, r.u16be()))
-    elif btype in (Block.READ_REQ, Block.READ_RES, Block.WRITE_REQ, Block.WRITE_RES):
-        r.skip(2)                                               # SeqNumber
-        m.ar_uuid = uuid.UUID(bytes=r.take(16))
-        api, slot, subslot, _pad, index = struct.unpack(">IHHHH", r.take(12))
-        rec_len = r.u32be()
-        if btype in (Block.READ_REQ, Block.READ_RES):
-            m.read = (api, slot, subslot, index)
-        else:
-            m.write = (api, slot, subslot, index)
-        if btype in (Block.READ_RES, Block.WRITE_REQ):
-            m.record_len = rec_len                              # the record data follows the header
-    elif btype in (Block.ALARM_CR_REQ, Block.ALARM_CR_RES):
-        pass
-    elif len(m.unknown) < 16:
-        m.unknown.append(btype)
+def _ar_req(m: CmMessage, _t: int, r: Reader) -> None:
+    """ARBlockReq: ARType ARUUID SessionKey CMInitiatorMacAdd CMInitiatorObjectUUID ARProperties
+    CMInitiatorActivityTimeoutFactor CMInitiatorUDPRTPort StationNameLength CMInitiatorStationName."""
+    m.ar_type = r.u16be()
+    m.ar_uuid = uuid.UUID(bytes=r.take(16))
+    r.skip(2)
+    m.initiator_mac = mac_str(r.take(6))
+    r.skip(16 + 4 + 2 + 2)
+    m.initiator_station = text(r.take(r.u16be()), 240)
+
+
+def _ar_res(m: CmMessage, _t: int, r: Reader) -> None:
+    """ARBlockRes: ARType ARUUID SessionKey CMResponderMacAdd CMResponderUDPRTPort."""
+    m.ar_type = r.u16be()
+    m.ar_uuid = uuid.UUID(bytes=r.take(16))
+    r.skip(2)
+    m.responder_mac = mac_str(r.take(6))
+
+
+def _ar_server(m: CmMessage, _t: int, r: Reader) -> None:
+    """ARServerBlock: StationNameLength CMResponderStationName (padding)."""
+    m.responder_station = text(r.take(r.u16be()), 240)
+
+
+def _iocr_req(m: CmMessage, _t: int, r: Reader) -> None:
+    """IOCRBlockReq: IOCRType IOCRReference LT IOCRProperties DataLength FrameID ..."""
+    iocr_type, _ref, _lt, _props, _dlen, frame_id = struct.unpack(">HHHIHH", r.take(14))
+    m.iocrs.append((iocr_type, frame_id))
+
+
+def _iocr_res(m: CmMessage, _t: int, r: Reader) -> None:
+    """IOCRBlockRes: IOCRType IOCRReference FrameID."""
+    iocr_type, _ref, frame_id = struct.unpack(">HHH", r.take(6))
+    m.iocrs.append((iocr_type, frame_id))
+
+
+def _control(m: CmMessage, btype: int, r: Reader) -> None:
+    """IODControlReq/Res (PrmEnd, ApplicationReady, Release): reserved ARUUID SessionKey reserved
+    ControlCommand ControlBlockProperties."""
+    r.skip(2)
+    m.ar_uuid = uuid.UUID(bytes=r.take(16))
+    r.skip(2 + 2)
+    m.control.append((btype, r.u16be()))
+
+
+def _record_header(m: CmMessage, btype: int, r: Reader) -> None:
+    """IODReadReqHeader/ResHeader, IODWriteReqHeader/ResHeader: SeqNumber ARUUID API Slot Subslot padding Index
+    RecordDataLength ...; a read response and a write request are followed by the record data."""
+    r.skip(2)
+    m.ar_uuid = uuid.UUID(bytes=r.take(16))
+    api, slot, subslot, _pad, index = struct.unpack(">IHHHH", r.take(12))
+    rec_len = r.u32be()
+    if btype in (Block.READ_REQ, Block.READ_RES):
+        m.read = (api, slot, subslot, index)
+    else:
+        m.write = (api, slot, subslot, index)
+    if btype in (Block.READ_RES, Block.WRITE_REQ):
+        m.record_len = rec_len
+
+
+def _ignored(_m: CmMessage, _t: int, _r: Reader) -> None:
+    """A known block that carries nothing otscope reports (AlarmCRBlockReq/Res)."""
 
 
 def _record(m: CmMessage, rest: bytes) -> None:
@@ -353,3 +370,15 @@ def _filter(m: CmMessage, r: Reader) -> None:
             for _ in range(nsub):
                 subslot, ident = struct.unpack(">HI", r.take(6))
                 m.filter_data.append(Submodule(api, slot, subslot, module, ident))
+
+
+_BLOCKS = {
+    Block.AR_REQ: _ar_req, Block.AR_RES: _ar_res, Block.AR_SERVER: _ar_server,
+    Block.IOCR_REQ: _iocr_req, Block.IOCR_RES: _iocr_res,
+    Block.EXPECTED_SUBMODULE_REQ: lambda m, _t, r: _expected(m, r),
+    Block.MODULE_DIFF: lambda m, _t, r: _module_diff(m, r),
+    Block.READ_REQ: _record_header, Block.READ_RES: _record_header, Block.WRITE_REQ: _record_header,
+    Block.WRITE_RES: _record_header, Block.ALARM_CR_REQ: _ignored, Block.ALARM_CR_RES: _ignored,
+    **{b: _control for b in (Block.PRM_END_REQ, Block.APPLICATION_READY_REQ, Block.RELEASE_REQ, Block.PRM_END_RES,
+                             Block.APPLICATION_READY_RES, Block.RELEASE_RES)},
+}
