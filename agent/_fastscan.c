@@ -183,6 +183,10 @@ typedef struct {
     struct SeenSet *hosts_known, *firsts;
     int hosts_full;                     /* Python's host table is at its cap: every new flow's ends are news */
     struct AggTable *agg;
+    struct L2Watch *l2w;                /* watched layer-2 frames counted here (see l2_watch) */
+    Py_ssize_t l2w_cap, l2w_n;
+    Key *exp;                           /* expected UDP ends (see expect): never light flows */
+    Py_ssize_t exp_cap, exp_n;
 } Table;
 
 static inline int bit(const uint8_t *map, unsigned port) { return map[port >> 3] >> (port & 7) & 1; }
@@ -930,6 +934,142 @@ static PyObject *t_evict_light(Table *t, PyObject *noargs) {
 }
 
 /* hosts_full(): Python's host table is full; from now on every new light flow's host ends are reported */
+/*
+ * Watched layer-2 frames (PROFINET cyclic I/O: dissectors/pnio/rt.py): frequent frames whose facts only change
+ * when a status byte does. Python watches a (VLAN, ethertype, 16-bit id after the ethertype, destination +
+ * source MAC) once it has seen such a frame; from then on a frame with that key and the same byte at its
+ * end - 2 (the PN-RT DataStatus) is counted here, with its time and the smallest step of the 16-bit counter
+ * at its end - 4 (the PN-RT CycleCounter); any other goes to Python as before. l2_drain() hands the counts
+ * over. Full keys, linear probing, never more than L2W_MAX entries (then Python simply keeps them).
+ */
+typedef struct L2Watch {
+    uint8_t used, status;
+    uint16_t vlan, et, id, cycle, step;
+    uint8_t macs[12];
+    long long count;
+    double last;
+} L2Watch;
+#define L2W_MAX 4096
+
+static L2Watch *l2w_find(Table *t, uint16_t vlan, uint16_t et, uint16_t id, const uint8_t *macs, int insert) {
+    if (!t->l2w) {
+        if (!insert) return NULL;
+        t->l2w_cap = 2 * L2W_MAX;
+        t->l2w = PyMem_Calloc((size_t)t->l2w_cap, sizeof(L2Watch));
+        if (!t->l2w) { t->l2w_cap = 0; return NULL; }
+    }
+    uint64_t h = 1469598103934665603ULL;
+    h = (h ^ vlan) * 1099511628211ULL;
+    h = (h ^ et) * 1099511628211ULL;
+    h = (h ^ id) * 1099511628211ULL;
+    for (int i = 0; i < 12; i++) h = (h ^ macs[i]) * 1099511628211ULL;
+    Py_ssize_t mask = t->l2w_cap - 1;
+    for (Py_ssize_t i = (Py_ssize_t)(h & (uint64_t)mask), n = 0; n < t->l2w_cap; i = (i + 1) & mask, n++) {
+        L2Watch *w = &t->l2w[i];
+        if (!w->used) {
+            if (!insert || t->l2w_n >= L2W_MAX) return NULL;
+            w->used = 1; w->vlan = vlan; w->et = et; w->id = id;
+            memcpy(w->macs, macs, 12);
+            t->l2w_n++;
+            return w;
+        }
+        if (w->vlan == vlan && w->et == et && w->id == id && !memcmp(w->macs, macs, 12)) return w;
+    }
+    return NULL;
+}
+
+/*
+ * Expected UDP ends: a server that answers from another port than the one it was asked on (a PROFINET IO
+ * device answers a PNIO-CM request to udp/34964 from an ephemeral port) makes a new flow whose ports no
+ * dissector claims. Python expects (vlan, client address, client port) when it creates the request's flow
+ * (agent/flowtable.py); a new UDP flow with such an end is then never a light flow: it goes to Python, which
+ * gives it the dissector. Full keys (destination half of a Key), linear probing; when full it is emptied
+ * (an expectation lost only means the answer's flow stays undecoded, as without them).
+ */
+#define EXP_MAX 4096
+
+static Py_ssize_t exp_slot(const Table *t, const Key *k) {
+    const uint8_t *b = (const uint8_t *)k;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < sizeof *k; i++) h = (h ^ b[i]) * 1099511628211ULL;
+    Py_ssize_t mask = t->exp_cap - 1, i = (Py_ssize_t)(h & (uint64_t)mask);
+    static const Key zero;
+    while (memcmp(&t->exp[i], &zero, sizeof zero) && memcmp(&t->exp[i], k, sizeof *k)) i = (i + 1) & mask;
+    return i;
+}
+
+static int expected(const Table *t, const Key *k, int src) {
+    Key e;
+    memset(&e, 0, sizeof e);
+    e.ver = k->ver; e.proto = k->proto; e.vlan = k->vlan;
+    memcpy(e.dst, src ? k->src : k->dst, 16);
+    e.dport = src ? k->sport : k->dport;
+    return !memcmp(&t->exp[exp_slot(t, &e)], &e, sizeof e);
+}
+
+/* expect(vlan, address, port, on): a UDP end whose new flows go to Python (on=0: forget it) */
+static PyObject *t_expect(Table *t, PyObject *args) {
+    int vlan, port, on;
+    PyObject *ip;
+    if (!PyArg_ParseTuple(args, "iOip", &vlan, &ip, &port, &on)) return NULL;
+    Key e;
+    memset(&e, 0, sizeof e);
+    if (key_from(ip, &e, 0) < 0) return NULL;
+    e.proto = 17; e.vlan = (uint16_t)vlan; e.dport = (uint16_t)port;
+    if (!t->exp) {
+        if (!on) Py_RETURN_NONE;
+        t->exp_cap = 2 * EXP_MAX;
+        if (!(t->exp = PyMem_Calloc((size_t)t->exp_cap, sizeof(Key)))) { t->exp_cap = 0; return PyErr_NoMemory(); }
+    }
+    if (!on) {
+        /* forget: rebuild without it (rare: once per expected answer) */
+        Key *old = t->exp;
+        Py_ssize_t n = t->exp_cap;
+        if (!(t->exp = PyMem_Calloc((size_t)n, sizeof(Key)))) { t->exp = old; return PyErr_NoMemory(); }
+        t->exp_n = 0;
+        static const Key zero;
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (memcmp(&old[i], &zero, sizeof zero) && memcmp(&old[i], &e, sizeof e)) {
+                t->exp[exp_slot(t, &old[i])] = old[i];
+                t->exp_n++;
+            }
+        PyMem_Free(old);
+        Py_RETURN_NONE;
+    }
+    if (t->exp_n >= EXP_MAX) { memset(t->exp, 0, (size_t)t->exp_cap * sizeof(Key)); t->exp_n = 0; }
+    Py_ssize_t i = exp_slot(t, &e);
+    if (memcmp(&t->exp[i], &e, sizeof e)) { t->exp[i] = e; t->exp_n++; }
+    Py_RETURN_NONE;
+}
+
+/* l2_watch(vlan, ethertype, id, macs(12 bytes: destination + source), status, counter): count such frames here */
+static PyObject *t_l2_watch(Table *t, PyObject *args) {
+    int vlan, et, id, status, counter;
+    Py_buffer macs;
+    if (!PyArg_ParseTuple(args, "iiiy*ii", &vlan, &et, &id, &macs, &status, &counter)) return NULL;
+    if (macs.len != 12) { PyBuffer_Release(&macs); PyErr_SetString(PyExc_ValueError, "macs: 12 bytes"); return NULL; }
+    L2Watch *w = l2w_find(t, (uint16_t)vlan, (uint16_t)et, (uint16_t)id, macs.buf, 1);
+    PyBuffer_Release(&macs);
+    if (w) { w->status = (uint8_t)status; w->cycle = (uint16_t)counter; }
+    return PyBool_FromLong(w != NULL);
+}
+
+/* l2_drain() -> [(vlan, ethertype, id, macs, frames, last time, counter, smallest counter step)] counted since */
+static PyObject *t_l2_drain(Table *t, PyObject *noargs) {
+    PyObject *out = PyList_New(0);
+    if (!out) return NULL;
+    for (Py_ssize_t i = 0; i < t->l2w_cap; i++) {
+        L2Watch *w = &t->l2w[i];
+        if (!w->used || !w->count) continue;
+        PyObject *r = Py_BuildValue("(iiiy#Ldii)", (int)w->vlan, (int)w->et, (int)w->id, (const char *)w->macs,
+                                    (Py_ssize_t)12, w->count, w->last, (int)w->cycle, (int)w->step);
+        if (!r || PyList_Append(out, r) < 0) { Py_XDECREF(r); Py_DECREF(out); return NULL; }
+        Py_DECREF(r);
+        w->count = 0;
+    }
+    return out;
+}
+
 static PyObject *t_hosts_full(Table *t, PyObject *noargs) {
     t->hosts_full = 1;
     Py_RETURN_NONE;
@@ -1091,6 +1231,17 @@ static PyObject *t_scan(Table *t, PyObject *args) {
             dk = -1;
             l4 = l3 + 40;
             iend = l3 + 40 + be16(ip + 4);
+        } else if (t->l2w_n && l3 + 6 <= (Py_ssize_t)incl) {
+            L2Watch *w = l2w_find(t, vlan, et, be16(f + l3), f, 0);
+            if (!w || f[incl - 2] != w->status) goto slow;
+            uint16_t c = be16(f + incl - 4), step = (uint16_t)(c - w->cycle);
+            if (step && (step < w->step || !w->step)) w->step = step;
+            w->cycle = c;
+            w->count++;
+            w->last = last_ts = (double)sec + (double)frac * scale;
+            frame++; packets++; bytes += incl;
+            pos = stop;
+            continue;
         } else goto slow;
         if (iend > (Py_ssize_t)incl) iend = (Py_ssize_t)incl;
         Py_ssize_t p0;
@@ -1120,7 +1271,8 @@ static PyObject *t_scan(Table *t, PyObject *args) {
         double ts = (double)sec + (double)frac * scale;
         if (s ? (s->flow & LIGHT_BIT) != 0
               : t->light_on && !bit(t->pyports[proto == 17], k.sport) && !bit(t->pyports[proto == 17], k.dport) &&
-                t->npy + t->nlight < t->max_flows) {
+                t->npy + t->nlight < t->max_flows &&
+                !(t->exp_n && proto == 17 && (expected(t, &k, 0) || expected(t, &k, 1)))) {
             frame++;
             if (light_packet(t, events, s ? s->flow & ~LIGHT_BIT : -1, s ? s->side : 0, &k, f, l3, l4, ttl, incl,
                              iend - p0, dk, ts, frame, &dups) < 0) {
@@ -1205,6 +1357,8 @@ static void t_dealloc(Table *t) {
     seen_free(t->hosts_known);
     seen_free(t->firsts);
     if (t->agg) { PyMem_Free(t->agg->slots); PyMem_Free(t->agg); }
+    PyMem_Free(t->l2w);
+    PyMem_Free(t->exp);
     PyMem_Free(t->slots);
     PyMem_Free(t->flows);
     Py_TYPE(t)->tp_free((PyObject *)t);
@@ -1231,6 +1385,9 @@ static PyMethodDef t_methods[] = {
     {"table_size", (PyCFunction)t_table_size, METH_NOARGS, "(slots, slots used or tombstones)"},
     {"hosts_full", (PyCFunction)t_hosts_full, METH_NOARGS, "Python's host table is full"},
     {"adopt", (PyCFunction)t_adopt, METH_VARARGS, "hand a light flow over to Python"},
+    {"expect", (PyCFunction)t_expect, METH_VARARGS, "new UDP flows with this end go to Python (on=0: forget)"},
+    {"l2_watch", (PyCFunction)t_l2_watch, METH_VARARGS, "count these layer-2 frames here while a status byte holds"},
+    {"l2_drain", (PyCFunction)t_l2_drain, METH_NOARGS, "watched layer-2 frames counted since the last call"},
     {NULL, NULL, 0, NULL}
 };
 

@@ -35,6 +35,7 @@ from otscope.agent.stats import Stats
 from otscope.dissectors.base import Dissector
 
 UDP_TIMEOUT, TCP_TIMEOUT, CLOSED_TIMEOUT = 180.0, 900.0, 30.0
+MAX_EXPECTED = 4096           # client ends whose server may answer from another UDP port (PNIO-CM)
 FIN_BOTH = 3                 # Flow.fin: a FIN each way, or a RST
 # UDP ports a frame parser claims (DHCP's 67/68 today): such datagrams go to the layer-2 dispatcher
 DATAGRAM_PORTS = frozenset(l2.udp_ports())
@@ -148,6 +149,9 @@ class PyFlowTable:
         self.tcp: dict[tuple, tuple[Flow, int]] = {}
         self.udp: dict[tuple, tuple[Flow, int]] = {}
         self.active: dict[tuple, Flow] = {}            # creation order: the oldest is evicted first
+        # UDP ends (vlan, address, port) of clients whose server answers from another port (PNIO-CM): the
+        # answer's new flow gets the dissector (see expect); oldest dropped beyond MAX_EXPECTED
+        self.expected: dict[tuple, type[Dissector]] = {}
 
     # -- the shard rule ----------------------------------------------------------------------------------
     def owns(self, pkt: Packet) -> bool:
@@ -201,6 +205,13 @@ class PyFlowTable:
             # the protocol server is the side of its well-known port, whatever the handshake said
             client_is_sender = not client_is_sender
             cls = self.pick(transport, cport)
+        if cls is None and self.expected and transport == "udp":
+            for end, sender in (((vlan, dst, dp), False), ((vlan, src, sp), True)):
+                cls = self.expected.pop(end, None)
+                if cls is not None:                  # the expected client end is this flow's client
+                    client_is_sender = sender
+                    self._unexpect(end)
+                    break
         if client_is_sender:
             fl = Flow((src, sp, dst, dp, vlan), vlan, transport, src, dst, sp, dp, ts, frame)
         else:
@@ -210,8 +221,26 @@ class PyFlowTable:
         self.hosts.host(vlan, dst, ts, frame)
         if cls is not None:
             fl.diss = cls()
+            if transport == "udp" and cls.answers_from_other_port:
+                self.expect((vlan, fl.cip, fl.cport), cls)
         ent_fwd = self.register(fl)
         return ent_fwd if client_is_sender else (fl, 1)
+
+    def expect(self, end: tuple, cls: type[Dissector]) -> None:
+        """A UDP server that may answer from another port than the one it was asked on (a PROFINET IO device
+        answers PNIO-CM from an ephemeral port, DCE/RPC over UDP): the first new flow to or from the client's
+        end (vlan, address, port) is this dissector's."""
+        if end not in self.expected and len(self.expected) >= MAX_EXPECTED:
+            oldest = next(iter(self.expected))
+            del self.expected[oldest]
+            self._unexpect(oldest)
+        self.expected[end] = cls
+        if self.fast is not None:
+            self.fast.expect(end[0], end[1], end[2], True)
+
+    def _unexpect(self, end: tuple) -> None:
+        if self.fast is not None:
+            self.fast.expect(end[0], end[1], end[2], False)
 
     def register(self, fl: Flow) -> tuple[Flow, int]:
         """Put a flow in the tables, both directions."""

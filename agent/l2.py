@@ -36,6 +36,7 @@ class FrameParser:
     context: tuple[str, ...]
     accept: Callable | None
     memo_key: Callable | None           # None: the output depends on the whole frame
+    counter: str | None = None          # module:Class counting frequent frames (FrameEntry.counter)
 
 
 FRAME_CONTEXT = frozenset({"src", "dst"})        # what a frame parser's facts() may take: the frame's MACs
@@ -48,7 +49,7 @@ def _parser(protocol: str, e: FrameEntry) -> FrameParser:
         raise ValueError(f"{protocol}: frame entry context {e.context} (a frame takes {sorted(FRAME_CONTEXT)}, "
                          f"a datagram {sorted(DATAGRAM_CONTEXT)}; one entry is one or the other)")
     return FrameParser(protocol, _Lazy(e.parse), _Lazy(e.facts), len(e.llc_snap), e.context, e.accept,
-                       _Lazy(e.memo_key) if e.memo_key else None)
+                       _Lazy(e.memo_key) if e.memo_key else None, e.counter)
 
 
 class _Lazy:
@@ -69,24 +70,50 @@ class _Lazy:
 
 
 class FrameTables:
-    """Ethertype -> parser, [(LLC/SNAP header, parser)], UDP port -> parser: from the registry, once."""
+    """Ethertype -> parser, ethertype -> [(FrameID low, high, parser)], [(LLC/SNAP header, parser)], UDP port
+    -> parser: from the registry, once. An ethertype is dispatched either as a whole or by FrameID ranges
+    (PROFINET 0x8892: pn_dcp owns 0xFEFC-0xFEFF, pnio the cyclic and alarm ranges), never both."""
 
     def __init__(self) -> None:
         self.ethertype: dict[int, FrameParser] = {}
+        self.by_id: dict[int, tuple[tuple[int, int, FrameParser], ...]] = {}
         self.snap: list[tuple[bytes, FrameParser]] = []
         self.udp: dict[int, FrameParser] = {}
+        ranges: dict[int, list[tuple[int, int, FrameParser]]] = {}
         for spec in registry.specs():
             for e in spec.frames:
                 p = _parser(str(spec.name), e)
-                if e.ethertype is not None:
+                if e.ethertype is not None and e.frame_ids:
+                    ranges.setdefault(e.ethertype, []).extend((lo, hi, p) for lo, hi in e.frame_ids)
+                elif e.ethertype is not None:
                     self.ethertype.setdefault(e.ethertype, p)
                 if e.llc_snap:
                     self.snap.append((e.llc_snap, p))
                 for port in e.udp_ports:
                     self.udp.setdefault(port, p)
+        for et, rs in ranges.items():
+            rs.sort(key=lambda r: r[0])
+            for (lo, hi, p), (lo2, _hi2, q) in zip(rs, rs[1:]):
+                if lo > hi or lo2 <= hi:
+                    raise ValueError(f"ethertype 0x{et:04x}: FrameID ranges of {p.protocol} and {q.protocol} overlap")
+            if et in self.ethertype:
+                raise ValueError(f"ethertype 0x{et:04x}: {self.ethertype[et].protocol} takes it whole, others by "
+                                 f"FrameID")
+            self.by_id[et] = tuple(rs)
+
+    def by_frame_id(self, et: int, fid: int) -> FrameParser | None:
+        for lo, hi, p in self.by_id[et]:
+            if lo <= fid <= hi:
+                return p
+        return None
 
     def for_frame(self, et: int, body: bytes) -> FrameParser | None:
-        p = self.ethertype.get(et)
+        if et in self.by_id:
+            if len(body) < 2:
+                return None
+            p = self.by_frame_id(et, body[0] << 8 | body[1])
+        else:
+            p = self.ethertype.get(et)
         if p is None and et <= 1500:                  # 802.3 length: the LLC/SNAP header names the protocol
             for head, q in self.snap:
                 if body.startswith(head):
@@ -119,11 +146,22 @@ class L2Dispatcher:
         # the grammars are pure: a frame seen before (same bytes, same VLAN) leads to the same calls again
         self.memo: dict[tuple[int, object], tuple[str | None, list[Call]]] = {}
         self.tables = tables()
+        self.by_id = self.tables.by_id
+        self.counters: dict[str, object] = {}            # FrameEntry.counter -> its instance (this loop's state)
+        self.fast: object | None = None                   # the C table (pipeline): it counts watched frames itself
 
     def frame(self, et: int, buf: bytes, off: int, l3: int, stop: int, vlan: int, frame: int, ts: float) -> None:
         if et <= 1500 and l3 + et < stop:
             stop = l3 + et                  # 802.3 length: the octets after it are the frame's padding (3.2.6)
-        parser = self.tables.for_frame(et, buf[l3:stop])
+        if et in self.by_id and stop - l3 >= 2:
+            parser = self.tables.by_frame_id(et, buf[l3] << 8 | buf[l3 + 1])
+            if parser is not None and parser.counter is not None:    # frequent frames: counted, not memoised
+                self._count(parser, et, buf, off, l3, stop, vlan, frame, ts)
+                return
+            if parser is not None and parser.accept is not None and not parser.accept(buf[l3:stop]):
+                parser = None
+        else:
+            parser = self.tables.for_frame(et, buf[l3:stop])
         if parser is not None and parser.memo_key is not None:
             raw: object = parser.memo_key(buf[l3:stop])    # its output depends on part of the frame alone (ARP)
         else:
@@ -147,6 +185,39 @@ class L2Dispatcher:
                 self.memo.clear()
             self.memo[(vlan, raw)] = (sender, calls)
         self._replay(calls, frame, ts)
+
+    def _count(self, p: FrameParser, et: int, buf: bytes, off: int, l3: int, stop: int, vlan: int, frame: int,
+               ts: float) -> None:
+        counter = self.counters.get(p.counter)  # type: ignore[arg-type]
+        if counter is None:
+            counter = self.counters[p.counter] = registry.load(p.counter)()  # type: ignore[index,arg-type]
+        fid = buf[l3] << 8 | buf[l3 + 1]
+        src, items = counter.frame(buf, off, l3, stop, vlan, fid, frame, ts)  # type: ignore[attr-defined]
+        self._sender(vlan, src, ts)
+        if items:
+            self._replay(self._run(p.protocol, lambda: items, vlan), frame, ts)
+        if self.fast is not None and stop - l3 >= 6:
+            # the C fast path counts the next frames of this key itself while their status byte stays the same
+            self.fast.l2_watch(vlan, et, fid, buf[off:off + 12], buf[stop - 2],  # type: ignore[attr-defined]
+                               buf[stop - 4] << 8 | buf[stop - 3])
+
+    def flush(self) -> int:
+        """What the frame counters summarise (rates, cycle times) into the accumulator, before a snapshot, with
+        the frames the C fast path counted for them; returns how many frames C counted."""
+        counted = 0
+        if self.fast is not None and self.counters:
+            for vlan, et, fid, macs, n, last, cycle, step in self.fast.l2_drain():  # type: ignore[attr-defined]
+                p = self.tables.by_frame_id(et, fid) if et in self.by_id else None
+                counter = self.counters.get(p.counter) if p is not None and p.counter else None
+                if counter is not None:
+                    counter.absorb(vlan, fid, macs, n, last, cycle, step)  # type: ignore[attr-defined]
+                    self._sender(vlan, macs[6:12].hex(":"), last)
+                counted += n
+        for ref, counter in self.counters.items():
+            protocol = next(p.protocol for rs in self.by_id.values() for _lo, _hi, p in rs if p.counter == ref)
+            for vlan, frame, ts, items in counter.flush():  # type: ignore[attr-defined]
+                self._replay(self._run(protocol, lambda items=items: items, vlan), frame, ts)
+        return counted
 
     def _dissect(self, p: FrameParser, buf: bytes, off: int, l3: int, stop: int, vlan: int, src: str) -> list[Call]:
         body = buf[l3 + p.skip:stop]

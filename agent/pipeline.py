@@ -68,6 +68,7 @@ class Pipeline:
             self.table = PyFlowTable(self.stats, self.host_table, pick_dissector, self._folded, max_flows=max_flows,
                                      dup_window=dup_window, shard=shard)
         self.fast = self.table.fast
+        self.l2.fast = self.fast if self.primary else None   # C counts watched L2 frames (PN-RT cyclic) itself
         self.dissectors = DissectorHost(self.acc, self.stats, self.table, self.names, self._anomaly)
         self.other: dict[tuple, float] = {}              # (src, dst, protocol, vlan) of other IP -> last seen
         self.events: list = []
@@ -273,6 +274,7 @@ class Pipeline:
         refused = self.host_table.take_refused()
         if refused is not None:
             self._anomaly("capture", "host-table-full", *refused)
+        self.stats.non_ip_frames += self.l2.flush()      # what the layer-2 frame counters summarise
         acc = self.acc
         snap = Snapshot(acc.source, acc.frame_evidence, acc.facts, acc.bindings, acc.anomalies)
         acc.facts, acc.bindings, acc.anomalies = {}, {}, {}

@@ -182,6 +182,9 @@ class Dissector:
     ports: ClassVar[tuple[int, ...]]
     client_label: ClassVar[str]
     server_label: ClassVar[str]
+    # a UDP server that may answer from another port than the one it was asked on (PNIO-CM's DCE/RPC): the
+    # flow table gives the dissector the answer's new flow too (agent/flowtable.py expect)
+    answers_from_other_port: ClassVar[bool] = False
 
     __slots__ = ("out", "anomalies", "decoded", "confirmed", "labelled", "fatal_reason", "profile", "fast_spec",
                  "spec_changed", "_offered", "flow_protocol")

@@ -37,6 +37,7 @@ SPECS: list[ProtocolSpec] = [
     _declared("cdp"),
     _declared("dhcp"),
     _declared("pndcp"),
+    _declared("pnio"),
     _declared("dnp3"),
     _declared("goose"),
     _declared("hartip"),

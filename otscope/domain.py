@@ -101,6 +101,13 @@ class FrameEntry:
     context: tuple[str, ...] = ()
     accept: Callable[[bytes], bool] | None = None   # a cheap test of the body (defined with the spec)
     memo_key: str | None = None   # module:function: the part of the frame its output depends on (else all)
+    # FrameID ranges (the body's first two bytes, big-endian) this entry owns on its ethertype: entries sharing
+    # an ethertype (PROFINET 0x8892: DCP, alarms, cyclic data) each declare disjoint ranges (agent/l2.py)
+    frame_ids: tuple[tuple[int, int], ...] = ()
+    # module:Class of a per-capture-loop counter for frequent frames (cyclic I/O): called instead of
+    # parse/facts with (buf, off, l3, stop, vlan, frame_id, frame, ts) -> (sender MAC, L2Output | None), and
+    # flush() -> [(vlan, frame, ts, L2Output)] at each snapshot
+    counter: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +162,7 @@ def spec(name: str, **kw: object) -> ProtocolSpec:
 OT_SERVICE_PORTS: dict[int, str] = {
     20000: "dnp3", 2404: "iec104", 9600: "fins",
     5007: "melsec", 5006: "melsec", 2455: "codesys", 1217: "codesys", 18245: "ge-srtp", 18246: "ge-srtp",
-    20547: "proconos", 1962: "pcworx", 789: "crimson", 34962: "profinet", 34963: "profinet", 34964: "profinet",
+    20547: "proconos", 1962: "pcworx", 789: "crimson", 34962: "profinet", 34963: "profinet",
 }
 # Ports (of those, or a dissector's) that do not decide a flow's direction (orientation falls through to the next
 # rule), as it always was: CODESYS V2 gateway and ADS/AMS routers (tcp/48898) are reached from either end.

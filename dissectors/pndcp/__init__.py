@@ -3,11 +3,9 @@ of itself (otscope/domain.py ProtocolSpec)."""
 
 from otscope.domain import FrameEntry, Role, spec
 
-
-def is_dcp(body: bytes) -> bool:
-    """The PROFINET frame id is a DCP one (0xFEFC Hello ... 0xFEFF Identify multicast); cyclic RT data and
-    alarms share the ethertype."""
-    return len(body) >= 2 and body[0] == 0xFE and body[1] >= 0xFC
+# Hello ... Identify response. Cyclic RT data and alarms share the ethertype: agent/l2.py dispatches 0x8892 by
+# FrameID range (dissectors/pnio owns the cyclic and alarm ranges)
+DCP_FRAME_IDS = ((0xFEFC, 0xFEFF),)
 
 
 SPEC = spec(
@@ -15,7 +13,7 @@ SPEC = spec(
     labels=("pn_dcp", "pn_dcp-set-requester", "pn_dcp-identify-all-requester"),
     roles=(Role.PLC, Role.IO_DEVICE, Role.EWS),
     frames=(FrameEntry("otscope.dissectors.pndcp.grammar:parse", "otscope.dissectors.pndcp.facts:facts",
-                       ethertype=0x8892, accept=is_dcp, context=("src", "dst")),),
+                       ethertype=0x8892, frame_ids=DCP_FRAME_IDS, context=("src", "dst")),),
     identifies=("PROFINET DCP Identify/Hello/Set: station name, vendor and device id, role (IO "
                "controller/device), IP set by an engineering tool"),
 )

@@ -120,11 +120,12 @@ def test_derived_tables_are_todays_tables() -> None:
 
     # issue 16: the IT services (ot=False: smb, tls, the name services on UDP) are flow dissectors too
     assert PROTOCOLS == ("ads", "bacnet", "browser", "dhcpv6", "dnp3", "enip", "enip-io", "fox", "hartip", "iec104",
-                         "llmnr", "mdns", "modbus", "nbns", "opcua", "s7comm", "smb", "snmp", "ssdp", "synphasor",
-                         "tls")  # issues 14, 15, 16
-    assert {p: OT_PORTS[p] for p in (502, 44818, 2222, 102, 20000, 48898, 48899, 1911, 4911, 4840)} == {
+                         "llmnr", "mdns", "modbus", "nbns", "opcua", "pnio", "s7comm", "smb", "snmp", "ssdp",
+                         "synphasor", "tls")  # issues 14, 15, 16
+    assert {p: OT_PORTS[p] for p in (502, 44818, 2222, 102, 20000, 48898, 48899, 1911, 4911, 4840, 34964)} == {
         502: "modbus", 44818: "enip", 2222: "enip-io", 102: "s7comm", 20000: "dnp3", 48898: "ads", 48899: "ads",
-        1911: "fox", 4911: "fox", 4840: "opcua"}
+        1911: "fox", 4911: "fox", 4840: "opcua", 34964: "pnio"}
+    # (udp/34964 was the OT service port "profinet"; the pnio spec declares it now: same counts)
     # + HART-IP 5094/5095, C37.118 tcp/4712 and udp/4713 (issue 14; 2404 was already an OT service port);
     # + the ADS UDP service 48899 (issue 15; 48898, 1911 and 4911 were OT service ports). tcp/48898 is the ADS
     # dissector's port now and still decides no direction (OT_PORTS_NOT_FOR_DIRECTION)
@@ -369,13 +370,18 @@ def test_l2_dispatch_is_the_specs_frame_entries() -> None:
     from otscope.domain import FrameEntry
 
     t = FrameTables()
-    assert {et: p.protocol for et, p in t.ethertype.items()} == {0x0806: "arp", 0x88CC: "lldp", 0x8892: "pn_dcp",
+    assert {et: p.protocol for et, p in t.ethertype.items()} == {0x0806: "arp", 0x88CC: "lldp",
                                                                  0x88B8: "goose", 0x88BA: "goose"}
     assert [(head.hex(), p.protocol, p.skip) for head, p in t.snap] == [("aaaa0300000c2000", "cdp", 8),
                                                                         ("828203", "bacnet", 3)]   # BACnet/Ethernet
+    # PROFINET 0x8892 by FrameID: DCP (pn_dcp), alarms and cyclic data (pnio, the cyclic part counted)
+    assert [(hex(lo), hex(hi), p.protocol, p.counter is not None) for lo, hi, p in t.by_id[0x8892]] == [
+        ("0x100", "0xfbff", "pnio", True), ("0xfc01", "0xfc01", "pnio", False), ("0xfe01", "0xfe01", "pnio", False),
+        ("0xfefc", "0xfeff", "pn_dcp", False)]
     assert {port: p.protocol for port, p in t.udp.items()} == {67: "dhcp", 68: "dhcp"}
     assert t.for_frame(0x8892, bytes.fromhex("fefe0500")).protocol == "pn_dcp"       # DCP Identify
-    assert t.for_frame(0x8892, bytes.fromhex("8000")) is None                        # cyclic RT data: not DCP
+    assert t.for_frame(0x8892, bytes.fromhex("8000")).protocol == "pnio"             # cyclic RT data: not DCP
+    assert t.for_frame(0x8892, bytes.fromhex("fe02")) is None and t.for_frame(0x8892, b"\xfe") is None
     assert t.for_frame(100, bytes.fromhex("aaaa0300000c2000")).protocol == "cdp"    # 802.3 length + SNAP
     assert t.for_frame(24, bytes.fromhex("8282030128")).protocol == "bacnet"        # 802.3 length + LLC 0x82
     assert t.for_frame(0x0800, b"") is None
