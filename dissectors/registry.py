@@ -42,6 +42,7 @@ SPECS: list[ProtocolSpec] = [
     _declared("hartip"),
     _declared("iec104"),
     _declared("synphasor"),
+    _declared("fins"),
 ]
 
 _read = False       # set once something derived a table: later registrations would not be seen by it

@@ -149,8 +149,8 @@ def spec(name: str, **kw: object) -> ProtocolSpec:
 # coverage report and names an unconfirmed conversation. A dissector package that declares one of these ports
 # overrides the name here (agent/flows.py OT_PORTS).
 OT_SERVICE_PORTS: dict[int, str] = {
-    20000: "dnp3", 2404: "iec104", 47808: "bacnet", 4840: "opcua", 1911: "fox", 4911: "fox", 9600: "fins",
-    5007: "melsec", 5006: "melsec", 2455: "codesys", 1217: "codesys", 18245: "ge-srtp", 18246: "ge-srtp",
+    20000: "dnp3", 2404: "iec104", 47808: "bacnet", 4840: "opcua", 1911: "fox", 4911: "fox",
+    2455: "codesys", 1217: "codesys", 18245: "ge-srtp", 18246: "ge-srtp",
     20547: "proconos", 1962: "pcworx", 789: "crimson", 34962: "profinet", 34963: "profinet", 34964: "profinet",
     48898: "ads",
 }
