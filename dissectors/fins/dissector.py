@@ -26,8 +26,6 @@ from otscope.dissectors.fins.grammar import Frame, parse_frame, parse_node_addre
 from otscope.domain import caps
 
 MAX_PENDING = caps().pending_requests
-MEMORY_COMMANDS = frozenset({Command.MEMORY_AREA_READ, Command.MEMORY_AREA_WRITE, Command.MEMORY_AREA_FILL,
-                             Command.MEMORY_AREA_TRANSFER})
 _TCP_COMMANDS = frozenset(TcpCommand)
 CLIENT_LABEL, SERVER_LABEL = "fins-client", "fins-server"
 
@@ -87,8 +85,6 @@ class FinsUdp(Dissector):
 
     def _request(self, f: Frame, name: str, sender: Who, ts: float, frame: int) -> None:
         self.count(name)
-        if f.command in MEMORY_COMMANDS and f.data:
-            self.count(f"{name} area 0x{f.data[0]:02x}")
         if f.response_required:
             pending = self.pending
             if len(pending) >= MAX_PENDING and f.sid not in pending:
@@ -114,12 +110,12 @@ class FinsUdp(Dissector):
         if req is None:
             if not self.confirmed:
                 return                          # an answer to a request we did not see: wait for a pair
-            self.count(f"{name} unmatched")
+            self.count("response unmatched")
         elif not self.confirmed:
             self.confirm(frame, ts, msg)
             self._say(Who(req[1]), CLIENT_LABEL, msg, frame, ts)    # the one that asked
         elif req[0] != f.command:
-            self.count(f"{name} answers 0x{req[0]:04x}")
+            self.count("response for another command")
         self._say(sender, SERVER_LABEL, msg, frame, ts)
         self._node(sender, f, msg, frame, ts)
         mres, sres = f.end_code or (0, 0)

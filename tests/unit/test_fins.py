@@ -86,7 +86,7 @@ def test_real_exchange_confirms_and_labels_the_senders() -> None:
     assert d.feed(RSP_0101, 1, 0.0, 2) == OK and d.confirmed
     got = facts(d)
     assert got[(Who.CLIENT, "protocol")] == {"fins-client"} and got[(Who.SERVER, "protocol")] == {"fins-server"}
-    assert d.profile == {"memory-area-read": 1, "memory-area-read area 0x00": 1}
+    assert d.profile == {"memory-area-read": 1}
 
 
 def test_a_response_on_the_requesters_side_speaks_for_its_sender() -> None:
@@ -165,7 +165,7 @@ def test_anomalies_after_confirmation() -> None:
     assert kinds(d)[2].startswith("fins-short-frame") and kinds(d)[3].startswith("fins-short-response")
     assert kinds(d)[4].startswith("fins-bad-header") and d.profile["0x7f7f"] == 1
     d.feed(rsp(0x0101, 0x33), 1, 0.0, 9)
-    assert d.profile["memory-area-read unmatched"] == 1
+    assert d.profile["response unmatched"] == 1
 
 
 def test_pending_and_node_caps() -> None:
