@@ -1,7 +1,7 @@
 """Omron FINS (FINS Commands Reference Manual W227/W342; FINS/TCP: W421 section 7): codes and layouts.
 
-Command codes are MRC<<8 | SRC. Names follow the manual's command list (W342 5-1-2); a code not in the table keeps
-its number (``0x1f3c``). End codes are MRES/SRES (W342 5-1-3): bit 7 of MRES is the relay-error flag, bits 6/7 of
+Command codes are MRC<<8 | SRC. Names follow the manual's command list (W342, command list); a code not in the table keeps
+its number (``0x1f3c``). End codes are MRES/SRES (W342, end codes): bit 7 of MRES is the relay-error flag, bits 6/7 of
 SRES the CPU non-fatal/fatal error flags; the code proper is (MRES & 0x7F, SRES & 0x3F).
 """
 
@@ -13,20 +13,20 @@ FINS_PORT = 9600
 HEADER_LEN = 10                 # ICF RSV GCT DNA DA1 DA2 SNA SA1 SA2 SID
 COMMAND_LEN = 2                 # MRC SRC
 END_CODE_LEN = 2                # MRES SRES (responses)
-MAX_FINS_FRAME = 2012 + HEADER_LEN + COMMAND_LEN   # W342 2-1: at most 2012 bytes of text after the command code
+MAX_FINS_FRAME = 2012 + HEADER_LEN + COMMAND_LEN   # FINS over Ethernet: at most 2012 bytes of text (W342)
 
 ICF_GATEWAY = 0x80              # bit 7: gateway usage (set in practice)
 ICF_RESPONSE = 0x40             # bit 6: 0 command, 1 response
 ICF_RESERVED = 0x3E             # bits 1-5: 0
 ICF_NO_RESPONSE = 0x01          # bit 0: response not required
 
-MODEL_LEN = 20                  # 0501 response: controller model, controller version (ASCII, W342 5-3-16)
+MODEL_LEN = 20                  # 0501 response: controller model, controller version (ASCII, W342 CONTROLLER DATA READ)
 VERSION_LEN = 20
 UNIT_MODEL_LEN = 20             # 0502 response: per unit, unit address (1) + model number (20)
 MAX_NODES = 64                  # distinct FINS node addresses remembered per flow
 MAX_RESYNC = 3
 
-# FINS/TCP (W421 7-4): "FINS" magic, length (bytes after the length field), command, error code, data
+# FINS/TCP (W421, FINS/TCP headers): "FINS" magic, length (bytes after the length field), command, error code, data
 TCP_MAGIC = b"FINS"
 TCP_HEADER_LEN = 16
 TCP_MAX_LENGTH = 8 + 8 + MAX_FINS_FRAME
@@ -117,10 +117,10 @@ CONTROL_ACTIONS = {
     Command.MEMORY_CARD_FORMAT: "memory card format", Command.FORCED_SET_RESET: "forced set/reset",
     Command.ERROR_CLEAR: "error clear", Command.CLOCK_WRITE: "clock write",
 }
-# RUN 0401 request data: program number (2) then the mode (1) (W342 5-3-14)
+# RUN 0401 request data: program number (2) then the mode (1) (W342 RUN)
 RUN_MODES = {0x02: "monitor", 0x04: "run"}
 
-# 0601 Controller Status Read response (W342 5-3-18): status, mode
+# 0601 Controller Status Read response (W342 CONTROLLER STATUS READ): status, mode
 STATUS = {0x00: "stop", 0x01: "run", 0x80: "standby"}
 MODES = {0x00: "PROGRAM", 0x02: "MONITOR", 0x04: "RUN"}
 

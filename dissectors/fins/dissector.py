@@ -1,7 +1,7 @@
 """Omron FINS per-flow state: UDP (one frame per datagram) and FINS/TCP (16-byte header, framed by its length).
 
 Confirmation: a response (ICF bit 6) whose SID answers a request seen earlier on the flow, with a command code
-the manual lists (W342 2-1: the responder returns the command's SID). Before that, a datagram that is not a FINS
+the manual lists (W342 FINS header: the responder returns the command's SID). Before that, a datagram that is not a FINS
 frame (reserved ICF bits, RSV not 0, cut header, unknown command) detaches the dissector. After it, a bad frame
 or an unknown command is a counted anomaly (unknown codes keep their number) and the flow goes on. FINS/TCP is
 also confirmed by its node-address handshake (client command 0 answered by server command 1).
@@ -148,7 +148,7 @@ class FinsUdp(Dissector):
 
 
 class FinsTcp(FinsUdp):
-    """FINS/TCP (W421 7-4): the 16-byte header, framed by its length field."""
+    """FINS/TCP (W421, FINS/TCP headers): the 16-byte header, framed by its length field."""
 
     transport: ClassVar[Transport] = Transport.TCP
 

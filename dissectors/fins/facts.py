@@ -1,8 +1,8 @@
 """FINS responses -> facts about the responder (the controller that answered).
 
-* 0501 Controller Data Read: ``product`` = controller model, ``firmware`` = controller version (W342 5-3-16).
+* 0501 Controller Data Read: ``product`` = controller model, ``firmware`` = controller version (W342 CONTROLLER DATA READ).
   ``vendor`` = "Omron": a documented rule, not a wire string: the Controller Data Read command exists only in
-  Omron's FINS command set, and its answer is the model of the Omron CPU unit (W342 5-3-16).
+  Omron's FINS command set, and its answer is the model of the Omron CPU unit (W342 CONTROLLER DATA READ).
 * 0502 Connection Data Read: each unit (unit address + model number) is a component ``fins-unit:<address>``
   with its ``product``; unit address 0 is the CPU unit itself.
 * 0601 Controller Status Read: ``cpu_state`` = the operating mode (PROGRAM / MONITOR / RUN) with the status

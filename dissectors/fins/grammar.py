@@ -1,7 +1,7 @@
 """Omron FINS frames and the response layouts otscope reads: pure bytes -> dataclasses.
 
-FINS header (W342 2-1, 10 bytes): ICF, RSV, GCT, DNA, DA1, DA2, SNA, SA1, SA2, SID; then the command code
-(MRC, SRC); a response carries the end code (MRES, SRES) before its data. FINS/TCP (W421 7-4) wraps a frame in
+FINS header (W342 FINS header, 10 bytes): ICF, RSV, GCT, DNA, DA1, DA2, SNA, SA1, SA2, SID; then the command code
+(MRC, SRC); a response carries the end code (MRES, SRES) before its data. FINS/TCP (W421, FINS/TCP headers) wraps a frame in
 a 16-byte header: "FINS", length (big-endian, bytes after the length field), command, error code.
 """
 
@@ -67,7 +67,7 @@ def min_len(is_response: bool) -> int:
 
 @dataclass(frozen=True, slots=True)
 class ControllerData:
-    """0501 Controller Data Read response, first part (W342 5-3-16): model and version, 20 ASCII bytes each."""
+    """0501 Controller Data Read response, first part (W342 CONTROLLER DATA READ): model and version, 20 ASCII bytes each."""
 
     model: str
     version: str
@@ -82,7 +82,7 @@ def parse_controller_data(data: bytes) -> ControllerData | None:
 
 
 def parse_connection_data(data: bytes) -> list[tuple[int, str]]:
-    """0502 Connection Data Read response (W342 5-3-17): number of units, then unit address (1) + model (20)."""
+    """0502 Connection Data Read response (W342 CONNECTION DATA READ): number of units, then unit address (1) + model (20)."""
     r = Reader(data)
     n = r.u8()
     out = []
@@ -103,7 +103,7 @@ class ControllerStatus:
 
 
 def parse_controller_status(data: bytes) -> ControllerStatus:
-    """0601 Controller Status Read response (W342 5-3-18): status (1), mode (1), error data..."""
+    """0601 Controller Status Read response (W342 CONTROLLER STATUS READ): status (1), mode (1), error data..."""
     r = Reader(data)
     return ControllerStatus(r.u8(), r.u8())
 

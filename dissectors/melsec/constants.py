@@ -1,5 +1,5 @@
-"""Mitsubishi MELSEC communication protocol (MC protocol) / SLMP (SLMP Reference Manual SH-080956ENG, sections 4
-and 5): frame layouts, commands, device codes; and the MELSOFT engineering datagram seen on udp/5560.
+"""Mitsubishi MELSEC communication protocol (MC protocol) / SLMP (SLMP Reference Manual SH-080956ENG: message
+formats, commands): frame layouts, commands, device codes; and the MELSOFT engineering datagram seen on udp/5560.
 
 3E frame (binary): subheader 50 00 (request) / D0 00 (response), network no., PC no., request destination module
 I/O no. (2, LE), station no., data length (2, LE: the bytes after it), then a request's monitoring timer (2),
@@ -15,13 +15,13 @@ from enum import IntEnum, StrEnum
 PORTS = (1025, 1026, 1027, 1028, 1029, 1030, 5000, 5001, 5002, 5003, 5004, 5005, 5006, 5007, 5008, 5009, 5010)
 MELSOFT_UDP_PORT = 5560          # GX Works3 <-> iQ-F/iQ-R "MELSOFT connection" (no public specification)
 
-MAX_DATA_LEN = 8192              # SLMP 4.1: request data of at most 8194 bytes (ASCII: twice that)
+MAX_DATA_LEN = 8192              # a bound above any SLMP request's data (a batch write: 960 words)
 MAX_RESYNC = 3
 MAX_PENDING = 64
 
 
 class Frame(IntEnum):
-    """Subheader values (SLMP 4.1.1): binary as they are read big-endian from the wire."""
+    """Subheader values (SLMP, message format): binary as they are read big-endian from the wire."""
 
     REQUEST_3E = 0x5000
     RESPONSE_3E = 0xD000
@@ -83,7 +83,7 @@ CONTROL_ACTIONS = {
 }
 DEVICE_COMMANDS = frozenset({Command.BATCH_READ, Command.BATCH_WRITE})
 
-# device codes (SLMP 5.1 "Device code list", binary one byte / ASCII two characters)
+# device codes (SLMP "Device code list", binary one byte / ASCII two characters)
 DEVICES = {
     0x91: "SM", 0xA9: "SD", 0x9C: "X", 0x9D: "Y", 0x90: "M", 0x92: "L", 0x93: "F", 0x94: "V", 0xA0: "B",
     0xA8: "D", 0xB4: "W", 0xC1: "TS", 0xC0: "TC", 0xC2: "TN", 0xC4: "CS", 0xC3: "CC", 0xC5: "CN", 0xA1: "SB",
@@ -92,7 +92,7 @@ DEVICES = {
 ASCII_DEVICES = frozenset(DEVICES.values()) | {"X*", "Y*", "M*", "D*", "W*", "B*", "L*", "F*", "V*", "S*", "Z*",
                                                "R*"}
 
-READ_CPU_MODEL_NAME_LEN = 16     # SLMP 5.9.1: model name (16 ASCII, space padded) then model code (2, LE)
+READ_CPU_MODEL_NAME_LEN = 16     # SLMP Read CPU model name: model name (16 ASCII, space padded) then model code (2, LE)
 
 # MELSOFT datagram (udp/5560, GX Works3 <-> FX5U, observed: no public specification): 57 01 request / D7 01
 # response, 21-byte header whose bytes 19-20 (LE) count the body; in the body a request's command sits at 24, a
@@ -109,6 +109,7 @@ class MelsecAnomaly(StrEnum):
     BAD_ASCII = "melsec-bad-ascii"                 # an ASCII frame field that is not hex text
     UNKNOWN_COMMAND = "melsec-unknown-command"     # kept by number
     SHORT_RESPONSE = "melsec-short-response"       # a response shorter than its command's layout
+    SHORT_REQUEST = "melsec-short-request"         # a device read/write without its device
     UNKNOWN_SUBHEADER = "melsec-unknown-subheader"
     BUFFER_OVERFLOW = "melsec-buffer-overflow"
     PENDING_REQUESTS_CAP = "pending-requests-cap"

@@ -1,6 +1,6 @@
 """MELSEC SLMP / MC protocol per-flow state (3E/4E, binary/ASCII, TCP and UDP), and the MELSOFT datagram.
 
-Framing is by the header's data length (SLMP 4.1.1). A 3E response carries no command and no serial: it answers
+Framing is by the header's data length (SLMP, message format). A 3E response carries no command and no serial: it answers
 the oldest pending request (the protocol is strictly request/response per connection); a 4E response names its
 request by the serial number. Confirmation: a response that answers a request seen on the flow. Before it, a
 subheader that is not SLMP, a data length out of bounds or an unknown command detaches the dissector; after it,
@@ -130,7 +130,7 @@ class MelsecTcp(_Speaker):
             try:
                 self.count(f"{name} {device_of(m.data, m.layout.ascii, sub)}")
             except Truncated:
-                self.anomaly(MelsecAnomaly.SHORT_RESPONSE, frame, ts, f"{name} request")
+                self.anomaly(MelsecAnomaly.SHORT_REQUEST, frame, ts, name)
         entry = (cmd, sub, int(sender))
         if m.serial is not None:
             if len(self.by_serial) >= MAX_PENDING and m.serial not in self.by_serial:

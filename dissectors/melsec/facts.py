@@ -1,6 +1,6 @@
 """SLMP / MELSOFT answers -> facts about the CPU that answered.
 
-Read CPU Model (SLMP 5.9.1, command 0101): ``product`` = the model name, ``melsec_cpu_code`` = the model code
+Read CPU Model (SLMP Read CPU model name, command 0101): ``product`` = the model name, ``melsec_cpu_code`` = the model code
 (hex). ``vendor`` = "Mitsubishi Electric": a documented rule, not a wire string: Read CPU Model answers with the
 model of a MELSEC CPU, and MELSEC is Mitsubishi Electric's (SLMP Reference Manual, "Read CPU model name").
 The MELSOFT answer to command 01 21 carries the same two fields in the same layout (see constants).

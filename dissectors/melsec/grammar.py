@@ -1,6 +1,6 @@
 """SLMP / MC protocol 3E and 4E frames (binary and ASCII) and the MELSOFT datagram: pure bytes -> dataclasses.
 
-Framing is by the data length of the header (SLMP 4.1.1): ``frame_size`` reads a header and says how many bytes
+Framing is by the data length of the header (SLMP, message format): ``frame_size`` reads a header and says how many bytes
 the whole frame has, ``parse_message`` decodes one whole frame.
 """
 
@@ -124,7 +124,7 @@ class CpuModel:
 
 
 def parse_cpu_model(data: bytes, ascii_: bool) -> CpuModel:
-    """Read CPU Model (0101) response data (SLMP 5.9.1): model name (16 characters), model code (binary 2 LE,
+    """Read CPU Model (0101) response data (SLMP Read CPU model name): model name (16 characters), model code (binary 2 LE,
     ASCII 4 hex characters)."""
     r = Reader(data)
     name = text(r.take(READ_CPU_MODEL_NAME_LEN), READ_CPU_MODEL_NAME_LEN)
@@ -133,7 +133,7 @@ def parse_cpu_model(data: bytes, ascii_: bool) -> CpuModel:
 
 
 def device_of(data: bytes, ascii_: bool, subcommand: int) -> str:
-    """The device a batch read/write names (SLMP 5.2.1): binary head device (3, or 4 for subcommand 0002/0003)
+    """The device a batch read/write names (SLMP Batch read/write): binary head device (3, or 4 for subcommand 0002/0003)
     then the device code (1, or 2); ASCII: device code (2, or 4) then the number (6, or 8)."""
     if ascii_:
         width = 4 if subcommand in (2, 3) else 2

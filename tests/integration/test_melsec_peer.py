@@ -38,7 +38,10 @@ print(c.read_cputype())
 c.batchread_wordunits(headdevice="D0", readsize=4)
 c.batchwrite_wordunits(headdevice="D10", values=[1, 2, 3])
 c.batchread_bitunits(headdevice="M0", readsize=8)
+c.randomread(word_devices=["D0", "D1"], dword_devices=["D200"])
+c.randomwrite(word_devices=["D0"], word_values=[5], dword_devices=[], dword_values=[])
 c.remote_stop()
+c.remote_latchclear()
 c.remote_run(clear_mode=0)
 c.close()
 a = pymcprotocol.Type4E(plctype="Q"); a.setaccessopt(commtype="ascii"); a.connect("{SERVER_IP}", {PORT})
@@ -72,7 +75,8 @@ def test_server_is_the_plc_with_its_cpu_model(capture: Path, tmp_path: Path) -> 
     facts = {(f["field"], f["value"]) for f in plc["facts"]}
     assert plc["role"] == "plc" and plc["protocols"] == ["melsec-server"]
     assert {("product", CPU), ("melsec_cpu_code", f"0x{CODE:04x}"), ("vendor", "Mitsubishi Electric")} <= facts
-    assert {v for k, v in facts if k == "control_action"} == {"remote stop", "remote run", "remote pause"}
+    assert {v for k, v in facts if k == "control_action"} == {"remote stop", "remote run", "remote pause",
+                                                                     "remote latch clear"}
     assert len([f for f in plc["facts"] if f["field"] == "product"]) == 1        # binary and ASCII agree
     assert cli["protocols"] == ["melsec-client"] and cli["role"] in ("hmi-scada", "engineering-workstation")
 
@@ -87,5 +91,6 @@ def test_profile_and_no_anomaly(capture: Path) -> None:
         for k, v in c.profile.items():
             profile[k] = profile.get(k, 0) + v
     for name, n in (("read-cpu-model", 2), ("batch-read", 3), ("batch-read D", 2), ("batch-read M", 1),
-                    ("batch-write D", 1), ("remote-stop", 1), ("remote-run", 1), ("remote-pause", 1)):
+                    ("batch-write D", 1), ("random-read", 1), ("random-write", 1), ("remote-stop", 1),
+                    ("remote-latch-clear", 1), ("remote-run", 1), ("remote-pause", 1)):
         assert profile.get(name, 0) == n, (name, profile)

@@ -174,7 +174,7 @@ def test_anomalies_after_confirmation() -> None:
     assert d.feed(b"5000" + b"00FF03FF00000C" + b"001004zz0000", 0, 0.0, 7) == OK          # not hex text
     assert d.feed(H("1234") + bytes(20), 0, 0.0, 8) == OK
     k = kinds(d)
-    assert k[0] == "melsec-unknown-command-0x7777" and k[1].startswith("melsec-short-response-batch-read")
+    assert k[0] == "melsec-unknown-command-0x7777" and k[1] == "melsec-short-request-batch-read"
     assert k[2].startswith("melsec-short-response-read-cpu-model") and k[3].startswith("melsec-bad-ascii")
     assert k[4].startswith("melsec-unknown-subheader") and d.profile["0x7777"] == 1
     assert d.feed(H("500000ffff0300ffff"), 0, 0.0, 9) == OK and kinds(d)[5].startswith("melsec-bad-length")
