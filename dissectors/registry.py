@@ -100,7 +100,7 @@ def ot_ports() -> dict[int, str]:
 
 def server_ports() -> frozenset[int]:
     """Ports a server listens on (a flow's direction when the handshake was not captured)."""
-    dissector_ports = {p for e in flow_entries() for p in e.ports}
+    dissector_ports = {p for e in flow_entries() if e.direction for p in e.ports}
     return frozenset(dissector_ports | (OT_SERVICE_PORTS.keys() - OT_PORTS_NOT_FOR_DIRECTION) | IT_SERVER_PORTS)
 
 

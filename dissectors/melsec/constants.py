@@ -13,6 +13,10 @@ from enum import IntEnum, StrEnum
 
 # SLMP / MC protocol ports: none is assigned; these are the ones the manuals' examples and GX Works defaults use
 PORTS = (1025, 1026, 1027, 1028, 1029, 1030, 5000, 5001, 5002, 5003, 5004, 5005, 5006, 5007, 5008, 5009, 5010)
+# 5006/5007 are GX Works' own (MELSOFT) ports and decided a flow's direction before; the rest are also the first
+# ephemeral ports of Windows XP / BSD clients: they choose the dissector but decide no flow's direction
+DIRECTION_PORTS = (5006, 5007)
+HINT_PORTS = tuple(p for p in PORTS if p not in DIRECTION_PORTS)
 MELSOFT_UDP_PORT = 5560          # GX Works3 <-> iQ-F/iQ-R "MELSOFT connection" (no public specification)
 
 MAX_DATA_LEN = 8192              # a bound above any SLMP request's data (a batch write: 960 words)

@@ -20,7 +20,8 @@ from otscope.dissectors.base import FATAL, INCOMPLETE, OK, Dissector, Malformed,
     Transport, Truncated, Who
 from otscope.dissectors.melsec import facts
 from otscope.dissectors.melsec.constants import (COMMANDS, CONTROL_ACTIONS, DEVICE_COMMANDS, MAX_DATA_LEN,
-                                                 MAX_PENDING, MAX_RESYNC, MELSOFT_UDP_PORT, PORTS, Command,
+                                                 DIRECTION_PORTS, HINT_PORTS, MAX_PENDING, MAX_RESYNC, MELSOFT_UDP_PORT,
+                                                 Command,
                                                  MelsecAnomaly, command_name)
 from otscope.dissectors.melsec.grammar import Layout, Message, device_of, frame_size, parse_melsoft, parse_message
 
@@ -49,7 +50,7 @@ class _Speaker(Dissector):
 class MelsecTcp(_Speaker):
     protocol: ClassVar[Protocol] = Protocol.MELSEC
     transport: ClassVar[Transport] = Transport.TCP
-    ports: ClassVar[tuple[int, ...]] = PORTS
+    ports: ClassVar[tuple[int, ...]] = DIRECTION_PORTS
     client_label: ClassVar[str] = CLIENT_LABEL
     server_label: ClassVar[str] = SERVER_LABEL
 
@@ -198,6 +199,18 @@ class MelsecUdp(MelsecTcp):
             return self.fatal(f"not slmp ({detail})")
         self.anomaly(MelsecAnomaly.BAD_LENGTH, frame, ts, detail)
         return OK
+
+
+class MelsecTcpHint(MelsecTcp):
+    """SLMP on the other customary ports (the spec's entry that decides no flow's direction)."""
+
+    ports: ClassVar[tuple[int, ...]] = HINT_PORTS
+    __slots__ = ()
+
+
+class MelsecUdpHint(MelsecUdp):
+    ports: ClassVar[tuple[int, ...]] = HINT_PORTS
+    __slots__ = ()
 
 
 class MelsoftUdp(_Speaker):

@@ -207,3 +207,25 @@ def test_melsoft_labels_each_sender_and_reads_the_cpu_model() -> None:
     cut = bytearray(MELSOFT_RSP[:21 + 40])
     cut[19] = 40
     assert MelsoftUdp().feed(bytes(cut), 1, 0.0, 1) == OK      # a valid frame whose model is cut: counted
+
+
+# -- the hint ports are ephemeral ports too ------------------------------------------------------------------
+
+def test_a_client_on_an_slmp_hint_port_does_not_turn_the_flow_around(tmp_path) -> None:
+    """1025-1030 and 5000-5010 are also the first ephemeral ports of Windows XP / BSD clients: a FINS client on
+    udp/1025 talking to 9600 must stay the client (of the SLMP hints only 5006/5007, GX Works' own, decide a
+    flow's direction)."""
+    from otscope.agent.flows import SERVER_PORTS, orient
+    from tests.conftest import run_pipeline, write_pcap
+    from tests.support.frames import udp
+    from tests.unit.test_fins import req, rsp
+
+    assert (set(range(1025, 1031)) | set(range(5000, 5011))) & SERVER_PORTS == {5006, 5007}
+    assert orient(1025, 9600, False, False) and orient(5001, 20000, False, False)
+    frames = [udp("10.0.0.1", "10.0.0.2", 1025, 9600, req(0x0501, 1)),
+              udp("10.0.0.2", "10.0.0.1", 9600, 1025, rsp(0x0501, 1, b"CJ2M-CPU31".ljust(20) + b"02.01".ljust(20)))]
+    _p, batch = run_pipeline(write_pcap(tmp_path / "fins1025.pcap", frames))
+    (comm,) = [c for c in batch.comms if c.protocol == "fins"]
+    assert (comm.client.ip, comm.server.ip, comm.port) == ("10.0.0.1", "10.0.0.2", 9600)
+    assert {(f.subject.ip, f.value) for f in batch.facts if f.field == "protocol"} == {
+        ("10.0.0.1", "fins-client"), ("10.0.0.2", "fins-server")}

@@ -123,8 +123,10 @@ def test_derived_tables_are_todays_tables() -> None:
     assert {p: OT_PORTS[p] for p in (502, 44818, 2222, 102, 20000, 48898)} == {
         502: "modbus", 44818: "enip", 2222: "enip-io", 102: "s7comm", 20000: "dnp3", 48898: "ads"}
     # + HART-IP 5094/5095, C37.118 tcp/4712 and udp/4713 (issue 14; 2404 was already an OT service port)
-    # + FINS 9600 (was a service port), MELSEC 1025-1030 and 5000-5010 (5006/5007 were), MELSOFT udp/5560 (issue 15)
-    assert len(OT_PORTS) == 44 and len(SERVER_PORTS) == 74 and not {1217, 48898} & SERVER_PORTS
+    # + FINS 9600 (was a service port), MELSEC 1025-1030 and 5000-5010 (5006/5007 were), MELSOFT udp/5560 (issue 15);
+    # of MELSEC's only 5006/5007 decide a flow's direction (the others are common ephemeral client ports)
+    assert len(OT_PORTS) == 44 and len(SERVER_PORTS) == 59 and not {1217, 48898} & SERVER_PORTS
+    assert not {1025, 1030, 5000, 5010} & SERVER_PORTS and {9600, 5006, 5007, 5560} <= SERVER_PORTS
     assert {p: OT_PORTS[p] for p in (9600, 5007, 1025, 5560)} == {9600: "fins", 5007: "melsec", 1025: "melsec",
                                                                   5560: "melsoft"}
     for label in ("modbus-server", "enip-client", "cip", "s7comm-plus-server", "cotp-server", "pn_dcp"):
