@@ -81,3 +81,19 @@ def test_models_come_from_the_truths_frames_and_their_bytes() -> None:
             payload = bytes.fromhex(out[2])
             assert out[:2] == [ip, "5560"] and payload[:2] == b"\xd7\x01"
             assert payload[21 + 32:21 + 50] == b"FX5U-32MT/ES\0\0\0\0\x29\x4a"
+
+
+FIRST = EXTRA.parent / "pcaps" / "captures" / "ITI-ICS-Security-Tools" / "MELSEC" / "melsoft_UDP_clean_2.pcap"
+
+
+@pytest.mark.skipif(not FIRST.is_file(), reason="shared/pcaps not present")
+def test_the_first_corpus_melsoft_capture(inventory) -> None:
+    """Its truth (first-corpus schema) knows no MELSEC: the FX5U (Mitsubishi MAC prefix) answers the same MELSOFT
+    command 01 21 with its model, GX Works3's host asks; nothing else is claimed."""
+    inventory.replay(FIRST)
+    (plc,) = inventory.by_ip("192.168.3.250")
+    (ews,) = inventory.by_ip("192.168.3.101")
+    assert plc["role"] == "plc" and plc["protocols"] == ["melsoft-server"]
+    assert values([plc], "product") == {"FX5U-32MT/ES"} and values([plc], "mac_vendor") == {
+        "Mitsubishi Electric Corporation"}
+    assert ews["protocols"] == ["melsoft-client"] and not values([ews], "product")
