@@ -196,9 +196,10 @@ class PyFlowTable:
             self.stats.flows_evicted += 1
         cport, sport = (sp, dp) if client_is_sender else (dp, sp)
         cls = self.pick(transport, sport)
-        if cls is None and self.pick(transport, cport) is not None:
+        if cls is None and cport in SERVER_PORTS and self.pick(transport, cport) is not None:
             # the protocol's port is on the initiator's side (a device on 502 that opened the connection):
-            # the protocol server is the side of its well-known port, whatever the handshake said
+            # the protocol server is the side of its well-known port, whatever the handshake said (not for a hint
+            # port that decides no direction: MELSEC's 1025-1030 are Windows XP's first ephemeral ports)
             client_is_sender = not client_is_sender
             cls = self.pick(transport, cport)
         if client_is_sender:

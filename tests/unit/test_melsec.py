@@ -229,3 +229,18 @@ def test_a_client_on_an_slmp_hint_port_does_not_turn_the_flow_around(tmp_path) -
     assert (comm.client.ip, comm.server.ip, comm.port) == ("10.0.0.1", "10.0.0.2", 9600)
     assert {(f.subject.ip, f.value) for f in batch.facts if f.field == "protocol"} == {
         ("10.0.0.1", "fins-client"), ("10.0.0.2", "fins-server")}
+
+
+def test_an_it_flow_from_a_hint_port_keeps_its_server_and_gets_no_dissector(tmp_path) -> None:
+    """A Windows XP browser on tcp/1026 fetching from port 80: the web server stays the server (the flow is not
+    turned towards the MELSEC hint port) and no dissector is tried and detached."""
+    from tests.conftest import run_pipeline, write_pcap
+    from tests.support.frames import TcpSession
+
+    s = TcpSession("10.0.0.5", "10.0.0.80", 1026, 80).handshake()
+    s.to_server(b"GET / HTTP/1.1\r\n\r\n")
+    s.to_client(b"HTTP/1.1 200 OK\r\n\r\n")
+    pipe, batch = run_pipeline(write_pcap(tmp_path / "xp.pcap", s.frames))
+    (comm,) = batch.comms
+    assert (comm.client.ip, comm.server.ip, comm.port) == ("10.0.0.5", "10.0.0.80", 80)
+    assert pipe.stats.dissector_detached == 0 and not batch.anomalies
