@@ -104,6 +104,12 @@ def server_ports() -> frozenset[int]:
     return frozenset(dissector_ports | (OT_SERVICE_PORTS.keys() - OT_PORTS_NOT_FOR_DIRECTION) | IT_SERVER_PORTS)
 
 
+def hint_only_ports() -> frozenset[int]:
+    """Dissector ports that decide no direction (FlowEntry.direction False) and that no other entry declares."""
+    deciding = {p for e in flow_entries() if e.direction for p in e.ports}
+    return frozenset(p for e in flow_entries() if not e.direction for p in e.ports) - deciding
+
+
 def ot_label_prefixes() -> tuple[str, ...]:
     """Protocol names of the OT specs: a label starting with one (modbus-server) makes an asset OT."""
     return tuple(p for s in specs() if s.ot for p in s.protocols)

@@ -81,8 +81,9 @@ class FlowEntry:
     transport: Transport
     ports: tuple[int, ...]        # hints: they choose a candidate, parsing confirms
     cls: str
-    # the ports decide a flow's direction when its handshake was not captured (agent/flows.py orient): False for
-    # hint ports that are also common ephemeral client ports (MELSEC's 1025-1030, 5000-5010)
+    # False for hint ports that are also common ephemeral client ports (MELSEC's 1025-1030, 5000-5010): they
+    # choose the dissector of a flow whose server side they are, but neither decide a flow's direction when its
+    # handshake was not captured (agent/flows.py orient) nor turn a flow towards them (agent/flowtable.py create)
     direction: bool = True
 
 

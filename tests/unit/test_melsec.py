@@ -244,3 +244,8 @@ def test_an_it_flow_from_a_hint_port_keeps_its_server_and_gets_no_dissector(tmp_
     (comm,) = batch.comms
     assert (comm.client.ip, comm.server.ip, comm.port) == ("10.0.0.5", "10.0.0.80", 80)
     assert pipe.stats.dissector_detached == 0 and not batch.anomalies
+
+
+def test_only_the_hint_ports_are_hint_only() -> None:
+    from otscope.agent.flows import HINT_ONLY_PORTS
+    assert HINT_ONLY_PORTS == frozenset(range(1025, 1031)) | frozenset(range(5000, 5011)) - {5006, 5007}
