@@ -21,7 +21,6 @@ MELSOFT_UDP_PORT = 5560          # GX Works3 <-> iQ-F/iQ-R "MELSOFT connection" 
 
 MAX_DATA_LEN = 8192              # a bound above any SLMP request's data (a batch write: 960 words)
 MAX_RESYNC = 3
-MAX_PENDING = 64
 
 
 class Frame(IntEnum):
@@ -93,8 +92,6 @@ DEVICES = {
     0xA8: "D", 0xB4: "W", 0xC1: "TS", 0xC0: "TC", 0xC2: "TN", 0xC4: "CS", 0xC3: "CC", 0xC5: "CN", 0xA1: "SB",
     0xB5: "SW", 0x98: "S", 0xCC: "Z", 0xAF: "R", 0xB0: "ZR",
 }
-ASCII_DEVICES = frozenset(DEVICES.values()) | {"X*", "Y*", "M*", "D*", "W*", "B*", "L*", "F*", "V*", "S*", "Z*",
-                                               "R*"}
 
 READ_CPU_MODEL_NAME_LEN = 16     # SLMP Read CPU model name: model name (16 ASCII, space padded) then model code (2, LE)
 

@@ -20,12 +20,14 @@ from otscope.dissectors.base import FATAL, INCOMPLETE, OK, Dissector, Malformed,
     Transport, Truncated, Who
 from otscope.dissectors.melsec import facts
 from otscope.dissectors.melsec.constants import (COMMANDS, CONTROL_ACTIONS, DEVICE_COMMANDS, MAX_DATA_LEN,
-                                                 DIRECTION_PORTS, HINT_PORTS, MAX_PENDING, MAX_RESYNC, MELSOFT_UDP_PORT,
+                                                 DIRECTION_PORTS, HINT_PORTS, MAX_RESYNC, MELSOFT_UDP_PORT,
                                                  Command,
                                                  MelsecAnomaly, command_name)
 from otscope.dissectors.melsec.grammar import Layout, Message, device_of, frame_size, parse_melsoft, parse_message
+from otscope.domain import caps
 
 CLIENT_LABEL, SERVER_LABEL = "melsec-client", "melsec-server"
+MAX_PENDING = caps().pending_requests      # requests waiting for their answer (3E in order, 4E by serial)
 
 
 class _Speaker(Dissector):

@@ -11,8 +11,8 @@ from otscope.dissectors.fins.constants import MAX_NODES, TCP_MAX_LENGTH
 from otscope.dissectors.fins.dissector import MAX_PENDING as FINS_PENDING, FinsTcp, FinsUdp
 from otscope.dissectors.fins.grammar import (parse_connection_data, parse_controller_data, parse_controller_status,
                                              parse_frame, parse_node_addresses, parse_tcp_header)
-from otscope.dissectors.melsec.constants import MAX_DATA_LEN, MAX_PENDING
-from otscope.dissectors.melsec.dissector import MelsecTcp, MelsecUdp, MelsoftUdp
+from otscope.dissectors.melsec.constants import MAX_DATA_LEN
+from otscope.dissectors.melsec.dissector import MAX_PENDING, MelsecTcp, MelsecUdp, MelsoftUdp
 from otscope.dissectors.melsec.grammar import (device_of, frame_size, melsoft_cpu_model, parse_cpu_model,
                                                parse_melsoft, parse_message)
 from tests.unit.test_fins import REQ_0101, RSP_0501, req, rsp, tcp

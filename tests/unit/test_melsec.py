@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 
 from otscope.dissectors.base import FATAL, INCOMPLETE, OK, Malformed, Truncated, Who
-from otscope.dissectors.melsec.constants import MAX_PENDING, command_name
-from otscope.dissectors.melsec.dissector import MelsecTcp, MelsecUdp, MelsoftUdp
+from otscope.dissectors.melsec.constants import command_name
+from otscope.dissectors.melsec.dissector import MAX_PENDING, MelsecTcp, MelsecUdp, MelsoftUdp
 from otscope.dissectors.melsec.grammar import (device_of, frame_size, melsoft_cpu_model, parse_cpu_model,
                                                parse_melsoft, parse_message)
 
