@@ -12,6 +12,7 @@ from otscope.dissectors.base import FATAL, Dissector
 
 # ports a server listens on; decides direction when the handshake was not captured (dissectors/registry.py)
 SERVER_PORTS = registry.server_ports()
+HINT_ONLY_PORTS = registry.hint_only_ports()     # never turn a flow towards them (FlowEntry.direction)
 
 # ports of industrial protocols: payload on these counts as OT traffic for the coverage report
 OT_PORTS: dict[int, str] = registry.ot_ports()

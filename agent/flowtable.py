@@ -28,7 +28,7 @@ from enum import IntEnum
 from typing import Any, NamedTuple, Protocol
 
 from otscope.agent import l2
-from otscope.agent.flows import BY, DK, HELD, OT_PORTS, PK, PL, SERVER_PORTS, Flow, orient
+from otscope.agent.flows import BY, DK, HELD, HINT_ONLY_PORTS, OT_PORTS, PK, PL, SERVER_PORTS, Flow, orient
 from otscope.agent.decode import Packet
 from otscope.agent.hosts import INITIAL_TTLS, HostTable, IPAddr
 from otscope.agent.stats import Stats
@@ -200,9 +200,10 @@ class PyFlowTable:
             self.stats.flows_evicted += 1
         cport, sport = (sp, dp) if client_is_sender else (dp, sp)
         cls = self.pick(transport, sport)
-        if cls is None and self.pick(transport, cport) is not None:
+        if cls is None and cport not in HINT_ONLY_PORTS and self.pick(transport, cport) is not None:
             # the protocol's port is on the initiator's side (a device on 502 that opened the connection):
-            # the protocol server is the side of its well-known port, whatever the handshake said
+            # the protocol server is the side of its well-known port, whatever the handshake said (not for a hint
+            # port that decides no direction: MELSEC's 1025-1030 are Windows XP's first ephemeral ports)
             client_is_sender = not client_is_sender
             cls = self.pick(transport, cport)
         if cls is None and self.expected and transport == "udp":

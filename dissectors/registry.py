@@ -53,6 +53,8 @@ SPECS: list[ProtocolSpec] = [
     _declared("nbns"),
     _declared("mdns"),
     _declared("ssdp"),
+    _declared("fins"),
+    _declared("melsec"),
 ]
 
 _read = False       # set once something derived a table: later registrations would not be seen by it
@@ -95,11 +97,15 @@ def names() -> list[str]:
 
 def ot_ports() -> dict[int, str]:
     """Port -> protocol name of every industrial port: the OT dissectors' own, then the services otscope has
-    no dissector for (a dissector's declaration wins)."""
+    no dissector for (a dissector's declaration wins). Hint ports that are also common client or IT ports
+    (``FlowEntry.direction`` False: MELSEC's 1025-1030, 5000-5010) are not: their payload is OT traffic, and their
+    conversation named after the protocol, only once a dissector confirmed it (UPnP on 5000 is not MELSEC)."""
     out: dict[int, str] = {}
     for s in specs():
         if s.ot:
             for e in s.flows:
+                if not e.direction:
+                    continue
                 for p in e.ports:
                     out.setdefault(p, e.protocol)
     for p, name in OT_SERVICE_PORTS.items():
@@ -109,8 +115,14 @@ def ot_ports() -> dict[int, str]:
 
 def server_ports() -> frozenset[int]:
     """Ports a server listens on (a flow's direction when the handshake was not captured)."""
-    dissector_ports = {p for e in flow_entries() for p in e.ports}
+    dissector_ports = {p for e in flow_entries() if e.direction for p in e.ports}
     return frozenset(((dissector_ports | OT_SERVICE_PORTS.keys()) - OT_PORTS_NOT_FOR_DIRECTION) | IT_SERVER_PORTS)
+
+
+def hint_only_ports() -> frozenset[int]:
+    """Dissector ports that decide no direction (FlowEntry.direction False) and that no other entry declares."""
+    deciding = {p for e in flow_entries() if e.direction for p in e.ports}
+    return frozenset(p for e in flow_entries() if not e.direction for p in e.ports) - deciding
 
 
 def ot_label_prefixes() -> tuple[str, ...]:

@@ -82,6 +82,11 @@ class FlowEntry:
     transport: Transport
     ports: tuple[int, ...]        # hints: they choose a candidate, parsing confirms
     cls: str
+    # False for hint ports that are also common ephemeral client ports (MELSEC's 1025-1030, 5000-5010): they
+    # choose the dissector of a flow whose server side they are, but neither decide a flow's direction when its
+    # handshake was not captured (agent/flows.py orient) nor turn a flow towards them (agent/flowtable.py create),
+    # nor make their payload OT traffic before a dissector confirmed it (registry.ot_ports)
+    direction: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,8 +165,8 @@ def spec(name: str, **kw: object) -> ProtocolSpec:
 # coverage report and names an unconfirmed conversation. A dissector package that declares one of these ports
 # overrides the name here (agent/flows.py OT_PORTS).
 OT_SERVICE_PORTS: dict[int, str] = {
-    20000: "dnp3", 2404: "iec104", 9600: "fins",
-    5007: "melsec", 5006: "melsec", 2455: "codesys", 1217: "codesys", 18245: "ge-srtp", 18246: "ge-srtp",
+    20000: "dnp3", 2404: "iec104",
+    2455: "codesys", 1217: "codesys", 18245: "ge-srtp", 18246: "ge-srtp",
     20547: "proconos", 1962: "pcworx", 789: "crimson", 34962: "profinet", 34963: "profinet",
 }
 # Ports (of those, or a dissector's) that do not decide a flow's direction (orientation falls through to the next

@@ -119,9 +119,9 @@ def test_derived_tables_are_todays_tables() -> None:
     from otscope.dissectors.catalog import PROTOCOLS
 
     # issue 16: the IT services (ot=False: smb, tls, the name services on UDP) are flow dissectors too
-    assert PROTOCOLS == ("ads", "bacnet", "browser", "dhcpv6", "dnp3", "enip", "enip-io", "fox", "hartip", "iec104",
-                         "llmnr", "mdns", "modbus", "nbns", "opcua", "pnio", "s7comm", "smb", "snmp", "ssdp",
-                         "synphasor", "tls")  # issues 14, 15, 16
+    assert PROTOCOLS == ("ads", "bacnet", "browser", "dhcpv6", "dnp3", "enip", "enip-io", "fins", "fox", "hartip",
+                         "iec104", "llmnr", "mdns", "melsec", "melsoft", "modbus", "nbns", "opcua", "pnio", "s7comm",
+                         "smb", "snmp", "ssdp", "synphasor", "tls")  # issues 14, 15, 16
     assert {p: OT_PORTS[p] for p in (502, 44818, 2222, 102, 20000, 48898, 48899, 1911, 4911, 4840, 34964)} == {
         502: "modbus", 44818: "enip", 2222: "enip-io", 102: "s7comm", 20000: "dnp3", 48898: "ads", 48899: "ads",
         1911: "fox", 4911: "fox", 4840: "opcua", 34964: "pnio"}
@@ -133,8 +133,13 @@ def test_derived_tables_are_todays_tables() -> None:
     # issue 16: TLS adds server ports 8443 and 4843 (its other ports and SMB's were IT/OT service ports already);
     # mDNS 5353, LLMNR 5355, SSDP 1900, DHCPv6 546/547 (SNMP 161/162 and NetBIOS 137/138 were IT server ports)
     # bacnet: udp/47808 moved from the OT service ports (the counts do not change)
-    assert len(OT_PORTS) == 32 and len(SERVER_PORTS) == 69 and not {1217, 48898} & SERVER_PORTS
+    # + FINS 9600 (was a service port), MELSEC 5006/5007 (were), MELSOFT udp/5560 (issue 15); MELSEC's hint ports
+    # 1025-1030 and 5000-5010 are common client and IT ports: they neither decide a flow's direction nor make its
+    # payload OT traffic until a dissector confirmed it (FlowEntry.direction False)
+    assert len(OT_PORTS) == 33 and len(SERVER_PORTS) == 70 and not {1217, 48898} & SERVER_PORTS
     assert not {161, 162, 137, 138, 5353, 5355, 1900, 546, 547, 443, 445} & OT_PORTS.keys()
+    assert not {1025, 1030, 5000, 5010} & (SERVER_PORTS | OT_PORTS.keys()) and {9600, 5006, 5007, 5560} <= SERVER_PORTS
+    assert {p: OT_PORTS[p] for p in (9600, 5007, 5560)} == {9600: "fins", 5007: "melsec", 5560: "melsoft"}
     for label in ("modbus-server", "enip-client", "cip", "s7comm-plus-server", "cotp-server", "pn_dcp"):
         assert label.startswith(OT_LABEL_PREFIXES)
     for label in ("lldp", "cdp", "dhcp-client", "arp", "oui"):
