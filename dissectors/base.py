@@ -182,6 +182,7 @@ class Dissector:
     ports: ClassVar[tuple[int, ...]]
     client_label: ClassVar[str]
     server_label: ClassVar[str]
+    peek: ClassVar[int] = 0         # payload bytes per direction it is handed at most (its FlowEntry's; 0: all)
 
     __slots__ = ("out", "anomalies", "decoded", "confirmed", "labelled", "fatal_reason", "profile", "fast_spec",
                  "spec_changed", "_offered", "flow_protocol")

@@ -42,6 +42,7 @@ SPECS: list[ProtocolSpec] = [
     _declared("hartip"),
     _declared("iec104"),
     _declared("synphasor"),
+    _declared("http"),
 ]
 
 _read = False       # set once something derived a table: later registrations would not be seen by it
@@ -170,9 +171,9 @@ _UDP: dict[int, FlowEntry] = {}
 
 def _dissector_class(e: FlowEntry) -> type[Dissector]:
     cls = load(e.cls)
-    if (cls.protocol, cls.transport, tuple(cls.ports)) != (e.protocol, e.transport, e.ports):
-        raise ValueError(f"{e.cls} declares {cls.protocol}/{cls.transport}/{cls.ports}, its spec says "
-                         f"{e.protocol}/{e.transport}/{e.ports}")
+    if (cls.protocol, cls.transport, tuple(cls.ports), cls.peek) != (e.protocol, e.transport, e.ports, e.peek):
+        raise ValueError(f"{e.cls} declares {cls.protocol}/{cls.transport}/{cls.ports} peek {cls.peek}, its spec "
+                         f"says {e.protocol}/{e.transport}/{e.ports} peek {e.peek}")
     return cls
 
 

@@ -81,6 +81,10 @@ class FlowEntry:
     transport: Transport
     ports: tuple[int, ...]        # hints: they choose a candidate, parsing confirms
     cls: str
+    # an IT protocol whose identity is in a flow's first bytes: at most this many payload bytes per direction
+    # are handed to its dissector (C enforces it; 0 = no bound). Once both directions have had theirs (or
+    # the dissector says DONE) the dissector is detached quietly and C counts the rest of the flow alone.
+    peek: int = 0
 
 
 @dataclass(frozen=True, slots=True)
