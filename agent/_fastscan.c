@@ -55,6 +55,10 @@ typedef struct {
     uint8_t guard[32];                  /* per-flow set of allowed values of the guard byte (e.g. unit ids) */
     uint32_t counts[2][8];
     int64_t spec_decoded;
+    /* peek: a dissector of an IT protocol is handed at most this many payload bytes per direction (whole
+       segments, while some budget is left); once both are spent it is detached quietly (DONE) */
+    int64_t peek[2];
+    uint8_t peek_on;
 } FlowRec;
 
 typedef struct {
@@ -74,6 +78,12 @@ typedef struct {
     int64_t seq;                        /* creation order, shared with Python flows (eviction picks the oldest) */
     int32_t prev, next;                 /* creation-order list of live light flows; free list through next */
     uint8_t used, seen[2], fin;
+    /* peek (a light flow on a port an IT dissector claims with a byte budget): its first in-order payload
+       bytes per direction go to Python as LIGHT_PEEK events until the budget is spent or Python stops it */
+    uint8_t label;                      /* the protocol Python confirmed (index into its label list, 0 none) */
+    uint8_t nseq_ok[2];
+    int32_t peek[2];                    /* bytes per direction still to hand over (<= 0: none) */
+    uint32_t nseq[2];                   /* next expected TCP sequence number per direction */
 } LightRec;
 
 static void release(FlowRec *f) {
@@ -83,7 +93,8 @@ static void release(FlowRec *f) {
 
 /* flowtable.DissectorMode and flowtable.EventKind (checked against these at import) */
 enum { MODE_OFF = 0, MODE_FEED = 1, MODE_EVENTS = 2 };
-enum { EV_PAYLOAD = 0, EV_UDP = 1, EV_DRAIN = 2, EV_ERROR = 3, EV_LIGHT_NEW = 4, EV_LIGHT_FIRST = 5, EV_LIGHT_END = 6 };
+enum { EV_PAYLOAD = 0, EV_UDP = 1, EV_DRAIN = 2, EV_ERROR = 3, EV_LIGHT_NEW = 4, EV_LIGHT_FIRST = 5, EV_LIGHT_END = 6,
+       EV_LIGHT_PEEK = 7 };
 
 /*
  * Named records handed to Python: PyStructSequence types (tuples whose fields have names; as cheap to make as
@@ -97,7 +108,8 @@ static PyStructSequence_Field event_fields[] = {
 static PyStructSequence_Field light_totals_fields[] = {
     {"vlan", NULL}, {"cip", NULL}, {"sip", NULL}, {"proto", "6 TCP, 17 UDP"}, {"sport", "server port"},
     {"packets", "new since the last fold"}, {"bytes", "new since the last fold"}, {"first", NULL}, {"last", NULL},
-    {"hosts_last", "both ends seen until (also when nothing is new)"}, {NULL, NULL}};
+    {"hosts_last", "both ends seen until (also when nothing is new)"},
+    {"label", "the protocol Python confirmed on it (index into its label list, 0 none)"}, {NULL, NULL}};
 static PyStructSequence_Field adopted_fields[] = {
     {"cip", NULL}, {"cport", NULL}, {"sip", NULL}, {"sport", NULL}, {"first", NULL}, {"last", NULL},
     {"pk0", NULL}, {"pk1", NULL}, {"by0", NULL}, {"by1", NULL}, {"pl0", NULL}, {"pl1", NULL},
@@ -120,6 +132,10 @@ static PyStructSequence_Field first_frame_fields[] = {
 static PyStructSequence_Field expired_fields[] = {
     {"expired", "light flows removed"}, {"unsummed", "[LightTotals] the sums had no room for"}, {NULL, NULL}};
 static PyStructSequence_Field light_count_fields[] = {{"live", NULL}, {"created", NULL}, {NULL, NULL}};
+static PyStructSequence_Field peek_fields[] = {
+    {"index", "the light flow (with seq: peek_set)"}, {"seq", "its creation number"}, {"vlan", NULL},
+    {"cip", NULL}, {"cport", NULL}, {"sip", NULL}, {"sport", "server port"}, {"proto", "6 TCP, 17 UDP"},
+    {"data", "the payload"}, {"last", "both directions' budgets are now spent"}, {NULL, NULL}};
 
 #define RECORD(name, doc, fields) {"otscope.agent._fastscan." name, doc, fields, \
                                    (int)(sizeof fields / sizeof fields[0]) - 1}
@@ -135,9 +151,10 @@ static PyStructSequence_Desc record_descs[] = {
     RECORD("FirstFrame", "the first frame from one side of a light flow", first_frame_fields),
     RECORD("Expired", "what expire_light() removed", expired_fields),
     RECORD("LightCount", "light flows live and created so far", light_count_fields),
+    RECORD("Peek", "the first payload of a light flow on a port an IT dissector claims", peek_fields),
 };
 enum { R_EVENT, R_LIGHT_TOTALS, R_ADOPTED, R_COUNTERS, R_STATE, R_SPEC_COUNTS, R_SCAN, R_LIGHT_HOSTS, R_FIRST_FRAME,
-       R_EXPIRED, R_LIGHT_COUNT, N_RECORDS };
+       R_EXPIRED, R_LIGHT_COUNT, R_PEEK, N_RECORDS };
 _Static_assert(sizeof record_descs / sizeof record_descs[0] == N_RECORDS, "one descriptor per record type");
 static PyTypeObject *record_types[N_RECORDS];
 
@@ -180,6 +197,8 @@ typedef struct {
     uint8_t pyports[2][8192];           /* [tcp, udp] ports whose flows Python must own (dissectors, OT) */
     uint8_t srvports[8192];             /* flows.SERVER_PORTS, for orient() */
     uint8_t initial_ttl[32];            /* pipeline.INITIAL_TTLS */
+    uint8_t peekport[2][65536];         /* [tcp, udp] server port -> peek class (0 none), peek_config() */
+    int32_t peek_budget[256];           /* peek class -> bytes per direction */
     struct SeenSet *hosts_known, *firsts;
     int hosts_full;                     /* Python's host table is at its cap: every new flow's ends are news */
     struct AggTable *agg;
@@ -250,7 +269,7 @@ static void seen_free(SeenSet *ss) { if (ss) { PyMem_Free(ss->slots); PyMem_Free
  * Python one by one as before.
  */
 typedef struct {
-    uint8_t used, ver, proto, pad;
+    uint8_t used, ver, proto, label;
     uint16_t vlan, sport;
     uint8_t cip[16], sip[16];
     int64_t pk, by;
@@ -346,12 +365,14 @@ static int both_keys(Key *a, Key *b, int proto, int vlan, PyObject *cip, int cpo
     return 0;
 }
 
-/* add(flow_id, proto, vlan, cip, cport, sip, sport, dissector or None, nseq list): side 0 = client->server */
+/* add(flow_id, proto, vlan, cip, cport, sip, sport, dissector or None, nseq list[, peek bytes per direction, 0:
+   no bound]): side 0 = client->server */
 static PyObject *t_add(Table *t, PyObject *args) {
     int flow, proto, vlan, cport, sport;
+    long long peek = 0;
     PyObject *cip, *sip, *diss, *nseq;
-    if (!PyArg_ParseTuple(args, "iiiOiOiOO!", &flow, &proto, &vlan, &cip, &cport, &sip, &sport, &diss,
-                          &PyList_Type, &nseq)) return NULL;
+    if (!PyArg_ParseTuple(args, "iiiOiOiOO!|L", &flow, &proto, &vlan, &cip, &cport, &sip, &sport, &diss,
+                          &PyList_Type, &nseq, &peek)) return NULL;
     if (PyList_GET_SIZE(nseq) != 2) { PyErr_SetString(PyExc_ValueError, "nseq must have 2 items"); return NULL; }
     if (flow < 0) { PyErr_SetString(PyExc_ValueError, "negative flow id"); return NULL; }
     if ((t->fill + 2) * 2 > t->cap && grow(t) < 0) return NULL;
@@ -388,6 +409,7 @@ static PyObject *t_add(Table *t, PyObject *args) {
         Py_INCREF(nseq);
         f->nseq = nseq;
         f->mode = MODE_FEED;
+        if (peek > 0) { f->peek_on = 1; f->peek[0] = f->peek[1] = peek; }
     }
     return PyLong_FromLongLong((long long)t->seq++);
 }
@@ -665,9 +687,9 @@ static void reverse_key(const Key *a, Key *b) {
 static PyObject *light_fold(LightRec *L) {
     int v6 = L->key.ver == 6;
     int64_t pk = L->pk[0] + L->pk[1], by = L->by[0] + L->by[1];
-    PyObject *r = record(R_LIGHT_TOTALS, "(iNNiiLLddd)", (int)L->key.vlan, ip_obj(L->key.src, v6), ip_obj(L->key.dst, v6),
+    PyObject *r = record(R_LIGHT_TOTALS, "(iNNiiLLdddi)", (int)L->key.vlan, ip_obj(L->key.src, v6), ip_obj(L->key.dst, v6),
                                 (int)L->key.proto, (int)L->key.dport, (long long)(pk - L->rep_pk),
-                                (long long)(by - L->rep_by), L->first, L->last, L->last);
+                                (long long)(by - L->rep_by), L->first, L->last, L->last, (int)L->label);
     L->rep_pk = pk; L->rep_by = by;
     return r;
 }
@@ -684,6 +706,7 @@ static int agg_fold(Table *t, LightRec *L) {
     Agg k;
     memset(&k, 0, sizeof k);
     k.used = 1; k.ver = L->key.ver; k.proto = L->key.proto; k.vlan = L->key.vlan; k.sport = L->key.dport;
+    k.label = L->label;
     memcpy(k.cip, L->key.src, 16); memcpy(k.sip, L->key.dst, 16);
     uint64_t mask = (uint64_t)at->cap - 1, j = mix((const uint8_t *)&k, AGG_KEY) & mask;
     Agg *a = NULL;
@@ -750,6 +773,8 @@ static int32_t light_new(Table *t, const Key *k, int client_is_sender, double ts
     L->first = L->last = ts;
     L->dk[0] = L->dk[1] = -2;
     L->used = 1;
+    uint8_t pc = t->peekport[L->key.proto == 17][L->key.dport];
+    if (pc) L->peek[0] = L->peek[1] = t->peek_budget[pc];
     L->seq = t->seq++;
     L->prev = t->ltail; L->next = -1;
     if (t->ltail >= 0) t->light[t->ltail].next = i; else t->lhead = i;
@@ -775,9 +800,12 @@ static int light_event(PyObject *events, int kind, int d, double ts, long long f
  * One packet of a light flow (idx < 0: none yet, create it), in the order Pipeline._feed_py takes a packet:
  * TCP control (new flow, port reuse, FIN/RST), SPAN duplicate, first frame from a side, counters.
  */
+static int light_peek(PyObject *events, int32_t idx, LightRec *L, int d, const uint8_t *data, Py_ssize_t plen,
+                      int syn, int64_t seq, double ts, long long frame);
+
 static int light_packet(Table *t, PyObject *events, int32_t idx, int d, const Key *k, const uint8_t *f,
                         Py_ssize_t l3, Py_ssize_t l4, uint8_t ttl, uint32_t incl, Py_ssize_t plen, int64_t dk,
-                        double ts, long long frame, long long *dups) {
+                        double ts, long long frame, long long *dups, Py_ssize_t p0, int64_t seq) {
     int v6 = k->ver == 6;
     int syn = 0, ack = 0, fin = 0, rst = 0;
     if (k->proto == 6) {
@@ -851,7 +879,68 @@ static int light_packet(Table *t, PyObject *events, int32_t idx, int d, const Ke
     L->by[d] += incl;
     if (plen > 0) L->pl[d] += plen;
     (void)l3;
+    if (L->peek[d] > 0 && light_peek(events, idx, L, d, f + p0, plen, syn, seq, ts, frame) < 0) return -1;
     return 0;
+}
+
+/*
+ * The peek of a light flow: TCP payload in sequence (a SYN sets the next expected number; the first data without
+ * a handshake is taken as it comes; a retransmission is skipped; a gap ends that direction's peek, the bytes are
+ * lost to it) or a datagram, handed to Python whole while the direction's budget lasts.
+ */
+static int light_peek(PyObject *events, int32_t idx, LightRec *L, int d, const uint8_t *data, Py_ssize_t plen,
+                      int syn, int64_t seq, double ts, long long frame) {
+    if (seq >= 0) {
+        uint32_t s32 = (uint32_t)seq;
+        if (syn) { L->nseq[d] = s32 + 1; L->nseq_ok[d] = 1; return 0; }
+        if (plen <= 0) return 0;
+        if (L->nseq_ok[d] && s32 != L->nseq[d]) {
+            if ((int32_t)(s32 - L->nseq[d]) < 0) return 0;           /* old data again */
+            L->peek[d] = 0;                                          /* a gap: the peek of this side ends */
+            return 0;
+        }
+        L->nseq[d] = s32 + (uint32_t)plen; L->nseq_ok[d] = 1;
+    } else if (plen <= 0) return 0;
+    L->peek[d] -= (int32_t)(plen > 0x7FFFFFFF ? 0x7FFFFFFF : plen);
+    int last = L->peek[0] <= 0 && L->peek[1] <= 0;
+    int v6 = L->key.ver == 6;
+    PyObject *rec = record(R_PEEK, "(iLiNiNiiy#i)", (int)idx, (long long)L->seq, (int)L->key.vlan, ip_obj(L->key.src, v6),
+                           (int)L->key.sport, ip_obj(L->key.dst, v6), (int)L->key.dport, (int)L->key.proto,
+                           (const char *)data, plen, last);
+    return rec ? event(events, EV_LIGHT_PEEK, -1, d, ts, frame, rec, seq) : -1;
+}
+
+/* peek_config(tcp classes (65536 bytes: port -> class), udp classes, budgets (list: class -> bytes)) */
+static PyObject *t_peek_config(Table *t, PyObject *args) {
+    Py_buffer tc, uc;
+    PyObject *budgets;
+    if (!PyArg_ParseTuple(args, "y*y*O!", &tc, &uc, &PyList_Type, &budgets)) return NULL;
+    int ok = tc.len == 65536 && uc.len == 65536 && PyList_GET_SIZE(budgets) <= 256;
+    if (ok) {
+        memcpy(t->peekport[0], tc.buf, 65536); memcpy(t->peekport[1], uc.buf, 65536);
+        memset(t->peek_budget, 0, sizeof t->peek_budget);
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(budgets); i++) {
+            long v = PyLong_AsLong(PyList_GET_ITEM(budgets, i));
+            if (v == -1 && PyErr_Occurred()) { PyBuffer_Release(&tc); PyBuffer_Release(&uc); return NULL; }
+            t->peek_budget[i] = v < 0 ? 0 : v > 0x7FFFFFFF ? 0x7FFFFFFF : (int32_t)v;
+        }
+    }
+    PyBuffer_Release(&tc); PyBuffer_Release(&uc);
+    if (!ok) { PyErr_SetString(PyExc_ValueError, "two 65536-byte class maps and at most 256 budgets"); return NULL; }
+    Py_RETURN_NONE;
+}
+
+/* peek_set(index, seq, label, stop): the light flow (if it is still that one) carries this protocol label (0:
+   keep), and with stop its peek ends (the dissector is done, gave up or was dropped) */
+static PyObject *t_peek_set(Table *t, PyObject *args) {
+    int idx, label, stop;
+    long long seq;
+    if (!PyArg_ParseTuple(args, "iLip", &idx, &seq, &label, &stop)) return NULL;
+    if (idx < 0 || idx >= t->lcap || !t->light[idx].used || t->light[idx].seq != seq) Py_RETURN_FALSE;
+    LightRec *L = &t->light[idx];
+    if (label > 0 && label < 256) L->label = (uint8_t)label;
+    if (stop) L->peek[0] = L->peek[1] = 0;
+    Py_RETURN_TRUE;
 }
 
 /* light_config(max_flows, tcp ports, udp ports, server ports (8192-byte bitmaps), initial TTLs (32 bytes)) */
@@ -905,8 +994,9 @@ static PyObject *t_fold_light(Table *t, PyObject *noargs) {
         Agg *a = &at->slots[j];
         if (!a->used) continue;
         int v6 = a->ver == 6;
-        PyObject *r = record(R_LIGHT_TOTALS, "(iNNiiLLddd)", (int)a->vlan, ip_obj(a->cip, v6), ip_obj(a->sip, v6), (int)a->proto,
-                                    (int)a->sport, (long long)a->pk, (long long)a->by, a->first, a->last, a->hlast);
+        PyObject *r = record(R_LIGHT_TOTALS, "(iNNiiLLdddi)", (int)a->vlan, ip_obj(a->cip, v6), ip_obj(a->sip, v6), (int)a->proto,
+                                    (int)a->sport, (long long)a->pk, (long long)a->by, a->first, a->last, a->hlast,
+                                    (int)a->label);
         if (!r || PyList_Append(out, r) < 0) { Py_XDECREF(r); Py_DECREF(out); return NULL; }
         Py_DECREF(r);
     }
@@ -978,8 +1068,8 @@ static PyObject *t_adopt(Table *t, PyObject *args) {
  * anomalies) or the dissector raised. Anything else (first data without a handshake, out-of-order data,
  * a flow whose out-of-order buffer is in use) goes to Python as a payload event, in capture order.
  */
-static int deliver(const Table *t, PyObject *events, int flow, FlowRec *fr, int d, double ts, long long frame,
-                   const uint8_t *data, Py_ssize_t plen, int64_t seq) {
+static int deliver_one(const Table *t, PyObject *events, int flow, FlowRec *fr, int d, double ts, long long frame,
+                       const uint8_t *data, Py_ssize_t plen, int64_t seq) {
     if (fr->mode == MODE_EVENTS) {
         PyObject *payload = PyBytes_FromStringAndSize((const char *)data, plen);
         return payload ? event(events, seq < 0 ? EV_UDP : EV_PAYLOAD, flow, d, ts, frame, payload, seq) : -1;
@@ -1022,6 +1112,41 @@ static int deliver(const Table *t, PyObject *events, int flow, FlowRec *fr, int 
         return event(events, EV_DRAIN, flow, d, ts, frame, st, -1);
     }
     return 0;
+}
+
+/* spend(peek budget) of side d: 0 the side's budget is spent (not handed over), 1 hand it over, 2 hand it over
+   and both sides' budgets are now spent (the dissector is done with the flow). CFlowTable.spend is this rule for
+   payload Python feeds itself; PyFlowTable.spend the same in Python. */
+static int peek_spend(FlowRec *fr, int d, Py_ssize_t plen) {
+    if (!fr->peek_on) return 1;
+    if (fr->peek[d] <= 0) return 0;
+    fr->peek[d] -= plen;
+    return fr->peek[0] <= 0 && fr->peek[1] <= 0 ? 2 : 1;
+}
+
+/* Payload for a flow with a dissector, within its peek budget: when that payload spends the last of it, the
+   dissector is told it is done (a DRAIN event with status DONE after the payload's own events; Python detaches
+   it quietly, an earlier FATAL or DONE wins since the dissector is gone by then). */
+static int deliver(const Table *t, PyObject *events, int flow, FlowRec *fr, int d, double ts, long long frame,
+                   const uint8_t *data, Py_ssize_t plen, int64_t seq) {
+    int spend = peek_spend(fr, d, plen);
+    if (!spend) return 0;
+    if (deliver_one(t, events, flow, fr, d, ts, frame, data, plen, seq) < 0) return -1;
+    if (spend == 2) {
+        fr->mode = MODE_EVENTS;                            /* nothing more is fed until Python detaches it */
+        PyObject *st = PyLong_FromLong(4);
+        return st ? event(events, EV_DRAIN, flow, d, ts, frame, st, -1) : -1;
+    }
+    return 0;
+}
+
+/* spend(flow, side, bytes) -> 0/1/2: the peek budget rule (peek_spend) for payload Python feeds itself */
+static PyObject *t_spend(Table *t, PyObject *args) {
+    int flow, side;
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "iin", &flow, &side, &n)) return NULL;
+    if (flow < 0 || flow >= t->nflows || (side != 0 && side != 1)) return PyLong_FromLong(1);
+    return PyLong_FromLong(peek_spend(&t->flows[flow], side, n));
 }
 
 /*
@@ -1123,7 +1248,7 @@ static PyObject *t_scan(Table *t, PyObject *args) {
                 t->npy + t->nlight < t->max_flows) {
             frame++;
             if (light_packet(t, events, s ? s->flow & ~LIGHT_BIT : -1, s ? s->side : 0, &k, f, l3, l4, ttl, incl,
-                             iend - p0, dk, ts, frame, &dups) < 0) {
+                             iend - p0, dk, ts, frame, &dups, p0, seq) < 0) {
                 PyBuffer_Release(&view);
                 return NULL;
             }
@@ -1231,6 +1356,9 @@ static PyMethodDef t_methods[] = {
     {"table_size", (PyCFunction)t_table_size, METH_NOARGS, "(slots, slots used or tombstones)"},
     {"hosts_full", (PyCFunction)t_hosts_full, METH_NOARGS, "Python's host table is full"},
     {"adopt", (PyCFunction)t_adopt, METH_VARARGS, "hand a light flow over to Python"},
+    {"spend", (PyCFunction)t_spend, METH_VARARGS, "peek budget: 0 spent, 1 feed, 2 feed and both now spent"},
+    {"peek_config", (PyCFunction)t_peek_config, METH_VARARGS, "light flows on these ports are peeked: port classes, budgets"},
+    {"peek_set", (PyCFunction)t_peek_set, METH_VARARGS, "a peeked light flow's label, and/or the end of its peek"},
     {NULL, NULL, 0, NULL}
 };
 
@@ -1266,6 +1394,7 @@ PyMODINIT_FUNC PyInit__fastscan(void) {
     static const struct { const char *name; int value; } ints[] = {
         {"EV_PAYLOAD", EV_PAYLOAD}, {"EV_UDP", EV_UDP}, {"EV_DRAIN", EV_DRAIN}, {"EV_ERROR", EV_ERROR},
         {"EV_LIGHT_NEW", EV_LIGHT_NEW}, {"EV_LIGHT_FIRST", EV_LIGHT_FIRST}, {"EV_LIGHT_END", EV_LIGHT_END},
+        {"EV_LIGHT_PEEK", EV_LIGHT_PEEK},
         {"MODE_OFF", MODE_OFF}, {"MODE_FEED", MODE_FEED}, {"MODE_EVENTS", MODE_EVENTS}};
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
         if (PyModule_AddIntConstant(m, ints[i].name, ints[i].value) < 0) goto fail;

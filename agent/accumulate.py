@@ -108,13 +108,14 @@ class TrafficAccumulator:
                        t.profile)
         return True
 
-    def add_light(self, t: LightTotals) -> None:
-        """A light flow's new totals (or one conversation's sum of them)."""
+    def add_light(self, t: LightTotals, label: str = "") -> None:
+        """A light flow's new totals (or one conversation's sum of them); ``label`` the IT protocol a peek
+        confirmed on it (agent/peek.py: never an OT one, so it counts as no OT traffic)."""
         if not t.packets or not (is_host_ip(t.cip) and is_host_ip(t.sip)) or is_directed_broadcast(t.sip):
             return
         transport = "tcp" if t.proto == PROTO_TCP else "udp"
-        self._add_comm((t.vlan, t.cip, t.sip, transport, t.sport, f"{transport}/{t.sport}"), t.packets, t.bytes,
-                       t.first, t.last, {})
+        self._add_comm((t.vlan, t.cip, t.sip, transport, t.sport, label or f"{transport}/{t.sport}"), t.packets,
+                       t.bytes, t.first, t.last, {})
 
     def _add_comm(self, key: tuple, d_pk: int, d_by: int, first: float, last: float, profile: dict) -> None:
         ent = self.comms.get(key)

@@ -30,8 +30,13 @@ class DissectorHost:
 
     # -- feeding ----------------------------------------------------------------------------------------
     def datagram(self, fl: Flow, diss: Dissector, d: int, payload: bytes, ts: float, frame: int) -> None:
+        spend = self.table.spend(fl, d, len(payload)) if fl.peek is not None else 1
+        if not spend:
+            return
         try:
             r = diss.feed(payload, d, ts, frame)
+            if spend == 2 and r != FATAL:
+                r = DONE                          # its peek budget is spent both ways: all it gets of the flow
         except Exception as exc:  # noqa: BLE001 - a dissector bug must not stop the capture
             self.error(fl, diss, type(exc).__name__, frame, ts)
             return
@@ -39,7 +44,11 @@ class DissectorHost:
             self.drain(fl, diss, r, frame, ts)
 
     def segment(self, fl: Flow, diss: Dissector, d: int, seq: int, payload: bytes, ts: float, frame: int) -> None:
-        """TCP payload: in order straight to the dissector, else through reassembly (flows.tcp_unordered)."""
+        """TCP payload: in order straight to the dissector, else through reassembly (flows.tcp_unordered),
+        within the dissector's peek budget (FlowEntry.peek: then it is done with the flow)."""
+        spend = self.table.spend(fl, d, len(payload)) if fl.peek is not None else 1
+        if not spend:
+            return
         try:
             nseq = fl.nseq
             if seq == nseq[d] and fl.ooo is None:
@@ -48,6 +57,8 @@ class DissectorHost:
             else:
                 r = tcp_unordered(fl, d, seq, payload, ts, frame)[0]
                 self.table.set_mode(fl)
+            if spend == 2 and r != FATAL:
+                r = DONE
         except Exception as exc:  # noqa: BLE001 - a dissector bug must not stop the capture
             self.error(fl, diss, type(exc).__name__, frame, ts)
             return

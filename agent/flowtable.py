@@ -32,6 +32,7 @@ from otscope.agent.flows import BY, DK, HELD, OT_PORTS, PK, PL, SERVER_PORTS, Fl
 from otscope.agent.decode import Packet
 from otscope.agent.hosts import INITIAL_TTLS, HostTable, IPAddr
 from otscope.agent.stats import Stats
+from otscope.dissectors import registry
 from otscope.dissectors.base import Dissector
 
 UDP_TIMEOUT, TCP_TIMEOUT, CLOSED_TIMEOUT = 180.0, 900.0, 30.0
@@ -50,6 +51,7 @@ class EventKind(IntEnum):
     LIGHT_NEW = 4            # a new light flow; payload LightHosts: its ends Python has no host for yet
     LIGHT_FIRST = 5          # the first frame from one side of a light flow; payload FirstFrame
     LIGHT_END = 6            # a light flow ended (port reuse) and its conversation's sums had no room; LightTotals
+    LIGHT_PEEK = 7           # payload of a light flow on a port an IT dissector claims, within its peek budget: Peek
 
 
 class DissectorMode(IntEnum):
@@ -129,6 +131,7 @@ class FlowTable(Protocol):
     def set_mode(self, fl: Flow) -> None: ...
     def detach(self, fl: Flow) -> None: ...
     def absorb(self, fl: Flow, diss: Dissector) -> None: ...
+    def spend(self, fl: Flow, d: int, n: int) -> int: ...
 
 
 class PyFlowTable:
@@ -210,6 +213,8 @@ class PyFlowTable:
         self.hosts.host(vlan, dst, ts, frame)
         if cls is not None:
             fl.diss = cls()
+            if cls.peek > 0:
+                fl.peek = [cls.peek, cls.peek]
         ent_fwd = self.register(fl)
         return ent_fwd if client_is_sender else (fl, 1)
 
@@ -287,8 +292,9 @@ class PyFlowTable:
             fl.proto = diss.flow_protocol
         d_pk, d_by, d_pl, d_dec = pk - fl.rep_pk, by - fl.rep_by, pl - fl.rep_pl, dec - fl.rep_dec
         fl.rep_pk, fl.rep_by, fl.rep_pl, fl.rep_dec = pk, by, pl, dec
+        # (a peeked IT flow reports no profile: in C it is a light flow, which has none)
         return FlowTotals(fl.vlan, fl.cip, fl.sip, fl.transport, fl.sport, fl.proto, fl.ot, d_pk, d_by, d_pl, d_dec,
-                          fl.first, fl.last, diss.profile if diss is not None else {})
+                          fl.first, fl.last, diss.profile if diss is not None and fl.peek is None else {})
 
     def counted(self, fl: Flow) -> tuple[int, int, int]:
         """(packets, bytes, payload bytes) of a flow so far."""
@@ -313,6 +319,18 @@ class PyFlowTable:
     def absorb(self, fl: Flow, diss: Dissector) -> None:
         """Frames the C fast path counted with the dissector's spec go back to the dissector's counters."""
 
+    def spend(self, fl: Flow, d: int, n: int) -> int:
+        """The peek budget of a flow whose dissector has one (FlowEntry.peek), for n payload bytes of side d:
+        0 that side's budget is spent (not fed), 1 feed them, 2 feed them and both sides' budgets are now spent
+        (the dissector is done: detached quietly). The same rule as _fastscan.c peek_spend."""
+        peek = fl.peek
+        if peek is None:
+            return 1
+        if peek[d] <= 0:
+            return 0
+        peek[d] -= n
+        return 2 if peek[0] <= 0 and peek[1] <= 0 else 1
+
 
 class CFlowTable(PyFlowTable):
     """The same table with the C fast path: C mirrors every flow (flow id = fid) and keeps light flows alone."""
@@ -327,10 +345,19 @@ class CFlowTable(PyFlowTable):
         self.free_fids: list[int] = []
         self._light_created = 0
         hosts.on_full = fast.hosts_full
-        # flows on ports no dissector, OT label or DHCP claims live in C alone (light flows, see _fastscan.c)
+        # flows on ports no dissector, OT label or DHCP claims live in C alone (light flows, see _fastscan.c), and
+        # so do flows on the ports of IT dissectors with a peek budget: C hands Python their first bytes only
         tcp, udp = python_ports
+        peek = registry.peek_ports()
+        tcp = tcp - {p for (tr, p) in peek if tr == "tcp"}
+        udp = udp - {p for (tr, p) in peek if tr == "udp"}
         fast.light_config(max_flows, _port_bitmap(tcp), _port_bitmap(udp), _port_bitmap(SERVER_PORTS),
                           _port_bitmap(INITIAL_TTLS)[:32])
+        budgets = sorted(set(peek.values()))
+        classes = [bytearray(65536), bytearray(65536)]
+        for (tr, p), b in peek.items():
+            classes[tr == "udp"][p] = 1 + budgets.index(b)
+        fast.peek_config(bytes(classes[0]), bytes(classes[1]), [0] + budgets)
 
     def register(self, fl: Flow) -> tuple[Flow, int]:
         ent_fwd = super().register(fl)
@@ -340,7 +367,8 @@ class CFlowTable(PyFlowTable):
         else:
             self.by_fid[fid] = fl
         fl.fid = fid
-        fl.seq = self.fast.add(fid, PROTO[fl.transport], fl.vlan, fl.cip, fl.cport, fl.sip, fl.sport, fl.diss, fl.nseq)
+        fl.seq = self.fast.add(fid, PROTO[fl.transport], fl.vlan, fl.cip, fl.cport, fl.sip, fl.sport, fl.diss, fl.nseq,
+                               fl.peek[0] if fl.peek else 0)
         return ent_fwd
 
     def adopt(self, transport: str, pkt: Packet) -> tuple[Flow, int] | None:
@@ -453,6 +481,12 @@ class CFlowTable(PyFlowTable):
         if fl.fid >= 0:
             self.fast.set_mode(fl.fid, DissectorMode.OFF)
 
+    def spend(self, fl: Flow, d: int, n: int) -> int:
+        """The peek budget is C's (it spends it on the payload it feeds): Python's own feeds spend it there."""
+        if fl.peek is None or fl.fid < 0:
+            return super().spend(fl, d, n)
+        return self.fast.spend(fl.fid, d, n)
+
     def absorb(self, fl: Flow, diss: Dissector) -> None:
         if fl.fid >= 0:
             got = self.fast.spec_counts(fl.fid)
@@ -491,9 +525,11 @@ def _disagreement(mod) -> str:  # type: ignore[no-untyped-def]
             if getattr(mod, prefix + k.name, None) != k.value:
                 return f"{prefix}{k.name}"
     for name in ("Event", "LightTotals", "Adopted", "FlowCounters", "FlowState", "SpecCounts", "ScanResult",
-                 "LightHosts", "FirstFrame", "Expired", "LightCount"):
+                 "LightHosts", "FirstFrame", "Expired", "LightCount", "Peek"):
         if not hasattr(mod, name):
             return name
+    if not hasattr(mod.Table, "spend"):
+        return "Table.spend"
     return ""
 
 

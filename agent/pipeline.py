@@ -26,6 +26,7 @@ from otscope.agent.flowtable import (DATAGRAM_PORTS, DUPLICATE, UDP_TIMEOUT, CFl
 from otscope.agent.hosts import MAX_HOSTS, HostTable, IpNames
 from otscope.agent.l2 import L2Dispatcher
 from otscope.agent.pcapio import LE_RECORDS
+from otscope.agent.peek import Peeks
 from otscope.agent.snapshot import NOT_DECODED, TUNNEL, Snapshot, build_batch
 from otscope.agent.stats import Stats
 from otscope.contract import Batch
@@ -69,6 +70,7 @@ class Pipeline:
                                      dup_window=dup_window, shard=shard)
         self.fast = self.table.fast
         self.dissectors = DissectorHost(self.acc, self.stats, self.table, self.names, self._anomaly)
+        self.peeks = Peeks(self.fast, self.dissectors, pick_dissector) if self.fast is not None else None
         self.other: dict[tuple, float] = {}              # (src, dst, protocol, vlan) of other IP -> last seen
         self.events: list = []
         self.frame = 0
@@ -235,6 +237,8 @@ class Pipeline:
             h = self.host_table.sender(rec.vlan, rec.ip)
             if h is not None and not int(rec.mac[:2], 16) & 1:
                 self.host_table.sender_mac(h, rec.vlan, rec.ip, rec.mac, rec.ttl)
+        elif ev.kind == EventKind.LIGHT_PEEK:
+            self.peeks.event(ev)  # type: ignore[union-attr]
         elif ev.kind == EventKind.LIGHT_END:
             self._light_folded(rec)
 
@@ -248,11 +252,13 @@ class Pipeline:
     def _light_folded(self, t) -> None:  # type: ignore[no-untyped-def]
         """A light flow's new totals (LightTotals from C: one flow, or one conversation's sum)."""
         self.host_table.seen_until(t.vlan, t.cip, t.sip, t.hosts_last)
-        self.traffic.add_light(t)
+        self.traffic.add_light(t, self.peeks.label_of(t.label) if t.label else "")  # type: ignore[union-attr]
 
     def _sweep(self, now: float) -> None:
         self.last_sweep = now
         self.table.expire(now)
+        if self.peeks is not None:
+            self.peeks.sweep(now)
         if len(self.other) > MAX_OTHER_IP:
             self.other = {k: t for k, t in self.other.items() if now - t < UDP_TIMEOUT}
 

@@ -238,3 +238,13 @@ def tcp_ports() -> set[int]:
 def udp_ports() -> set[int]:
     _tcp()
     return set(_UDP)
+
+
+def peek_ports() -> dict[tuple[str, int], int]:
+    """(transport, port) -> peek budget of the enabled dissectors that declare one (FlowEntry.peek): IT
+    protocols whose identity is in a flow's first bytes (the C fast path keeps their flows light and hands
+    Python only those bytes)."""
+    t = _tcp()
+    out = {("tcp", p): e.peek for p, e in t.items() if e.peek > 0}
+    out.update({("udp", p): e.peek for p, e in _UDP.items() if e.peek > 0})
+    return out
