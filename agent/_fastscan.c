@@ -124,7 +124,8 @@ static PyStructSequence_Field spec_counts_fields[] = {
     {"side0", "8 counters"}, {"side1", "8 counters"}, {"decoded", "bytes"}, {NULL, NULL}};
 static PyStructSequence_Field scan_fields[] = {
     {"pos", "where the scan stopped"}, {"frame", NULL}, {"packets", NULL}, {"bytes", NULL}, {"dups", NULL},
-    {"last", "time of the last packet (0.0: none)"}, {NULL, NULL}};
+    {"last", "time of the last packet (0.0: none)"},
+    {"peeked", "1: it stopped after a LIGHT_PEEK event (pos is the next record, for C again)"}, {NULL, NULL}};
 static PyStructSequence_Field light_hosts_fields[] = {
     {"vlan", NULL}, {"src", "None: Python has it"}, {"dst", "None: Python has it"}, {NULL, NULL}};
 static PyStructSequence_Field first_frame_fields[] = {
@@ -798,7 +799,9 @@ static int light_event(PyObject *events, int kind, int d, double ts, long long f
 
 /*
  * One packet of a light flow (idx < 0: none yet, create it), in the order Pipeline._feed_py takes a packet:
- * TCP control (new flow, port reuse, FIN/RST), SPAN duplicate, first frame from a side, counters.
+ * TCP control (new flow, port reuse, FIN/RST), SPAN duplicate, first frame from a side, counters, peek.
+ * 1: a peek event was made (the scan returns, so Python's dissector can end the peek before the next
+ * packet), 0: counted, -1: error.
  */
 static int light_peek(PyObject *events, int32_t idx, LightRec *L, int d, const uint8_t *data, Py_ssize_t plen,
                       int syn, int64_t seq, double ts, long long frame);
@@ -879,7 +882,7 @@ static int light_packet(Table *t, PyObject *events, int32_t idx, int d, const Ke
     L->by[d] += incl;
     if (plen > 0) L->pl[d] += plen;
     (void)l3;
-    if (L->peek[d] > 0 && light_peek(events, idx, L, d, f + p0, plen, syn, seq, ts, frame) < 0) return -1;
+    if (L->peek[d] > 0) return light_peek(events, idx, L, d, f + p0, plen, syn, seq, ts, frame);
     return 0;
 }
 
@@ -907,7 +910,7 @@ static int light_peek(PyObject *events, int32_t idx, LightRec *L, int d, const u
     PyObject *rec = record(R_PEEK, "(iLiNiNiiy#i)", (int)idx, (long long)L->seq, (int)L->key.vlan, ip_obj(L->key.src, v6),
                            (int)L->key.sport, ip_obj(L->key.dst, v6), (int)L->key.dport, (int)L->key.proto,
                            (const char *)data, plen, last);
-    return rec ? event(events, EV_LIGHT_PEEK, -1, d, ts, frame, rec, seq) : -1;
+    return rec && event(events, EV_LIGHT_PEEK, -1, d, ts, frame, rec, seq) == 0 ? 1 : -1;
 }
 
 /* peek_config(tcp classes (65536 bytes: port -> class), udp classes, budgets (list: class -> bytes)) */
@@ -1168,6 +1171,7 @@ static PyObject *t_scan(Table *t, PyObject *args) {
     if (end > view.len) end = view.len;
     long long packets = 0, bytes = 0, dups = 0;
     double last_ts = 0.0;
+    int peeked = 0;
     while (pos + 16 <= end) {
         const uint8_t *r = buf + pos;
         uint32_t sec = rd32(r, le), frac = rd32(r + 4, le), incl = rd32(r + 8, le);
@@ -1247,8 +1251,9 @@ static PyObject *t_scan(Table *t, PyObject *args) {
               : t->light_on && !bit(t->pyports[proto == 17], k.sport) && !bit(t->pyports[proto == 17], k.dport) &&
                 t->npy + t->nlight < t->max_flows) {
             frame++;
-            if (light_packet(t, events, s ? s->flow & ~LIGHT_BIT : -1, s ? s->side : 0, &k, f, l3, l4, ttl, incl,
-                             iend - p0, dk, ts, frame, &dups, p0, seq) < 0) {
+            int lp = light_packet(t, events, s ? s->flow & ~LIGHT_BIT : -1, s ? s->side : 0, &k, f, l3, l4, ttl, incl,
+                                  iend - p0, dk, ts, frame, &dups, p0, seq);
+            if (lp < 0) {
                 PyBuffer_Release(&view);
                 return NULL;
             }
@@ -1256,6 +1261,7 @@ static PyObject *t_scan(Table *t, PyObject *args) {
             packets++;
             bytes += incl;
             pos = stop;
+            if (lp > 0) { peeked = 1; break; }                 /* a peek: Python's turn (see light_packet) */
             continue;
         }
         if (syn) goto slow;                                    /* SYN: Python's flow control (new flow, reuse) */
@@ -1302,7 +1308,7 @@ static PyObject *t_scan(Table *t, PyObject *args) {
         break;
     }
     PyBuffer_Release(&view);
-    return record(R_SCAN, "(nLLLLd)", pos, frame, packets, bytes, dups, last_ts);
+    return record(R_SCAN, "(nLLLLdi)", pos, frame, packets, bytes, dups, last_ts, peeked);
 }
 
 static PyObject *t_new(PyTypeObject *type, PyObject *args, PyObject *kw) {

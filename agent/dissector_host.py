@@ -18,6 +18,8 @@ from otscope.agent.stats import Stats
 from otscope.contract import Subject
 from otscope.dissectors.base import DONE, FATAL, Dissector, Who
 
+MAX_SUBJECTS = 65536         # Subject objects kept for reuse (emptied when full)
+
 
 class DissectorHost:
     def __init__(self, acc: Accumulator, stats: Stats, table: FlowTable, names: IpNames,
@@ -27,6 +29,7 @@ class DissectorHost:
         self.table = table
         self.names = names
         self.anomaly = anomaly
+        self._subjects: dict[tuple, Subject] = {}
 
     # -- feeding ----------------------------------------------------------------------------------------
     def datagram(self, fl: Flow, diss: Dissector, d: int, payload: bytes, ts: float, frame: int) -> None:
@@ -104,11 +107,23 @@ class DissectorHost:
         elif status == DONE:
             self.finish(fl, diss)
 
+    def _subject(self, vlan: int, ip: str, component: str | None) -> Subject:
+        """One Subject object per (vlan, address, component): the accumulator's keys then compare by identity
+        (IT flows are many and short, each adds the same few facts about the same hosts)."""
+        key = (vlan, ip, component)
+        subj = self._subjects.get(key)
+        if subj is None:
+            if len(self._subjects) >= MAX_SUBJECTS:
+                self._subjects.clear()
+            subj = self._subjects[key] = Subject(vlan, ip, None, component)
+        return subj
+
     def _facts(self, fl: Flow, diss: Dissector, proto: str) -> None:
         acc = self.acc
         cip, sip = self.names(fl.cip), self.names(fl.sip)
+        subject = self._subject
         for f in diss.out:
-            subj = Subject(fl.vlan, sip if f.who == Who.SERVER else cip, None, f.component)
+            subj = subject(fl.vlan, sip if f.who == Who.SERVER else cip, f.component)
             acc.fact(subj, f.field, f.value, f.protocol or proto, f.message, f.frame, f.ts)
         diss.out.clear()
         if diss.confirmed and fl.proto != diss.flow_protocol:

@@ -213,8 +213,9 @@ class PyFlowTable:
         self.hosts.host(vlan, dst, ts, frame)
         if cls is not None:
             fl.diss = cls()
-            if cls.peek > 0:
-                fl.peek = [cls.peek, cls.peek]
+            peek = getattr(cls, "peek", 0)
+            if peek > 0:
+                fl.peek = [peek, peek]
         ent_fwd = self.register(fl)
         return ent_fwd if client_is_sender else (fl, 1)
 

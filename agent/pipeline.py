@@ -119,7 +119,7 @@ class Pipeline:
             if events:
                 self._dispatch(events)
                 events.clear()
-            if pos < end:                                  # one record the fast path left to Python
+            if pos < end and not got.peeked:               # one record the fast path left to Python
                 nxt = pos + 16 + rec(buf, pos)[2]
                 self._feed_py(lt, rec, scale, buf, pos, nxt)
                 pos = nxt

@@ -153,7 +153,9 @@ def text(raw: bytes, limit: int = 128) -> str:
     """Wire bytes to a bounded printable string (NUL padding stripped, non-printables replaced)."""
     raw = raw.split(b"\x00", 1)[0] if b"\x00" in raw else raw
     s = raw.decode("latin-1")
-    s = "".join(ch if ch.isprintable() else "\ufffd" for ch in s).strip()
+    if not s.isprintable():           # (the common case, all printable, costs no loop)
+        s = "".join(ch if ch.isprintable() else "\ufffd" for ch in s)
+    s = s.strip()
     return s if len(s) <= limit else s[: limit - 1] + "\u2026"
 
 

@@ -289,6 +289,8 @@ ALLOWED = {
     # collector/merge.py is_modbus_gateway: the unit-gateway rule (one device per answering unit id behind an
     # address) is Modbus's alone; it reads the label the Modbus dissector emits for an answering unit
     ("collector/merge.py", "modbus-server"),
+    # api/app.py: the ASGI scope types "http" and "http.response.start" (the server's own HTTP, not a dissector's)
+    ("api/app.py", "http"),
 }
 
 
@@ -316,7 +318,8 @@ def _string_literals(path: Path) -> list[tuple[int, str]]:
 def _named(literal: str, names: set[str]) -> set[str]:
     """The protocol names in a literal, as words ("modbus" in "modbus-server"; the longest one where several
     match the same place: "enip-io", not also "enip")."""
-    hits = {n for n in names if re.search(rf"(?<![\w-]){re.escape(n)}(?![\w])", literal)}
+    # (a URL scheme, "http://", names no protocol of a package)
+    hits = {n for n in names if re.search(rf"(?<![\w-]){re.escape(n)}(?![\w]|://)", literal)}
     return {n for n in hits if not any(n != m and m.startswith(n) and m in literal and n not in
                                        literal.replace(m, "") for m in hits)}
 
@@ -343,6 +346,7 @@ def test_the_name_scan_finds_a_protocol_name() -> None:
     assert _named('"modbus-server"', names) == {"modbus-server"} and _named("'tcp/502'", names) == set()
     assert _named('"s7comm-plus"', names) == {"s7comm-plus"} and _named('f"x {a} modbus"', names) == {"modbus"}
     assert _named('("enip", "enip-io")', names) == {"enip", "enip-io"} and _named('"cipher"', names) == set()
+    assert _named('"http://127.0.0.1/"', names) == set() and _named('"http-server"', names) == {"http-server"}
     probe = ROOT / "tests" / "unit" / "_probe_names.py"
     try:
         probe.write_text('"""modbus in a docstring."""\n# enip in a comment\nX = "s7comm"\n')
