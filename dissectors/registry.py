@@ -43,6 +43,7 @@ SPECS: list[ProtocolSpec] = [
     _declared("iec104"),
     _declared("synphasor"),
     _declared("http"),
+    _declared("banners"),
 ]
 
 _read = False       # set once something derived a table: later registrations would not be seen by it
