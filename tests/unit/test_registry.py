@@ -118,14 +118,18 @@ def test_derived_tables_are_todays_tables() -> None:
     from otscope.collector.merge import OT_LABEL_PREFIXES, PROTOCOL_RANK
     from otscope.dissectors.catalog import PROTOCOLS
 
-    assert PROTOCOLS == ("dnp3", "enip", "enip-io", "hartip", "iec104", "modbus", "s7comm", "synphasor")  # issue 14
+    # issue 14; issue 16: the IT dissectors HTTP and the banners (SSH, FTP, Telnet, SMTP), ot=False
+    assert PROTOCOLS == ("dnp3", "enip", "enip-io", "ftp", "hartip", "http", "iec104", "modbus", "s7comm", "smtp",
+                         "ssh", "synphasor", "telnet")
     assert {p: OT_PORTS[p] for p in (502, 44818, 2222, 102, 20000, 48898)} == {
         502: "modbus", 44818: "enip", 2222: "enip-io", 102: "s7comm", 20000: "dnp3", 48898: "ads"}
     # + HART-IP 5094/5095, C37.118 tcp/4712 and udp/4713 (issue 14; 2404 was already an OT service port)
-    assert len(OT_PORTS) == 28 and len(SERVER_PORTS) == 58 and not {1217, 48898} & SERVER_PORTS
+    # + HTTP 8000/8081/2869 and SMTP submission 587 (issue 16: IT ports, none of them OT)
+    assert len(OT_PORTS) == 28 and len(SERVER_PORTS) == 62 and not {1217, 48898} & SERVER_PORTS
+    assert not {80, 8080, 8000, 8081, 2869, 22, 21, 23, 25, 587} & OT_PORTS.keys()
     for label in ("modbus-server", "enip-client", "cip", "s7comm-plus-server", "cotp-server", "pn_dcp"):
         assert label.startswith(OT_LABEL_PREFIXES)
-    for label in ("lldp", "cdp", "dhcp-client", "arp", "oui"):
+    for label in ("lldp", "cdp", "dhcp-client", "arp", "oui", "http-server", "ssh-client", "telnet-server"):
         assert not label.startswith(OT_LABEL_PREFIXES)
     assert {k: PROTOCOL_RANK.get(k, 5) for k in ("modbus", "enip", "cip", "s7comm", "s7comm-plus", "pn_dcp", "cdp",
                                                   "lldp", "dhcp", "oui", "arp")} == {
