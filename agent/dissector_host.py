@@ -47,10 +47,10 @@ class DissectorHost:
             self.drain(fl, diss, r, frame, ts)
 
     def segment(self, fl: Flow, diss: Dissector, d: int, seq: int, payload: bytes, ts: float, frame: int) -> None:
-        """TCP payload: in order straight to the dissector, else through reassembly (flows.tcp_unordered),
-        within the dissector's peek budget (FlowEntry.peek: then it is done with the flow)."""
-        spend = self.table.spend(fl, d, len(payload)) if fl.peek is not None else 1
-        if not spend:
+        """TCP payload: in order straight to the dissector, else through reassembly (flows.tcp_unordered);
+        a peeked flow's (FlowEntry.peek) by the peek rule instead."""
+        if fl.peek is not None:
+            self._peek_segment(fl, diss, d, seq, payload, ts, frame)
             return
         try:
             nseq = fl.nseq
@@ -60,8 +60,32 @@ class DissectorHost:
             else:
                 r = tcp_unordered(fl, d, seq, payload, ts, frame)[0]
                 self.table.set_mode(fl)
+        except Exception as exc:  # noqa: BLE001 - a dissector bug must not stop the capture
+            self.error(fl, diss, type(exc).__name__, frame, ts)
+            return
+        if r or diss.out or diss.anomalies:
+            self.drain(fl, diss, r, frame, ts)
+
+    def _peek_segment(self, fl: Flow, diss: Dissector, d: int, seq: int, payload: bytes, ts: float,
+                      frame: int) -> None:
+        """The peek rule (the same as _fastscan.c light_peek, which applies it to light flows): in-order data
+        only, a retransmission is skipped, a gap ends that side's peek (no reassembly for a few first bytes);
+        whole segments while the side's budget lasts; both budgets spent: the dissector is done."""
+        nseq = fl.nseq
+        exp = nseq[d]
+        if exp is not None and seq != exp:
+            if (seq - exp) & 0xFFFFFFFF >= 0x80000000:
+                return                                   # old data again
+            fl.peek[d] = 0                               # type: ignore[index] - a gap: this side's peek ends
+            return
+        spend = self.table.spend(fl, d, len(payload))
+        if not spend:
+            return
+        nseq[d] = (seq + len(payload)) & 0xFFFFFFFF
+        try:
+            r = diss.feed(payload, d, ts, frame)
             if spend == 2 and r != FATAL:
-                r = DONE
+                r = DONE                                 # its peek budget is spent both ways
         except Exception as exc:  # noqa: BLE001 - a dissector bug must not stop the capture
             self.error(fl, diss, type(exc).__name__, frame, ts)
             return
