@@ -11,6 +11,9 @@ from otscope.dissectors.base import Malformed, Truncated
 from otscope.dissectors.http.constants import LONGEST_METHOD, MAX_FIELDS, METHODS, VERSIONS
 
 
+_METHOD_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ-_"
+
+
 @dataclass(frozen=True, slots=True)
 class RequestLine:
     method: str
@@ -59,7 +62,10 @@ def looks_like_request(start: bytes) -> bool | None:
     """Could these first bytes of a flow's client side be a request line? None: too few bytes to say."""
     sp = start.find(b" ", 0, LONGEST_METHOD + 1)
     if sp < 0:
-        return None if len(start) <= LONGEST_METHOD else False
+        head = start[:LONGEST_METHOD]
+        if len(start) > LONGEST_METHOD or head.translate(None, _METHOD_CHARS):
+            return False                       # a byte no method has, or too long for one
+        return None
     return start[:sp] in METHODS
 
 
