@@ -34,3 +34,4 @@ class HttpAnomaly(StrEnum):
     BAD_FIELD_LINE = "bad-field-line"            # a header line without a colon (RFC 9112 5.1), skipped
     HEAD_TOO_LONG = "head-too-long"              # no end of the head within MAX_HEAD bytes: read what was there
     TOO_MANY_FIELDS = "too-many-fields"          # more than MAX_FIELDS field lines: the rest not read
+    ANSWER_WITHOUT_HEAD = "answer-without-head"  # server bytes after a valid request that start no status line

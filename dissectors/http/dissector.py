@@ -44,6 +44,12 @@ class HttpDissector(Dissector):
         buf = self.buf[side] + data if self.buf[side] else data
         looks = (looks_like_request if side == 0 else looks_like_status)(buf[:16])
         if looks is False:
+            if side == 1 and self.got[0]:
+                # a valid request was seen: an answer that does not start with a status line is the rest of
+                # one whose head the capture missed; the next segment may start the (next) answer
+                self.anomaly(HttpAnomaly.ANSWER_WITHOUT_HEAD, frame, ts)
+                self.buf[1] = b""
+                return OK
             return self.fatal("not HTTP (request line)" if side == 0 else "not HTTP (status line)")
         end = head_end(buf[:MAX_HEAD])
         if end < 0:

@@ -153,3 +153,14 @@ def test_looks_and_head_end() -> None:
 def test_spec() -> None:
     assert not SPEC.ot and SPEC.rank == 4 and SPEC.flows[0].peek == HttpDissector.peek > MAX_HEAD
     assert 443 not in SPEC.flows[0].ports and 8443 not in SPEC.flows[0].ports
+
+
+def test_an_answer_whose_head_the_capture_missed_waits_for_the_next() -> None:
+    """NTLM.pcap: the server's first captured bytes of a flow are the middle of an answer (frames 2 and 4):
+    counted, and the next answer's head is read."""
+    d = HttpDissector()
+    d.feed(REQUEST, 0, 0.0, 1)
+    assert d.feed(b"<html>rest of a body</html>", 1, 0.0, 2) == OK
+    assert [a.kind for a in d.anomalies] == [HttpAnomaly.ANSWER_WITHOUT_HEAD]
+    assert d.feed(ANSWER, 1, 0.0, 6) == DONE and facts(d)[(1, "http_server")] == "Microsoft-IIS/6.0"
+    assert HttpDissector().feed(b"<html>", 1, 0.0, 1) == FATAL         # no request seen: not HTTP
