@@ -30,15 +30,19 @@ class HttpDissector(Dissector):
     server_label: ClassVar[str] = "http-server"
     peek: ClassVar[int] = PEEK_BYTES
 
-    __slots__ = ("buf", "got", "informational")
+    __slots__ = ("buf", "got", "informational", "await_title")
 
     def __init__(self) -> None:
         super().__init__()
         self.buf = [b"", b""]
         self.got = [False, False]          # the side's (final) head was read
         self.informational = 0
+        self.await_title = False           # an HTML answer's head came alone: its title is in the next segment
 
     def feed(self, data: bytes, side: int, ts: float, frame: int) -> int:
+        if self.await_title and side == 1:
+            self._title(data[:MAX_TITLE_SCAN], ts, frame)
+            return DONE
         if self.got[side]:
             return OK                      # (the request was read; its body or a pipelined request: not wanted)
         buf = self.buf[side] + data if self.buf[side] else data
@@ -81,7 +85,6 @@ class HttpDissector(Dissector):
         self.label(frame, ts, message)
         if request:
             self.got[0] = True
-            self.count(f"request {head.start.method}")          # type: ignore[union-attr]
             self._request_facts(head, ts, frame)
             if self.got[1]:
                 self.confirm(frame, ts, message)
@@ -93,10 +96,13 @@ class HttpDissector(Dissector):
             self.informational += 1                              # 100 Continue: the final answer follows
             return self.feed(buf[end:], side, ts, frame)
         self.got[1] = True
-        self.count(f"status {status // 100}xx")
-        self._response_facts(head, buf[end:end + MAX_TITLE_SCAN], ts, frame)
+        body = buf[end:end + MAX_TITLE_SCAN]
+        self._response_facts(head, body, ts, frame)
         if self.got[0]:
             self.confirm(frame, ts, message)
+        if not body and 200 <= status < 300 and self._html(head):
+            self.await_title = True                              # (one more segment: the body's first)
+            return OK
         return DONE
 
     def _request_facts(self, head: Head, ts: float, frame: int) -> None:
@@ -123,8 +129,18 @@ class HttpDissector(Dissector):
         powered = head.get("x-powered-by")
         if powered:
             self.fact(Who.SERVER, "http_powered_by", F.value(powered), RESPONSE, frame, ts)
+        if body and self._html(head):
+            self._title(body, ts, frame)
+
+    @staticmethod
+    def _html(head: Head) -> bool:
+        """An uncompressed HTML answer (a title can be read from its first bytes)."""
         enc = head.get("content-encoding")
-        if body and not (enc and enc.strip().lower() not in (b"identity", b"")):
-            title = html_title(body)
-            if title:
-                self.fact(Who.SERVER, "http_title", F.value(title), RESPONSE, frame, ts)
+        ctype = head.get("content-type")
+        return not (enc and enc.strip().lower() not in (b"identity", b"")) and \
+            (ctype is None or b"html" in ctype.lower())
+
+    def _title(self, body: bytes, ts: float, frame: int) -> None:
+        title = html_title(body)
+        if title:
+            self.fact(Who.SERVER, "http_title", F.value(title), RESPONSE, frame, ts)

@@ -164,3 +164,13 @@ def test_an_answer_whose_head_the_capture_missed_waits_for_the_next() -> None:
     assert [a.kind for a in d.anomalies] == [HttpAnomaly.ANSWER_WITHOUT_HEAD]
     assert d.feed(ANSWER, 1, 0.0, 6) == DONE and facts(d)[(1, "http_server")] == "Microsoft-IIS/6.0"
     assert HttpDissector().feed(b"<html>", 1, 0.0, 1) == FATAL         # no request seen: not HTTP
+
+
+def test_an_html_head_alone_takes_the_title_from_the_next_segment() -> None:
+    d = HttpDissector()
+    d.feed(b"GET / HTTP/1.1\r\nHost: hmi\r\n\r\n", 0, 0.0, 1)
+    assert d.feed(b"HTTP/1.0 200 OK\r\nServer: x\r\nContent-Type: text/html\r\n\r\n", 1, 0.0, 2) == OK
+    assert d.feed(b"<html><title>Line 3</title>", 1, 0.0, 3) == DONE and facts(d)[(1, "http_title")] == "Line 3"
+    d = HttpDissector()
+    d.feed(b"GET / HTTP/1.1\r\n\r\n", 0, 0.0, 1)
+    assert d.feed(b"HTTP/1.1 204 No Content\r\n\r\n", 1, 0.0, 2) == DONE          # no body: nothing to wait for
