@@ -100,7 +100,8 @@ class HttpDissector(Dissector):
         self._response_facts(head, body, ts, frame)
         if self.got[0]:
             self.confirm(frame, ts, message)
-        if not body and 200 <= status < 300 and self._html(head):
+        if not body and 200 <= status < 300 and status != 204 and self._html(head, strict=True) and \
+                head.get("content-length") != b"0":
             self.await_title = True                              # (one more segment: the body's first)
             return OK
         return DONE
@@ -133,12 +134,13 @@ class HttpDissector(Dissector):
             self._title(body, ts, frame)
 
     @staticmethod
-    def _html(head: Head) -> bool:
-        """An uncompressed HTML answer (a title can be read from its first bytes)."""
+    def _html(head: Head, strict: bool = False) -> bool:
+        """An uncompressed HTML answer (a title can be read from its first bytes); strict: it says text/html
+        (an answer without a Content-Type may have no body to wait for)."""
         enc = head.get("content-encoding")
         ctype = head.get("content-type")
         return not (enc and enc.strip().lower() not in (b"identity", b"")) and \
-            (ctype is None or b"html" in ctype.lower())
+            (b"html" in ctype.lower() if ctype is not None else not strict)
 
     def _title(self, body: bytes, ts: float, frame: int) -> None:
         title = html_title(body)
