@@ -129,7 +129,9 @@ static PyStructSequence_Field scan_fields[] = {
 static PyStructSequence_Field light_hosts_fields[] = {
     {"vlan", NULL}, {"src", "None: Python has it"}, {"dst", "None: Python has it"}, {NULL, NULL}};
 static PyStructSequence_Field first_frame_fields[] = {
-    {"vlan", NULL}, {"ip", NULL}, {"mac", NULL}, {"ttl", NULL}, {NULL, NULL}};
+    {"vlan", NULL}, {"ip", NULL}, {"mac", NULL}, {"ttl", NULL},
+    {"syn", "a SYN or SYN-ACK: its TCP window (2 bytes) and options, else None (the passive OS hint)"},
+    {"ack", "1: that SYN is a SYN-ACK"}, {NULL, NULL}};
 static PyStructSequence_Field expired_fields[] = {
     {"expired", "light flows removed"}, {"unsummed", "[LightTotals] the sums had no room for"}, {NULL, NULL}};
 static PyStructSequence_Field light_count_fields[] = {{"live", NULL}, {"created", NULL}, {NULL, NULL}};
@@ -863,17 +865,42 @@ static int light_packet(Table *t, PyObject *events, int32_t idx, int d, const Ke
                 if (i < 5) mac[3 * i + 2] = ':';
             }
             int news = 1;
+            /* a SYN's window and options (bounded by its data offset and the packet): the OS hint's input */
+            const uint8_t *sh = NULL;
+            Py_ssize_t shn = 0;
+            if (syn) {
+                Py_ssize_t hl = (Py_ssize_t)(f[l4 + 12] >> 4) * 4;
+                if (hl >= 20 && plen >= 0) {             /* (plen < 0: the header runs past the IP packet) */
+                    sh = f + l4 + 14;
+                    shn = hl - 14;                       /* window (2) + urgent/checksum skipped below */
+                }
+            }
+            uint8_t synbuf[42];
+            if (sh) {
+                memcpy(synbuf, sh, 2);                   /* window */
+                Py_ssize_t on = shn - 6 > 40 ? 40 : shn - 6;
+                if (on > 0) memcpy(synbuf + 2, sh + 6, (size_t)on); else on = 0;
+                shn = 2 + on;
+            }
             if (!(f[6] & 1)) {
                 L->seen[d] = 1;                          /* (a group address as source: look again next frame) */
                 Seen fk;
                 memset(&fk, 0, sizeof fk);
                 fk.used = 1; fk.ver = k->ver; fk.vlan = k->vlan; memcpy(fk.ip, ip, 16); memcpy(fk.mac, f + 6, 6);
                 fk.initial = (uint8_t)(bit(t->initial_ttl, ttl) + 1);
+                fk.pad = ttl;                            /* each TTL and SYN layout of a host is news once */
+                if (sh) {
+                    uint32_t hsh = 2166136261u ^ (ack ? 0x80000000u : 0);
+                    for (Py_ssize_t i = 0; i < shn; i++) hsh = (hsh ^ synbuf[i]) * 16777619u;
+                    hsh |= 1;                            /* never 0: a SYN differs from no SYN */
+                    memcpy(fk.pad2, &hsh, 4);
+                }
                 if ((news = seen_add(&t->firsts, &fk)) < 0) { PyErr_NoMemory(); return -1; }
             }
             if (news) {
-                PyObject *ev = record(R_FIRST_FRAME, "(iNs#i)", (int)k->vlan, ip_obj(ip, v6), mac, (Py_ssize_t)17,
-                                      (int)ttl);
+                PyObject *synobj = sh ? PyBytes_FromStringAndSize((const char *)synbuf, shn) : Py_NewRef(Py_None);
+                PyObject *ev = synobj ? record(R_FIRST_FRAME, "(iNs#iNi)", (int)k->vlan, ip_obj(ip, v6), mac,
+                                               (Py_ssize_t)17, (int)ttl, synobj, ack ? 1 : 0) : NULL;
                 if (!ev || light_event(events, EV_LIGHT_FIRST, d, ts, frame, ev) < 0) return -1;
             }
         }

@@ -26,6 +26,7 @@ from otscope.agent.flowtable import (DATAGRAM_PORTS, DUPLICATE, UDP_TIMEOUT, CFl
 from otscope.agent.hosts import MAX_HOSTS, HostTable, IpNames
 from otscope.agent.l2 import L2Dispatcher
 from otscope.agent.pcapio import LE_RECORDS
+from otscope.agent.oshint import OsHints
 from otscope.agent.peek import Peeks
 from otscope.agent.snapshot import NOT_DECODED, TUNNEL, Snapshot, build_batch
 from otscope.agent.stats import Stats
@@ -71,6 +72,7 @@ class Pipeline:
         self.fast = self.table.fast
         self.dissectors = DissectorHost(self.acc, self.stats, self.table, self.names, self._anomaly)
         self.peeks = Peeks(self.fast, self.dissectors, pick_dissector) if self.fast is not None else None
+        self.oshints = OsHints(self.acc, self.names)
         self.other: dict[tuple, float] = {}              # (src, dst, protocol, vlan) of other IP -> last seen
         self.events: list = []
         self.frame = 0
@@ -205,6 +207,11 @@ class Pipeline:
         self.table.mark_seen(fl, d)
         if mac is not None:
             self.host_table.sender_mac(h, fl.vlan, ip, mac, pkt.ttl)
+        syn = None
+        if pkt.kind is TCP and pkt.flags & 2 and pkt.l4 + 20 <= pkt.p0 <= pkt.iend:
+            l4 = pkt.l4                                  # a SYN or SYN-ACK: its window and options (OS hint)
+            syn = pkt.buf[l4 + 14:l4 + 16] + pkt.buf[l4 + 20:pkt.p0]
+        self.oshints.first_frame(fl.vlan, ip, pkt.ttl, syn, pkt.flags & 16, pkt.frame, pkt.ts)
 
     def _other_ip(self, pkt: Packet) -> None:
         """IP that is neither TCP nor UDP (or a non-first fragment): its ends are hosts, the sender sent."""
@@ -237,6 +244,7 @@ class Pipeline:
             h = self.host_table.sender(rec.vlan, rec.ip)
             if h is not None and not int(rec.mac[:2], 16) & 1:
                 self.host_table.sender_mac(h, rec.vlan, rec.ip, rec.mac, rec.ttl)
+                self.oshints.first_frame(rec.vlan, rec.ip, rec.ttl, rec.syn, rec.ack, ev.frame, ev.ts)
         elif ev.kind == EventKind.LIGHT_PEEK:
             self.peeks.event(ev)  # type: ignore[union-attr]
         elif ev.kind == EventKind.LIGHT_END:
@@ -280,6 +288,7 @@ class Pipeline:
         if refused is not None:
             self._anomaly("capture", "host-table-full", *refused)
         acc = self.acc
+        self.oshints.new_snapshot()
         snap = Snapshot(acc.source, acc.frame_evidence, acc.facts, acc.bindings, acc.anomalies)
         acc.facts, acc.bindings, acc.anomalies = {}, {}, {}
         snap.hosts, snap.mac_ips = self.host_table.drain(self.names)

@@ -44,6 +44,7 @@ SPECS: list[ProtocolSpec] = [
     _declared("synphasor"),
     _declared("http"),
     _declared("banners"),
+    _declared("oshint"),
 ]
 
 _read = False       # set once something derived a table: later registrations would not be seen by it
