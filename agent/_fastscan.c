@@ -131,7 +131,8 @@ static PyStructSequence_Field light_hosts_fields[] = {
 static PyStructSequence_Field first_frame_fields[] = {
     {"vlan", NULL}, {"ip", NULL}, {"mac", NULL}, {"ttl", NULL},
     {"syn", "a SYN or SYN-ACK: its TCP window (2 bytes) and options, else None (the passive OS hint)"},
-    {"ack", "1: that SYN is a SYN-ACK"}, {NULL, NULL}};
+    {"ack", "1: that SYN is a SYN-ACK"},
+    {"hint", "its key in first_times() (a hash of the SYN bytes, 0 none)"}, {NULL, NULL}};
 static PyStructSequence_Field expired_fields[] = {
     {"expired", "light flows removed"}, {"unsummed", "[LightTotals] the sums had no room for"}, {NULL, NULL}};
 static PyStructSequence_Field light_count_fields[] = {{"live", NULL}, {"created", NULL}, {NULL, NULL}};
@@ -217,7 +218,7 @@ static inline int bit(const uint8_t *map, unsigned port) { return map[port >> 3]
  */
 typedef struct { uint8_t used, ver, initial, pad; uint16_t vlan; uint8_t mac[6]; uint8_t ip[16]; uint8_t pad2[4]; } Seen;
 _Static_assert(sizeof(Seen) == 32, "Seen is hashed as 64-bit words");
-typedef struct SeenSet { Seen *slots; Py_ssize_t cap, n; } SeenSet;
+typedef struct SeenSet { Seen *slots; double *tl; Py_ssize_t cap, n; } SeenSet;   /* tl: last time per slot */
 #define SEEN_MAX (1 << 20)
 
 static uint64_t mix(const uint8_t *p, size_t n) {
@@ -229,41 +230,49 @@ static uint64_t mix(const uint8_t *p, size_t n) {
     return h;
 }
 
-/* 1: newly added, 0: already there, -1: out of memory */
-static int seen_add(SeenSet **ps, const Seen *k) {
+static void seen_clear(SeenSet *ss);
+
+/* 1: newly added, 0: already there, -1: out of memory; *at: its slot */
+static int seen_add(SeenSet **ps, const Seen *k, Py_ssize_t *at) {
     SeenSet *ss = *ps;
     if (!ss) {
         ss = *ps = PyMem_Calloc(1, sizeof(SeenSet));
         if (!ss) return -1;
     }
     if ((ss->n + 1) * 2 > ss->cap) {
-        if (ss->cap >= SEEN_MAX) { memset(ss->slots, 0, (size_t)ss->cap * sizeof(Seen)); ss->n = 0; }
+        if (ss->cap >= SEEN_MAX) { seen_clear(ss); }
         else {
             Py_ssize_t ncap = ss->cap ? ss->cap * 2 : 1024;
             Seen *ns = PyMem_Calloc((size_t)ncap, sizeof(Seen));
-            if (!ns) return -1;
+            double *nt = PyMem_Calloc((size_t)ncap, sizeof(double));
+            if (!ns || !nt) { PyMem_Free(ns); PyMem_Free(nt); return -1; }
             for (Py_ssize_t i = 0; i < ss->cap; i++) {
                 if (!ss->slots[i].used) continue;
                 uint64_t j = mix((const uint8_t *)&ss->slots[i], sizeof(Seen)) & (uint64_t)(ncap - 1);
                 while (ns[j].used) j = (j + 1) & (uint64_t)(ncap - 1);
                 ns[j] = ss->slots[i];
+                nt[j] = ss->tl[i];
             }
             PyMem_Free(ss->slots);
-            ss->slots = ns; ss->cap = ncap;
+            PyMem_Free(ss->tl);
+            ss->slots = ns; ss->tl = nt; ss->cap = ncap;
         }
     }
     uint64_t mask = (uint64_t)ss->cap - 1, j = mix((const uint8_t *)k, sizeof(Seen)) & mask;
     for (;; j = (j + 1) & mask) {
-        if (!ss->slots[j].used) { ss->slots[j] = *k; ss->n++; return 1; }
-        if (memcmp(&ss->slots[j], k, sizeof(Seen)) == 0) return 0;
+        if (!ss->slots[j].used) { ss->slots[j] = *k; ss->n++; *at = (Py_ssize_t)j; return 1; }
+        if (memcmp(&ss->slots[j], k, sizeof(Seen)) == 0) { *at = (Py_ssize_t)j; return 0; }
     }
 }
 
 static void seen_clear(SeenSet *ss) {
-    if (ss && ss->n) { memset(ss->slots, 0, (size_t)ss->cap * sizeof(Seen)); ss->n = 0; }
+    if (ss && ss->n) {
+        memset(ss->slots, 0, (size_t)ss->cap * sizeof(Seen)); memset(ss->tl, 0, (size_t)ss->cap * sizeof(double));
+        ss->n = 0;
+    }
 }
 
-static void seen_free(SeenSet *ss) { if (ss) { PyMem_Free(ss->slots); PyMem_Free(ss); } }
+static void seen_free(SeenSet *ss) { if (ss) { PyMem_Free(ss->slots); PyMem_Free(ss->tl); PyMem_Free(ss); } }
 
 /*
  * Light flows' totals, summed per conversation key (vlan, client, server, transport, server port) until the
@@ -838,7 +847,8 @@ static int light_packet(Table *t, PyObject *events, int32_t idx, int d, const Ke
             Seen h;
             memset(&h, 0, sizeof h);
             h.used = 1; h.ver = k->ver; h.vlan = k->vlan; memcpy(h.ip, ends[e], 16);
-            if ((need[e] = seen_add(&t->hosts_known, &h)) < 0) { PyErr_NoMemory(); return -1; }
+            Py_ssize_t at;
+            if ((need[e] = seen_add(&t->hosts_known, &h, &at)) < 0) { PyErr_NoMemory(); return -1; }
             if (t->hosts_full) need[e] = 1;          /* Python may have refused it: it counts each refusal */
         }
         if (need[0] || need[1]) {
@@ -895,12 +905,21 @@ static int light_packet(Table *t, PyObject *events, int32_t idx, int d, const Ke
                     hsh |= 1;                            /* never 0: a SYN differs from no SYN */
                     memcpy(fk.pad2, &hsh, 4);
                 }
-                if ((news = seen_add(&t->firsts, &fk)) < 0) { PyErr_NoMemory(); return -1; }
+                Py_ssize_t at;
+                if ((news = seen_add(&t->firsts, &fk, &at)) < 0) { PyErr_NoMemory(); return -1; }
+                if (ts > t->firsts->tl[at]) t->firsts->tl[at] = ts;   /* the last such first frame (first_times) */
             }
             if (news) {
                 PyObject *synobj = sh ? PyBytes_FromStringAndSize((const char *)synbuf, shn) : Py_NewRef(Py_None);
-                PyObject *ev = synobj ? record(R_FIRST_FRAME, "(iNs#iNi)", (int)k->vlan, ip_obj(ip, v6), mac,
-                                               (Py_ssize_t)17, (int)ttl, synobj, ack ? 1 : 0) : NULL;
+                uint32_t key32 = 0;
+                if (sh) {
+                    key32 = 2166136261u ^ (ack ? 0x80000000u : 0);
+                    for (Py_ssize_t i = 0; i < shn; i++) key32 = (key32 ^ synbuf[i]) * 16777619u;
+                    key32 |= 1;
+                }
+                PyObject *ev = synobj ? record(R_FIRST_FRAME, "(iNs#iNik)", (int)k->vlan, ip_obj(ip, v6), mac,
+                                               (Py_ssize_t)17, (int)ttl, synobj, ack ? 1 : 0,
+                                               (unsigned long)key32) : NULL;
                 if (!ev || light_event(events, EV_LIGHT_FIRST, d, ts, frame, ev) < 0) return -1;
             }
         }
@@ -1032,6 +1051,26 @@ static PyObject *t_fold_light(Table *t, PyObject *noargs) {
     }
     if (at && at->n) { memset(at->slots, 0, (size_t)at->cap * sizeof(Agg)); at->n = 0; }
     seen_clear(t->firsts);
+    return out;
+}
+
+/* first_times() -> [(vlan, ip, ttl, hint, last)]: the last time of each first-frame kind reported since the last
+   fold_light() (call it before that: fold_light starts a new snapshot), so Python can move its OS hint's last seen
+   to the last such frame as the Python loop, which looks at every one, does */
+static PyObject *t_first_times(Table *t, PyObject *noargs) {
+    PyObject *out = PyList_New(0);
+    SeenSet *ss = t->firsts;
+    if (!out || !ss) return out;
+    for (Py_ssize_t j = 0; j < ss->cap; j++) {
+        Seen *e = &ss->slots[j];
+        if (!e->used) continue;
+        uint32_t hint;
+        memcpy(&hint, e->pad2, 4);
+        PyObject *r = Py_BuildValue("(iNikd)", (int)e->vlan, ip_obj(e->ip, e->ver == 6), (int)e->pad, (unsigned long)hint,
+                                    ss->tl[j]);
+        if (!r || PyList_Append(out, r) < 0) { Py_XDECREF(r); Py_DECREF(out); return NULL; }
+        Py_DECREF(r);
+    }
     return out;
 }
 
@@ -1384,6 +1423,7 @@ static PyMethodDef t_methods[] = {
     {"expire_light", (PyCFunction)t_expire_light, METH_VARARGS, "remove idle light flows: Expired"},
     {"fold_light", (PyCFunction)t_fold_light, METH_NOARGS, "what every light flow has new: [LightTotals]"},
     {"oldest_light", (PyCFunction)t_oldest_light, METH_NOARGS, "creation number of the oldest light flow"},
+    {"first_times", (PyCFunction)t_first_times, METH_NOARGS, "[(vlan, ip, ttl, hint, last)] of first frames"},
     {"evict_light", (PyCFunction)t_evict_light, METH_NOARGS, "remove the oldest light flow: LightTotals"},
     {"light_count", (PyCFunction)t_light_count, METH_NOARGS, "(live light flows, created so far)"},
     {"table_size", (PyCFunction)t_table_size, METH_NOARGS, "(slots, slots used or tombstones)"},

@@ -244,7 +244,7 @@ class Pipeline:
             h = self.host_table.sender(rec.vlan, rec.ip)
             if h is not None and not int(rec.mac[:2], 16) & 1:
                 self.host_table.sender_mac(h, rec.vlan, rec.ip, rec.mac, rec.ttl)
-                self.oshints.first_frame(rec.vlan, rec.ip, rec.ttl, rec.syn, rec.ack, ev.frame, ev.ts)
+                self.oshints.first_frame(rec.vlan, rec.ip, rec.ttl, rec.syn, rec.ack, ev.frame, ev.ts, rec.hint)
         elif ev.kind == EventKind.LIGHT_PEEK:
             self.peeks.event(ev)  # type: ignore[union-attr]
         elif ev.kind == EventKind.LIGHT_END:
@@ -283,12 +283,13 @@ class Pipeline:
     # -- batches ----------------------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
         """Everything observed since the previous snapshot (flows folded, caches drained)."""
+        if self.fast is not None:
+            self.oshints.fold(self.fast.first_times())   # (before fold_light starts C's next snapshot)
         self.table.fold_all()
         refused = self.host_table.take_refused()
         if refused is not None:
             self._anomaly("capture", "host-table-full", *refused)
         acc = self.acc
-        self.oshints.new_snapshot()
         snap = Snapshot(acc.source, acc.frame_evidence, acc.facts, acc.bindings, acc.anomalies)
         acc.facts, acc.bindings, acc.anomalies = {}, {}, {}
         snap.hosts, snap.mac_ips = self.host_table.drain(self.names)

@@ -285,7 +285,7 @@ def test_c_records_have_the_fields_python_reads() -> None:
     assert (t.light_count().live, t.light_count().created) == (0, 0)
     assert t.counters(0).pk0 == 0 and t.state(0).fin == 0 and t.spec_counts(0).decoded == 0
     assert built.LightTotals.n_fields == 11 and built.Adopted.n_fields == 20 and built.Event.n_fields == 7
-    assert built.Peek.n_fields == 10 and built.ScanResult.n_fields == 7 and built.FirstFrame.n_fields == 6
+    assert built.Peek.n_fields == 10 and built.ScanResult.n_fields == 7 and built.FirstFrame.n_fields == 7
 
 
 # ---- random valid OT traffic: both loops agree and no dissector is detached --------------------------------
