@@ -891,6 +891,15 @@ static int light_packet(Table *t, PyObject *events, int32_t idx, int d, const Ke
                 Py_ssize_t on = shn - 6 > 40 ? 40 : shn - 6;
                 if (on > 0) memcpy(synbuf + 2, sh + 6, (size_t)on); else on = 0;
                 shn = 2 + on;
+                /* the timestamps' values change with every SYN: zeroed, so one stack's SYNs are one kind
+                   (oshint/rules.py normalize walks the options the same way) */
+                for (Py_ssize_t i = 2; i < shn;) {
+                    uint8_t kind = synbuf[i];
+                    if (kind == 0 || kind == 1) { i++; continue; }
+                    if (i + 1 >= shn || synbuf[i + 1] < 2 || i + synbuf[i + 1] > shn) break;
+                    if (kind == 8) memset(synbuf + i + 2, 0, (size_t)(synbuf[i + 1] - 2));
+                    i += synbuf[i + 1];
+                }
             }
             if (!(f[6] & 1)) {
                 L->seen[d] = 1;                          /* (a group address as source: look again next frame) */

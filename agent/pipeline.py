@@ -28,6 +28,7 @@ from otscope.agent.l2 import L2Dispatcher
 from otscope.agent.pcapio import LE_RECORDS
 from otscope.agent.oshint import OsHints
 from otscope.agent.peek import Peeks
+from otscope.dissectors.oshint.rules import normalize
 from otscope.agent.snapshot import NOT_DECODED, TUNNEL, Snapshot, build_batch
 from otscope.agent.stats import Stats
 from otscope.contract import Batch
@@ -210,7 +211,7 @@ class Pipeline:
         syn = None
         if pkt.kind is TCP and pkt.flags & 2 and pkt.l4 + 20 <= pkt.p0 <= pkt.iend:
             l4 = pkt.l4                                  # a SYN or SYN-ACK: its window and options (OS hint)
-            syn = pkt.buf[l4 + 14:l4 + 16] + pkt.buf[l4 + 20:pkt.p0]
+            syn = normalize(pkt.buf[l4 + 14:l4 + 16] + pkt.buf[l4 + 20:pkt.p0])
         self.oshints.first_frame(fl.vlan, ip, pkt.ttl, syn, pkt.flags & 16, pkt.frame, pkt.ts)
 
     def _other_ip(self, pkt: Packet) -> None:

@@ -59,6 +59,24 @@ def parse_syn(hdr: bytes) -> Syn | None:
     return Syn(window, ",".join(order), mss, ws)
 
 
+def normalize(hdr: bytes) -> bytes:
+    """A SYN's window + options with the timestamp values zeroed (they change with every SYN; the C fast path
+    does the same before it compares SYNs): one stack's SYNs are then the same bytes."""
+    b = bytearray(hdr[:2 + MAX_OPTIONS])
+    i, n = 2, len(b)
+    while i < n:
+        kind = b[i]
+        if kind in (0, 1):
+            i += 1
+            continue
+        if i + 1 >= n or b[i + 1] < 2 or i + b[i + 1] > n:
+            break
+        if kind == 8:
+            b[i + 2:i + b[i + 1]] = bytes(b[i + 1] - 2)
+        i += b[i + 1]
+    return bytes(b)
+
+
 def fingerprint(ttl: int, syn: Syn) -> str:
     """The raw value: ``ttl:window:order:mss:wscale`` (``-`` for an absent option)."""
     return f"{ttl}:{syn.window}:{syn.order or '-'}:{syn.mss if syn.mss is not None else '-'}:" \

@@ -50,3 +50,12 @@ def test_the_hint_is_weak() -> None:
     assert not s.identified and s.missing() == ["os"] and "weak OS hint" in merge.pc_gap(s)[0]
     s.os_strong = True
     assert s.identified and s.missing() == []
+
+
+def test_normalize_zeroes_only_the_timestamp_values() -> None:
+    from otscope.dissectors.oshint.rules import normalize
+
+    n = normalize(MAC_SYN)
+    assert n[:2] == MAC_SYN[:2] and parse_syn(n) == parse_syn(MAC_SYN) and n != MAC_SYN
+    assert normalize(LINUX_SYNACK) == bytes.fromhex("16a0020405b40402080a000000000000000001030306")
+    assert normalize(b"\x00\x01\x08") == b"\x00\x01\x08"                  # a cut option: left as it is
