@@ -4,8 +4,9 @@
 objects in dicts keyed by the sender's (address, port, address, port, vlan), both directions. ``CFlowTable`` is
 the same table with the C fast path (agent/_fastscan.c) beside it: C mirrors every Python flow (it counts
 established-flow packets and feeds their dissectors without Python), and owns *light flows* alone (ports no
-dissector, OT label or DHCP claims), which Python hears of only through named records: ``Event`` (an
-``EventKind``), ``LightTotals``, ``Adopted``, ``FlowCounters``, ...
+dissector, OT label or DHCP claims, and the ports of IT dissectors with a peek budget, FlowEntry.peek: their
+first bytes go to Python as LIGHT_PEEK events, agent/peek.py), which Python hears of only through named
+records: ``Event`` (an ``EventKind``), ``LightTotals``, ``Adopted``, ``FlowCounters``, ``Peek``, ...
 
 The interface the pipeline uses:
   * ``owns``              the shard rule (which worker owns a conversation)

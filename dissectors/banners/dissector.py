@@ -193,12 +193,11 @@ class TelnetDissector(Dissector):
     client_label: ClassVar[str] = "telnet-client"
     server_label: ClassVar[str] = "telnet-server"
     peek: ClassVar[int] = PEEK_BYTES
-    __slots__ = ("buf", "data", "negotiated")
+    __slots__ = ("buf", "negotiated")
 
     def __init__(self) -> None:
         super().__init__()
         self.buf = b""                  # the server's bytes so far (bounded by MAX_LINE)
-        self.data = b""
         self.negotiated = [False, False]
 
     def feed(self, data: bytes, side: int, ts: float, frame: int) -> int:
