@@ -37,13 +37,11 @@ class Head:
     fields: list[tuple[str, bytes]] = field(default_factory=list)
     bad_lines: int = 0
     dropped: int = 0
+    first: dict[str, bytes] = field(default_factory=dict)     # name -> its first field's value
 
     def get(self, name: str) -> bytes | None:
         """The first field of that (lower-case) name."""
-        for n, v in self.fields:
-            if n == name:
-                return v
-        return None
+        return self.first.get(name)
 
 
 def head_end(buf: bytes) -> int:
@@ -104,27 +102,34 @@ def parse_status_line(line: bytes) -> StatusLine:
     return StatusLine(version.decode("ascii"), status, reason)
 
 
+# one line of a head: a field (RFC 9112 5.1: token ":" OWS value OWS), an obsolete folded line (5.2: skipped), or
+# a line that is neither (counted); the empty line that ends the head matches none
+_LINE = re.compile(rb"^(?:([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([^\r\n]*?)[ \t]*|[ \t][^\r\n]*|([^\r\n]+?))\r?$",
+                   re.MULTILINE)
+
+
 def parse_head(raw: bytes, request: bool) -> Head:
     """A message head (the bytes up to, not necessarily including, the empty line). A head cut short (the
     capture or our bound ended it) keeps its complete lines."""
-    lines = raw.replace(b"\r\n", b"\n").split(b"\n")
-    if not lines or not lines[0]:
+    nl = raw.find(b"\n")
+    first = (raw if nl < 0 else raw[:nl]).rstrip(b"\r")
+    if not first:
         raise Truncated("no start line")
-    start = parse_request_line(lines[0]) if request else parse_status_line(lines[0])
+    start = parse_request_line(first) if request else parse_status_line(first)
     head = Head(start)
-    for line in lines[1:]:
-        if not line:
-            break
-        if line[:1] in (b" ", b"\t"):          # obsolete line folding (RFC 9112 5.2): not a new field
-            continue
-        name, colon, value = line.partition(b":")
-        if not colon or not name or name != name.strip():
+    if nl < 0:
+        return head
+    fields = head.fields
+    for name, value, bad in _LINE.findall(raw, nl + 1):
+        if name:
+            if len(fields) >= MAX_FIELDS:
+                head.dropped += 1
+            else:
+                n = name.decode("latin-1").lower()
+                fields.append((n, value))
+                head.first.setdefault(n, value)
+        elif bad:
             head.bad_lines += 1
-            continue
-        if len(head.fields) >= MAX_FIELDS:
-            head.dropped += 1
-            continue
-        head.fields.append((name.decode("latin-1").lower(), value.strip(b" \t")))
     return head
 
 
