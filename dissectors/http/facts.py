@@ -7,6 +7,7 @@ PLC/HMI web server whose header names its product unambiguously, so the raw head
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from otscope.dissectors.base import text
 from otscope.dissectors.http.constants import MAX_VALUE
@@ -28,10 +29,13 @@ _SERVER_OS = (
 )
 
 
+# pure functions of a header value, cached (bounded): IT flows repeat the same few values many times
+@lru_cache(maxsize=2048)
 def value(raw: bytes) -> str:
     return text(raw, MAX_VALUE)
 
 
+@lru_cache(maxsize=1024)
 def os_of_user_agent(ua: str) -> tuple[str, str] | None:
     """(os, os_family) a User-Agent states, None if it states none."""
     m = _NT.search(ua) or _MS_UA.search(ua)
@@ -50,6 +54,7 @@ def os_of_user_agent(ua: str) -> tuple[str, str] | None:
     return None
 
 
+@lru_cache(maxsize=1024)
 def os_family_of_server(server: str) -> str | None:
     """The OS family a Server header names (a distribution tag, IIS, HTTP.sys), None if it names none."""
     for rx, fam in _SERVER_OS:
