@@ -55,6 +55,10 @@ typedef struct {
     uint8_t guard[32];                  /* per-flow set of allowed values of the guard byte (e.g. unit ids) */
     uint32_t counts[2][8];
     int64_t spec_decoded;
+    /* peek: a dissector of an IT protocol is handed at most this many payload bytes per direction (whole
+       segments, while some budget is left); once both are spent it is detached quietly (DONE) */
+    int64_t peek[2];
+    uint8_t peek_on;
 } FlowRec;
 
 typedef struct {
@@ -74,6 +78,12 @@ typedef struct {
     int64_t seq;                        /* creation order, shared with Python flows (eviction picks the oldest) */
     int32_t prev, next;                 /* creation-order list of live light flows; free list through next */
     uint8_t used, seen[2], fin;
+    /* peek (a light flow on a port an IT dissector claims with a byte budget): its first in-order payload
+       bytes per direction go to Python as LIGHT_PEEK events until the budget is spent or Python stops it */
+    uint8_t label;                      /* the protocol Python confirmed (index into its label list, 0 none) */
+    uint8_t nseq_ok[2];
+    int32_t peek[2];                    /* bytes per direction still to hand over (<= 0: none) */
+    uint32_t nseq[2];                   /* next expected TCP sequence number per direction */
 } LightRec;
 
 static void release(FlowRec *f) {
@@ -83,7 +93,8 @@ static void release(FlowRec *f) {
 
 /* flowtable.DissectorMode and flowtable.EventKind (checked against these at import) */
 enum { MODE_OFF = 0, MODE_FEED = 1, MODE_EVENTS = 2 };
-enum { EV_PAYLOAD = 0, EV_UDP = 1, EV_DRAIN = 2, EV_ERROR = 3, EV_LIGHT_NEW = 4, EV_LIGHT_FIRST = 5, EV_LIGHT_END = 6 };
+enum { EV_PAYLOAD = 0, EV_UDP = 1, EV_DRAIN = 2, EV_ERROR = 3, EV_LIGHT_NEW = 4, EV_LIGHT_FIRST = 5, EV_LIGHT_END = 6,
+       EV_LIGHT_PEEK = 7 };
 
 /*
  * Named records handed to Python: PyStructSequence types (tuples whose fields have names; as cheap to make as
@@ -97,7 +108,8 @@ static PyStructSequence_Field event_fields[] = {
 static PyStructSequence_Field light_totals_fields[] = {
     {"vlan", NULL}, {"cip", NULL}, {"sip", NULL}, {"proto", "6 TCP, 17 UDP"}, {"sport", "server port"},
     {"packets", "new since the last fold"}, {"bytes", "new since the last fold"}, {"first", NULL}, {"last", NULL},
-    {"hosts_last", "both ends seen until (also when nothing is new)"}, {NULL, NULL}};
+    {"hosts_last", "both ends seen until (also when nothing is new)"},
+    {"label", "the protocol Python confirmed on it (index into its label list, 0 none)"}, {NULL, NULL}};
 static PyStructSequence_Field adopted_fields[] = {
     {"cip", NULL}, {"cport", NULL}, {"sip", NULL}, {"sport", NULL}, {"first", NULL}, {"last", NULL},
     {"pk0", NULL}, {"pk1", NULL}, {"by0", NULL}, {"by1", NULL}, {"pl0", NULL}, {"pl1", NULL},
@@ -112,14 +124,22 @@ static PyStructSequence_Field spec_counts_fields[] = {
     {"side0", "8 counters"}, {"side1", "8 counters"}, {"decoded", "bytes"}, {NULL, NULL}};
 static PyStructSequence_Field scan_fields[] = {
     {"pos", "where the scan stopped"}, {"frame", NULL}, {"packets", NULL}, {"bytes", NULL}, {"dups", NULL},
-    {"last", "time of the last packet (0.0: none)"}, {NULL, NULL}};
+    {"last", "time of the last packet (0.0: none)"},
+    {"peeked", "1: it stopped after a LIGHT_PEEK event (pos is the next record, for C again)"}, {NULL, NULL}};
 static PyStructSequence_Field light_hosts_fields[] = {
     {"vlan", NULL}, {"src", "None: Python has it"}, {"dst", "None: Python has it"}, {NULL, NULL}};
 static PyStructSequence_Field first_frame_fields[] = {
-    {"vlan", NULL}, {"ip", NULL}, {"mac", NULL}, {"ttl", NULL}, {NULL, NULL}};
+    {"vlan", NULL}, {"ip", NULL}, {"mac", NULL}, {"ttl", NULL},
+    {"syn", "a SYN or SYN-ACK: its TCP window (2 bytes) and options, else None (the passive OS hint)"},
+    {"ack", "1: that SYN is a SYN-ACK"},
+    {"hint", "its key in first_times() (a hash of the SYN bytes, 0 none)"}, {NULL, NULL}};
 static PyStructSequence_Field expired_fields[] = {
     {"expired", "light flows removed"}, {"unsummed", "[LightTotals] the sums had no room for"}, {NULL, NULL}};
 static PyStructSequence_Field light_count_fields[] = {{"live", NULL}, {"created", NULL}, {NULL, NULL}};
+static PyStructSequence_Field peek_fields[] = {
+    {"index", "the light flow (with seq: peek_set)"}, {"seq", "its creation number"}, {"vlan", NULL},
+    {"cip", NULL}, {"cport", NULL}, {"sip", NULL}, {"sport", "server port"}, {"proto", "6 TCP, 17 UDP"},
+    {"data", "the payload"}, {"last", "both directions' budgets are now spent"}, {NULL, NULL}};
 
 #define RECORD(name, doc, fields) {"otscope.agent._fastscan." name, doc, fields, \
                                    (int)(sizeof fields / sizeof fields[0]) - 1}
@@ -135,9 +155,10 @@ static PyStructSequence_Desc record_descs[] = {
     RECORD("FirstFrame", "the first frame from one side of a light flow", first_frame_fields),
     RECORD("Expired", "what expire_light() removed", expired_fields),
     RECORD("LightCount", "light flows live and created so far", light_count_fields),
+    RECORD("Peek", "the first payload of a light flow on a port an IT dissector claims", peek_fields),
 };
 enum { R_EVENT, R_LIGHT_TOTALS, R_ADOPTED, R_COUNTERS, R_STATE, R_SPEC_COUNTS, R_SCAN, R_LIGHT_HOSTS, R_FIRST_FRAME,
-       R_EXPIRED, R_LIGHT_COUNT, N_RECORDS };
+       R_EXPIRED, R_LIGHT_COUNT, R_PEEK, N_RECORDS };
 _Static_assert(sizeof record_descs / sizeof record_descs[0] == N_RECORDS, "one descriptor per record type");
 static PyTypeObject *record_types[N_RECORDS];
 
@@ -180,6 +201,8 @@ typedef struct {
     uint8_t pyports[2][8192];           /* [tcp, udp] ports whose flows Python must own (dissectors, OT) */
     uint8_t srvports[8192];             /* flows.SERVER_PORTS, for orient() */
     uint8_t initial_ttl[32];            /* pipeline.INITIAL_TTLS */
+    uint8_t peekport[2][65536];         /* [tcp, udp] server port -> peek class (0 none), peek_config() */
+    int32_t peek_budget[256];           /* peek class -> bytes per direction */
     struct SeenSet *hosts_known, *firsts;
     int hosts_full;                     /* Python's host table is at its cap: every new flow's ends are news */
     struct AggTable *agg;
@@ -199,7 +222,7 @@ static inline int bit(const uint8_t *map, unsigned port) { return map[port >> 3]
  */
 typedef struct { uint8_t used, ver, initial, pad; uint16_t vlan; uint8_t mac[6]; uint8_t ip[16]; uint8_t pad2[4]; } Seen;
 _Static_assert(sizeof(Seen) == 32, "Seen is hashed as 64-bit words");
-typedef struct SeenSet { Seen *slots; Py_ssize_t cap, n; } SeenSet;
+typedef struct SeenSet { Seen *slots; double *tl; Py_ssize_t cap, n; } SeenSet;   /* tl: last time per slot */
 #define SEEN_MAX (1 << 20)
 
 static uint64_t mix(const uint8_t *p, size_t n) {
@@ -211,41 +234,49 @@ static uint64_t mix(const uint8_t *p, size_t n) {
     return h;
 }
 
-/* 1: newly added, 0: already there, -1: out of memory */
-static int seen_add(SeenSet **ps, const Seen *k) {
+static void seen_clear(SeenSet *ss);
+
+/* 1: newly added, 0: already there, -1: out of memory; *at: its slot */
+static int seen_add(SeenSet **ps, const Seen *k, Py_ssize_t *at) {
     SeenSet *ss = *ps;
     if (!ss) {
         ss = *ps = PyMem_Calloc(1, sizeof(SeenSet));
         if (!ss) return -1;
     }
     if ((ss->n + 1) * 2 > ss->cap) {
-        if (ss->cap >= SEEN_MAX) { memset(ss->slots, 0, (size_t)ss->cap * sizeof(Seen)); ss->n = 0; }
+        if (ss->cap >= SEEN_MAX) { seen_clear(ss); }
         else {
             Py_ssize_t ncap = ss->cap ? ss->cap * 2 : 1024;
             Seen *ns = PyMem_Calloc((size_t)ncap, sizeof(Seen));
-            if (!ns) return -1;
+            double *nt = PyMem_Calloc((size_t)ncap, sizeof(double));
+            if (!ns || !nt) { PyMem_Free(ns); PyMem_Free(nt); return -1; }
             for (Py_ssize_t i = 0; i < ss->cap; i++) {
                 if (!ss->slots[i].used) continue;
                 uint64_t j = mix((const uint8_t *)&ss->slots[i], sizeof(Seen)) & (uint64_t)(ncap - 1);
                 while (ns[j].used) j = (j + 1) & (uint64_t)(ncap - 1);
                 ns[j] = ss->slots[i];
+                nt[j] = ss->tl[i];
             }
             PyMem_Free(ss->slots);
-            ss->slots = ns; ss->cap = ncap;
+            PyMem_Free(ss->tl);
+            ss->slots = ns; ss->tl = nt; ss->cap = ncap;
         }
     }
     uint64_t mask = (uint64_t)ss->cap - 1, j = mix((const uint8_t *)k, sizeof(Seen)) & mask;
     for (;; j = (j + 1) & mask) {
-        if (!ss->slots[j].used) { ss->slots[j] = *k; ss->n++; return 1; }
-        if (memcmp(&ss->slots[j], k, sizeof(Seen)) == 0) return 0;
+        if (!ss->slots[j].used) { ss->slots[j] = *k; ss->n++; *at = (Py_ssize_t)j; return 1; }
+        if (memcmp(&ss->slots[j], k, sizeof(Seen)) == 0) { *at = (Py_ssize_t)j; return 0; }
     }
 }
 
 static void seen_clear(SeenSet *ss) {
-    if (ss && ss->n) { memset(ss->slots, 0, (size_t)ss->cap * sizeof(Seen)); ss->n = 0; }
+    if (ss && ss->n) {
+        memset(ss->slots, 0, (size_t)ss->cap * sizeof(Seen)); memset(ss->tl, 0, (size_t)ss->cap * sizeof(double));
+        ss->n = 0;
+    }
 }
 
-static void seen_free(SeenSet *ss) { if (ss) { PyMem_Free(ss->slots); PyMem_Free(ss); } }
+static void seen_free(SeenSet *ss) { if (ss) { PyMem_Free(ss->slots); PyMem_Free(ss->tl); PyMem_Free(ss); } }
 
 /*
  * Light flows' totals, summed per conversation key (vlan, client, server, transport, server port) until the
@@ -254,7 +285,7 @@ static void seen_free(SeenSet *ss) { if (ss) { PyMem_Free(ss->slots); PyMem_Free
  * Python one by one as before.
  */
 typedef struct {
-    uint8_t used, ver, proto, pad;
+    uint8_t used, ver, proto, label;
     uint16_t vlan, sport;
     uint8_t cip[16], sip[16];
     int64_t pk, by;
@@ -350,12 +381,14 @@ static int both_keys(Key *a, Key *b, int proto, int vlan, PyObject *cip, int cpo
     return 0;
 }
 
-/* add(flow_id, proto, vlan, cip, cport, sip, sport, dissector or None, nseq list): side 0 = client->server */
+/* add(flow_id, proto, vlan, cip, cport, sip, sport, dissector or None, nseq list[, peek bytes per direction, 0:
+   no bound]): side 0 = client->server */
 static PyObject *t_add(Table *t, PyObject *args) {
     int flow, proto, vlan, cport, sport;
+    long long peek = 0;
     PyObject *cip, *sip, *diss, *nseq;
-    if (!PyArg_ParseTuple(args, "iiiOiOiOO!", &flow, &proto, &vlan, &cip, &cport, &sip, &sport, &diss,
-                          &PyList_Type, &nseq)) return NULL;
+    if (!PyArg_ParseTuple(args, "iiiOiOiOO!|L", &flow, &proto, &vlan, &cip, &cport, &sip, &sport, &diss,
+                          &PyList_Type, &nseq, &peek)) return NULL;
     if (PyList_GET_SIZE(nseq) != 2) { PyErr_SetString(PyExc_ValueError, "nseq must have 2 items"); return NULL; }
     if (flow < 0) { PyErr_SetString(PyExc_ValueError, "negative flow id"); return NULL; }
     if ((t->fill + 2) * 2 > t->cap && grow(t) < 0) return NULL;
@@ -392,6 +425,7 @@ static PyObject *t_add(Table *t, PyObject *args) {
         Py_INCREF(nseq);
         f->nseq = nseq;
         f->mode = MODE_FEED;
+        if (peek > 0) { f->peek_on = 1; f->peek[0] = f->peek[1] = peek; }
     }
     return PyLong_FromLongLong((long long)t->seq++);
 }
@@ -669,9 +703,9 @@ static void reverse_key(const Key *a, Key *b) {
 static PyObject *light_fold(LightRec *L) {
     int v6 = L->key.ver == 6;
     int64_t pk = L->pk[0] + L->pk[1], by = L->by[0] + L->by[1];
-    PyObject *r = record(R_LIGHT_TOTALS, "(iNNiiLLddd)", (int)L->key.vlan, ip_obj(L->key.src, v6), ip_obj(L->key.dst, v6),
+    PyObject *r = record(R_LIGHT_TOTALS, "(iNNiiLLdddi)", (int)L->key.vlan, ip_obj(L->key.src, v6), ip_obj(L->key.dst, v6),
                                 (int)L->key.proto, (int)L->key.dport, (long long)(pk - L->rep_pk),
-                                (long long)(by - L->rep_by), L->first, L->last, L->last);
+                                (long long)(by - L->rep_by), L->first, L->last, L->last, (int)L->label);
     L->rep_pk = pk; L->rep_by = by;
     return r;
 }
@@ -688,6 +722,7 @@ static int agg_fold(Table *t, LightRec *L) {
     Agg k;
     memset(&k, 0, sizeof k);
     k.used = 1; k.ver = L->key.ver; k.proto = L->key.proto; k.vlan = L->key.vlan; k.sport = L->key.dport;
+    k.label = L->label;
     memcpy(k.cip, L->key.src, 16); memcpy(k.sip, L->key.dst, 16);
     uint64_t mask = (uint64_t)at->cap - 1, j = mix((const uint8_t *)&k, AGG_KEY) & mask;
     Agg *a = NULL;
@@ -754,6 +789,8 @@ static int32_t light_new(Table *t, const Key *k, int client_is_sender, double ts
     L->first = L->last = ts;
     L->dk[0] = L->dk[1] = -2;
     L->used = 1;
+    uint8_t pc = t->peekport[L->key.proto == 17][L->key.dport];
+    if (pc) L->peek[0] = L->peek[1] = t->peek_budget[pc];
     L->seq = t->seq++;
     L->prev = t->ltail; L->next = -1;
     if (t->ltail >= 0) t->light[t->ltail].next = i; else t->lhead = i;
@@ -777,11 +814,16 @@ static int light_event(PyObject *events, int kind, int d, double ts, long long f
 
 /*
  * One packet of a light flow (idx < 0: none yet, create it), in the order Pipeline._feed_py takes a packet:
- * TCP control (new flow, port reuse, FIN/RST), SPAN duplicate, first frame from a side, counters.
+ * TCP control (new flow, port reuse, FIN/RST), SPAN duplicate, first frame from a side, counters, peek.
+ * 1: a peek event was made (the scan returns, so Python's dissector can end the peek before the next
+ * packet), 0: counted, -1: error.
  */
+static int light_peek(PyObject *events, int32_t idx, LightRec *L, int d, const uint8_t *data, Py_ssize_t plen,
+                      int syn, int64_t seq, double ts, long long frame);
+
 static int light_packet(Table *t, PyObject *events, int32_t idx, int d, const Key *k, const uint8_t *f,
                         Py_ssize_t l3, Py_ssize_t l4, uint8_t ttl, uint32_t incl, Py_ssize_t plen, int64_t dk,
-                        double ts, long long frame, long long *dups) {
+                        double ts, long long frame, long long *dups, Py_ssize_t p0, int64_t seq) {
     int v6 = k->ver == 6;
     int syn = 0, ack = 0, fin = 0, rst = 0;
     if (k->proto == 6) {
@@ -809,7 +851,8 @@ static int light_packet(Table *t, PyObject *events, int32_t idx, int d, const Ke
             Seen h;
             memset(&h, 0, sizeof h);
             h.used = 1; h.ver = k->ver; h.vlan = k->vlan; memcpy(h.ip, ends[e], 16);
-            if ((need[e] = seen_add(&t->hosts_known, &h)) < 0) { PyErr_NoMemory(); return -1; }
+            Py_ssize_t at;
+            if ((need[e] = seen_add(&t->hosts_known, &h, &at)) < 0) { PyErr_NoMemory(); return -1; }
             if (t->hosts_full) need[e] = 1;          /* Python may have refused it: it counts each refusal */
         }
         if (need[0] || need[1]) {
@@ -836,17 +879,60 @@ static int light_packet(Table *t, PyObject *events, int32_t idx, int d, const Ke
                 if (i < 5) mac[3 * i + 2] = ':';
             }
             int news = 1;
+            /* a SYN's window and options (bounded by its data offset and the packet): the OS hint's input */
+            const uint8_t *sh = NULL;
+            Py_ssize_t shn = 0;
+            if (syn) {
+                Py_ssize_t hl = (Py_ssize_t)(f[l4 + 12] >> 4) * 4;
+                if (hl >= 20 && plen >= 0) {             /* (plen < 0: the header runs past the IP packet) */
+                    sh = f + l4 + 14;
+                    shn = hl - 14;                       /* window (2) + urgent/checksum skipped below */
+                }
+            }
+            uint8_t synbuf[42];
+            if (sh) {
+                memcpy(synbuf, sh, 2);                   /* window */
+                Py_ssize_t on = shn - 6 > 40 ? 40 : shn - 6;
+                if (on > 0) memcpy(synbuf + 2, sh + 6, (size_t)on); else on = 0;
+                shn = 2 + on;
+                /* the timestamps' values change with every SYN: zeroed, so one stack's SYNs are one kind
+                   (oshint/rules.py normalize walks the options the same way) */
+                for (Py_ssize_t i = 2; i < shn;) {
+                    uint8_t kind = synbuf[i];
+                    if (kind == 0 || kind == 1) { i++; continue; }
+                    if (i + 1 >= shn || synbuf[i + 1] < 2 || i + synbuf[i + 1] > shn) break;
+                    if (kind == 8) memset(synbuf + i + 2, 0, (size_t)(synbuf[i + 1] - 2));
+                    i += synbuf[i + 1];
+                }
+            }
             if (!(f[6] & 1)) {
                 L->seen[d] = 1;                          /* (a group address as source: look again next frame) */
                 Seen fk;
                 memset(&fk, 0, sizeof fk);
                 fk.used = 1; fk.ver = k->ver; fk.vlan = k->vlan; memcpy(fk.ip, ip, 16); memcpy(fk.mac, f + 6, 6);
                 fk.initial = (uint8_t)(bit(t->initial_ttl, ttl) + 1);
-                if ((news = seen_add(&t->firsts, &fk)) < 0) { PyErr_NoMemory(); return -1; }
+                fk.pad = ttl;                            /* each TTL and SYN layout of a host is news once */
+                if (sh) {
+                    uint32_t hsh = 2166136261u ^ (ack ? 0x80000000u : 0);
+                    for (Py_ssize_t i = 0; i < shn; i++) hsh = (hsh ^ synbuf[i]) * 16777619u;
+                    hsh |= 1;                            /* never 0: a SYN differs from no SYN */
+                    memcpy(fk.pad2, &hsh, 4);
+                }
+                Py_ssize_t at;
+                if ((news = seen_add(&t->firsts, &fk, &at)) < 0) { PyErr_NoMemory(); return -1; }
+                if (ts > t->firsts->tl[at]) t->firsts->tl[at] = ts;   /* the last such first frame (first_times) */
             }
             if (news) {
-                PyObject *ev = record(R_FIRST_FRAME, "(iNs#i)", (int)k->vlan, ip_obj(ip, v6), mac, (Py_ssize_t)17,
-                                      (int)ttl);
+                PyObject *synobj = sh ? PyBytes_FromStringAndSize((const char *)synbuf, shn) : Py_NewRef(Py_None);
+                uint32_t key32 = 0;
+                if (sh) {
+                    key32 = 2166136261u ^ (ack ? 0x80000000u : 0);
+                    for (Py_ssize_t i = 0; i < shn; i++) key32 = (key32 ^ synbuf[i]) * 16777619u;
+                    key32 |= 1;
+                }
+                PyObject *ev = synobj ? record(R_FIRST_FRAME, "(iNs#iNik)", (int)k->vlan, ip_obj(ip, v6), mac,
+                                               (Py_ssize_t)17, (int)ttl, synobj, ack ? 1 : 0,
+                                               (unsigned long)key32) : NULL;
                 if (!ev || light_event(events, EV_LIGHT_FIRST, d, ts, frame, ev) < 0) return -1;
             }
         }
@@ -855,7 +941,68 @@ static int light_packet(Table *t, PyObject *events, int32_t idx, int d, const Ke
     L->by[d] += incl;
     if (plen > 0) L->pl[d] += plen;
     (void)l3;
+    if (L->peek[d] > 0) return light_peek(events, idx, L, d, f + p0, plen, syn, seq, ts, frame);
     return 0;
+}
+
+/*
+ * The peek of a light flow: TCP payload in sequence (a SYN sets the next expected number; the first data without
+ * a handshake is taken as it comes; a retransmission is skipped; a gap ends that direction's peek, the bytes are
+ * lost to it) or a datagram, handed to Python whole while the direction's budget lasts.
+ */
+static int light_peek(PyObject *events, int32_t idx, LightRec *L, int d, const uint8_t *data, Py_ssize_t plen,
+                      int syn, int64_t seq, double ts, long long frame) {
+    if (seq >= 0) {
+        uint32_t s32 = (uint32_t)seq;
+        if (syn) { L->nseq[d] = s32 + 1; L->nseq_ok[d] = 1; return 0; }
+        if (plen <= 0) return 0;
+        if (L->nseq_ok[d] && s32 != L->nseq[d]) {
+            if ((int32_t)(s32 - L->nseq[d]) < 0) return 0;           /* old data again */
+            L->peek[d] = 0;                                          /* a gap: the peek of this side ends */
+            return 0;
+        }
+        L->nseq[d] = s32 + (uint32_t)plen; L->nseq_ok[d] = 1;
+    } else if (plen <= 0) return 0;
+    L->peek[d] -= (int32_t)(plen > 0x7FFFFFFF ? 0x7FFFFFFF : plen);
+    int last = L->peek[0] <= 0 && L->peek[1] <= 0;
+    int v6 = L->key.ver == 6;
+    PyObject *rec = record(R_PEEK, "(iLiNiNiiy#i)", (int)idx, (long long)L->seq, (int)L->key.vlan, ip_obj(L->key.src, v6),
+                           (int)L->key.sport, ip_obj(L->key.dst, v6), (int)L->key.dport, (int)L->key.proto,
+                           (const char *)data, plen, last);
+    return rec && event(events, EV_LIGHT_PEEK, -1, d, ts, frame, rec, seq) == 0 ? 1 : -1;
+}
+
+/* peek_config(tcp classes (65536 bytes: port -> class), udp classes, budgets (list: class -> bytes)) */
+static PyObject *t_peek_config(Table *t, PyObject *args) {
+    Py_buffer tc, uc;
+    PyObject *budgets;
+    if (!PyArg_ParseTuple(args, "y*y*O!", &tc, &uc, &PyList_Type, &budgets)) return NULL;
+    int ok = tc.len == 65536 && uc.len == 65536 && PyList_GET_SIZE(budgets) <= 256;
+    if (ok) {
+        memcpy(t->peekport[0], tc.buf, 65536); memcpy(t->peekport[1], uc.buf, 65536);
+        memset(t->peek_budget, 0, sizeof t->peek_budget);
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(budgets); i++) {
+            long v = PyLong_AsLong(PyList_GET_ITEM(budgets, i));
+            if (v == -1 && PyErr_Occurred()) { PyBuffer_Release(&tc); PyBuffer_Release(&uc); return NULL; }
+            t->peek_budget[i] = v < 0 ? 0 : v > 0x7FFFFFFF ? 0x7FFFFFFF : (int32_t)v;
+        }
+    }
+    PyBuffer_Release(&tc); PyBuffer_Release(&uc);
+    if (!ok) { PyErr_SetString(PyExc_ValueError, "two 65536-byte class maps and at most 256 budgets"); return NULL; }
+    Py_RETURN_NONE;
+}
+
+/* peek_set(index, seq, label, stop): the light flow (if it is still that one) carries this protocol label (0:
+   keep), and with stop its peek ends (the dissector is done, gave up or was dropped) */
+static PyObject *t_peek_set(Table *t, PyObject *args) {
+    int idx, label, stop;
+    long long seq;
+    if (!PyArg_ParseTuple(args, "iLip", &idx, &seq, &label, &stop)) return NULL;
+    if (idx < 0 || idx >= t->lcap || !t->light[idx].used || t->light[idx].seq != seq) Py_RETURN_FALSE;
+    LightRec *L = &t->light[idx];
+    if (label > 0 && label < 256) L->label = (uint8_t)label;
+    if (stop) L->peek[0] = L->peek[1] = 0;
+    Py_RETURN_TRUE;
 }
 
 /* light_config(max_flows, tcp ports, udp ports, server ports (8192-byte bitmaps), initial TTLs (32 bytes)) */
@@ -909,13 +1056,34 @@ static PyObject *t_fold_light(Table *t, PyObject *noargs) {
         Agg *a = &at->slots[j];
         if (!a->used) continue;
         int v6 = a->ver == 6;
-        PyObject *r = record(R_LIGHT_TOTALS, "(iNNiiLLddd)", (int)a->vlan, ip_obj(a->cip, v6), ip_obj(a->sip, v6), (int)a->proto,
-                                    (int)a->sport, (long long)a->pk, (long long)a->by, a->first, a->last, a->hlast);
+        PyObject *r = record(R_LIGHT_TOTALS, "(iNNiiLLdddi)", (int)a->vlan, ip_obj(a->cip, v6), ip_obj(a->sip, v6), (int)a->proto,
+                                    (int)a->sport, (long long)a->pk, (long long)a->by, a->first, a->last, a->hlast,
+                                    (int)a->label);
         if (!r || PyList_Append(out, r) < 0) { Py_XDECREF(r); Py_DECREF(out); return NULL; }
         Py_DECREF(r);
     }
     if (at && at->n) { memset(at->slots, 0, (size_t)at->cap * sizeof(Agg)); at->n = 0; }
     seen_clear(t->firsts);
+    return out;
+}
+
+/* first_times() -> [(vlan, ip, ttl, hint, last)]: the last time of each first-frame kind reported since the last
+   fold_light() (call it before that: fold_light starts a new snapshot), so Python can move its OS hint's last seen
+   to the last such frame as the Python loop, which looks at every one, does */
+static PyObject *t_first_times(Table *t, PyObject *noargs) {
+    PyObject *out = PyList_New(0);
+    SeenSet *ss = t->firsts;
+    if (!out || !ss) return out;
+    for (Py_ssize_t j = 0; j < ss->cap; j++) {
+        Seen *e = &ss->slots[j];
+        if (!e->used) continue;
+        uint32_t hint;
+        memcpy(&hint, e->pad2, 4);
+        PyObject *r = Py_BuildValue("(iNikd)", (int)e->vlan, ip_obj(e->ip, e->ver == 6), (int)e->pad, (unsigned long)hint,
+                                    ss->tl[j]);
+        if (!r || PyList_Append(out, r) < 0) { Py_XDECREF(r); Py_DECREF(out); return NULL; }
+        Py_DECREF(r);
+    }
     return out;
 }
 
@@ -1118,8 +1286,8 @@ static PyObject *t_adopt(Table *t, PyObject *args) {
  * anomalies) or the dissector raised. Anything else (first data without a handshake, out-of-order data,
  * a flow whose out-of-order buffer is in use) goes to Python as a payload event, in capture order.
  */
-static int deliver(const Table *t, PyObject *events, int flow, FlowRec *fr, int d, double ts, long long frame,
-                   const uint8_t *data, Py_ssize_t plen, int64_t seq) {
+static int deliver_one(const Table *t, PyObject *events, int flow, FlowRec *fr, int d, double ts, long long frame,
+                       const uint8_t *data, Py_ssize_t plen, int64_t seq) {
     if (fr->mode == MODE_EVENTS) {
         PyObject *payload = PyBytes_FromStringAndSize((const char *)data, plen);
         return payload ? event(events, seq < 0 ? EV_UDP : EV_PAYLOAD, flow, d, ts, frame, payload, seq) : -1;
@@ -1164,6 +1332,41 @@ static int deliver(const Table *t, PyObject *events, int flow, FlowRec *fr, int 
     return 0;
 }
 
+/* spend(peek budget) of side d: 0 the side's budget is spent (not handed over), 1 hand it over, 2 hand it over
+   and both sides' budgets are now spent (the dissector is done with the flow). CFlowTable.spend is this rule for
+   payload Python feeds itself; PyFlowTable.spend the same in Python. */
+static int peek_spend(FlowRec *fr, int d, Py_ssize_t plen) {
+    if (!fr->peek_on) return 1;
+    if (fr->peek[d] <= 0) return 0;
+    fr->peek[d] -= plen;
+    return fr->peek[0] <= 0 && fr->peek[1] <= 0 ? 2 : 1;
+}
+
+/* Payload for a flow with a dissector, within its peek budget: when that payload spends the last of it, the
+   dissector is told it is done (a DRAIN event with status DONE after the payload's own events; Python detaches
+   it quietly, an earlier FATAL or DONE wins since the dissector is gone by then). */
+static int deliver(const Table *t, PyObject *events, int flow, FlowRec *fr, int d, double ts, long long frame,
+                   const uint8_t *data, Py_ssize_t plen, int64_t seq) {
+    int spend = peek_spend(fr, d, plen);
+    if (!spend) return 0;
+    if (deliver_one(t, events, flow, fr, d, ts, frame, data, plen, seq) < 0) return -1;
+    if (spend == 2) {
+        fr->mode = MODE_EVENTS;                            /* nothing more is fed until Python detaches it */
+        PyObject *st = PyLong_FromLong(4);
+        return st ? event(events, EV_DRAIN, flow, d, ts, frame, st, -1) : -1;
+    }
+    return 0;
+}
+
+/* spend(flow, side, bytes) -> 0/1/2: the peek budget rule (peek_spend) for payload Python feeds itself */
+static PyObject *t_spend(Table *t, PyObject *args) {
+    int flow, side;
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "iin", &flow, &side, &n)) return NULL;
+    if (flow < 0 || flow >= t->nflows || (side != 0 && side != 1)) return PyLong_FromLong(1);
+    return PyLong_FromLong(peek_spend(&t->flows[flow], side, n));
+}
+
 /*
  * scan(buf, pos, end, le, scale, frame, events) -> ScanResult(pos, frame, packets, bytes, dups, last)
  * Walks classic-pcap records of an Ethernet chunk from pos; feeds or hands back dissector payload; stops
@@ -1183,6 +1386,7 @@ static PyObject *t_scan(Table *t, PyObject *args) {
     if (end > view.len) end = view.len;
     long long packets = 0, bytes = 0, dups = 0;
     double last_ts = 0.0;
+    int peeked = 0;
     while (pos + 16 <= end) {
         const uint8_t *r = buf + pos;
         uint32_t sec = rd32(r, le), frac = rd32(r + 4, le), incl = rd32(r + 8, le);
@@ -1274,8 +1478,9 @@ static PyObject *t_scan(Table *t, PyObject *args) {
                 t->npy + t->nlight < t->max_flows &&
                 !(t->exp_n && proto == 17 && (expected(t, &k, 0) || expected(t, &k, 1)))) {
             frame++;
-            if (light_packet(t, events, s ? s->flow & ~LIGHT_BIT : -1, s ? s->side : 0, &k, f, l3, l4, ttl, incl,
-                             iend - p0, dk, ts, frame, &dups) < 0) {
+            int lp = light_packet(t, events, s ? s->flow & ~LIGHT_BIT : -1, s ? s->side : 0, &k, f, l3, l4, ttl, incl,
+                                  iend - p0, dk, ts, frame, &dups, p0, seq);
+            if (lp < 0) {
                 PyBuffer_Release(&view);
                 return NULL;
             }
@@ -1283,6 +1488,7 @@ static PyObject *t_scan(Table *t, PyObject *args) {
             packets++;
             bytes += incl;
             pos = stop;
+            if (lp > 0) { peeked = 1; break; }                 /* a peek: Python's turn (see light_packet) */
             continue;
         }
         if (syn) goto slow;                                    /* SYN: Python's flow control (new flow, reuse) */
@@ -1329,7 +1535,7 @@ static PyObject *t_scan(Table *t, PyObject *args) {
         break;
     }
     PyBuffer_Release(&view);
-    return record(R_SCAN, "(nLLLLd)", pos, frame, packets, bytes, dups, last_ts);
+    return record(R_SCAN, "(nLLLLdi)", pos, frame, packets, bytes, dups, last_ts, peeked);
 }
 
 static PyObject *t_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
@@ -1380,6 +1586,7 @@ static PyMethodDef t_methods[] = {
     {"expire_light", (PyCFunction)t_expire_light, METH_VARARGS, "remove idle light flows: Expired"},
     {"fold_light", (PyCFunction)t_fold_light, METH_NOARGS, "what every light flow has new: [LightTotals]"},
     {"oldest_light", (PyCFunction)t_oldest_light, METH_NOARGS, "creation number of the oldest light flow"},
+    {"first_times", (PyCFunction)t_first_times, METH_NOARGS, "[(vlan, ip, ttl, hint, last)] of first frames"},
     {"evict_light", (PyCFunction)t_evict_light, METH_NOARGS, "remove the oldest light flow: LightTotals"},
     {"light_count", (PyCFunction)t_light_count, METH_NOARGS, "(live light flows, created so far)"},
     {"table_size", (PyCFunction)t_table_size, METH_NOARGS, "(slots, slots used or tombstones)"},
@@ -1388,6 +1595,9 @@ static PyMethodDef t_methods[] = {
     {"expect", (PyCFunction)t_expect, METH_VARARGS, "new UDP flows with this end go to Python (on=0: forget)"},
     {"l2_watch", (PyCFunction)t_l2_watch, METH_VARARGS, "count these layer-2 frames here while a status byte holds"},
     {"l2_drain", (PyCFunction)t_l2_drain, METH_NOARGS, "watched layer-2 frames counted since the last call"},
+    {"spend", (PyCFunction)t_spend, METH_VARARGS, "peek budget: 0 spent, 1 feed, 2 feed and both now spent"},
+    {"peek_config", (PyCFunction)t_peek_config, METH_VARARGS, "light flows on these ports are peeked: port classes, budgets"},
+    {"peek_set", (PyCFunction)t_peek_set, METH_VARARGS, "a peeked light flow's label, and/or the end of its peek"},
     {NULL, NULL, 0, NULL}
 };
 
@@ -1423,6 +1633,7 @@ PyMODINIT_FUNC PyInit__fastscan(void) {
     static const struct { const char *name; int value; } ints[] = {
         {"EV_PAYLOAD", EV_PAYLOAD}, {"EV_UDP", EV_UDP}, {"EV_DRAIN", EV_DRAIN}, {"EV_ERROR", EV_ERROR},
         {"EV_LIGHT_NEW", EV_LIGHT_NEW}, {"EV_LIGHT_FIRST", EV_LIGHT_FIRST}, {"EV_LIGHT_END", EV_LIGHT_END},
+        {"EV_LIGHT_PEEK", EV_LIGHT_PEEK},
         {"MODE_OFF", MODE_OFF}, {"MODE_FEED", MODE_FEED}, {"MODE_EVENTS", MODE_EVENTS}};
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
         if (PyModule_AddIntConstant(m, ints[i].name, ints[i].value) < 0) goto fail;

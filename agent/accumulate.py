@@ -16,12 +16,14 @@ from otscope.agent.decode import PROTO_TCP
 from otscope.agent.flows import OT_PORTS
 from otscope.agent.hosts import is_directed_broadcast, is_host_ip
 from otscope.contract import AnomalyObs, BindingObs, Evidence, FactObs, Subject
+from otscope.dissectors.registry import ot_label_prefixes
 
 if TYPE_CHECKING:
     from otscope.agent.flowtable import FlowTotals
     LightTotals = object      # agent/_fastscan.c's LightTotals (vlan, cip, sip, proto, sport, packets, bytes, ...)
 
 MAX_PENDING = 100_000
+OT_LABELS = ot_label_prefixes()     # a confirmed label counts as OT traffic only when an OT spec's (not HTTP's)
 
 
 class Accumulator:
@@ -93,7 +95,7 @@ class TrafficAccumulator:
 
     def add_flow(self, t: FlowTotals) -> bool:
         """A Python flow's new totals (packets > 0); True when a conversation took its profile."""
-        if t.ot or t.label:
+        if t.ot or (t.label and t.label.startswith(OT_LABELS)):
             label = t.label or OT_PORTS.get(t.sport, f"{t.transport}/{t.sport}")
             tr = self.traffic.setdefault(label, [0, 0, 0])
             tr[0] += t.packets
@@ -106,13 +108,14 @@ class TrafficAccumulator:
                        t.profile)
         return True
 
-    def add_light(self, t: LightTotals) -> None:
-        """A light flow's new totals (or one conversation's sum of them)."""
+    def add_light(self, t: LightTotals, label: str = "") -> None:
+        """A light flow's new totals (or one conversation's sum of them); ``label`` the IT protocol a peek
+        confirmed on it (agent/peek.py: never an OT one, so it counts as no OT traffic)."""
         if not t.packets or not (is_host_ip(t.cip) and is_host_ip(t.sip)) or is_directed_broadcast(t.sip):
             return
         transport = "tcp" if t.proto == PROTO_TCP else "udp"
-        self._add_comm((t.vlan, t.cip, t.sip, transport, t.sport, f"{transport}/{t.sport}"), t.packets, t.bytes,
-                       t.first, t.last, {})
+        self._add_comm((t.vlan, t.cip, t.sip, transport, t.sport, label or f"{transport}/{t.sport}"), t.packets,
+                       t.bytes, t.first, t.last, {})
 
     def _add_comm(self, key: tuple, d_pk: int, d_by: int, first: float, last: float, profile: dict) -> None:
         ent = self.comms.get(key)

@@ -238,6 +238,12 @@ def coverage_cmd(db: DbOpt = DEFAULT_URL,
                f"{'PASS' if cov['pass'] else 'FAIL'}")
     f = cov["fields"]
     typer.echo(f"fields           vendor {f['vendor']:.1%}  product {f['product']:.1%}  firmware {f['firmware']:.1%}")
+    for k in cov["classes"]:                      # one line per asset class, each with its definition
+        share = f"{k['coverage']:.1%}" if k["assets"] else "none seen"
+        typer.echo(f"{k['asset_class']:<16} {share} ({k['identified']}/{k['assets']} {k['title']}; "
+                   f"{k['definition']})")
+        for g in k["gaps"]:
+            typer.echo(f"  gap x{g['assets']}: {g['reason']} -> {g['action']}")
     if tr["share"] is None:
         typer.echo(f"traffic coverage not applicable (no OT bytes seen) target {tr['target']:.0%}")
     else:

@@ -59,7 +59,7 @@ class Packet:
     """
 
     __slots__ = ("kind", "frame", "ts", "incl", "buf", "off", "lt", "vlan", "et", "l3", "stop", "src", "dst", "proto",
-                 "ttl", "dk", "sp", "dp", "seq", "flags", "p0", "iend")
+                 "ttl", "dk", "sp", "dp", "seq", "flags", "p0", "iend", "l4")
     kind: Kind
     frame: int
     ts: float
@@ -82,6 +82,7 @@ class Packet:
     flags: int                # TCP flags
     p0: int                   # payload start
     iend: int                 # payload end (the IP length, within the frame)
+    l4: int                   # TCP header start (TCP only: the SYN options are between l4 + 20 and p0)
 
     def __repr__(self) -> str:
         return "Packet(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__ if k != "buf") + ")"
@@ -126,7 +127,7 @@ class Decoder:
                         TCP, frame, ts, incl, buf, off, lt, 0, et, off + 14, stop
                     p.src, p.dst, p.proto, p.ttl, p.dk, p.sp, p.dp, p.seq, p.flags = \
                         src, dst, proto, ttl, ipid << 16 | ck, sp, dp, seq, flags
-                    p.p0, p.iend = off + 34 + ((doff >> 4) << 2), iend if iend < stop else stop
+                    p.p0, p.iend, p.l4 = off + 34 + ((doff >> 4) << 2), iend if iend < stop else stop, off + 34
                     yield p
                     continue
             pkt = self._slow(lt, buf, off, stop, incl, frame, ts)
@@ -234,7 +235,7 @@ class Decoder:
                 self.anomaly("tcp", "truncated-header", p.frame, p.ts)
                 return None
             p.sp, p.dp, p.seq, _ack, doff, p.flags = _TCP(buf, l4)
-            p.kind, p.p0 = TCP, l4 + ((doff >> 4) << 2)
+            p.kind, p.p0, p.l4 = TCP, l4 + ((doff >> 4) << 2), l4
         elif proto == PROTO_UDP:
             if l4 + 8 > iend:
                 self.anomaly("udp", "truncated-header", p.frame, p.ts)

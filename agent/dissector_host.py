@@ -18,6 +18,8 @@ from otscope.agent.stats import Stats
 from otscope.contract import Subject
 from otscope.dissectors.base import DONE, FATAL, Dissector, Who
 
+MAX_SUBJECTS = 65536         # Subject objects kept for reuse (emptied when full)
+
 
 class DissectorHost:
     def __init__(self, acc: Accumulator, stats: Stats, table: FlowTable, names: IpNames,
@@ -27,11 +29,17 @@ class DissectorHost:
         self.table = table
         self.names = names
         self.anomaly = anomaly
+        self._subjects: dict[tuple, Subject] = {}
 
     # -- feeding ----------------------------------------------------------------------------------------
     def datagram(self, fl: Flow, diss: Dissector, d: int, payload: bytes, ts: float, frame: int) -> None:
+        spend = self.table.spend(fl, d, len(payload)) if fl.peek is not None else 1
+        if not spend:
+            return
         try:
             r = diss.feed(payload, d, ts, frame)
+            if spend == 2 and r != FATAL:
+                r = DONE                          # its peek budget is spent both ways: all it gets of the flow
         except Exception as exc:  # noqa: BLE001 - a dissector bug must not stop the capture
             self.error(fl, diss, type(exc).__name__, frame, ts)
             return
@@ -39,7 +47,11 @@ class DissectorHost:
             self.drain(fl, diss, r, frame, ts)
 
     def segment(self, fl: Flow, diss: Dissector, d: int, seq: int, payload: bytes, ts: float, frame: int) -> None:
-        """TCP payload: in order straight to the dissector, else through reassembly (flows.tcp_unordered)."""
+        """TCP payload: in order straight to the dissector, else through reassembly (flows.tcp_unordered);
+        a peeked flow's (FlowEntry.peek) by the peek rule instead."""
+        if fl.peek is not None:
+            self._peek_segment(fl, diss, d, seq, payload, ts, frame)
+            return
         try:
             nseq = fl.nseq
             if seq == nseq[d] and fl.ooo is None:
@@ -48,6 +60,32 @@ class DissectorHost:
             else:
                 r = tcp_unordered(fl, d, seq, payload, ts, frame)[0]
                 self.table.set_mode(fl)
+        except Exception as exc:  # noqa: BLE001 - a dissector bug must not stop the capture
+            self.error(fl, diss, type(exc).__name__, frame, ts)
+            return
+        if r or diss.out or diss.anomalies:
+            self.drain(fl, diss, r, frame, ts)
+
+    def _peek_segment(self, fl: Flow, diss: Dissector, d: int, seq: int, payload: bytes, ts: float,
+                      frame: int) -> None:
+        """The peek rule (the same as _fastscan.c light_peek, which applies it to light flows): in-order data
+        only, a retransmission is skipped, a gap ends that side's peek (no reassembly for a few first bytes);
+        whole segments while the side's budget lasts; both budgets spent: the dissector is done."""
+        nseq = fl.nseq
+        exp = nseq[d]
+        if exp is not None and seq != exp:
+            if (seq - exp) & 0xFFFFFFFF >= 0x80000000:
+                return                                   # old data again
+            fl.peek[d] = 0                               # type: ignore[index] - a gap: this side's peek ends
+            return
+        spend = self.table.spend(fl, d, len(payload))
+        if not spend:
+            return
+        nseq[d] = (seq + len(payload)) & 0xFFFFFFFF
+        try:
+            r = diss.feed(payload, d, ts, frame)
+            if spend == 2 and r != FATAL:
+                r = DONE                                 # its peek budget is spent both ways
         except Exception as exc:  # noqa: BLE001 - a dissector bug must not stop the capture
             self.error(fl, diss, type(exc).__name__, frame, ts)
             return
@@ -93,11 +131,23 @@ class DissectorHost:
         elif status == DONE:
             self.finish(fl, diss)
 
+    def _subject(self, vlan: int, ip: str, component: str | None) -> Subject:
+        """One Subject object per (vlan, address, component): the accumulator's keys then compare by identity
+        (IT flows are many and short, each adds the same few facts about the same hosts)."""
+        key = (vlan, ip, component)
+        subj = self._subjects.get(key)
+        if subj is None:
+            if len(self._subjects) >= MAX_SUBJECTS:
+                self._subjects.clear()
+            subj = self._subjects[key] = Subject(vlan, ip, None, component)
+        return subj
+
     def _facts(self, fl: Flow, diss: Dissector, proto: str) -> None:
         acc = self.acc
         cip, sip = self.names(fl.cip), self.names(fl.sip)
+        subject = self._subject
         for f in diss.out:
-            subj = Subject(fl.vlan, sip if f.who == Who.SERVER else cip, None, f.component)
+            subj = subject(fl.vlan, sip if f.who == Who.SERVER else cip, f.component)
             acc.fact(subj, f.field, f.value, f.protocol or proto, f.message, f.frame, f.ts)
         diss.out.clear()
         if diss.confirmed and fl.proto != diss.flow_protocol:

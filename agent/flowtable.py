@@ -4,8 +4,9 @@
 objects in dicts keyed by the sender's (address, port, address, port, vlan), both directions. ``CFlowTable`` is
 the same table with the C fast path (agent/_fastscan.c) beside it: C mirrors every Python flow (it counts
 established-flow packets and feeds their dissectors without Python), and owns *light flows* alone (ports no
-dissector, OT label or DHCP claims), which Python hears of only through named records: ``Event`` (an
-``EventKind``), ``LightTotals``, ``Adopted``, ``FlowCounters``, ...
+dissector, OT label or DHCP claims, and the ports of IT dissectors with a peek budget, FlowEntry.peek: their
+first bytes go to Python as LIGHT_PEEK events, agent/peek.py), which Python hears of only through named
+records: ``Event`` (an ``EventKind``), ``LightTotals``, ``Adopted``, ``FlowCounters``, ``Peek``, ...
 
 The interface the pipeline uses:
   * ``owns``              the shard rule (which worker owns a conversation)
@@ -32,6 +33,7 @@ from otscope.agent.flows import BY, DK, HELD, HINT_ONLY_PORTS, OT_PORTS, PK, PL,
 from otscope.agent.decode import Packet
 from otscope.agent.hosts import INITIAL_TTLS, HostTable, IPAddr
 from otscope.agent.stats import Stats
+from otscope.dissectors import registry
 from otscope.dissectors.base import Dissector
 
 UDP_TIMEOUT, TCP_TIMEOUT, CLOSED_TIMEOUT = 180.0, 900.0, 30.0
@@ -51,6 +53,7 @@ class EventKind(IntEnum):
     LIGHT_NEW = 4            # a new light flow; payload LightHosts: its ends Python has no host for yet
     LIGHT_FIRST = 5          # the first frame from one side of a light flow; payload FirstFrame
     LIGHT_END = 6            # a light flow ended (port reuse) and its conversation's sums had no room; LightTotals
+    LIGHT_PEEK = 7           # payload of a light flow on a port an IT dissector claims, within its peek budget: Peek
 
 
 class DissectorMode(IntEnum):
@@ -130,6 +133,7 @@ class FlowTable(Protocol):
     def set_mode(self, fl: Flow) -> None: ...
     def detach(self, fl: Flow) -> None: ...
     def absorb(self, fl: Flow, diss: Dissector) -> None: ...
+    def spend(self, fl: Flow, d: int, n: int) -> int: ...
 
 
 class PyFlowTable:
@@ -224,6 +228,9 @@ class PyFlowTable:
             fl.diss = cls()
             if transport == "udp" and cls.answers_from_other_port:
                 self.expect((vlan, fl.cip, fl.cport), cls)
+            peek = getattr(cls, "peek", 0)
+            if peek > 0:
+                fl.peek = [peek, peek]
         ent_fwd = self.register(fl)
         return ent_fwd if client_is_sender else (fl, 1)
 
@@ -317,8 +324,9 @@ class PyFlowTable:
             fl.proto = diss.flow_protocol
         d_pk, d_by, d_pl, d_dec = pk - fl.rep_pk, by - fl.rep_by, pl - fl.rep_pl, dec - fl.rep_dec
         fl.rep_pk, fl.rep_by, fl.rep_pl, fl.rep_dec = pk, by, pl, dec
+        # (a peeked IT flow reports no profile: in C it is a light flow, which has none)
         return FlowTotals(fl.vlan, fl.cip, fl.sip, fl.transport, fl.sport, fl.proto, fl.ot, d_pk, d_by, d_pl, d_dec,
-                          fl.first, fl.last, diss.profile if diss is not None else {})
+                          fl.first, fl.last, diss.profile if diss is not None and fl.peek is None else {})
 
     def counted(self, fl: Flow) -> tuple[int, int, int]:
         """(packets, bytes, payload bytes) of a flow so far."""
@@ -343,6 +351,18 @@ class PyFlowTable:
     def absorb(self, fl: Flow, diss: Dissector) -> None:
         """Frames the C fast path counted with the dissector's spec go back to the dissector's counters."""
 
+    def spend(self, fl: Flow, d: int, n: int) -> int:
+        """The peek budget of a flow whose dissector has one (FlowEntry.peek), for n payload bytes of side d:
+        0 that side's budget is spent (not fed), 1 feed them, 2 feed them and both sides' budgets are now spent
+        (the dissector is done: detached quietly). The same rule as _fastscan.c peek_spend."""
+        peek = fl.peek
+        if peek is None:
+            return 1
+        if peek[d] <= 0:
+            return 0
+        peek[d] -= n
+        return 2 if peek[0] <= 0 and peek[1] <= 0 else 1
+
 
 class CFlowTable(PyFlowTable):
     """The same table with the C fast path: C mirrors every flow (flow id = fid) and keeps light flows alone."""
@@ -357,10 +377,19 @@ class CFlowTable(PyFlowTable):
         self.free_fids: list[int] = []
         self._light_created = 0
         hosts.on_full = fast.hosts_full
-        # flows on ports no dissector, OT label or DHCP claims live in C alone (light flows, see _fastscan.c)
+        # flows on ports no dissector, OT label or DHCP claims live in C alone (light flows, see _fastscan.c), and
+        # so do flows on the ports of IT dissectors with a peek budget: C hands Python their first bytes only
         tcp, udp = python_ports
+        peek = registry.peek_ports()
+        tcp = tcp - {p for (tr, p) in peek if tr == "tcp"}
+        udp = udp - {p for (tr, p) in peek if tr == "udp"}
         fast.light_config(max_flows, _port_bitmap(tcp), _port_bitmap(udp), _port_bitmap(SERVER_PORTS),
                           _port_bitmap(INITIAL_TTLS)[:32])
+        budgets = sorted(set(peek.values()))
+        classes = [bytearray(65536), bytearray(65536)]
+        for (tr, p), b in peek.items():
+            classes[tr == "udp"][p] = 1 + budgets.index(b)
+        fast.peek_config(bytes(classes[0]), bytes(classes[1]), [0] + budgets)
 
     def register(self, fl: Flow) -> tuple[Flow, int]:
         ent_fwd = super().register(fl)
@@ -370,7 +399,8 @@ class CFlowTable(PyFlowTable):
         else:
             self.by_fid[fid] = fl
         fl.fid = fid
-        fl.seq = self.fast.add(fid, PROTO[fl.transport], fl.vlan, fl.cip, fl.cport, fl.sip, fl.sport, fl.diss, fl.nseq)
+        fl.seq = self.fast.add(fid, PROTO[fl.transport], fl.vlan, fl.cip, fl.cport, fl.sip, fl.sport, fl.diss, fl.nseq,
+                               fl.peek[0] if fl.peek else 0)
         return ent_fwd
 
     def adopt(self, transport: str, pkt: Packet) -> tuple[Flow, int] | None:
@@ -483,6 +513,12 @@ class CFlowTable(PyFlowTable):
         if fl.fid >= 0:
             self.fast.set_mode(fl.fid, DissectorMode.OFF)
 
+    def spend(self, fl: Flow, d: int, n: int) -> int:
+        """The peek budget is C's (it spends it on the payload it feeds): Python's own feeds spend it there."""
+        if fl.peek is None or fl.fid < 0:
+            return super().spend(fl, d, n)
+        return self.fast.spend(fl.fid, d, n)
+
     def absorb(self, fl: Flow, diss: Dissector) -> None:
         if fl.fid >= 0:
             got = self.fast.spec_counts(fl.fid)
@@ -521,9 +557,11 @@ def _disagreement(mod) -> str:  # type: ignore[no-untyped-def]
             if getattr(mod, prefix + k.name, None) != k.value:
                 return f"{prefix}{k.name}"
     for name in ("Event", "LightTotals", "Adopted", "FlowCounters", "FlowState", "SpecCounts", "ScanResult",
-                 "LightHosts", "FirstFrame", "Expired", "LightCount"):
+                 "LightHosts", "FirstFrame", "Expired", "LightCount", "Peek"):
         if not hasattr(mod, name):
             return name
+    if not hasattr(mod.Table, "spend"):
+        return "Table.spend"
     return ""
 
 

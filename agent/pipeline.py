@@ -26,6 +26,9 @@ from otscope.agent.flowtable import (DATAGRAM_PORTS, DUPLICATE, UDP_TIMEOUT, CFl
 from otscope.agent.hosts import MAX_HOSTS, HostTable, IpNames
 from otscope.agent.l2 import L2Dispatcher
 from otscope.agent.pcapio import LE_RECORDS
+from otscope.agent.oshint import OsHints
+from otscope.agent.peek import Peeks
+from otscope.dissectors.oshint.rules import normalize
 from otscope.agent.snapshot import NOT_DECODED, TUNNEL, Snapshot, build_batch
 from otscope.agent.stats import Stats
 from otscope.contract import Batch
@@ -70,6 +73,8 @@ class Pipeline:
         self.fast = self.table.fast
         self.l2.fast = self.fast if self.primary else None   # C counts watched L2 frames (PN-RT cyclic) itself
         self.dissectors = DissectorHost(self.acc, self.stats, self.table, self.names, self._anomaly)
+        self.peeks = Peeks(self.fast, self.dissectors, pick_dissector) if self.fast is not None else None
+        self.oshints = OsHints(self.acc, self.names)
         self.other: dict[tuple, float] = {}              # (src, dst, protocol, vlan) of other IP -> last seen
         self.events: list = []
         self.frame = 0
@@ -118,7 +123,7 @@ class Pipeline:
             if events:
                 self._dispatch(events)
                 events.clear()
-            if pos < end:                                  # one record the fast path left to Python
+            if pos < end and not got.peeked:               # one record the fast path left to Python
                 nxt = pos + 16 + rec(buf, pos)[2]
                 self._feed_py(lt, rec, scale, buf, pos, nxt)
                 pos = nxt
@@ -204,6 +209,11 @@ class Pipeline:
         self.table.mark_seen(fl, d)
         if mac is not None:
             self.host_table.sender_mac(h, fl.vlan, ip, mac, pkt.ttl)
+        syn = None
+        if pkt.kind is TCP and pkt.flags & 2 and pkt.l4 + 20 <= pkt.p0 <= pkt.iend:
+            l4 = pkt.l4                                  # a SYN or SYN-ACK: its window and options (OS hint)
+            syn = normalize(pkt.buf[l4 + 14:l4 + 16] + pkt.buf[l4 + 20:pkt.p0])
+        self.oshints.first_frame(fl.vlan, ip, pkt.ttl, syn, pkt.flags & 16, pkt.frame, pkt.ts)
 
     def _other_ip(self, pkt: Packet) -> None:
         """IP that is neither TCP nor UDP (or a non-first fragment): its ends are hosts, the sender sent."""
@@ -236,6 +246,9 @@ class Pipeline:
             h = self.host_table.sender(rec.vlan, rec.ip)
             if h is not None and not int(rec.mac[:2], 16) & 1:
                 self.host_table.sender_mac(h, rec.vlan, rec.ip, rec.mac, rec.ttl)
+                self.oshints.first_frame(rec.vlan, rec.ip, rec.ttl, rec.syn, rec.ack, ev.frame, ev.ts, rec.hint)
+        elif ev.kind == EventKind.LIGHT_PEEK:
+            self.peeks.event(ev)  # type: ignore[union-attr]
         elif ev.kind == EventKind.LIGHT_END:
             self._light_folded(rec)
 
@@ -249,11 +262,13 @@ class Pipeline:
     def _light_folded(self, t) -> None:  # type: ignore[no-untyped-def]
         """A light flow's new totals (LightTotals from C: one flow, or one conversation's sum)."""
         self.host_table.seen_until(t.vlan, t.cip, t.sip, t.hosts_last)
-        self.traffic.add_light(t)
+        self.traffic.add_light(t, self.peeks.label_of(t.label) if t.label else "")  # type: ignore[union-attr]
 
     def _sweep(self, now: float) -> None:
         self.last_sweep = now
         self.table.expire(now)
+        if self.peeks is not None:
+            self.peeks.sweep(now)
         if len(self.other) > MAX_OTHER_IP:
             self.other = {k: t for k, t in self.other.items() if now - t < UDP_TIMEOUT}
 
@@ -270,6 +285,8 @@ class Pipeline:
     # -- batches ----------------------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
         """Everything observed since the previous snapshot (flows folded, caches drained)."""
+        if self.fast is not None:
+            self.oshints.fold(self.fast.first_times())   # (before fold_light starts C's next snapshot)
         self.table.fold_all()
         refused = self.host_table.take_refused()
         if refused is not None:

@@ -145,6 +145,28 @@ class Gap(BaseModel):
     missing: list[str]
     reason: str
     action: str
+    asset_class: str = Field(description="controllers | pcs | network: the definition of identified it is judged by")
+
+
+class ClassGap(BaseModel):
+    reason: str
+    action: str
+    assets: int
+
+
+class ClassCoverage(BaseModel):
+    """One line of the coverage report per asset class, each with its own definition of "identified":
+    controllers and field devices (vendor + product + firmware), PCs and servers (roles hmi-scada,
+    engineering-workstation, it-host: an OS from a non-weak source + a host name), network devices (vendor +
+    model + firmware)."""
+
+    asset_class: str = Field(description="controllers | pcs | network")
+    title: str
+    definition: str
+    assets: int
+    identified: int
+    coverage: float
+    gaps: list[ClassGap] = Field(description="why the unidentified ones are, most frequent first")
 
 
 class ComponentCoverage(BaseModel):
@@ -172,6 +194,7 @@ class CoverageOut(BaseModel):
     traffic: TrafficCoverage
     components: list[ComponentCoverage]
     gaps: list[Gap]
+    classes: list[ClassCoverage]
 
 
 class RegisterUpload(BaseModel):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 
 from otscope.dissectors import registry
 from otscope.dissectors.base import Role
@@ -86,6 +86,40 @@ class FactView:
     evidence: str = ""
 
 
+# --- the KPI's asset classes (issue 16) ---------------------------------------------------------------------
+
+class AssetClass(StrEnum):
+    """Which definition of "identified" an asset is judged by (the coverage report's lines)."""
+
+    CONTROLLER = "controllers"       # controllers and field devices: PLC, RTU/IED, I/O, gateways, modules, ...
+    PC = "pcs"                       # PCs and servers: HMI/SCADA, engineering workstations, IT hosts
+    NETWORK = "network"              # switches, routers, firewalls (LLDP/CDP/SNMP say so)
+
+
+PC_ROLES = (Role.HMI_SCADA, Role.EWS, Role.IT_HOST)
+# an OS word from these ranks or weaker is a hint, not an identification: a DHCP fingerprint (6), the initial
+# TTL / TCP SYN options (8) (dissectors' specs: rank)
+WEAK_OS_RANK = 6
+
+CLASS_DEFINITIONS: dict[AssetClass, tuple[str, str]] = {
+    AssetClass.CONTROLLER: ("controllers and field devices",
+                            "identified = vendor + product (or order number) + firmware, from the wire"),
+    AssetClass.PC: ("PCs and servers (HMI/SCADA, engineering workstations, IT hosts)",
+                    "identified = an operating system (os, or os_family from a source stronger than a DHCP "
+                    "fingerprint or TTL/SYN hint) + a host name, from the wire"),
+    AssetClass.NETWORK: ("network devices", "identified = vendor + model (product) + firmware, from the wire"),
+}
+
+
+def asset_class(role: Role | str) -> AssetClass:
+    r = Role(role)
+    if r in PC_ROLES:
+        return AssetClass.PC
+    if r is Role.NETWORK_DEVICE:
+        return AssetClass.NETWORK
+    return AssetClass.CONTROLLER
+
+
 @dataclass(slots=True)
 class Summary:
     vendor: str | None = None
@@ -98,13 +132,29 @@ class Summary:
     role: Role = Role.UNKNOWN
     role_evidence: str = ""
     protocols: list[str] = field(default_factory=list)
+    os: str | None = None                    # the best-ranked os fact (SMB/NTLMSSP, HTTP User-Agent, banners)
+    os_family: str | None = None             # windows, linux, macos, bsd, embedded, network-os, unknown
+    os_strong: bool = False                  # an os/os_family fact from a source stronger than WEAK_OS_RANK
+
+    @property
+    def asset_class(self) -> AssetClass:
+        return asset_class(self.role)
 
     @property
     def identified(self) -> bool:
+        """By the asset's class (CLASS_DEFINITIONS): a PC by OS + name, the others by vendor + model + firmware."""
+        if self.asset_class is AssetClass.PC:
+            return bool(self.os_strong and self.name)
         return bool(self.vendor and (self.product or self.order_number) and self.firmware)
 
     def missing(self) -> list[str]:
         out = []
+        if self.asset_class is AssetClass.PC:
+            if not self.os_strong:
+                out.append("os")
+            if not self.name:
+                out.append("name")
+            return out
         if not self.vendor:
             out.append("vendor")
         if not (self.product or self.order_number):
@@ -112,6 +162,14 @@ class Summary:
         if not self.firmware:
             out.append("firmware")
         return out
+
+
+def os_view(facts: Iterable[FactView]) -> tuple[str | None, str | None, bool]:
+    """(os, os_family, strong): the best-ranked values, and whether any comes from a source stronger than a
+    weak hint (WEAK_OS_RANK). Conflicting values stay side by side as facts."""
+    facts = [f for f in facts if f.field in ("os", "os_family")]
+    strong = any(PROTOCOL_RANK.get(f.protocol, 5) < WEAK_OS_RANK for f in facts)
+    return best(facts, "os"), best(facts, "os_family"), strong
 
 
 def best(facts: Iterable[FactView], fieldname: str) -> str | None:
@@ -206,6 +264,7 @@ def summarize(facts: Sequence[FactView], *, has_children_units: bool = False, ha
     if s.product is None:                      # ProductName, else ModelName, else ProductCode / PN station type
         s.product = best(facts, "model") or best(facts, "product_code")
     s.mac_vendor = best(facts, "mac_vendor")
+    s.os, s.os_family, s.os_strong = os_view(facts)
     s.protocols = sorted({f.value for f in facts if f.field == "protocol"})
     hints: dict[str, str] = {}
     for f in sorted((f for f in facts if f.field == "role_hint"), key=lambda f: (f.value, -f.last_seen)):
@@ -248,6 +307,20 @@ class GapInput:
 ACTION_ENGINEERING = "capture during an engineering session (identity reads happen at connect, upload and download)"
 ACTION_REGISTER = "add it to the register (POST /api/v1/register)"
 ACTION_SPAN = "check the SPAN port carries this device's replies"
+ACTION_PC = ("capture while the PC starts, logs on or renews its DHCP lease (SMB/NTLMSSP, NetBIOS, DHCP, "
+             "HTTP and SSH carry its OS and name)")
+ACTION_NETWORK = "enable LLDP/CDP on the switch ports or capture its SNMP polling"
+
+
+def pc_gap(summary: Summary) -> tuple[str, str]:
+    """Why a PC/server is not identified (no OS or no name seen), and what would close it."""
+    missing = summary.missing()
+    hint = ""
+    if "os" in missing and (summary.os or summary.os_family):
+        hint = f" (only a weak OS hint: {summary.os or summary.os_family}, from a DHCP fingerprint or TTL/SYN)"
+    return (f"no {'/'.join(m.upper() if m == 'os' else m for m in missing)} seen: "
+            f"missing {', '.join(missing)}{hint}; it announced neither on the IT protocols captured",
+            f"{ACTION_PC}, or {ACTION_REGISTER}")
 
 
 def gap_reason(g: GapInput) -> tuple[str, str]:
@@ -260,6 +333,11 @@ def gap_reason(g: GapInput) -> tuple[str, str]:
     if not g.sent:
         return ("only seen as a destination: the device never answered while the sensor listened",
                 f"{ACTION_SPAN}; check the device is alive")
+    if g.summary.asset_class is AssetClass.PC:
+        return pc_gap(g.summary)
+    if g.summary.asset_class is AssetClass.NETWORK:
+        return (f"network device: missing {', '.join(g.summary.missing())} (no LLDP/CDP or SNMP system description "
+                "seen)", f"{ACTION_NETWORK}, or {ACTION_REGISTER}")
     if g.is_client_only:
         return ("only acts as a client: Modbus/EtherNet/IP/S7 clients never announce vendor or firmware on the wire",
                 f"{ACTION_REGISTER} (HMI/engineering PCs are best documented from their OS inventory)")

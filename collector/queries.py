@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -134,12 +135,16 @@ class _Light:
 def _light_assets(s: Session) -> list[_Light]:
     protos: dict[int, list[str]] = defaultdict(list)
     encrypted: dict[int, str] = {}
-    for aid, field, value in s.execute(select(Fact.asset_id, Fact.field, Fact.value)
-                                       .where(Fact.field.in_(("protocol", "encrypted")))):
+    oses: dict[int, list[merge.FactView]] = defaultdict(list)
+    for aid, field, value, proto, comp in s.execute(
+            select(Fact.asset_id, Fact.field, Fact.value, Fact.protocol, Fact.component)
+            .where(Fact.field.in_(("protocol", "encrypted", "os", "os_family")))):
         if field == "protocol":
             protos[aid].append(value)
-        else:
+        elif field == "encrypted":
             encrypted[aid] = min(value, encrypted.get(aid, value))
+        elif not comp:
+            oses[aid].append(merge.FactView(field, value, proto, 0.0))
     ips: dict[int, list[str]] = defaultdict(list)
     vlans: dict[int, set[int]] = defaultdict(set)
     for aid, kind, vlan, value in s.execute(select(Address.asset_id, Address.kind, Address.vlan, Address.value)):
@@ -151,8 +156,10 @@ def _light_assets(s: Session) -> list[_Light]:
                                 Asset.order_number, Asset.firmware, Asset.sent, Asset.first_seen, Asset.last_seen,
                                 Asset.name).order_by(Asset.id)):
         aid, parent, comp, role, vendor, product, order, fw, sent, first, last, name = row
+        os_name, os_family, os_strong = merge.os_view(oses.get(aid, ()))
         summ = merge.Summary(vendor=vendor, product=product, order_number=order, firmware=fw, role=Role(role),
-                             protocols=sorted(set(protos.get(aid, ()))))
+                             protocols=sorted(set(protos.get(aid, ()))), name=name, os=os_name, os_family=os_family,
+                             os_strong=os_strong)
         out.append(_Light(aid, parent, comp, role, summ, bool(sent), first, last, name,
                           sorted(ips.get(aid, []), key=_ip_key),
                           sorted(vlans.get(aid, ())), encrypted.get(aid, "")))
@@ -207,13 +214,10 @@ def coverage(s: Session, *, target: float = ASSET_TARGET, traffic_target: float 
     for x in ot:
         if x.summary.identified:
             continue
-        protos = x.summary.protocols
-        servers = [p for p in protos if p.endswith("-server")]
-        reason, action = merge.gap_reason(merge.GapInput(
-            x.id, x.summary, x.sent, x.last_seen - x.first_seen, bool(x.encrypted),
-            is_client_only=not servers and any(p.endswith("-client") for p in protos), encrypted_how=x.encrypted))
+        reason, action = _gap(x)
         gaps.append({"asset": x.id, "ips": x.ips, "role": x.role, "name": x.name, "missing": x.summary.missing(),
-                     "reason": reason, "action": action})
+                     "reason": reason, "action": action, "asset_class": x.summary.asset_class.value})
+    classes = _classes([x for x in light if x.parent is None])
     asset_cov = _share(identified, total)
     traffic_share, traffic_pass, traffic_status = merge.traffic_verdict(int(seen), int(decoded), traffic_target)
     return {
@@ -229,7 +233,44 @@ def coverage(s: Session, *, target: float = ASSET_TARGET, traffic_target: float 
                     "by_protocol": per_proto},
         "components": components,
         "gaps": gaps,
+        "classes": classes,
     }
+
+
+def _gap(x: _Light) -> tuple[str, str]:
+    protos = x.summary.protocols
+    servers = [p for p in protos if p.endswith("-server")]
+    return merge.gap_reason(merge.GapInput(x.id, x.summary, x.sent, x.last_seen - x.first_seen, bool(x.encrypted),
+                                           is_client_only=not servers and any(p.endswith("-client") for p in protos),
+                                           encrypted_how=x.encrypted))
+
+
+MAX_CLASS_GAPS = 8           # gap reasons listed per class (the most frequent; the asset gaps above are all OT ones)
+
+
+def _classes(top: list[_Light]) -> list[dict[str, Any]]:
+    """One line per asset class (merge.AssetClass): its definition of identified, counts, and its gap reasons
+    by frequency (reasons without the per-asset hours, so that alike assets count together). Controllers are
+    the OT assets of that class; PCs and network devices every asset of those roles, OT or not."""
+    out = []
+    for cls in merge.AssetClass:
+        members = [x for x in top if x.summary.asset_class is cls and
+                   (cls is not merge.AssetClass.CONTROLLER or merge.is_ot(x.summary))]
+        reasons: dict[tuple[str, str], int] = defaultdict(int)
+        for x in members:
+            if not x.summary.identified:
+                reason, action = _gap(x)
+                reasons[(_HOURS.sub("", reason), action)] += 1
+        title, definition = merge.CLASS_DEFINITIONS[cls]
+        n, ok = len(members), sum(1 for x in members if x.summary.identified)
+        out.append({"asset_class": cls.value, "title": title, "definition": definition, "assets": n,
+                    "identified": ok, "coverage": _share(ok, n),
+                    "gaps": [{"reason": r, "action": a, "assets": k} for (r, a), k in
+                             sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_CLASS_GAPS]]})
+    return out
+
+
+_HOURS = re.compile(r" (?:after|in) [\d.]+ h of traffic")
 
 
 def anomalies(s: Session) -> list[dict[str, Any]]:

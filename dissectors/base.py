@@ -153,7 +153,9 @@ def text(raw: bytes, limit: int = 128) -> str:
     """Wire bytes to a bounded printable string (NUL padding stripped, non-printables replaced)."""
     raw = raw.split(b"\x00", 1)[0] if b"\x00" in raw else raw
     s = raw.decode("latin-1")
-    s = "".join(ch if ch.isprintable() else "\ufffd" for ch in s).strip()
+    if not s.isprintable():           # (the common case, all printable, costs no loop)
+        s = "".join(ch if ch.isprintable() else "\ufffd" for ch in s)
+    s = s.strip()
     return s if len(s) <= limit else s[: limit - 1] + "\u2026"
 
 
@@ -185,6 +187,7 @@ class Dissector:
     # a UDP server that may answer from another port than the one it was asked on (PNIO-CM's DCE/RPC): the
     # flow table gives the dissector the answer's new flow too (agent/flowtable.py expect)
     answers_from_other_port: ClassVar[bool] = False
+    peek: ClassVar[int] = 0         # payload bytes per direction it is handed at most (its FlowEntry's; 0: all)
 
     __slots__ = ("out", "anomalies", "decoded", "confirmed", "labelled", "fatal_reason", "profile", "fast_spec",
                  "spec_changed", "_offered", "flow_protocol")

@@ -55,6 +55,9 @@ SPECS: list[ProtocolSpec] = [
     _declared("ssdp"),
     _declared("fins"),
     _declared("melsec"),
+    _declared("http"),
+    _declared("banners"),
+    _declared("oshint"),
 ]
 
 _read = False       # set once something derived a table: later registrations would not be seen by it
@@ -220,9 +223,9 @@ _UDP: dict[int, FlowEntry] = {}
 
 def _dissector_class(e: FlowEntry) -> type[Dissector]:
     cls = load(e.cls)
-    if (cls.protocol, cls.transport, tuple(cls.ports)) != (e.protocol, e.transport, e.ports):
-        raise ValueError(f"{e.cls} declares {cls.protocol}/{cls.transport}/{cls.ports}, its spec says "
-                         f"{e.protocol}/{e.transport}/{e.ports}")
+    if (cls.protocol, cls.transport, tuple(cls.ports), cls.peek) != (e.protocol, e.transport, e.ports, e.peek):
+        raise ValueError(f"{e.cls} declares {cls.protocol}/{cls.transport}/{cls.ports} peek {cls.peek}, its spec "
+                         f"says {e.protocol}/{e.transport}/{e.ports} peek {e.peek}")
     return cls
 
 
@@ -287,6 +290,16 @@ def tcp_ports() -> set[int]:
 def udp_ports() -> set[int]:
     _tcp()
     return set(_UDP)
+
+
+def peek_ports() -> dict[tuple[str, int], int]:
+    """(transport, port) -> peek budget of the enabled dissectors that declare one (FlowEntry.peek): IT
+    protocols whose identity is in a flow's first bytes (the C fast path keeps their flows light and hands
+    Python only those bytes)."""
+    t = _tcp()
+    out = {("tcp", p): e.peek for p, e in t.items() if e.peek > 0}
+    out.update({("udp", p): e.peek for p, e in _UDP.items() if e.peek > 0})
+    return out
 
 
 if __name__ == "__main__":

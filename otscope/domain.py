@@ -87,6 +87,10 @@ class FlowEntry:
     # handshake was not captured (agent/flows.py orient) nor turn a flow towards them (agent/flowtable.py create),
     # nor make their payload OT traffic before a dissector confirmed it (registry.ot_ports)
     direction: bool = True
+    # an IT protocol whose identity is in a flow's first bytes: at most this many payload bytes per direction
+    # are handed to its dissector (C enforces it; 0 = no bound). Once both directions have had theirs (or
+    # the dissector says DONE) the dissector is detached quietly and C counts the rest of the flow alone.
+    peek: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -89,6 +89,15 @@ function renderCoverage(c) {
   document.getElementById("traffic-share").textContent =
     c.traffic.share === null ? "not applicable (no OT bytes seen)" : pct(c.traffic.share);
   document.getElementById("traffic-target").textContent = pct(c.traffic.target);
+  // one line per asset class, each judged by its own definition of "identified" (title attribute)
+  const classes = document.getElementById("classes");
+  classes.replaceChildren();
+  for (const k of c.classes || []) {
+    const li = el("li", `${k.title}: ${pct(k.coverage)} identified (${k.identified} / ${k.assets})`);
+    li.title = k.definition;
+    li.dataset.assetClass = k.asset_class;
+    classes.append(li);
+  }
   const gaps = document.getElementById("gaps");
   gaps.replaceChildren();
   for (const g of c.gaps) {

@@ -7,7 +7,7 @@ computer/domain names and Windows version, the SMB1 native OS strings and the lo
 NTLMSSP facts carry the protocol name ``ntlmssp`` (the ntlmssp module is protocol-neutral: NTLMSSP also rides on
 HTTP and DCE/RPC)."""
 
-from otscope.dissectors.smb.constants import SMB_PORTS
+from otscope.dissectors.smb.constants import BUDGET, SMB_PORTS
 from otscope.domain import FlowEntry, Role, Transport, spec
 
 SPEC = spec(
@@ -15,7 +15,8 @@ SPEC = spec(
     protocols=("smb", "ntlmssp"),
     labels=("smb-client", "smb-server", "ntlmssp"),
     roles=(Role.IT_HOST,),
-    flows=(FlowEntry("smb", Transport.TCP, SMB_PORTS, "otscope.dissectors.smb.dissector:SmbDissector"),),
+    flows=(FlowEntry("smb", Transport.TCP, SMB_PORTS, "otscope.dissectors.smb.dissector:SmbDissector",
+                     peek=BUDGET),),
     colours=(("smb", "#95a5a6"), ("ntlmssp", "#bdc3c7")),
     identifies=("NTLMSSP computer and domain names and Windows version, the logged-on user and workstation, SMB1 "
                "native OS and LAN manager, SMB2 dialect"),

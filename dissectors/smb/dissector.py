@@ -34,6 +34,7 @@ class SmbDissector(Dissector):
     protocol: ClassVar[Protocol] = Protocol.SMB
     transport: ClassVar[Transport] = Transport.TCP
     ports: ClassVar[tuple[int, ...]] = SMB_PORTS
+    peek: ClassVar[int] = BUDGET          # the C fast path hands it at most this per direction (FlowEntry.peek)
     client_label: ClassVar[str] = "smb-client"
     server_label: ClassVar[str] = "smb-server"
 

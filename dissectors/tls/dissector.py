@@ -36,6 +36,7 @@ class TlsDissector(Dissector):
     protocol: ClassVar[Protocol] = Protocol.TLS
     transport: ClassVar[Transport] = Transport.TCP
     ports: ClassVar[tuple[int, ...]] = TLS_PORTS
+    peek: ClassVar[int] = BUDGET          # the C fast path hands it at most this per direction (FlowEntry.peek)
     client_label: ClassVar[str] = "tls-client"
     server_label: ClassVar[str] = "tls-server"
 

@@ -84,7 +84,11 @@ def test_coverage_json_contract(tmp_path: Path, sample: Path) -> None:
     assert cov["asset_coverage"] == 0.5 and cov["fields"] == {"vendor": 0.5, "product": 0.5, "firmware": 0.5}
     assert cov["traffic"]["target"] == 0.8 and cov["traffic"]["share"] == 1.0
     (gap,) = cov["gaps"]
-    assert gap["ips"] == ["10.0.0.20"] and "client" in gap["reason"] and gap["missing"]
+    # an HMI (Modbus client) is a PC by the KPI's classes (issue 16): identified by OS + name, none seen here
+    assert gap["ips"] == ["10.0.0.20"] and "no OS/name seen" in gap["reason"] and gap["missing"] == ["os", "name"]
+    assert gap["asset_class"] == "pcs"
+    assert [(k["asset_class"], k["assets"], k["identified"]) for k in cov["classes"]] == [
+        ("controllers", 1, 1), ("pcs", 1, 0), ("network", 0, 0)]
 
 
 def test_truncated_file_one_line_error_keeps_what_was_read(tmp_path: Path, sample: Path) -> None:

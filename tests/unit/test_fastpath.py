@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import struct
 import subprocess
@@ -43,8 +44,10 @@ def canonical(path: Path, fast: bool, valid: bool = False) -> dict:
     if valid:
         assert detachments(b) == {} and p.stats.dissector_detached == 0
     key = lambda o: repr(o)  # noqa: E731
+    # a conversation's profile is a counter: its keys' order is not an observation
+    comm = lambda c: repr(dataclasses.replace(c, profile=dict(sorted(c.profile.items()))))  # noqa: E731
     return {"facts": sorted(map(key, b.facts)), "bindings": sorted(map(key, b.bindings)),
-            "hosts": sorted(map(key, b.hosts)), "comms": sorted(map(key, b.comms)),
+            "hosts": sorted(map(key, b.hosts)), "comms": sorted(map(comm, b.comms)),
             "traffic": sorted(map(key, b.traffic)), "anomalies": sorted(map(key, b.anomalies)),
             "stats": (p.stats.packets, p.stats.bytes, p.stats.span_duplicates, p.stats.flows_created)}
 
@@ -284,7 +287,8 @@ def test_c_records_have_the_fields_python_reads() -> None:
     t = built.Table(0.05, 0, 1)
     assert (t.light_count().live, t.light_count().created) == (0, 0)
     assert t.counters(0).pk0 == 0 and t.state(0).fin == 0 and t.spec_counts(0).decoded == 0
-    assert built.LightTotals.n_fields == 10 and built.Adopted.n_fields == 20 and built.Event.n_fields == 7
+    assert built.LightTotals.n_fields == 11 and built.Adopted.n_fields == 20 and built.Event.n_fields == 7
+    assert built.Peek.n_fields == 10 and built.ScanResult.n_fields == 7 and built.FirstFrame.n_fields == 7
 
 
 # ---- random valid OT traffic: both loops agree and no dissector is detached --------------------------------
@@ -332,3 +336,79 @@ def test_random_valid_modbus_is_never_detached(tmp_path: Path, exchanges, handsh
     assert canonical(path, True, valid=True) == canonical(path, False, valid=True)
     (t,) = run_pipeline(path)[1].traffic
     assert (t.protocol, t.bytes_decoded) == ("modbus", t.bytes_seen)          # every byte understood
+
+
+# ---- peeked IT flows (issue 16): light in C, their first bytes to a dissector; the same as the Python loop ----
+
+_HTTP_REQ = b"GET / HTTP/1.1\r\nHost: plc\r\nUser-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64)\r\n\r\n"
+_HTTP_RSP = (b"HTTP/1.1 200 OK\r\nServer: Apache/2.4.41 (Ubuntu)\r\nContent-Type: text/html\r\n\r\n"
+             b"<html><head><title>Plant HMI</title></head></html>")
+_SSH_C, _SSH_S = b"SSH-2.0-OpenSSH_8.2p1 Ubuntu-4ubuntu0.11\r\n", b"SSH-2.0-OpenSSH_7.4\r\n"
+_PEEK_PORTS = (80, 22, 8080, 21)
+_PEEK_PAYLOADS = {80: (_HTTP_REQ, _HTTP_RSP), 8080: (_HTTP_REQ, b"garbage, not http\r\n" * 3),
+                  22: (_SSH_C, _SSH_S), 21: (b"USER anonymous\r\n", b"220 (vsFTPd 3.0.3)\r\n")}
+
+
+def _peek_session(spec: tuple, ts: float) -> list[tuple[float, bytes]]:
+    """One conversation on a peeked port: handshake or not, the payloads cut into pieces, some sent twice
+    (retransmission), some held back (a gap), big bodies (the budget), all in capture order."""
+    from tests.support.frames import TcpSession
+
+    port_i, handshake, cut, dup, hold, pad, cport, host = spec
+    port = _PEEK_PORTS[port_i]
+    s = TcpSession(f"10.1.0.{10 + host}", "10.1.0.2", 40000 + cport, port, cmac=f"00:0c:29:00:01:{host:02x}")
+    if handshake:
+        s.handshake()
+    frames: list[bytes] = list(s.frames)
+    req, rsp = _PEEK_PAYLOADS[port]
+    for side, data in ((0, req), (1, rsp + b"x" * pad)):
+        pieces = [data[i:i + cut] for i in range(0, len(data), cut)] if cut else [data]
+        sent = []
+        for i, piece in enumerate(pieces):
+            f = s.to_server(piece) if side == 0 else s.to_client(piece)
+            sent.append(f)
+            if i == dup:
+                sent.append(f)                       # the same segment again (a retransmission; a SPAN copy)
+        if hold is not None and 0 <= hold < len(sent) - 1:
+            sent[hold], sent[hold + 1] = sent[hold + 1], sent[hold]     # out of order: a gap for the peek
+        frames.extend(sent)
+    return [(ts + i * 0.001, f) for i, f in enumerate(frames)]
+
+
+peek_sessions = st.lists(st.tuples(
+    st.integers(0, len(_PEEK_PORTS) - 1), st.booleans(), st.sampled_from([0, 0, 7, 40, 1500]),
+    st.sampled_from([-1, -1, 0, 1]), st.sampled_from([None, None, 0, 1]), st.sampled_from([0, 0, 3000, 20000]),
+    st.integers(0, 3), st.integers(0, 2)), min_size=1, max_size=6)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(peek_sessions)
+def test_peeked_it_flows_match_the_python_loop(tmp_path: Path, sessions) -> None:
+    frames: list[tuple[float, bytes]] = []
+    for i, spec in enumerate(sessions):
+        frames.extend(_peek_session(spec, 1_700_000_000.0 + i * 0.5))
+    frames.sort(key=lambda f: f[0])
+    path = write_pcap(tmp_path / "peek.pcap", frames)
+    assert canonical_run(path, True, 200_000) == canonical_run(path, False, 200_000)
+
+
+def test_peeked_flows_stay_light_and_are_identified(tmp_path: Path) -> None:
+    """An HTTP exchange on tcp/80: C keeps the flow light (no Python flow), hands over its first bytes only,
+    and the facts, the label and the conversation are those of the Python loop."""
+    frames = _peek_session((0, True, 1460, -1, None, 20000, 0, 0), 1_700_000_000.0)
+    path = write_pcap(tmp_path / "one.pcap", frames)
+    p = Pipeline(fast=True)
+    seen: list[int] = []
+    orig = p.peeks.event                                # type: ignore[union-attr]
+    p.peeks.event = lambda ev: (seen.append(len(ev.payload.data)), orig(ev))[1]  # type: ignore[union-attr]
+    p.start_source("one.pcap")
+    for ch in read_chunks(str(path)):
+        p.feed_chunk(ch)
+    assert not p.active                                 # no Python flow was made
+    b = p.cut_batch("x")
+    facts = {(f.field, f.value) for f in b.facts}
+    assert {("http_server", "Apache/2.4.41 (Ubuntu)"), ("http_title", "Plant HMI"), ("os_family", "linux"),
+            ("protocol", "http-server"), ("protocol", "http-client")} <= facts
+    assert [c.protocol for c in b.comms] == ["http"]
+    assert len(seen) == 2 and sum(seen) < 2000          # the request and the answer's first segment, not 20 kB
+    assert canonical_run(path, True, 200_000) == canonical_run(path, False, 200_000)

@@ -180,7 +180,8 @@ def test_host_table_is_capped_and_says_so(tmp_path: Path, fast: bool) -> None:
     from otscope.agent.pcapio import read_chunks
     from otscope.agent.pipeline import Pipeline
 
-    frames = [tcp(f"10.0.0.{i}", "10.0.1.1", 40000 + i, 80, b"x", ipid=i) for i in range(1, 6)]
+    # (tcp/9000: a port no dissector claims; "x" on tcp/80 would be an HTTP flow that is not HTTP, an anomaly)
+    frames = [tcp(f"10.0.0.{i}", "10.0.1.1", 40000 + i, 9000, b"x", ipid=i) for i in range(1, 6)]
     path = write_pcap(tmp_path / "many.pcap", frames)
     p = Pipeline(fast=fast, max_hosts=3)
     for chunk in read_chunks(str(path)):
