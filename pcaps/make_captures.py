@@ -22,6 +22,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -133,8 +134,9 @@ class Topology:
         return n
 
     def spawn(self, name: str, *cmd: str, **kw) -> subprocess.Popen:
+        # its own process group: down() ends the peer and every process it started (pyPMU forks one per client)
         p = subprocess.Popen(["ip", "netns", "exec", self.ns(name), *cmd], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, **kw)
+                             stderr=subprocess.PIPE, start_new_session=True, **kw)
         self.procs.append(p)
         return p
 
@@ -163,6 +165,8 @@ class Topology:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(p.pid, signal.SIGKILL)          # what the peer started and left behind
         names = sh("ip", "netns", "list", check=False).stdout.split()
         for n in names:
             if n.startswith(self.prefix + "-"):

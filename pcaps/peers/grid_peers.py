@@ -86,9 +86,27 @@ def _pypmu_shim() -> None:
         setattr(collections, name, getattr(collections.abc, name))
 
 
+def _reap_children_on_exit() -> None:
+    """pyPMU serves each client from a multiprocessing child: on SIGTERM (the capture is over) or at the end, stop
+    them too, or they outlive the namespace spinning (PID 1 here reaps nothing)."""
+    import multiprocessing
+    import signal
+
+    def stop(*_: object) -> None:
+        for child in multiprocessing.active_children():
+            child.kill()
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    import atexit
+    atexit.register(stop)
+
+
 def pmu(ip: str, idcode: int, seconds: float) -> int:
     _pypmu_shim()
     from synchrophasor.pmu import Pmu
+
+    _reap_children_on_exit()
 
     p = Pmu(pmu_id=idcode, data_rate=30, port=4712, ip=ip)
     p.set_configuration()
@@ -99,6 +117,9 @@ def pmu(ip: str, idcode: int, seconds: float) -> int:
         if p.clients:
             p.send(p.ieee_data_sample)
         time.sleep(0.03)
+    import multiprocessing
+    for child in multiprocessing.active_children():
+        child.kill()
     os._exit(0)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Inventory, run_pipeline
+from tests.conftest import ROOT, Inventory, run_pipeline
 
 pytest.importorskip("synchrophasor.pmu")
 pytestmark = [pytest.mark.realpeer,
@@ -22,37 +22,8 @@ pytestmark = [pytest.mark.realpeer,
                                  reason="needs root, iproute2 and tcpdump to build namespaces")]
 
 PMU_IP, PDC_IP, IDCODE = "10.118.0.10", "10.118.0.20", 7734
-# pyPMU 1.0.0a0 (2017) still reads collections.Sequence, gone since Python 3.10: alias the ABCs for the peer only
-SHIM = """
-import collections, collections.abc
-for _n in ("Sequence", "Iterable", "Mapping", "MutableMapping", "Callable"):
-    setattr(collections, _n, getattr(collections.abc, _n))
-"""
-PMU = SHIM + f"""
-import os, time
-from synchrophasor.pmu import Pmu
-pmu = Pmu(pmu_id={IDCODE}, data_rate=30, port=4712, ip="{PMU_IP}")
-pmu.set_configuration(); pmu.set_header()
-pmu.run()
-end = time.time() + 6
-while time.time() < end:
-    if pmu.clients:
-        pmu.send(pmu.ieee_data_sample)
-    time.sleep(0.03)
-os._exit(0)
-"""
-PDC = SHIM + f"""
-import os
-from synchrophasor.pdc import Pdc
-pdc = Pdc(pdc_id={IDCODE}, pmu_ip="{PMU_IP}", pmu_port=4712)
-pdc.run()
-pdc.get_header(); pdc.get_config()
-pdc.start()
-for _ in range(20):
-    pdc.get()
-pdc.stop()
-os._exit(0)
-"""
+# the peers: pcaps/peers/grid_peers.py (pyPMU's PMU and PDC; the PMU stops its per-client children when it ends)
+GRID_PEERS = str(ROOT / "pcaps" / "peers" / "grid_peers.py")
 
 
 def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -75,10 +46,12 @@ def capture(tmp_path_factory: pytest.TempPathFactory):
         procs.append(subprocess.Popen(["ip", "netns", "exec", pmu_ns, "tcpdump", "--immediate-mode", "-U", "-n",
                                        "-i", "v37p", "-w", str(out), "tcp port 4712"], stderr=subprocess.PIPE))
         time.sleep(1.0)
-        procs.append(subprocess.Popen(["ip", "netns", "exec", pmu_ns, "timeout", "12", sys.executable, "-c", PMU],
+        procs.append(subprocess.Popen(["ip", "netns", "exec", pmu_ns, "timeout", "12", sys.executable, GRID_PEERS,
+                                       "pmu", PMU_IP, str(IDCODE), "6"],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         time.sleep(1.0)
-        subprocess.run(["ip", "netns", "exec", pdc_ns, "timeout", "10", sys.executable, "-c", PDC],
+        subprocess.run(["ip", "netns", "exec", pdc_ns, "timeout", "10", sys.executable, GRID_PEERS, "pdc", PMU_IP,
+                        str(IDCODE)],
                        timeout=15, capture_output=True)
         time.sleep(0.5)
         yield out
