@@ -274,8 +274,8 @@ class Pipeline:
         if refused is not None:
             self._anomaly("capture", "host-table-full", *refused)
         acc = self.acc
-        snap = Snapshot(acc.source, acc.frame_evidence, acc.facts, acc.bindings, acc.anomalies)
-        acc.facts, acc.bindings, acc.anomalies = {}, {}, {}
+        snap = Snapshot(acc.source, acc.frame_evidence, acc.facts, acc.bindings, acc.anomalies, actions=acc.actions)
+        acc.facts, acc.bindings, acc.anomalies, acc.actions = {}, {}, {}, {}
         snap.hosts, snap.mac_ips = self.host_table.drain(self.names)
         snap.l2hosts = self.l2.drain_hosts()
         comms, snap.traffic = self.traffic.drain()
