@@ -425,9 +425,26 @@ def repoint(s: Session, keep: int, drop: int) -> None:
     """Two assets were one device (collector/repository.merge_into): the dropped one's events and baseline
     entries move to the kept one (an identity both had stays once)."""
     s.flush()
+    moved = False
     for col in (Event.asset_id, Event.client_id):
         for r in s.scalars(select(Event).where(col == drop)):
             setattr(r, col.key, keep)
+            moved = True
+    if moved:                                    # a "first time" identity both had is one event: the earliest
+        s.flush()
+        seen: dict[tuple, Event] = {}
+        for r in s.scalars(select(Event).where(Event.kind.in_(sorted(ONCE)), or_(
+                Event.asset_id == keep, Event.client_id == keep)).order_by(Event.first_seen, Event.id)).all():
+            ident = (r.kind, r.asset_id or 0, r.client_id or 0, r.detail)
+            first = seen.get(ident)
+            if first is None:
+                seen[ident] = r
+                continue
+            first.last_seen = max(first.last_seen, r.last_seen)
+            first.evidence = (list(first.evidence) + [e for e in r.evidence if e not in first.evidence])[:MAX_EVIDENCE]
+            first.sensors = (list(first.sensors) + [x for x in r.sensors if x not in first.sensors])[:MAX_EVIDENCE]
+            first.acknowledged = first.acknowledged or r.acknowledged
+            s.delete(r)
     have = {(b.kind, b.asset_id, b.client_id, b.detail) for b in s.scalars(select(EventBaseline).where(
         or_(EventBaseline.asset_id == keep, EventBaseline.client_id == keep)))}
     for b in s.scalars(select(EventBaseline).where(or_(EventBaseline.asset_id == drop,
