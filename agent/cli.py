@@ -251,6 +251,75 @@ def coverage_cmd(db: DbOpt = DEFAULT_URL,
         typer.echo(f"gap asset {g['asset']} {' '.join(g['ips']) or '-'} ({g['role']}): {g['reason']} -> {g['action']}")
 
 
+events_app = typer.Typer(help="Change events (issue 17): what changed, who did it; acknowledge into the baseline.")
+app.add_typer(events_app, name="events")
+
+
+class EventFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+@events_app.callback(invoke_without_command=True)
+def events_cmd(ctx: typer.Context, db: DbOpt = DEFAULT_URL,
+               since: Annotated[str | None, typer.Option(help="only events seen since (epoch s or ISO 8601)")] = None,
+               kind: Annotated[str | None, typer.Option(help="one kind (new-asset, plc-stop, ...)")] = None,
+               asset: Annotated[int | None, typer.Option(min=1, help="an asset id (as asset or client)")] = None,
+               severity: Annotated[str | None, typer.Option(help="low | medium | high")] = None,
+               alerts: Annotated[bool, typer.Option(help="leave out learning-period events")] = False,
+               format: Annotated[EventFormat, typer.Option("--format")] = EventFormat.table) -> None:
+    """List events (oldest first); `otscope events ack ID` accepts one into the baseline."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from otscope.collector import events
+
+    if kind is not None and kind not in events.KINDS:
+        fail(f"--kind {kind!r}: not a kind ({', '.join(events.KINDS)})")
+    if severity is not None and severity not in events.SEVERITIES:
+        fail(f"--severity {severity!r}: low, medium or high")
+    try:
+        t = events.parse_since(since) if since is not None else None
+    except ValueError as exc:
+        fail(f"--since: {exc}")
+    with _factory(db)() as s:
+        rows, count = events.list_events(s, events.EventFilter(kind, asset, severity, t, False if alerts else None))
+        names = events.labels(s, [i for r in rows for i in (r.asset_id, r.client_id)])
+        data = [events.as_dict(r, names) for r in rows]
+    if format is EventFormat.json:
+        typer.echo(json.dumps({"data": data, "count": count}, indent=1, sort_keys=True))
+        return
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    tb = Table(title=f"{count} events")
+    for col in ("id", "time", "kind", "sev", "asset", "client", "protocol", "detail", "evidence", "ATT&CK", "n",
+                "flags"):
+        tb.add_column(col, overflow="fold")
+    for e in data:
+        flags = " ".join(f for f, on in (("learning", e["learning"]), ("acked", e["acknowledged"])) if on)
+        ev = e["evidence"][0] + (f" (+{len(e['evidence']) - 1})" if len(e["evidence"]) > 1 else "") if e["evidence"] else ""
+        row = [str(e["id"]), e["time"][:23], e["kind"], e["severity"], e["asset"] or "", e["client"] or "",
+               e["protocol"], e["detail"], ev, e["technique"] or "", str(e["count"]), flags]
+        tb.add_row(*[Text(x) for x in row])         # Text: wire strings are never parsed as markup
+    Console(width=None if sys.stdout.isatty() else 240).print(tb)
+
+
+@events_app.command("ack")
+def events_ack(event_id: Annotated[int, typer.Argument(min=1, help="the id shown by `otscope events`")],
+               db: DbOpt = DEFAULT_URL,
+               by: Annotated[str, typer.Option(help="who accepts it (recorded)")] = "cli") -> None:
+    """Accept an event into the baseline: the same (kind, asset, client, detail) is not raised again."""
+    from otscope.collector import events
+    from otscope.collector.uow import unit_of_work
+
+    with _factory(db)() as s, unit_of_work(s):
+        row = events.acknowledge(s, event_id, by)
+        if row is None:
+            fail(f"no event {event_id}", 1)
+        typer.echo(f"event {event_id} ({row.kind}) acknowledged: in the baseline")
+
+
 class TokenScope(str, Enum):
     read = "read"
     write = "write"

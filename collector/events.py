@@ -540,3 +540,41 @@ def as_dict(e: Event, names: dict[int, str] | None = None) -> dict[str, object]:
         "technique": e.technique, "technique_name": TECHNIQUES.get(e.technique or ""),
         "learning": e.learning, "acknowledged": e.acknowledged,
     }
+
+
+def labels(s: Session, ids: Iterable[int | None]) -> dict[int, str]:
+    """A short label per asset for the outputs: its name, or its first IP (else MAC) address."""
+    from otscope.collector.models import Address, Asset
+
+    want = sorted({i for i in ids if i})
+    out: dict[int, str] = {}
+    for i in range(0, len(want), 900):
+        chunk = want[i:i + 900]
+        addrs: dict[int, list[tuple[str, str]]] = {}
+        for aid, kind, value in s.execute(select(Address.asset_id, Address.kind, Address.value)
+                                          .where(Address.asset_id.in_(chunk))):
+            addrs.setdefault(aid, []).append((kind, value))
+        for aid, name, parent, comp in s.execute(select(Asset.id, Asset.name, Asset.parent_id, Asset.component)
+                                                 .where(Asset.id.in_(chunk))):
+            a = sorted(addrs.get(aid, []))             # "ip" sorts before "mac"
+            where = a[0][1] if a else (f"{parent}/{comp}" if parent else str(aid))
+            out[aid] = f"{name} ({where})" if name else where
+    return out
+
+
+def parse_since(text: str) -> float:
+    """--since / ?since=: epoch seconds, or an ISO 8601 time (UTC when it names no zone)."""
+    t = text.strip()
+    try:
+        v = float(t)
+    except ValueError:
+        try:
+            d = datetime.fromisoformat(t.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"not a time: {text[:64]!r} (epoch seconds or ISO 8601)") from None
+        if d.tzinfo is None:
+            d = d.replace(tzinfo=timezone.utc)
+        v = d.timestamp()
+    if not (0 <= v <= 4_102_444_800):
+        raise ValueError(f"time out of range: {text[:64]!r}")
+    return v
