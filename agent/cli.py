@@ -372,14 +372,43 @@ def token_revoke(token_id: Annotated[int, typer.Argument(min=1, help="the id sho
     typer.echo(f"token {token_id} revoked")
 
 
+JsonlOpt = Annotated[str | None, typer.Option("--events-jsonl", envvar="OTSCOPE_EVENTS_JSONL",
+                                              help="append raised events to this file, one JSON object a line")]
+SyslogOpt = Annotated[str | None, typer.Option("--syslog", envvar="OTSCOPE_SYSLOG",
+                                               help="send raised events as CEF over syslog (RFC 5424): "
+                                                    "udp://host:514, tcp://host:601 or tls://host:6514")]
+WebhookOpt = Annotated[str | None, typer.Option("--webhook", envvar="OTSCOPE_WEBHOOK",
+                                                help="POST raised events as JSON to this URL (retried)")]
+QueueOpt = Annotated[str, typer.Option("--events-queue", envvar="OTSCOPE_EVENTS_QUEUE",
+                                       help="on-disk queue of events not yet delivered (syslog, webhook)")]
+
+
+def set_event_outputs(jsonl: str | None, syslog: str | None, webhook: str | None, queue: str) -> None:
+    """The event outputs travel as environment variables (serve --workers processes build their own)."""
+    from urllib.parse import urlsplit
+
+    if syslog and (urlsplit(syslog).scheme not in ("udp", "tcp", "tls") or not urlsplit(syslog).hostname):
+        fail(f"--syslog {syslog!r}: expected udp://host:port, tcp://host:port or tls://host:port")
+    if webhook and urlsplit(webhook).scheme not in ("http", "https"):
+        fail(f"--webhook {webhook!r}: expected an http:// or https:// URL")
+    for k, v in (("OTSCOPE_EVENTS_JSONL", jsonl), ("OTSCOPE_SYSLOG", syslog), ("OTSCOPE_WEBHOOK", webhook),
+                 ("OTSCOPE_EVENTS_QUEUE", queue)):
+        if v:
+            os.environ[k] = v
+
+
 @app.command()
 def serve(db: DbOpt = DEFAULT_URL,
           host: Annotated[str, typer.Option(help="bind address (default loopback only)")] = "127.0.0.1",
           port: Annotated[int, typer.Option(min=1, max=65535)] = 8080,
           workers: Annotated[int, typer.Option(min=1, max=16, help="uvicorn worker processes (2 on a 2-core "
-                                                                   "appliance: see README)")] = 1) -> None:
+                                                                   "appliance: see README)")] = 1,
+          events_jsonl: JsonlOpt = None, syslog: SyslogOpt = None, webhook: WebhookOpt = None,
+          events_queue: QueueOpt = "otscope-events-queue") -> None:
     """Serve the API and the dashboard (uvicorn). Off loopback, tokens are required and must exist."""
     import uvicorn
+
+    set_event_outputs(events_jsonl, syslog, webhook, events_queue)
 
     from otscope.api.app import create_app
     from otscope.api.security import tokens_configured
@@ -422,8 +451,11 @@ def sensor(
         = False,
     max_batch_bytes: Annotated[int, typer.Option(min=4096, help="cut batches to this size before spooling "
                                                  "(under the collector's limit, 16 MiB by default)")] = 4 << 20,
+    events_jsonl: JsonlOpt = None, syslog: SyslogOpt = None, webhook: WebhookOpt = None,
+    events_queue: QueueOpt = "otscope-events-queue",
 ) -> None:
-    """Capture on a SPAN port (receive-only) and ship observations to a collector, losing nothing."""
+    """Capture on a SPAN port (receive-only) and ship observations to a collector, losing nothing. With --db the
+    event outputs (--events-jsonl, --syslog, --webhook) are this process's; with --collector, the collector's."""
     from otscope.agent.capture import CaptureOpenError, transmit_risks
     from otscope.agent.sensor import SensorConfig, run
 
@@ -431,6 +463,7 @@ def sensor(
         fail("give --collector URL (with --token) or --db URL")
     if collector and not token:
         fail("--collector needs a write-scoped --token (otscope token create --scope write)")
+    set_event_outputs(events_jsonl, syslog, webhook, events_queue)
     risks = transmit_risks(interface)
     if risks and strict_passive:
         fail(f"refusing to capture on {interface} (--strict-passive): this host would transmit there: "

@@ -369,7 +369,7 @@ def _views(rows: Iterable[Event]) -> list[EventView]:
 
 def record(s: Session, occurrences: Sequence[Occurrence], learning: Sequence[bool], now: float | None = None) \
         -> list[Event]:
-    """Turn a batch's occurrences into events (new rows or widened ones); the new and changed rows."""
+    """Turn a batch's occurrences into events (new rows or widened ones); the new rows (for the outputs)."""
     if not occurrences:
         return []
     now = time.time() if now is None else now
@@ -387,7 +387,7 @@ def record(s: Session, occurrences: Sequence[Occurrence], learning: Sequence[boo
         for b in s.scalars(select(EventBaseline).where(EventBaseline.kind.in_(kinds),
                                                        EventBaseline.asset_id.in_(chunk or [0]))):
             base.add((b.kind, b.asset_id, b.client_id, b.detail))
-    changed: list[Event] = []
+    new: list[Event] = []
     order = sorted(range(len(occurrences)), key=lambda i: (occurrences[i].first_seen, i))
     for i in order:
         occ, learn = occurrences[i], learning[i]
@@ -407,7 +407,7 @@ def record(s: Session, occurrences: Sequence[Occurrence], learning: Sequence[boo
                         learning=bool(learn and occ.kind in LEARNED), acknowledged=False, created_at=now)
             s.add(row)
             rows.setdefault(ident, []).append(row)
-            changed.append(row)
+            new.append(row)
             continue
         assert isinstance(got, EventView)
         row = next(r for r in mine if r.id == got.id)
@@ -416,9 +416,8 @@ def record(s: Session, occurrences: Sequence[Occurrence], learning: Sequence[boo
                 (row.first_seen, row.last_seen, row.count, row.evidence, row.sensors):
             row.first_seen, row.last_seen, row.count = upd.first_seen, upd.last_seen, upd.count
             row.evidence, row.sensors = upd.evidence, upd.sensors
-            changed.append(row)
     s.flush()
-    return changed
+    return new
 
 
 def repoint(s: Session, keep: int, drop: int) -> None:
@@ -578,3 +577,16 @@ def parse_since(text: str) -> float:
     if not (0 <= v <= 4_102_444_800):
         raise ValueError(f"time out of range: {text[:64]!r}")
     return v
+
+
+def publish(s: Session, rows: Sequence[Event]) -> None:
+    """Send the raised events (new, not learning) to the configured outputs (collector/event_outputs.py); called
+    after the transaction that made them committed."""
+    from otscope.collector import event_outputs
+
+    pub = event_outputs.from_env()
+    if not pub:
+        return
+    raised = [r for r in rows if not r.learning]
+    names = labels(s, [i for r in raised for i in (r.asset_id, r.client_id)]) if raised else {}
+    pub.publish([as_dict(r, names) for r in raised])

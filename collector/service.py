@@ -713,6 +713,9 @@ def _resummarize(s: Session, ctx: _BatchContext, asset_id: int, children: list[s
 
 
 def ingest(factory: sessionmaker[Session], batch: Batch) -> IngestResult:
-    """Apply a batch in its own transaction: all of it or none of it."""
-    with factory() as s, s.begin():
-        return apply_batch(s, batch)
+    """Apply a batch in its own transaction: all of it or none of it; then its raised events go to the outputs."""
+    with factory() as s:
+        with s.begin():
+            res = apply_batch(s, batch)
+        events.publish(s, res.events)          # and a queue an outage left is retried
+    return res
