@@ -134,6 +134,11 @@ ACTION_RULES: dict[str, list[tuple[str, Rule]]] = {
         ("program delete", _r("program-delete", "program delete")),
         ("file delete", _r("program-delete", "file delete")),
     ],
+    # dissectors/modbus/dissector.py DIAGNOSTIC_CONTROLS (FC 8 sub-functions 1 and 4)
+    "modbus": [
+        ("restart communications", _r("plc-start", "restart communications (FC8)", "T0816")),
+        ("force listen only mode", _r("control-action", "force listen only mode (FC8)", None)),
+    ],
     # dissectors/ads/constants.py CONTROL_ACTIONS (WriteControl) and the UDP add-route config change
     "ads": [
         ("start", _r("plc-start", "start")),

@@ -42,6 +42,8 @@ PLC, EWS, HMI = Subject(0, "10.0.0.1"), Subject(0, "10.0.0.9"), Subject(0, "10.0
     ("control_action", "ads", "start (ADS state RUN, AMS port 851)", "plc-start", "T0858"),
     ("control_action", "ads", "shutdown (ADS state SHUTDOWN, AMS port 10000)", "plc-stop", "T0816"),
     ("config_change", "ads", "ADS route added (UDP add-route accepted)", "config-write", "T0836"),
+    ("control_action", "modbus", "restart communications (FC8 sub-function 1)", "plc-start", "T0816"),
+    ("control_action", "modbus", "force listen only mode (FC8 sub-function 4)", "control-action", None),
     ("control_action", "umas", "something new", "control-action", None),     # unknown: its text is the detail
     ("config_change", "other", "a new object", "config-write", "T0836"),
 ])
