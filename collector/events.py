@@ -607,6 +607,8 @@ def parse_since(text: str) -> float:
 def publish(s: Session, rows: Sequence[Event | NewEvent]) -> None:
     """Send the raised events (new, not learning) to the configured outputs (collector/event_outputs.py); called
     after the transaction that made them committed."""
+    if not any(os.environ.get(k) for k in ("OTSCOPE_EVENTS_JSONL", "OTSCOPE_SYSLOG", "OTSCOPE_WEBHOOK")):
+        return                                  # no output configured: not even imported (sockets, ssl, urllib)
     from otscope.collector import event_outputs
 
     pub = event_outputs.from_env()
