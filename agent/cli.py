@@ -381,12 +381,17 @@ WebhookOpt = Annotated[str | None, typer.Option("--webhook", envvar="OTSCOPE_WEB
                                                 help="POST raised events as JSON to this URL (retried)")]
 QueueOpt = Annotated[str, typer.Option("--events-queue", envvar="OTSCOPE_EVENTS_QUEUE",
                                        help="on-disk queue of events not yet delivered (syslog, webhook)")]
+LearningOpt = Annotated[float, typer.Option("--learning-hours", envvar="OTSCOPE_LEARNING_HOURS", min=0, max=8760,
+                                            help="a live sensor's first hours are the baseline: new assets, "
+                                                 "conversations and writers are recorded, not raised (0: none)")]
 
 
-def set_event_outputs(jsonl: str | None, syslog: str | None, webhook: str | None, queue: str) -> None:
+def set_event_outputs(jsonl: str | None, syslog: str | None, webhook: str | None, queue: str,
+                      learning_hours: float = 24.0) -> None:
     """The event outputs travel as environment variables (serve --workers processes build their own)."""
     from urllib.parse import urlsplit
 
+    os.environ["OTSCOPE_LEARNING_HOURS"] = repr(float(learning_hours))
     if syslog and (urlsplit(syslog).scheme not in ("udp", "tcp", "tls") or not urlsplit(syslog).hostname):
         fail(f"--syslog {syslog!r}: expected udp://host:port, tcp://host:port or tls://host:port")
     if webhook and urlsplit(webhook).scheme not in ("http", "https"):
@@ -404,11 +409,11 @@ def serve(db: DbOpt = DEFAULT_URL,
           workers: Annotated[int, typer.Option(min=1, max=16, help="uvicorn worker processes (2 on a 2-core "
                                                                    "appliance: see README)")] = 1,
           events_jsonl: JsonlOpt = None, syslog: SyslogOpt = None, webhook: WebhookOpt = None,
-          events_queue: QueueOpt = "otscope-events-queue") -> None:
+          events_queue: QueueOpt = "otscope-events-queue", learning_hours: LearningOpt = 24.0) -> None:
     """Serve the API and the dashboard (uvicorn). Off loopback, tokens are required and must exist."""
     import uvicorn
 
-    set_event_outputs(events_jsonl, syslog, webhook, events_queue)
+    set_event_outputs(events_jsonl, syslog, webhook, events_queue, learning_hours)
 
     from otscope.api.app import create_app
     from otscope.api.security import tokens_configured
@@ -452,7 +457,7 @@ def sensor(
     max_batch_bytes: Annotated[int, typer.Option(min=4096, help="cut batches to this size before spooling "
                                                  "(under the collector's limit, 16 MiB by default)")] = 4 << 20,
     events_jsonl: JsonlOpt = None, syslog: SyslogOpt = None, webhook: WebhookOpt = None,
-    events_queue: QueueOpt = "otscope-events-queue",
+    events_queue: QueueOpt = "otscope-events-queue", learning_hours: LearningOpt = 24.0,
 ) -> None:
     """Capture on a SPAN port (receive-only) and ship observations to a collector, losing nothing. With --db the
     event outputs (--events-jsonl, --syslog, --webhook) are this process's; with --collector, the collector's."""
@@ -463,7 +468,7 @@ def sensor(
         fail("give --collector URL (with --token) or --db URL")
     if collector and not token:
         fail("--collector needs a write-scoped --token (otscope token create --scope write)")
-    set_event_outputs(events_jsonl, syslog, webhook, events_queue)
+    set_event_outputs(events_jsonl, syslog, webhook, events_queue, learning_hours)
     risks = transmit_risks(interface)
     if risks and strict_passive:
         fail(f"refusing to capture on {interface} (--strict-passive): this host would transmit there: "
