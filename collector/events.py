@@ -95,61 +95,33 @@ def _r(kind: str, detail: str, technique: str | None = "") -> Rule:
     return Rule(kind, detail, KIND_TECHNIQUE.get(kind) if technique == "" else technique)
 
 
-# Each protocol's action vocabulary, as the dissectors write it (control_action / config_change values), in
-# order: the first pattern that matches the start of the value decides. Values are matched case-insensitively.
-ACTION_RULES: dict[str, list[tuple[str, Rule]]] = {
-    # dissectors/s7/constants.py ENGINEERING_FUNCTIONS, PI service names (Wireshark packet-s7comm.c), set clock
-    "s7comm": [
-        ("block download", _r("program-download", "block download")),
-        ("block upload", _r("program-upload", "block upload")),
-        ("plc stop", _r("plc-stop", "PLC stop")),
-        ("plc control (pi service p_program)", _r("plc-start", "PLC start (PI P_PROGRAM)")),
-        ("plc control (pi service _inse)", _r("program-download", "block download")),   # activates the blocks
-        ("plc control (pi service _dele)", _r("program-delete", "block delete")),
-        ("plc control (pi service _modu)", _r("control-action", "copy RAM to ROM (PI _MODU)", None)),
-        ("plc control (pi service _garb)", _r("control-action", "compress memory (PI _GARB)", None)),
-        ("set clock", _r("time-set", "set clock", None)),
-    ],
-    # dissectors/enip/constants.py CONTROL_SERVICES (class after the action) and CONFIG_CLASSES
-    "enip": [
-        ("stop", _r("plc-stop", "stop")),
-        ("start", _r("plc-start", "start")),
-        ("reset", _r("plc-start", "reset", "T0816")),
-        ("wall clock time", _r("time-set", "wall clock time", None)),
-        ("time sync", _r("time-set", "time sync", None)),
-        ("tcp/ip interface", _r("config-write", "TCP/IP interface")),
-        ("ethernet link", _r("config-write", "Ethernet link")),
-        ("identity", _r("config-write", "identity")),
-    ],
-    # dissectors/s7/mms_constants.py CONTROL_SERVICES
-    "mms": [
-        ("domain download", _r("program-download", "domain download")),
-        ("domain upload", _r("program-upload", "domain upload")),
-        ("domain delete", _r("program-delete", "domain delete")),
-        ("program start", _r("plc-start", "program start")),
-        ("program resume", _r("plc-start", "program resume")),
-        ("program reset", _r("plc-start", "program reset", "T0816")),
-        ("program stop", _r("plc-stop", "program stop")),
-        ("program kill", _r("plc-stop", "program kill")),
-        ("program delete", _r("program-delete", "program delete")),
-        ("file delete", _r("program-delete", "file delete")),
-    ],
-    # dissectors/modbus/dissector.py DIAGNOSTIC_CONTROLS (FC 8 sub-functions 1 and 4)
-    "modbus": [
-        ("restart communications", _r("plc-start", "restart communications (FC8)", "T0816")),
-        ("force listen only mode", _r("control-action", "force listen only mode (FC8)", None)),
-    ],
-    # dissectors/ads/constants.py CONTROL_ACTIONS (WriteControl) and the UDP add-route config change
-    "ads": [
-        ("start", _r("plc-start", "start")),
-        ("stop", _r("plc-stop", "stop")),
-        ("reset", _r("plc-start", "reset", "T0816")),
-        ("shutdown", _r("plc-stop", "shutdown", "T0816")),
-        ("restart in config mode", _r("plc-stop", "restart in config mode", "T0816")),
-        ("config mode", _r("plc-stop", "config mode")),
-        ("ads route added", _r("config-write", "ADS route added")),
-    ],
-}
+# Each protocol's action vocabulary is declared by its package (ProtocolSpec.event_actions, otscope/domain.py):
+# the first entry whose prefix starts the value (case-insensitively) decides; the tables are built once.
+_TABLES: tuple[dict[str, list[tuple[str, Rule]]], dict[str, frozenset[str]], dict[str, frozenset[str]]] | None = None
+
+
+def _tables() -> tuple[dict[str, list[tuple[str, Rule]]], dict[str, frozenset[str]], dict[str, frozenset[str]]]:
+    global _TABLES
+    if _TABLES is None:
+        from otscope.dissectors import registry
+
+        actions: dict[str, list[tuple[str, Rule]]] = {}
+        writes_: dict[str, set[str]] = {}
+        syncs: dict[str, set[str]] = {}
+        for sp in registry.specs():
+            for a in sp.event_actions:
+                if a.kind not in KINDS:
+                    raise ValueError(f"spec {sp.name!r}: event kind {a.kind!r} is not one of {KINDS}")
+                actions.setdefault(a.protocol, []).append((a.prefix.lower(), _r(a.kind, a.detail, a.technique)))
+            for proto, key in sp.write_counters:
+                writes_.setdefault(proto, set()).add(key)
+            for proto, key in sp.time_sync_counters:
+                syncs.setdefault(proto, set()).add(key)
+        _TABLES = (actions, {k: frozenset(v) for k, v in writes_.items()},
+                   {k: frozenset(v) for k, v in syncs.items()})
+    return _TABLES
+
+
 _DEFAULT_FIELD_KIND = {"control_action": "control-action", "config_change": "config-write"}
 
 # CPU states (S7 SZL 0x0424 / mode-transition names, ADS states) that mean stopped or running
@@ -162,7 +134,7 @@ def classify_action(field: str, protocol: str, action: str) -> Rule | None:
     if field == "cpu_state":
         return None
     low = action.lower()
-    for prefix, rule in ACTION_RULES.get(protocol, ()):
+    for prefix, rule in _tables()[0].get(protocol, ()):
         if low.startswith(prefix):
             return rule
     kind = _DEFAULT_FIELD_KIND.get(field)
@@ -195,28 +167,17 @@ def cpu_transitions(previous: str | None, seen: Sequence[tuple[float, str]]) -> 
     return out
 
 
-# Profile counters of a conversation that are writes or commands to the server, per protocol (what the
-# dissectors count: modbus PROFILE_CATEGORY, s7 Function names, enip FAST_SERVICES, dnp3 profile_key, iec104
-# Category). The sum over them is the conversation's writes.
-WRITE_KEYS: dict[str, frozenset[str]] = {
-    "modbus": frozenset({"write"}),
-    "s7comm": frozenset({"write_var"}),
-    "enip": frozenset({"write"}),
-    "dnp3": frozenset({"write", "operate", "direct-operate", "direct-operate-nr"}),
-    "iec104": frozenset({"command", "parameter"}),
-}
-TIME_SYNC_KEYS: dict[str, frozenset[str]] = {"dnp3": frozenset({"time sync"}), "iec104": frozenset({"clock-sync"})}
-
-
 def writes(protocol: str, profile: dict[str, int] | None) -> int:
-    keys = WRITE_KEYS.get(protocol)
+    """Writes and commands to the server in a conversation's function profile (the counters its package declares:
+    ProtocolSpec.write_counters)."""
+    keys = _tables()[1].get(protocol)
     if not keys or not profile:
         return 0
     return sum(v for k, v in profile.items() if k in keys and isinstance(v, int))
 
 
 def time_syncs(protocol: str, profile: dict[str, int] | None) -> int:
-    keys = TIME_SYNC_KEYS.get(protocol)
+    keys = _tables()[2].get(protocol)
     if not keys or not profile:
         return 0
     return sum(v for k, v in profile.items() if k in keys and isinstance(v, int))

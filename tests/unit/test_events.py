@@ -318,3 +318,16 @@ def test_events_follow_merged_assets(inv: Inventory) -> None:
     (stop,) = [e for e in listed(inv) if e["kind"] == "plc-stop"]
     assert stop["asset_id"] == plc
     assert len([e for e in listed(inv) if e["kind"] == "new-asset" and e["asset_id"] == plc]) == 1
+
+
+def test_every_package_event_table_is_valid() -> None:
+    """The specs' event vocabularies (ProtocolSpec.event_actions) name known kinds and techniques."""
+    from otscope.dissectors import registry
+
+    actions, writes_, syncs = events._tables()
+    assert actions and writes_ and syncs
+    for sp in registry.specs():
+        for a in sp.event_actions:
+            rule = classify_action("control_action", a.protocol, a.prefix)
+            assert rule is not None and rule.kind == a.kind and rule.kind in events.KINDS
+            assert rule.technique is None or rule.technique in events.TECHNIQUES
