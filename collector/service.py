@@ -83,7 +83,8 @@ class _BatchContext:
     def preload(self) -> None:
         keys: set[tuple[str, int, str]] = set()
         subjects = [h.subject for h in self.batch.hosts] + [f.subject for f in self.batch.facts] + \
-            [c.client for c in self.batch.comms] + [c.server for c in self.batch.comms]
+            [c.client for c in self.batch.comms] + [c.server for c in self.batch.comms] + \
+            [a.server for a in self.batch.actions] + [a.client for a in self.batch.actions]
         for sj in subjects:
             keys.add(("mac", sj.vlan, sj.mac) if sj.mac is not None else ("ip", sj.vlan, sj.ip))  # type: ignore[arg-type]
         for bd in self.batch.bindings:

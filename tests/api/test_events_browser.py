@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.browser,
 
 
 def test_events_timeline(tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     inv = Inventory(f"sqlite:///{tmp_path}/ev.db")
     ingest(inv.factory, _steady("file:1:aaa", T0))                         # 3 learning events
@@ -39,15 +39,14 @@ def test_events_timeline(tmp_path: Path) -> None:
             assert page.text_content("[data-testid=event-count]") == f"({total})" and total >= 6
             assert page.locator("#events tbody tr").first.get_attribute("data-kind") == "control-action"  # newest
             page.select_option("[data-testid=event-kind]", "plc-stop")
-            page.wait_for_function("document.querySelectorAll('#events tbody tr').length === 1", timeout=10000)
+            expect(page.locator("#events tbody tr")).to_have_count(1, timeout=10000)
             row = page.locator("#events tbody tr").first
             assert "b.pcap#frame 42" in (row.text_content() or "") and "T0858" in (row.text_content() or "")
             href = row.locator("td").nth(3).locator("a").get_attribute("href")
             assert href is not None and href.startswith("/api/v1/assets/")
             page.select_option("[data-testid=event-kind]", "")
             page.uncheck("#event-learning")
-            page.wait_for_function(f"document.querySelectorAll('#events tbody tr').length === {total - 3}",
-                                   timeout=10000)
+            expect(page.locator("#events tbody tr")).to_have_count(total - 3, timeout=10000)
             assert page.locator("#events td", has_text=hostile).count() == 1      # shown as text ...
             assert page.locator("#events img").count() == 0 and dialogs == []     # ... never markup
             browser.close()

@@ -331,3 +331,13 @@ def test_every_package_event_table_is_valid() -> None:
             rule = classify_action("control_action", a.protocol, a.prefix)
             assert rule is not None and rule.kind == a.kind and rule.kind in events.KINDS
             assert rule.technique is None or rule.technique in events.TECHNIQUES
+
+
+def test_an_action_alone_names_known_assets(inv: Inventory) -> None:
+    """A batch holding only an action (no host, no fact) finds its server and client, makes no new asset."""
+    ingest(inv.factory, _stop("file:1:aaa", "replay", 10, T0))
+    before = len(inv.assets())
+    ingest(inv.factory, batch("file:2:bbb", actions=[ActionObs(PLC, EWS, "control_action", "PLC stop", "s7comm",
+                                                               "m", ev(7, T0 + 9999), 1, T0 + 9999, T0 + 9999)]))
+    assert len(inv.assets()) == before
+    assert [e["kind"] for e in listed(inv) if e["first_seen"] > T0 + 9000] == ["plc-stop"]
