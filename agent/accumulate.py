@@ -27,7 +27,7 @@ OT_LABELS = ot_label_prefixes()     # a confirmed label counts as OT traffic onl
 
 
 class Accumulator:
-    __slots__ = ("source", "frame_evidence", "facts", "bindings", "anomalies")
+    __slots__ = ("source", "frame_evidence", "facts", "bindings", "anomalies", "actions")
 
     def __init__(self, source: str, frame_evidence: bool = True) -> None:
         self.source = source
@@ -35,6 +35,7 @@ class Accumulator:
         self.facts: dict[tuple, list] = {}
         self.bindings: dict[tuple, list] = {}
         self.anomalies: dict[tuple[str, str], list] = {}
+        self.actions: dict[tuple, list] = {}
 
     def evidence(self, frame: int, ts: float) -> Evidence:
         return Evidence(self.source, frame if self.frame_evidence else None, ts)
@@ -47,6 +48,18 @@ class Accumulator:
             self.facts[key] = [ts, ts, self.evidence(frame, ts), message]
         elif ts > ent[1]:
             ent[1] = ts
+
+    def action(self, server: Subject, client: Subject, field: str, value: str, protocol: str, message: str,
+               frame: int, ts: float) -> None:
+        """An action fact (contract.ACTION_FIELDS) with the flow's other end: counted, first evidence kept."""
+        key = (server, client, field, value, protocol)
+        ent = self.actions.get(key)
+        if ent is None:
+            self.actions[key] = [ts, ts, self.evidence(frame, ts), message, 1]
+        else:
+            ent[4] += 1
+            if ts > ent[1]:
+                ent[1] = ts
 
     def binding(self, vlan: int, ip: str, mac: str, confidence: str, protocol: str, frame: int, ts: float) -> None:
         key = (vlan, ip, mac, confidence)
@@ -65,7 +78,7 @@ class Accumulator:
             ent[0] += n
 
     def full(self) -> bool:
-        return len(self.facts) + len(self.bindings) > MAX_PENDING
+        return len(self.facts) + len(self.bindings) + len(self.actions) > MAX_PENDING
 
     def drain(self) -> tuple[list[FactObs], list[BindingObs], list[AnomalyObs]]:
         facts = [FactObs(subject=s, field=f, value=v, protocol=p, message=e[3], evidence=e[2],

@@ -16,7 +16,7 @@ from dataclasses import asdict
 from otscope.contract import MAX_OBSERVATIONS, Batch
 
 DEFAULT_MAX_BYTES = 4 << 20        # well under the collector's default 16 MiB
-KINDS = ("bindings", "hosts", "facts", "comms", "traffic", "anomalies")     # bindings first: they name hosts
+KINDS = ("bindings", "hosts", "facts", "comms", "traffic", "anomalies", "actions")     # bindings first: they name hosts
 
 
 def _items(batch: Batch) -> list[tuple[str, object]]:

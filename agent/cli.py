@@ -257,6 +257,75 @@ def coverage_cmd(db: DbOpt = DEFAULT_URL,
         typer.echo(f"gap asset {g['asset']} {' '.join(g['ips']) or '-'} ({g['role']}): {g['reason']} -> {g['action']}")
 
 
+events_app = typer.Typer(help="Change events (issue 17): what changed, who did it; acknowledge into the baseline.")
+app.add_typer(events_app, name="events")
+
+
+class EventFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+@events_app.callback(invoke_without_command=True)
+def events_cmd(ctx: typer.Context, db: DbOpt = DEFAULT_URL,
+               since: Annotated[str | None, typer.Option(help="only events seen since (epoch s or ISO 8601)")] = None,
+               kind: Annotated[str | None, typer.Option(help="one kind (new-asset, plc-stop, ...)")] = None,
+               asset: Annotated[int | None, typer.Option(min=1, help="an asset id (as asset or client)")] = None,
+               severity: Annotated[str | None, typer.Option(help="low | medium | high")] = None,
+               alerts: Annotated[bool, typer.Option(help="leave out learning-period events")] = False,
+               format: Annotated[EventFormat, typer.Option("--format")] = EventFormat.table) -> None:
+    """List events (oldest first); `otscope events ack ID` accepts one into the baseline."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from otscope.collector import events
+
+    if kind is not None and kind not in events.KINDS:
+        fail(f"--kind {kind!r}: not a kind ({', '.join(events.KINDS)})")
+    if severity is not None and severity not in events.SEVERITIES:
+        fail(f"--severity {severity!r}: low, medium or high")
+    try:
+        t = events.parse_since(since) if since is not None else None
+    except ValueError as exc:
+        fail(f"--since: {exc}")
+    with _factory(db)() as s:
+        rows, count = events.list_events(s, events.EventFilter(kind, asset, severity, t, False if alerts else None))
+        names = events.labels(s, [i for r in rows for i in (r.asset_id, r.client_id)])
+        data = [events.as_dict(r, names) for r in rows]
+    if format is EventFormat.json:
+        typer.echo(json.dumps({"data": data, "count": count}, indent=1, sort_keys=True))
+        return
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    tb = Table(title=f"{count} events")
+    for col in ("id", "time", "kind", "sev", "asset", "client", "protocol", "detail", "evidence", "ATT&CK", "n",
+                "flags"):
+        tb.add_column(col, overflow="fold")
+    for e in data:
+        flags = " ".join(f for f, on in (("learning", e["learning"]), ("acked", e["acknowledged"])) if on)
+        ev = e["evidence"][0] + (f" (+{len(e['evidence']) - 1})" if len(e["evidence"]) > 1 else "") if e["evidence"] else ""
+        row = [str(e["id"]), e["time"][:23], e["kind"], e["severity"], e["asset"] or "", e["client"] or "",
+               e["protocol"], e["detail"], ev, e["technique"] or "", str(e["count"]), flags]
+        tb.add_row(*[Text(x) for x in row])         # Text: wire strings are never parsed as markup
+    Console(width=None if sys.stdout.isatty() else 240).print(tb)
+
+
+@events_app.command("ack")
+def events_ack(event_id: Annotated[int, typer.Argument(min=1, help="the id shown by `otscope events`")],
+               db: DbOpt = DEFAULT_URL,
+               by: Annotated[str, typer.Option(help="who accepts it (recorded)")] = "cli") -> None:
+    """Accept an event into the baseline: the same (kind, asset, client, detail) is not raised again."""
+    from otscope.collector import events
+    from otscope.collector.uow import unit_of_work
+
+    with _factory(db)() as s, unit_of_work(s):
+        row = events.acknowledge(s, event_id, by)
+        if row is None:
+            fail(f"no event {event_id}", 1)
+        typer.echo(f"event {event_id} ({row.kind}) acknowledged: in the baseline")
+
+
 class TokenScope(str, Enum):
     read = "read"
     write = "write"
@@ -309,14 +378,48 @@ def token_revoke(token_id: Annotated[int, typer.Argument(min=1, help="the id sho
     typer.echo(f"token {token_id} revoked")
 
 
+JsonlOpt = Annotated[str | None, typer.Option("--events-jsonl", envvar="OTSCOPE_EVENTS_JSONL",
+                                              help="append raised events to this file, one JSON object a line")]
+SyslogOpt = Annotated[str | None, typer.Option("--syslog", envvar="OTSCOPE_SYSLOG",
+                                               help="send raised events as CEF over syslog (RFC 5424): "
+                                                    "udp://host:514, tcp://host:601 or tls://host:6514")]
+WebhookOpt = Annotated[str | None, typer.Option("--webhook", envvar="OTSCOPE_WEBHOOK",
+                                                help="POST raised events as JSON to this URL (retried)")]
+QueueOpt = Annotated[str, typer.Option("--events-queue", envvar="OTSCOPE_EVENTS_QUEUE",
+                                       help="on-disk queue of events not yet delivered (syslog, webhook)")]
+LearningOpt = Annotated[float, typer.Option("--learning-hours", envvar="OTSCOPE_LEARNING_HOURS", min=0, max=8760,
+                                            help="a live sensor's first hours are the baseline: new assets, "
+                                                 "conversations and writers are recorded, not raised (0: none)")]
+
+
+def set_event_outputs(jsonl: str | None, syslog: str | None, webhook: str | None, queue: str,
+                      learning_hours: float = 24.0) -> None:
+    """The event outputs travel as environment variables (serve --workers processes build their own)."""
+    from urllib.parse import urlsplit
+
+    os.environ["OTSCOPE_LEARNING_HOURS"] = repr(float(learning_hours))
+    if syslog and (urlsplit(syslog).scheme not in ("udp", "tcp", "tls") or not urlsplit(syslog).hostname):
+        fail(f"--syslog {syslog!r}: expected udp://host:port, tcp://host:port or tls://host:port")
+    if webhook and urlsplit(webhook).scheme not in ("http", "https"):
+        fail(f"--webhook {webhook!r}: expected an http:// or https:// URL")
+    for k, v in (("OTSCOPE_EVENTS_JSONL", jsonl), ("OTSCOPE_SYSLOG", syslog), ("OTSCOPE_WEBHOOK", webhook),
+                 ("OTSCOPE_EVENTS_QUEUE", queue)):
+        if v:
+            os.environ[k] = v
+
+
 @app.command()
 def serve(db: DbOpt = DEFAULT_URL,
           host: Annotated[str, typer.Option(help="bind address (default loopback only)")] = "127.0.0.1",
           port: Annotated[int, typer.Option(min=1, max=65535)] = 8080,
           workers: Annotated[int, typer.Option(min=1, max=16, help="uvicorn worker processes (2 on a 2-core "
-                                                                   "appliance: see README)")] = 1) -> None:
+                                                                   "appliance: see README)")] = 1,
+          events_jsonl: JsonlOpt = None, syslog: SyslogOpt = None, webhook: WebhookOpt = None,
+          events_queue: QueueOpt = "otscope-events-queue", learning_hours: LearningOpt = 24.0) -> None:
     """Serve the API and the dashboard (uvicorn). Off loopback, tokens are required and must exist."""
     import uvicorn
+
+    set_event_outputs(events_jsonl, syslog, webhook, events_queue, learning_hours)
 
     from otscope.api.app import create_app
     from otscope.api.security import tokens_configured
@@ -359,8 +462,11 @@ def sensor(
         = False,
     max_batch_bytes: Annotated[int, typer.Option(min=4096, help="cut batches to this size before spooling "
                                                  "(under the collector's limit, 16 MiB by default)")] = 4 << 20,
+    events_jsonl: JsonlOpt = None, syslog: SyslogOpt = None, webhook: WebhookOpt = None,
+    events_queue: QueueOpt = "otscope-events-queue", learning_hours: LearningOpt = 24.0,
 ) -> None:
-    """Capture on a SPAN port (receive-only) and ship observations to a collector, losing nothing."""
+    """Capture on a SPAN port (receive-only) and ship observations to a collector, losing nothing. With --db the
+    event outputs (--events-jsonl, --syslog, --webhook) are this process's; with --collector, the collector's."""
     from otscope.agent.capture import CaptureOpenError, transmit_risks
     from otscope.agent.sensor import SensorConfig, run
 
@@ -368,6 +474,7 @@ def sensor(
         fail("give --collector URL (with --token) or --db URL")
     if collector and not token:
         fail("--collector needs a write-scoped --token (otscope token create --scope write)")
+    set_event_outputs(events_jsonl, syslog, webhook, events_queue, learning_hours)
     risks = transmit_risks(interface)
     if risks and strict_passive:
         fail(f"refusing to capture on {interface} (--strict-passive): this host would transmit there: "

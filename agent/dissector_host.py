@@ -15,7 +15,7 @@ from otscope.agent.flows import Flow, tcp_unordered
 from otscope.agent.flowtable import EventKind, FlowTable
 from otscope.agent.hosts import IpNames
 from otscope.agent.stats import Stats
-from otscope.contract import Subject
+from otscope.contract import ACTION_FIELDS, Subject
 from otscope.dissectors.base import DONE, FATAL, Dissector, Who
 
 MAX_SUBJECTS = 65536         # Subject objects kept for reuse (emptied when full)
@@ -149,6 +149,9 @@ class DissectorHost:
         for f in diss.out:
             subj = subject(fl.vlan, sip if f.who == Who.SERVER else cip, f.component)
             acc.fact(subj, f.field, f.value, f.protocol or proto, f.message, f.frame, f.ts)
+            if f.field in ACTION_FIELDS:     # each occurrence, with the other end of the flow (the client)
+                other = Subject(fl.vlan, cip if f.who == Who.SERVER else sip)
+                acc.action(subj, other, f.field, f.value, f.protocol or proto, f.message, f.frame, f.ts)
         diss.out.clear()
         if diss.confirmed and fl.proto != diss.flow_protocol:
             fl.proto = diss.flow_protocol       # what the flow carries (tcp/102: s7comm, s7comm-plus, cotp, mms)

@@ -293,8 +293,8 @@ class Pipeline:
             self._anomaly("capture", "host-table-full", *refused)
         self.stats.non_ip_frames += self.l2.flush()      # what the layer-2 frame counters summarise
         acc = self.acc
-        snap = Snapshot(acc.source, acc.frame_evidence, acc.facts, acc.bindings, acc.anomalies)
-        acc.facts, acc.bindings, acc.anomalies = {}, {}, {}
+        snap = Snapshot(acc.source, acc.frame_evidence, acc.facts, acc.bindings, acc.anomalies, actions=acc.actions)
+        acc.facts, acc.bindings, acc.anomalies, acc.actions = {}, {}, {}, {}
         snap.hosts, snap.mac_ips = self.host_table.drain(self.names)
         snap.l2hosts = self.l2.drain_hosts()
         comms, snap.traffic = self.traffic.drain()

@@ -9,7 +9,7 @@ rule) are taken in `build_batch`, after the merge, never inside a worker.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from otscope.contract import (AnomalyObs, Batch, BindingObs, CommObs, Evidence, FactObs, HostObs, Subject,
+from otscope.contract import (ActionObs, AnomalyObs, Batch, BindingObs, CommObs, Evidence, FactObs, HostObs, Subject,
                               TrafficObs)
 
 
@@ -30,6 +30,7 @@ class Snapshot:
     comms: dict[tuple, list] = field(default_factory=dict)       # (vlan, cip, sip, transport, port, proto) -> [pk, bytes, first, last, profile]
     traffic: dict[str, list] = field(default_factory=dict)       # label -> [packets, seen, decoded]
     stats: dict[str, int] = field(default_factory=dict)
+    actions: dict[tuple, list] = field(default_factory=dict)     # (server, client, field, value, protocol) -> [first, last, evidence, message, count]
 
 
 def _first_last(into: list, other: list) -> None:
@@ -61,6 +62,13 @@ def merge(snaps: list[Snapshot]) -> Snapshot:
                 cur[0] += v[0]
                 if (v[1].ts, v[1].frame or 0) < (cur[1].ts, cur[1].frame or 0):
                     cur[1] = v[1]
+        for k, v in s.actions.items():
+            cur = out.actions.get(k)
+            if cur is None:
+                out.actions[k] = list(v)
+            else:
+                _first_last(cur, v)
+                cur[4] += v[4]
         for k, v in s.hosts.items():
             cur = out.hosts.get(k)
             if cur is None:
@@ -100,6 +108,8 @@ def build_batch(snap: Snapshot, sensor: str, batch_id: str) -> Batch:
                        last_seen=e[1]) for (s, f, v, p), e in snap.facts.items()]
     b.bindings = [BindingObs(vlan=vl, ip=ip, mac=mac, confidence=c, protocol=e[3], evidence=e[2], first_seen=e[0],
                              last_seen=e[1]) for (vl, ip, mac, c), e in snap.bindings.items()]
+    b.actions = [ActionObs(server=sv, client=cl, field=f, action=v, protocol=p, message=e[3], evidence=e[2],
+                           count=e[4], first_seen=e[0], last_seen=e[1]) for (sv, cl, f, v, p), e in snap.actions.items()]
     b.anomalies = [AnomalyObs(protocol=p, kind=k, count=e[0], evidence=e[1]) for (p, k), e in snap.anomalies.items()]
     for (vlan, ip), (first, last, sent, macs, bcast) in snap.hosts.items():
         if not sent and bcast:

@@ -178,3 +178,58 @@ class IngestLock(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[float] = mapped_column(Float)
+
+
+class Event(Base):
+    """A change worth telling (collector/events.py): a control action, a new device or conversation, an identity
+    or address change. One row per occurrence window of an identity (kind, asset, client, detail): a repeat
+    within the window, or the same action reported by a second sensor, widens the row and adds its evidence."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_identity", "kind", "asset_id", "client_id", "detail"),
+                      Index("ix_events_first_seen", "first_seen"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), unique=True)     # identity + occurrence number: idempotent
+    kind: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(8))
+    technique: Mapped[str | None] = mapped_column(String(16))      # MITRE ATT&CK for ICS id (T0843...)
+    asset_id: Mapped[int | None] = mapped_column(ForeignKey("assets.id", ondelete="SET NULL"), index=True)
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("assets.id", ondelete="SET NULL"))
+    protocol: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(String(256))
+    message: Mapped[str] = mapped_column(String(512))
+    evidence: Mapped[list[str]] = mapped_column(JSON, default=list)    # "file#frame N" / "sensor:x@<time>", bounded
+    sensors: Mapped[list[str]] = mapped_column(JSON, default=list)
+    count: Mapped[int] = mapped_column(BigInteger, default=1)
+    first_seen: Mapped[float] = mapped_column(Float)
+    last_seen: Mapped[float] = mapped_column(Float)
+    learning: Mapped[bool] = mapped_column(Boolean, default=False)
+    acknowledged: Mapped[bool] = mapped_column(Boolean, default=False)
+    acked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    acked_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class EventBaseline(Base):
+    """What is known and accepted: an identity (kind, asset, client, detail) here is never raised again (0 = none)."""
+
+    __tablename__ = "event_baseline"
+    __table_args__ = (UniqueConstraint("kind", "asset_id", "client_id", "detail"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    asset_id: Mapped[int] = mapped_column(Integer, default=0)
+    client_id: Mapped[int] = mapped_column(Integer, default=0)
+    detail: Mapped[str] = mapped_column(String(256))
+    added_at: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(String(32))                # acknowledged | learning
+
+
+class EventState(Base):
+    """The events layer's own settings that must survive restarts: when learning started and from what."""
+
+    __tablename__ = "event_state"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))

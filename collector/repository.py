@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
-from otscope.collector import merge
+from otscope.collector import events, merge
 from otscope.contract import MAX_TOTAL
 from otscope.collector.models import (
     Address,
@@ -361,6 +361,7 @@ def merge_into(s: Session, keep: Asset, drop: Asset, moved_component: str | None
             merge_into(s, existing, ch)
     touch(keep, drop.first_seen, drop.last_seen)
     keep.sent = keep.sent or drop.sent
+    events.repoint(s, keep.id, drop.id)          # its events and baseline entries are the kept asset's now
     s.flush()
     s.delete(drop)
     s.flush()

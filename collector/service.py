@@ -16,10 +16,10 @@ from sqlalchemy import inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from otscope.dissectors.registry import OT_PORTS
-from otscope.collector import merge, repository as repo
+from otscope.collector import events, merge, repository as repo
 from otscope.collector.models import Address, Asset, Fact
 from otscope.collector.oui import UNKNOWN, mac_vendor
-from otscope.contract import Batch, Evidence, FactObs, Subject
+from otscope.contract import ActionObs, Batch, Evidence, FactObs, Subject
 from otscope.dissectors.base import Role
 
 
@@ -27,6 +27,7 @@ from otscope.dissectors.base import Role
 class IngestResult:
     status: str            # applied | duplicate
     observations: int
+    events: tuple = ()     # the events this batch made or widened (collector/events.py), for the outputs
 
 
 FactKey = tuple[str, str, str, str]           # field, value, protocol, component
@@ -69,12 +70,21 @@ class _BatchContext:
         self.touched: set[int] = set()
         self.new_macs: list[tuple[int, str, float]] = []
         self.unit_hosts: set[int] = set()           # top-level assets given unit:N facts in this batch
+        # the events layer (collector/events.py): what this batch may raise, with the batch's asset ids
+        self.created: list[int] = []                # top-level assets this batch made (new-asset)
+        self.created_set: set[int] = set()
+        self.added: dict[tuple[int, str, int], set[str]] = {}   # (asset, ip|mac, vlan) -> addresses this batch gave
+        self.merged: dict[int, int] = {}            # asset folded into another in this batch: drop -> keep
+        self.occ: list[events.Occurrence] = []
+        self.first_ev: dict[int, tuple[float, str]] = {}   # a new asset's earliest fact/binding evidence
+        self.source = _batch_source_name(batch)
         self.preload()
 
     def preload(self) -> None:
         keys: set[tuple[str, int, str]] = set()
         subjects = [h.subject for h in self.batch.hosts] + [f.subject for f in self.batch.facts] + \
-            [c.client for c in self.batch.comms] + [c.server for c in self.batch.comms]
+            [c.client for c in self.batch.comms] + [c.server for c in self.batch.comms] + \
+            [a.server for a in self.batch.actions] + [a.client for a in self.batch.actions]
         for sj in subjects:
             keys.add(("mac", sj.vlan, sj.mac) if sj.mac is not None else ("ip", sj.vlan, sj.ip))  # type: ignore[arg-type]
         for bd in self.batch.bindings:
@@ -158,12 +168,47 @@ class _BatchContext:
         a = repo.new_asset(self.s, first, last, parent_id, component, self._next_id())
         self.assets[a.id] = a
         self.facts[a.id] = {}
+        if parent_id is None:
+            self.created.append(a.id)
+            self.created_set.add(a.id)
         return a
+
+    def merge(self, keep: Asset, drop: Asset, moved_component: str | None = None) -> None:
+        repo.merge_into(self.s, keep, drop, moved_component=moved_component)
+        self.merged[drop.id] = keep.id
+
+    def final(self, aid: int | None) -> int | None:
+        """An asset id of this batch after the merges it made."""
+        for _ in range(64):
+            if aid is None or aid not in self.merged:
+                break
+            aid = self.merged[aid]
+        return aid
+
+    def occur(self, kind: str, asset_id: int | None, client_id: int | None, protocol: str, detail: str,
+              message: str, evidence: str, first: float, last: float, count: int = 1, technique: str | None = "",
+              once: bool | None = None) -> None:
+        self.occ.append(events.Occurrence(
+            kind, asset_id, client_id, protocol, detail, message, evidence, self.sensor, first, last, count,
+            events.KIND_TECHNIQUE.get(kind) if technique == "" else technique, once))
+
+    def seen_evidence(self, asset_id: int, ts: float, evidence: str) -> None:
+        if evidence.endswith("#frame 0"):
+            return                              # a binding inferred from TTLs (agent/snapshot.py): no frame of its own
+        cur = self.first_ev.get(asset_id)
+        if cur is None or ts < cur[0]:
+            self.first_ev[asset_id] = (ts, evidence)
+
+    def time_evidence(self, ts: float) -> str:
+        """Evidence for what has no frame (a host, a conversation): the batch's capture (or sensor) and a time."""
+        return f"{self.source}@{events.stamp(ts)}"
 
     def address(self, a: Asset, kind: str, vlan: int, value: str, first: float, last: float,
                 confidence: str | None = None) -> None:
         row = self.addresses.get((a.id, kind, vlan, value))
         if row is None:
+            if kind == "ip" or confidence:
+                self.added.setdefault((a.id, kind, vlan), set()).add(value)
             row = Address(asset_id=a.id, kind=kind, vlan=vlan, value=value, confidence=confidence, first_seen=first,
                           last_seen=last)
             self.s.add(row)
@@ -221,8 +266,28 @@ class _BatchContext:
     def fact(self, asset_id: int, f: FactObs, sensor: str) -> None:
         if f.field == "role_hint" and f.value == Role.GATEWAY.value:
             self.unit_hosts.add(asset_id)
+        if f.field in IDENTITY_FIELDS:
+            self._identity_change(asset_id, f)
+        if asset_id in self.created_set:
+            self.seen_evidence(asset_id, f.first_seen, evidence_text(f.evidence))
         self.put_fact(asset_id, f.field, f.value, f.protocol, f.message, evidence_text(f.evidence), sensor,
                       f.first_seen, f.last_seen, f.subject.component or "")
+
+    def _identity_change(self, asset_id: int, f: FactObs) -> None:
+        """identity-change / firmware-change: a value of an identity field that differs from the one this asset
+        had (same field, protocol and component) before this batch."""
+        known = self.known_facts(asset_id)
+        comp = f.subject.component or ""
+        if (f.field, f.value, f.protocol, comp) in known:
+            return
+        old = sorted((r.last_seen, r.value) for k, r in known.items()
+                     if isinstance(r, Fact) and k[0] == f.field and k[2] == f.protocol and k[3] == comp)
+        if not old:
+            return
+        kind = "firmware-change" if f.field == "firmware" else "identity-change"
+        self.occur(kind, asset_id, None, f.protocol, f"{f.field}: {old[-1][1]} -> {f.value}"[:256],
+                   f"{f.message}: {f.field} was {old[-1][1]!r}"[:512], evidence_text(f.evidence), f.first_seen,
+                   f.last_seen)
 
     def known_facts(self, asset_id: int) -> dict[FactKey, Fact | NewFact]:
         known = self.facts.get(asset_id)
@@ -253,13 +318,16 @@ class _BatchContext:
             return list(repo.facts_of(self.s, asset_id))
         return list(known.values())
 
-    def bind(self, vlan: int, ip: str, mac: str, confidence: str, first: float, last: float) -> None:
+    def bind(self, vlan: int, ip: str, mac: str, confidence: str, first: float, last: float,
+             evidence: str = "", protocol: str = "") -> None:
         s = self.s
         mac_owner = self.owner("mac", vlan, mac)
         ip_owner = self.owner("ip", vlan, ip)
         action = merge.plan_binding(
             merge.Owner(mac_owner.id, True) if mac_owner else None,
             merge.Owner(ip_owner.id, ip_owner.id in self.macs) if ip_owner else None)
+        change = self._address_change(action, vlan, ip, mac, mac_owner, ip_owner) \
+            if confidence == "high" and evidence else None
         if action is merge.BindingAction.CREATE or action is merge.BindingAction.NEW_HOLDER:
             a = self.make_asset(first, last)
             self.address(a, "mac", vlan, mac, first, last, confidence)
@@ -275,7 +343,7 @@ class _BatchContext:
             assert mac_owner is not None and ip_owner is not None
             a = mac_owner
             s.flush()
-            repo.merge_into(s, a, ip_owner)
+            self.merge(a, ip_owner)
             self.touched.discard(ip_owner.id)
             self.forget()
             self.address(a, "ip", vlan, ip, first, last, confidence)
@@ -287,6 +355,54 @@ class _BatchContext:
             self.address(a, "mac", vlan, mac, first, last, confidence)
         repo.touch(a, first, last)
         self.touched.add(a.id)
+        if a.id in self.created_set and evidence:
+            self.seen_evidence(a.id, first, evidence)
+        if change is not None:
+            kind, detail, before = change
+            self.occur(kind, a.id, None, protocol, detail, f"{detail.split(':')[0]} bound by {protocol or 'a binding'}"
+                       f" (before: {before})", evidence, first, last)
+
+    def _address_change(self, action: merge.BindingAction, vlan: int, ip: str, mac: str, mac_owner: Asset | None,
+                        ip_owner: Asset | None) -> tuple[str, str, str] | None:
+        """(kind, detail, before) when a high-confidence binding (ARP, DHCP, DCP) shows an address change:
+        ip-change, a MAC known with another IP now has this one (DCP Set, DHCP); mac-change, an IP known with
+        another MAC now answers from this one. Read before the binding is applied."""
+        if mac_owner is not None and (ip_owner is None or ip_owner.id != mac_owner.id):
+            olds = (repo_ips(self.s, mac_owner.id, vlan) | self.added.get((mac_owner.id, "ip", vlan), set())) - {ip}
+            if olds:
+                before = ", ".join(sorted(olds)[:4])
+                return "ip-change", f"{mac}: {before} -> {ip}", before
+        elif action is merge.BindingAction.NEW_HOLDER and ip_owner is not None:
+            olds = (repo_macs(self.s, ip_owner.id, vlan) | self.added.get((ip_owner.id, "mac", vlan), set())) - {mac}
+            if olds:
+                before = ", ".join(sorted(olds)[:4])
+                return "mac-change", f"{ip}: {before} -> {mac}", before
+        return None
+
+
+IDENTITY_FIELDS = frozenset({"vendor", "product", "model", "serial", "order_number", "firmware"})
+
+
+def repo_ips(s: Session, asset_id: int, vlan: int) -> set[str]:
+    from sqlalchemy import select
+
+    return set(s.scalars(select(Address.value).where(Address.asset_id == asset_id, Address.kind == "ip",
+                                                     Address.vlan == vlan)))
+
+
+def repo_macs(s: Session, asset_id: int, vlan: int) -> set[str]:
+    from sqlalchemy import select
+
+    return set(s.scalars(select(Address.value).where(Address.asset_id == asset_id, Address.kind == "mac",
+                                                     Address.vlan == vlan, Address.confidence.is_not(None))))
+
+
+def _batch_source_name(batch: Batch) -> str:
+    """The capture a batch came from (its observations' evidence source), or ``sensor:<name>``."""
+    for group in (batch.facts, batch.bindings, batch.actions, batch.anomalies):
+        for o in group[:1]:
+            return o.evidence.source
+    return f"sensor:{batch.sensor}"
 
 
 def apply_batch(s: Session, batch: Batch) -> IngestResult:
@@ -307,20 +423,23 @@ def _apply(s: Session, batch: Batch) -> IngestResult:
         return IngestResult("duplicate", n)
     ctx = _BatchContext(s, batch.sensor, batch)
     for b in sorted(batch.bindings, key=lambda b: (b.confidence != "high", b.first_seen, b.ip, b.mac)):
-        ctx.bind(b.vlan, b.ip, b.mac, b.confidence, b.first_seen, b.last_seen)
+        ctx.bind(b.vlan, b.ip, b.mac, b.confidence, b.first_seen, b.last_seen, evidence_text(b.evidence), b.protocol)
     for h in batch.hosts:
         a = ctx.resolve(h.subject, h.first_seen, h.last_seen)
         if h.sent and not a.sent:
             a.sent = True
+    acts = _actions_before_facts(ctx, batch.actions)
     for f in batch.facts:
         a = ctx.resolve(f.subject, f.first_seen, f.last_seen)
         ctx.fact(a.id, f, batch.sensor)
         if f.field == "protocol" and f.value.endswith("-server"):
             a.sent = True                       # a server that answered has spoken
     _split_gateways(ctx)
+    _action_events(ctx, acts)
     ends = [(ctx.resolve(c.client, c.first_seen, c.last_seen).id, ctx.resolve(c.server, c.first_seen, c.last_seen).id)
             for c in batch.comms]
     known = repo.comms_between(s, sorted({cl for cl, _sv in ends}))
+    before = {(k[0], k[1], k[2]): bool(events.writes(r.protocol, r.profile)) for k, r in known.rows.items()}
     # confirmed conversations first, so an unconfirmed part in the same batch joins them
     order = sorted(range(len(ends)), key=lambda i: merge.is_placeholder(batch.comms[i].protocol,
                                                                        batch.comms[i].transport, batch.comms[i].port))
@@ -328,10 +447,15 @@ def _apply(s: Session, batch: Batch) -> IngestResult:
         (cl, sv), c = ends[i], batch.comms[i]
         repo.add_comm(s, known, cl, sv, c.protocol, c.transport, c.port, c.packets, c.bytes, c.first_seen,
                       c.last_seen, c.profile)
+    _conversation_events(ctx, known, before, ends)
     for t in batch.traffic:
         repo.put_traffic(s, batch.sensor, t.protocol, t.packets, t.bytes_seen, t.bytes_decoded)
     for an in batch.anomalies:
         repo.put_anomaly(s, batch.sensor, an.protocol, an.kind, an.count, evidence_text(an.evidence))
+        if events.is_burst(an.protocol, an.kind, an.count):
+            ctx.occur("protocol-anomaly", None, None, an.protocol, f"{an.protocol}: {an.kind}"[:256],
+                      f"{an.count} frames with anomaly {an.kind!r} in one batch", evidence_text(an.evidence),
+                      an.evidence.ts, an.evidence.ts, an.count)
     s.flush()
     for asset_id, mac, first in ctx.new_macs:
         vendor = mac_vendor(mac)
@@ -355,10 +479,94 @@ def _apply(s: Session, batch: Batch) -> IngestResult:
     ports = repo.comm_ports_for(s, ids)
     for aid in ids:
         _resummarize(s, ctx, aid, kids.get(aid, []), ports.get(aid, set()))
+    raised = _record_events(s, ctx, batch)
     repo.record_batch(s, batch.sensor, batch.batch_id, time.time(), n)
     if batch.stats:
         repo.put_sensor(s, batch.sensor, time.time(), batch.stats)
-    return IngestResult("applied", n)
+    return IngestResult("applied", n, raised)
+
+
+# --- events (collector/events.py holds the rules) ---------------------------------------------------------------
+
+def _actions_before_facts(ctx: _BatchContext, actions: list[ActionObs]) -> list[tuple[ActionObs, int, int, str | None]]:
+    """Resolve each action's server and client, and the server's CPU state known before this batch (the facts
+    of this batch widen it, so it is read first)."""
+    out = []
+    for a in actions:
+        sv = ctx.resolve(a.server, a.first_seen, a.last_seen).id
+        cl = ctx.resolve(a.client, a.first_seen, a.last_seen).id
+        prev = None
+        if a.field == "cpu_state":
+            states = sorted((r.last_seen, r.value) for k, r in ctx.known_facts(sv).items()
+                            if k[0] == "cpu_state" and isinstance(r, Fact))
+            prev = states[-1][1] if states else None
+        out.append((a, sv, cl, prev))
+    return out
+
+
+def _action_events(ctx: _BatchContext, acts: list[tuple[ActionObs, int, int, str | None]]) -> None:
+    states: dict[tuple[int, str], tuple[str | None, list[tuple[float, str, ActionObs, int]]]] = {}
+    for a, sv, cl, prev in acts:
+        if a.field == "cpu_state":
+            ent = states.setdefault((sv, a.protocol), (prev, []))
+            ent[1].append((a.first_seen, a.action, a, cl))
+            continue
+        rule = events.classify_action(a.field, a.protocol, a.action)
+        if rule is None:
+            continue
+        ctx.occur(rule.kind, sv, cl, a.protocol, rule.detail, f"{a.message}: {a.action}"[:512],
+                  evidence_text(a.evidence), a.first_seen, a.last_seen, a.count, rule.technique)
+    for (sv, proto), (prev, seen) in states.items():
+        by_time = {(ts, st): (a, cl) for ts, st, a, cl in seen}
+        for ts, kind, detail in events.cpu_transitions(prev, [(ts, st) for ts, st, _a, _c in seen]):
+            a, cl = by_time[(ts, detail.removeprefix("CPU state "))]
+            # the client is who read (or was told) the new state, not necessarily who changed it
+            ctx.occur(kind, sv, None, proto, detail, f"{a.message}: CPU state {a.action} (before: {prev or '?'}), "
+                      f"reported to {a.client.ip or a.client.mac}"[:512], evidence_text(a.evidence), ts, ts)
+            prev = a.action
+
+
+def _conversation_events(ctx: _BatchContext, known: repo.CommIndex, before: dict[tuple, bool],
+                         ends: list[tuple[int, int]]) -> None:
+    """new-conversation (a client/server/protocol never seen), write-from-new-client (writes to a server from a
+    client never seen writing to it), time-set (DNP3 / IEC 104 clock synchronisation by a new master)."""
+    for (cl, sv, label, transport, port), row in known.rows.items():
+        if (cl, sv, label) in before or merge.is_placeholder(label, transport, port):
+            continue
+        ctx.occur("new-conversation", sv, cl, label, label, f"first {label} conversation ({transport}/{port})",
+                  ctx.time_evidence(row.first_seen), row.first_seen, row.last_seen)
+    done: set[tuple[int, int, str]] = set()
+    for (cl, sv), c in zip(ends, ctx.batch.comms):
+        n = events.writes(c.protocol, c.profile)
+        if n and not before.get((cl, sv, c.protocol)) and (cl, sv, c.protocol) not in done:
+            done.add((cl, sv, c.protocol))
+            ctx.occur("write-from-new-client", sv, cl, c.protocol, c.protocol,
+                      f"{n} {c.protocol} write(s) from a client not seen writing to this server",
+                      ctx.time_evidence(c.first_seen), c.first_seen, c.last_seen, n)
+        t = events.time_syncs(c.protocol, c.profile)
+        if t:
+            ctx.occur("time-set", sv, cl, c.protocol, f"{c.protocol} time sync", f"{t} {c.protocol} clock "
+                      "synchronisation(s)", ctx.time_evidence(c.first_seen), c.first_seen, c.last_seen, t, None,
+                      once=True)
+
+
+def _record_events(s: Session, ctx: _BatchContext, batch: Batch) -> tuple:
+    """The batch's occurrences (with its final asset ids) into events, learning decided per occurrence."""
+    for aid in ctx.created:
+        a = ctx.asset(aid)
+        if a is None or aid in ctx.merged:
+            continue
+        ts, ev = ctx.first_ev.get(aid) or (a.first_seen, ctx.time_evidence(a.first_seen))
+        ctx.occur("new-asset", aid, None, "", "", "an address not seen before", ev, a.first_seen, a.last_seen)
+    if not ctx.occ:
+        return ()
+    for o in ctx.occ:
+        o.asset_id, o.client_id = ctx.final(o.asset_id), ctx.final(o.client_id)
+    source = events.batch_source(batch.batch_id)
+    state = events.start_learning(s, events.load_state(s), source, min(o.first_seen for o in ctx.occ))
+    hours, first_file = events.learning_hours(), events.learning_first_file()
+    learning = [events.is_learning(state, source, o.first_seen, hours, first_file) for o in ctx.occ]
+    return tuple(events.record(s, ctx.occ, learning))
 
 
 def _split_gateways(ctx: _BatchContext) -> None:
@@ -429,7 +637,7 @@ def _link_by_serial(s: Session, ctx: _BatchContext) -> None:
         keep, drop = ctx.asset(fold.keep), ctx.asset(fold.drop)
         if keep is None or drop is None:
             continue
-        repo.merge_into(s, keep, drop, moved_component=drop.component if drop.parent_id is not None else None)
+        ctx.merge(keep, drop, moved_component=drop.component if drop.parent_id is not None else None)
         ctx.touched.discard(drop.id)
         ctx.touched.add(keep.id)
         if fold.slot:
@@ -478,7 +686,7 @@ def _link_l2(s: Session, ctx: _BatchContext) -> None:
         keep, drop = ctx.asset(keep_id), ctx.asset(drop_id)
         if keep is None or drop is None:
             continue
-        repo.merge_into(s, keep, drop)
+        ctx.merge(keep, drop)
         ctx.touched.discard(drop_id)
         ctx.touched.add(keep_id)
     ctx.forget()
@@ -506,6 +714,9 @@ def _resummarize(s: Session, ctx: _BatchContext, asset_id: int, children: list[s
 
 
 def ingest(factory: sessionmaker[Session], batch: Batch) -> IngestResult:
-    """Apply a batch in its own transaction: all of it or none of it."""
-    with factory() as s, s.begin():
-        return apply_batch(s, batch)
+    """Apply a batch in its own transaction: all of it or none of it; then its raised events go to the outputs."""
+    with factory() as s:
+        with s.begin():
+            res = apply_batch(s, batch)
+        events.publish(s, res.events)          # and a queue an outage left is retried
+    return res

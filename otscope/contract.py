@@ -17,7 +17,8 @@ import json
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+SCHEMAS = (1, 2)        # versions a collector accepts: 1 has no ``actions`` (a v1 batch naming them is refused)
 MAX_STR = 256          # wire strings are hostile: every string in the contract is bounded
 MAX_OBSERVATIONS = 200_000
 # Bounds on numbers, so a batch that passes validation can never break a later read:
@@ -130,6 +131,29 @@ class AnomalyObs:
     evidence: Evidence
 
 
+# Fact fields whose every occurrence matters (the events layer needs who did it and how often): the dissector
+# host also emits them as ActionObs with both ends of the flow, next to the fact (which stays as it is).
+ACTION_FIELDS = frozenset({"control_action", "config_change", "cpu_state"})
+
+
+@dataclass(slots=True)
+class ActionObs:
+    """One action a client asked of a server (schema 2): a control action (stop, start, block download...), a
+    configuration change, or a reported CPU state, deduplicated per batch by (server, client, field, action,
+    protocol) with how many times it was seen and the evidence of its first occurrence."""
+
+    server: Subject             # the side the fact is about (the controller)
+    client: Subject             # the other end of the flow (who asked, or who read the state)
+    field: str                  # control_action | config_change | cpu_state (ACTION_FIELDS)
+    action: str                 # the fact's value, as the dissector wrote it
+    protocol: str
+    message: str
+    evidence: Evidence
+    count: int
+    first_seen: float
+    last_seen: float
+
+
 @dataclass(slots=True)
 class Batch:
     sensor: str
@@ -142,10 +166,11 @@ class Batch:
     traffic: list[TrafficObs] = field(default_factory=list)
     anomalies: list[AnomalyObs] = field(default_factory=list)
     stats: dict[str, int | float | str] = field(default_factory=dict)
+    actions: list[ActionObs] = field(default_factory=list)
 
     def size(self) -> int:
         return (len(self.hosts) + len(self.bindings) + len(self.facts) + len(self.comms)
-                + len(self.traffic) + len(self.anomalies))
+                + len(self.traffic) + len(self.anomalies) + len(self.actions))
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)
@@ -154,7 +179,7 @@ class Batch:
 # --- validation -------------------------------------------------------------------------------------
 
 _LISTS = {"hosts": HostObs, "bindings": BindingObs, "facts": FactObs, "comms": CommObs,
-          "traffic": TrafficObs, "anomalies": AnomalyObs}
+          "traffic": TrafficObs, "anomalies": AnomalyObs, "actions": ActionObs}
 
 
 def _check_keys(obj: Any, cls: type, where: str) -> dict[str, Any]:
@@ -278,6 +303,16 @@ def _parse_item(kind: str, o: dict[str, Any], where: str) -> Any:
         return TrafficObs(protocol=_str(o["protocol"], where, limit=64), packets=_num(o["packets"], where + ".packets"),  # type: ignore[arg-type]
                           bytes_seen=_num(o["bytes_seen"], where + ".bytes_seen"),
                           bytes_decoded=_num(o["bytes_decoded"], where + ".bytes_decoded"))
+    if kind == "actions":
+        fld = _str(o["field"], where + ".field", limit=32)
+        if fld not in ACTION_FIELDS:
+            raise ContractError(f"{where}.field: not an action field ({', '.join(sorted(ACTION_FIELDS))})")
+        return ActionObs(server=_subject(o["server"], where + ".server"), client=_subject(o["client"], where + ".client"),
+                         field=fld, action=_str(o["action"], where + ".action"),  # type: ignore[arg-type]
+                         protocol=_str(o["protocol"], where, limit=64), message=_str(o["message"], where),  # type: ignore[arg-type]
+                         evidence=_evidence(o["evidence"], where + ".evidence"),
+                         count=_num(o["count"], where + ".count"), first_seen=_ts(o["first_seen"], where + ".first_seen"),
+                         last_seen=_ts(o["last_seen"], where + ".last_seen"))
     return AnomalyObs(protocol=_str(o["protocol"], where, limit=64), kind=_str(o["kind"], where),  # type: ignore[arg-type]
                       count=_num(o["count"], where + ".count"), evidence=_evidence(o["evidence"], where + ".evidence"))
 
@@ -287,11 +322,14 @@ def batch_from_dict(obj: Any) -> Batch:
     if not isinstance(obj, dict):
         raise ContractError("batch: expected an object")
     schema = obj.get("schema")
-    if schema != SCHEMA_VERSION:
-        raise ContractError(f"batch: unsupported schema version {schema!r} (this collector speaks {SCHEMA_VERSION})")
+    if not isinstance(schema, int) or isinstance(schema, bool) or schema not in SCHEMAS:
+        raise ContractError(f"batch: unsupported schema version {schema!r} (this collector speaks "
+                            f"{', '.join(map(str, SCHEMAS))})")
     _check_keys(obj, Batch, "batch")
+    if schema == 1 and "actions" in obj:
+        raise ContractError("batch: unknown field(s) ['actions'] (schema 1 has no actions)")
     batch = Batch(sensor=_str(obj["sensor"], "batch.sensor", limit=128),  # type: ignore[arg-type]
-                  batch_id=_str(obj["batch_id"], "batch.batch_id", limit=200))  # type: ignore[arg-type]
+                  batch_id=_str(obj["batch_id"], "batch.batch_id", limit=200), schema=schema)  # type: ignore[arg-type]
     total = 0
     for kind, cls in _LISTS.items():
         items = obj.get(kind) or []

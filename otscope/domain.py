@@ -120,6 +120,20 @@ class FrameEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class EventAction:
+    """How the events layer (collector/events.py) reads one ``control_action`` / ``config_change`` value the
+    package's dissector writes: a value starting with ``prefix`` (case-insensitive) of fact protocol ``protocol``
+    is an event of ``kind`` with the canonical ``detail`` (the frames of one download join one event), and the
+    MITRE ATT&CK for ICS ``technique`` ("" = the kind's default, None = none applies)."""
+
+    protocol: str
+    prefix: str
+    kind: str
+    detail: str
+    technique: str | None = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ProtocolSpec:
     """One protocol package's declaration of itself (a dissector package exports one, named SPEC)."""
 
@@ -142,6 +156,11 @@ class ProtocolSpec:
     # what the protocol tells otscope about a device, for people: the README's protocol table is rendered from
     # it (dissectors/registry.py markdown_table; tests/unit/test_registry.py keeps the README in step)
     identifies: str = ""
+    # the events layer: its action vocabulary, and the function-profile counters of a conversation that are
+    # writes or commands to the server / clock synchronisations, as (protocol, counter)
+    event_actions: tuple[EventAction, ...] = ()
+    write_counters: tuple[tuple[str, str], ...] = ()
+    time_sync_counters: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.protocols or self.protocols[0] != self.name:
@@ -155,6 +174,10 @@ class ProtocolSpec:
         for label, role, _why in self.server_roles:
             if label not in self.labels or role not in self.roles:
                 raise ValueError(f"spec {self.name!r}: server role {label!r} -> {role} needs the label and the role")
+        for proto in [a.protocol for a in self.event_actions] + [p for p, _ in self.write_counters] + \
+                [p for p, _ in self.time_sync_counters]:
+            if proto not in self.protocols:
+                raise ValueError(f"spec {self.name!r}: event table names {proto!r}, not one of its protocols")
 
 
 def spec(name: str, **kw: object) -> ProtocolSpec:

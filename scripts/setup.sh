@@ -9,6 +9,7 @@ command -v tshark >/dev/null || need_apt+=(tshark)
 command -v tcpdump >/dev/null || need_apt+=(tcpdump)
 command -v tcpreplay >/dev/null || need_apt+=(tcpreplay)
 command -v nft >/dev/null || need_apt+=(nftables)      # NFLOG captures in tests/integration/test_tunnels.py
+command -v rsyslogd >/dev/null || need_apt+=(rsyslog)      # a real syslog receiver: tests/integration/test_event_syslog.py
 ldconfig -p 2>/dev/null | grep -q libpcap.so.0.8 || need_apt+=(libpcap0.8)
 # DHCP peers of tests/integration/test_names_peer.py (server and two clients, in namespaces only)
 command -v dnsmasq >/dev/null || need_apt+=(dnsmasq-base)

@@ -6,6 +6,7 @@ from starlette.concurrency import run_in_threadpool
 
 from otscope.api.deps import SessionDep, Write, read_body
 from otscope.api.schemas import IngestOut
+from otscope.collector import events
 from otscope.collector.service import IngestResult, apply_batch
 from otscope.collector.uow import unit_of_work
 from otscope.contract import Batch, ContractError, batch_from_json
@@ -31,4 +32,6 @@ async def ingest(request: Request, s: SessionDep) -> dict:
 
 def _apply(s: Session, batch: Batch) -> IngestResult:
     with unit_of_work(s):
-        return apply_batch(s, batch)
+        res = apply_batch(s, batch)
+    events.publish(s, res.events)           # after the commit: an output never holds the transaction
+    return res

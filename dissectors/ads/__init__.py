@@ -7,7 +7,7 @@ to each other from either end); the dissector takes client and server from the m
 bit of the AMS state flags)."""
 
 from otscope.dissectors.ads.constants import AMS_TCP_PORT, AMS_UDP_PORT
-from otscope.domain import FlowEntry, Role, Transport, spec
+from otscope.domain import EventAction, FlowEntry, Role, Transport, spec
 
 SPEC = spec(
     "ads", title="Beckhoff ADS/AMS", ot=True, rank=1,
@@ -20,4 +20,14 @@ SPEC = spec(
                "version), Read State (ADS and device state), Write Control as control actions, "
                "read/write/notification profile; udp/48899 discovery (host name, OS, TwinCAT version, "
                "fingerprint) and add-route"),
+    # constants.py CONTROL_ACTIONS (WriteControl) and the UDP add-route configuration change
+    event_actions=(
+        EventAction("ads", "start", "plc-start", "start"),
+        EventAction("ads", "stop", "plc-stop", "stop"),
+        EventAction("ads", "reset", "plc-start", "reset", "T0816"),
+        EventAction("ads", "shutdown", "plc-stop", "shutdown", "T0816"),
+        EventAction("ads", "restart in config mode", "plc-stop", "restart in config mode", "T0816"),
+        EventAction("ads", "config mode", "plc-stop", "config mode"),
+        EventAction("ads", "ads route added", "config-write", "ADS route added"),
+    ),
 )

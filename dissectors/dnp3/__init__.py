@@ -2,7 +2,7 @@
 ProtocolSpec; dissectors/registry.py lists it). Importing it does not import the dissector."""
 
 from otscope.dissectors.dnp3.constants import DNP3_PORT
-from otscope.domain import FlowEntry, Role, Transport, spec
+from otscope.domain import EventAction, FlowEntry, Role, Transport, spec
 
 _IMPL = "otscope.dissectors.dnp3.dissector:"
 
@@ -20,4 +20,7 @@ SPEC = spec(
     identifies=("link addresses, master vs outstation from the DIR bit, application function profile, group 0 "
                "device attributes (manufacturer, model, hardware/software versions, serial, user-assigned name "
                "and location)"),
+    # constants.profile_key: writes and operate commands; "time sync" is a WRITE of g50 (the master's clock)
+    write_counters=(("dnp3", "write"), ("dnp3", "operate"), ("dnp3", "direct-operate"), ("dnp3", "direct-operate-nr")),
+    time_sync_counters=(("dnp3", "time sync"),),
 )

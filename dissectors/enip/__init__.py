@@ -2,7 +2,7 @@
 declaration of itself (otscope/domain.py ProtocolSpec; dissectors/registry.py lists it)."""
 
 from otscope.dissectors.enip.constants import ENIP_PORT, IO_PORT
-from otscope.domain import FlowEntry, Role, Transport, spec
+from otscope.domain import EventAction, FlowEntry, Role, Transport, spec
 
 _IMPL = "otscope.dissectors.enip.dissector:"
 
@@ -18,4 +18,16 @@ SPEC = spec(
     identifies=("ListIdentity (TCP, UDP, broadcast) and Get_Attributes_All/Get_Attribute_Single of the Identity "
                "object, also routed to backplane slots: vendor, device type (the role), product code and name, "
                "revision, serial; control actions, configuration writes, class-1 I/O"),
+    # CONTROL_SERVICES (the class follows the action) and CONFIG_CLASSES
+    event_actions=(
+        EventAction("enip", "stop", "plc-stop", "stop"),
+        EventAction("enip", "start", "plc-start", "start"),
+        EventAction("enip", "reset", "plc-start", "reset", "T0816"),
+        EventAction("enip", "wall clock time", "time-set", "wall clock time", None),
+        EventAction("enip", "time sync", "time-set", "time sync", None),
+        EventAction("enip", "tcp/ip interface", "config-write", "TCP/IP interface"),
+        EventAction("enip", "ethernet link", "config-write", "Ethernet link"),
+        EventAction("enip", "identity", "config-write", "identity"),
+    ),
+    write_counters=(("enip", "write"),),
 )

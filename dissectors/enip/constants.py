@@ -60,6 +60,8 @@ class ItemType(IntEnum):
 class Service(IntEnum):
     GET_ATTRIBUTES_ALL = 0x01
     SET_ATTRIBUTES_ALL = 0x02
+    GET_ATTRIBUTE_LIST = 0x03
+    SET_ATTRIBUTE_LIST = 0x04
     RESET = 0x05
     START = 0x06
     STOP = 0x07

@@ -226,7 +226,8 @@ class EnipDissector(Dissector):
             self.fact(Who.SERVER, "control_action", f"{action} (class 0x{path.klass or 0:02x})",
                       f"CIP service 0x{service:02x}", frame, ts, comp)
             self.fact(Who.CLIENT, "role_hint", "engineering-workstation", f"CIP {action} request", frame, ts)
-        elif service in (Service.SET_ATTRIBUTE_SINGLE, Service.SET_ATTRIBUTES_ALL) and path.klass in CONFIG_CLASSES:
+        elif service in (Service.SET_ATTRIBUTE_SINGLE, Service.SET_ATTRIBUTES_ALL, Service.SET_ATTRIBUTE_LIST) \
+                and path.klass in CONFIG_CLASSES:
             self.count("configuration change")
             self.fact(Who.SERVER, "config_change", f"{CONFIG_CLASSES[path.klass]} (class 0x{path.klass:02x})",
                       f"CIP Set_Attribute 0x{service:02x}", frame, ts, comp)

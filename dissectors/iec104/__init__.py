@@ -2,7 +2,7 @@
 (otscope/domain.py ProtocolSpec; dissectors/registry.py lists it). Importing it does not import the dissector."""
 
 from otscope.dissectors.iec104.constants import IEC104_PORT
-from otscope.domain import FlowEntry, Role, Transport, spec
+from otscope.domain import EventAction, FlowEntry, Role, Transport, spec
 
 SPEC = spec(
     "iec104", title="IEC 60870-5-104", ot=True, rank=0,
@@ -18,4 +18,7 @@ SPEC = spec(
     identifies=("controlling vs controlled station, APCI state (STARTDT/STOPDT/TESTFR), common addresses as "
                "station components, type-id profile (commands, interrogation, clock sync, file transfer); no "
                "vendor or firmware on the wire"),
+    # constants.Category: commands and parameters in control direction; C_CS_NA_1 clock synchronisation
+    write_counters=(("iec104", "command"), ("iec104", "parameter")),
+    time_sync_counters=(("iec104", "clock-sync"),),
 )

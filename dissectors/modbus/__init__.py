@@ -2,7 +2,7 @@
 lists it). Importing it does not import the dissector: the class is named by its import path."""
 
 from otscope.dissectors.modbus.constants import MODBUS_PORT
-from otscope.domain import FlowEntry, Role, Transport, spec
+from otscope.domain import EventAction, FlowEntry, Role, Transport, spec
 
 SPEC = spec(
     "modbus", title="Modbus/TCP", ot=True, rank=0,
@@ -16,4 +16,10 @@ SPEC = spec(
     identifies=("FC43/14 device identification (vendor, product code and name, revision, URL, model, user "
                "application name; private objects by number), FC17 server id; per unit id (gateways and the "
                "units behind them); function profile, exceptions, UMAS (FC90)"),
+    # dissector.py DIAGNOSTIC_CONTROLS (FC 8 sub-functions 1 and 4); PROFILE_CATEGORY "write"
+    event_actions=(
+        EventAction("modbus", "restart communications", "plc-start", "restart communications (FC8)", "T0816"),
+        EventAction("modbus", "force listen only mode", "control-action", "force listen only mode (FC8)", None),
+    ),
+    write_counters=(("modbus", "write"),),
 )

@@ -34,6 +34,11 @@ _T_WRITE = bytes(1 if PROFILE_CATEGORY.get(fc) == "write" else 255 for fc in ran
 _T_NONE = bytes([255]) * 256
 
 
+# FC 8 Diagnostics sub-functions that change the device (Modbus Application Protocol V1.1b3, 6.8.1): the events
+# layer reads them as control actions; the other sub-functions are counters and echoes
+DIAGNOSTIC_CONTROLS = {0x0001: "restart communications", 0x0004: "force listen only mode"}
+
+
 class ModbusDissector(Dissector):
     protocol: ClassVar[Protocol] = Protocol.MODBUS
     transport: ClassVar[Transport] = Transport.TCP
@@ -146,7 +151,7 @@ class ModbusDissector(Dissector):
             cat = PROFILE_CATEGORY.get(fc, "other")
             prof[cat] = prof.get(cat, 0) + 1
             extra = 0
-            if fc == 43 or fc == 90 or fc == 17 or fc > 127 or cat == "other":
+            if fc == 43 or fc == 90 or fc == 17 or fc == 8 or fc > 127 or cat == "other":
                 extra = self._request_detail(adu, fc, unit, ts, frame)
                 if extra < 0:
                     return FATAL
@@ -200,6 +205,14 @@ class ModbusDissector(Dissector):
             return req.read_code << 8 | req.object_id
         if fc == 90:
             facts.umas_seen(self, unit, ts, frame)
+        if fc == 8 and len(adu) >= 10:
+            sub = adu[8] << 8 | adu[9]
+            what = DIAGNOSTIC_CONTROLS.get(sub)
+            if what is not None:
+                self.count(f"fc8 {what}")
+                self.fact(Who.SERVER, "control_action", f"{what} (FC8 sub-function {sub})",
+                          f"Modbus FC8 Diagnostics sub-function 0x{sub:04x}", frame, ts, facts.component(unit))
+                self.fact(Who.CLIENT, "role_hint", "engineering-workstation", f"Modbus FC8 {what}", frame, ts)
         if PROFILE_CATEGORY.get(fc, "other") == "other":
             self.count(f"fc{fc}")
         return 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from otscope.dissectors.base import INCOMPLETE, OK, Dissector, Malformed, Protocol, StreamBuffer, \
-    Transport, Truncated, Who
+    Transport, Truncated, Who, text
 from otscope.dissectors.s7 import facts, mms_facts
 from otscope.domain import caps
 from otscope.dissectors.s7.constants import ENGINEERING_FUNCTIONS, S7_PORT, S7COMM_ID, S7PLUS_ID, SUB_READ_SZL, \
@@ -32,6 +32,22 @@ COTP, S7, S7P, MMS = "cotp", "s7comm", "s7comm-plus", "mms"
 _NONE, _SETUP, _FRAGMENT, _PAYLOAD = range(4)          # what a TPKT held, for the decoded-bytes bookkeeping
 MAX_DT = caps().cotp_reassembly_bytes
 MAX_SZL = 64 * 1024
+
+
+SUB_SET_CLOCK = (0x02, 0x04)             # userdata group 7 (time): set clock, set clock (following)
+
+
+def _pi_service(params: bytes) -> str:
+    """The PI service name of a PI-Service job (function 0x28, as Wireshark's s7comm dissects it): 7 unknown
+    bytes, a 2-byte parameter block length, the block, a 1-byte name length, the name (_INSE, _DELE,
+    P_PROGRAM...). '' when the job is too short to hold one."""
+    if len(params) < 11:
+        return ""
+    at = 10 + (params[8] << 8 | params[9])
+    if at >= len(params):
+        return ""
+    n = params[at]
+    return text(bytes(params[at + 1: at + 1 + n]), 32) if n else ""
 
 
 class S7Dissector(Dissector):
@@ -257,6 +273,10 @@ class S7Dissector(Dissector):
             self.count(Function(fn).name.lower() if fn in Function._value2member_map_ else f"function 0x{fn:02x}")
             if fn in ENGINEERING_FUNCTIONS:
                 what = ENGINEERING_FUNCTIONS[fn]
+                if fn == Function.PI_SERVICE:
+                    name = _pi_service(p.params)
+                    if name:
+                        what = f"{what[:-1]} {name})"        # "PLC control (PI service P_PROGRAM)"
                 self.fact(Who.SERVER, "control_action", what, f"S7comm job 0x{fn:02x}", frame, ts, protocol="s7comm")
                 self.fact(Who.CLIENT, "role_hint", "engineering-workstation", f"S7comm {what}", frame, ts,
                           protocol="s7comm")
@@ -272,6 +292,12 @@ class S7Dissector(Dissector):
         if u.group == UserdataGroup.MODE_TRANSITION and side == 1:
             self.count(f"mode transition 0x{u.subfunction:02x}")
             facts.mode_transition(self, u.subfunction, ts, frame)
+            return
+        if u.group == UserdataGroup.TIME and u.subfunction in SUB_SET_CLOCK and side == 0:
+            self.count(f"userdata group {u.group} sub {u.subfunction}")
+            self.fact(Who.SERVER, "control_action", "set clock",
+                      f"S7comm userdata time function (subfunction 0x{u.subfunction:02x}: set clock)", frame, ts,
+                      protocol="s7comm")
             return
         if u.group != UserdataGroup.CPU or u.subfunction != SUB_READ_SZL or u.kind != 8 or side != 1:
             self.count(f"userdata group {u.group} sub {u.subfunction}")

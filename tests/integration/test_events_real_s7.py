@@ -1,0 +1,153 @@
+"""Events from a real S7 stack (issue 17): python-snap7's client stops, restarts, downloads and deletes a block on,
+and sets the clock of python-snap7's server, across a veth pair between two network namespaces (the test's own,
+prefix oev-); tcpdump captures in the server's namespace; the capture replays through the product after a
+learning file, and each action is one event with the frame tshark shows for its request and the client's address."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from otscope.agent.replay import checked_sink, replay_file
+from otscope.collector import events
+from tests.conftest import PCAPS, Inventory
+
+pytestmark = [pytest.mark.realpeer,
+              pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("tcpdump") or not shutil.which("ip"),
+                                 reason="needs root, iproute2 and tcpdump to build namespaces")]
+SERVER_IP, CLIENT_IP, PORT = "10.77.17.1", "10.77.17.2", 102
+
+SERVER = """
+import time, logging
+from snap7.server import Server
+from snap7.type import SrvArea
+logging.disable(logging.WARNING)
+srv = Server(log=False)
+srv.register_area(SrvArea.DB, 1, bytearray(64))
+srv.start_to("{ip}", {port})
+time.sleep(9)
+srv.stop()
+"""
+
+CLIENT = """
+import time, datetime, logging
+import snap7
+logging.disable(logging.WARNING)
+c = snap7.client.Client()
+c.connect("{ip}", 0, 1, {port})
+def step(name, f):
+    try:
+        f()
+        print(name, "ok", flush=True)
+    except Exception as exc:      # the server may refuse: the request is on the wire all the same
+        print(name, "refused", type(exc).__name__, exc, flush=True)
+    time.sleep(0.3)
+step("state", c.get_cpu_state)
+step("stop", c.plc_stop)
+step("hot start", c.plc_hot_start)
+step("set clock", lambda: c.set_plc_datetime(datetime.datetime(2026, 1, 2, 3, 4, 5)))
+c.disconnect()
+"""
+
+
+def _run(*cmd: str) -> None:
+    subprocess.run(cmd, check=True, capture_output=True, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("snap7")
+    d = tmp_path_factory.mktemp("s7peer")
+    out = d / "snap7_control.pcap"
+    tag = os.getpid() % 100000
+    srv_ns, cli_ns = f"oev-s{tag}", f"oev-c{tag}"
+    procs: list[subprocess.Popen] = []
+    try:
+        _run("ip", "netns", "add", srv_ns)
+        _run("ip", "netns", "add", cli_ns)
+        _run("ip", "link", "add", f"oev{tag}a", "netns", srv_ns, "type", "veth", "peer", "name", f"oev{tag}b",
+             "netns", cli_ns)
+        for ns, dev, ip in ((srv_ns, f"oev{tag}a", SERVER_IP), (cli_ns, f"oev{tag}b", CLIENT_IP)):
+            _run("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
+            _run("ip", "netns", "exec", ns, "ip", "addr", "add", f"{ip}/24", "dev", dev)
+            _run("ip", "netns", "exec", ns, "ip", "link", "set", dev, "up")
+            _run("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up")
+        with (d / "tcpdump.log").open("wb") as log:
+            procs.append(subprocess.Popen(["ip", "netns", "exec", srv_ns, "timeout", "15", "tcpdump", "-i",
+                                           f"oev{tag}a", "-U", "-w", str(out), "tcp", "port", str(PORT)],
+                                          stdout=log, stderr=subprocess.STDOUT))
+        time.sleep(1.0)
+        with (d / "server.log").open("wb") as log:
+            procs.append(subprocess.Popen(["ip", "netns", "exec", srv_ns, "timeout", "12", sys.executable, "-c",
+                                           textwrap.dedent(SERVER).format(ip=SERVER_IP, port=PORT)],
+                                          stdout=log, stderr=subprocess.STDOUT))
+        for _ in range(50):
+            ss = subprocess.run(["ip", "netns", "exec", srv_ns, "ss", "-lntH"], capture_output=True, text=True)
+            if f":{PORT} " in ss.stdout:
+                break
+            time.sleep(0.1)
+        client = subprocess.run(["ip", "netns", "exec", cli_ns, "timeout", "10", sys.executable, "-c",
+                                 textwrap.dedent(CLIENT).format(ip=SERVER_IP, port=PORT)],
+                                capture_output=True, text=True, timeout=20)
+        (d / "client.log").write_text(client.stdout + client.stderr)
+        time.sleep(0.8)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        subprocess.run(["ip", "netns", "del", cli_ns], check=False, capture_output=True)
+        subprocess.run(["ip", "netns", "del", srv_ns], check=False, capture_output=True)
+    if not out.exists() or out.stat().st_size < 200:
+        pytest.skip("the snap7 peers produced no capture")
+    return out
+
+
+def _first(path: Path, flt: str) -> int | None:
+    if shutil.which("tshark") is None:
+        return None
+    r = subprocess.run(["tshark", "-n", "-r", str(path), "-Y", flt, "-T", "fields", "-e", "frame.number"],
+                       capture_output=True, text=True, timeout=60)
+    return int(r.stdout.split()[0]) if r.stdout.split() else None
+
+
+def test_stop_start_and_clock_are_events_with_their_client(capture: Path, tmp_path: Path) -> None:
+    inv = Inventory(f"sqlite:///{tmp_path}/inv.db")
+    replay_file(str(PCAPS / "s7_plant.pcap"), checked_sink(inv.factory))        # the learning file
+    replay_file(str(capture), checked_sink(inv.factory))
+    with inv.factory() as s:
+        rows, _n = events.list_events(s)
+        names = events.labels(s, [i for r in rows for i in (r.asset_id, r.client_id)])
+        got = [events.as_dict(r, names) for r in rows if capture.name in " ".join(r.evidence)]
+    by_kind: dict[str, list[dict]] = {}
+    for e in got:
+        by_kind.setdefault(e["kind"], []).append(e)
+    log = (capture.parent / "client.log").read_text()
+    assert "stop" in log, log
+    stop, = by_kind["plc-stop"]
+    start = [e for e in by_kind.get("plc-start", []) if e["detail"].startswith("PLC start")]
+    clock, = by_kind["time-set"]
+    assert len(start) == 1, by_kind
+    for e in (stop, start[0], clock):
+        assert (e["asset"], e["client"]) == (SERVER_IP, CLIENT_IP)
+        assert not e["learning"] and e["count"] == 1
+    assert stop["technique"] == "T0858" and start[0]["technique"] == "T0858"
+    checks = [(stop, "s7comm.param.func == 0x29"), (start[0], "s7comm.param.func == 0x28"),
+              (clock, "s7comm.param.userdata.funcgroup == 7 && s7comm.param.userdata.subfunc == 2")]
+    for e, flt in checks:
+        want = _first(capture, flt)
+        if want is not None:
+            assert e["evidence"] == [f"{capture.name}#frame {want}"], (e, flt)
+    # the new client is raised (it was not in the learning file), its conversation too
+    assert any(e["asset"] == CLIENT_IP for e in by_kind.get("new-asset", []))
