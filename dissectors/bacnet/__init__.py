@@ -1,7 +1,7 @@
 """BACnet/IP (ANSI/ASHRAE 135: BVLL Annex J, NPDU clause 6, APDU clause 20; udp/47808): this package's one
 declaration of itself (otscope/domain.py ProtocolSpec). Importing it does not import the dissector."""
 
-from otscope.domain import FlowEntry, FrameEntry, Role, Transport, spec
+from otscope.domain import EventAction, FlowEntry, FrameEntry, Role, Transport, spec
 
 SPEC = spec(
     "bacnet", title="BACnet/IP", ot=True, rank=1,
@@ -20,4 +20,8 @@ SPEC = spec(
                "name, firmware-revision, application-software-version, serial-number, location, description); "
                "routers and BBMDs as gateways with the MS/TP devices behind them as components; restart and "
                "communication-control as control actions"),
+    # the events layer's reading of its control actions (collector/events.py)
+    event_actions=(
+        EventAction("bacnet", "reinitialize-device", "plc-start", "reinitialize device", "T0816"),
+    ),
 )

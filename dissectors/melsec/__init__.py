@@ -3,7 +3,7 @@ customary ports 1025-1030 and 5000-5010, hints only: a valid request/response pa
 datagram of GX Works3 on udp/5560. This package's one declaration of itself (otscope/domain.py ProtocolSpec)."""
 
 from otscope.dissectors.melsec.constants import DIRECTION_PORTS, HINT_PORTS, MELSOFT_UDP_PORT
-from otscope.domain import FlowEntry, Role, Transport, spec
+from otscope.domain import EventAction, FlowEntry, Role, Transport, spec
 
 _IMPL = "otscope.dissectors.melsec.dissector:"
 
@@ -22,4 +22,11 @@ SPEC = spec(
     identifies=("SLMP/MC protocol 3E/4E (binary and ASCII): Read CPU Model (model name and code), remote "
                "run/stop/pause/latch clear/reset as control actions, device reads and writes by device; the GX "
                "Works3 MELSOFT datagram on udp/5560: an iQ-F CPU's model"),
+    # the events layer's reading of its control actions (collector/events.py)
+    event_actions=(
+        EventAction("melsec", "remote run", "plc-start", "remote RUN"),
+        EventAction("melsec", "remote stop", "plc-stop", "remote STOP"),
+        EventAction("melsec", "remote pause", "plc-stop", "remote PAUSE"),
+        EventAction("melsec", "remote reset", "plc-start", "remote RESET", "T0816"),
+    ),
 )
