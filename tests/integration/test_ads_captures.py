@@ -93,7 +93,7 @@ def test_values_beyond_the_truth_are_in_their_frame(truth_path: Path, inventory)
     pcap = capture(truth_path)
     inventory.replay(pcap)
     payloads = _frame_payloads(pcap)
-    facts = [f for b in inventory.batches for f in b.facts if f.field in DISCOVERY]
+    facts = [f for b in inventory.batches for f in b.facts if f.field in DISCOVERY and f.protocol == "ads"]
     assert {f.field for f in facts} == set(DISCOVERY)
     for f in facts:
         raw = payloads[f.evidence.frame]
