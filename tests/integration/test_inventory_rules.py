@@ -70,7 +70,21 @@ def truth_frames(truth: dict) -> set[tuple[str, int]]:
 def _in_frame(value: str, raw: bytes) -> bool:
     if "\ufffd" in value or value.endswith("\u2026"):
         return True                      # clipped or made printable by contract.clip: not comparable byte for byte
-    return value.encode("utf-8") in raw or value.encode("latin-1", "replace") in raw
+    return value.encode("utf-8") in raw or value.encode("latin-1", "replace") in raw or \
+        _netbios_encoded(value) in raw or value.encode("utf-16-le") in raw or \
+        _dns_labels(value) in raw                     # NTLMSSP/SMB2 names in UTF-16LE, mDNS/LLMNR names as labels
+
+
+def _dns_labels(name: str) -> bytes:
+    """RFC 1035 3.1: a domain name as length-prefixed labels (how an mDNS or LLMNR answer carries a host name)."""
+    return b"".join(bytes([len(lb)]) + lb for lb in (x.encode("utf-8", "replace") for x in name.split(".")) if lb)
+
+
+def _netbios_encoded(name: str) -> bytes:
+    """RFC 1001 14.1 first-level encoding of a NetBIOS name (15 characters, space-padded), without its suffix:
+    how an NBNS registration or answer carries a host name."""
+    padded = name.upper().ljust(15)[:15].encode("latin-1", "replace")
+    return bytes(c for b in padded for c in (0x41 + (b >> 4), 0x41 + (b & 0x0F)))
 
 
 @pytest.mark.shared

@@ -167,7 +167,10 @@ def test_smb2_ntlmssp_identity_of_both_ends(smb_capture: Path, tmp_path: Path) -
     srv, cli = inv.by_ip(SERVER_IP), inv.by_ip(CLIENT_IP)
     assert "smb-server" in srv[0]["protocols"] and "smb-client" in cli[0]["protocols"]
     assert values(srv, "os") == {"Windows 10 / Server 2016+ (10.0 build 19045)"}
-    assert values(srv, "os_family") == {"windows"} and values(srv, "name") == {"ENG-WS-07"}
+    # the NTLMSSP version's os_family (the TTL/SYN hint of the Linux namespace it runs in stays beside, weak)
+    assert {f["value"] for a in srv for f in a["facts"]
+            if f["field"] == "os_family" and f["protocol"] != "oshint"} == {"windows"}
+    assert values(srv, "name") == {"ENG-WS-07"}
     assert {"PLANT.LOCAL"} <= values(srv, "domain")
     assert values(srv, "ntlmssp_version") == {"10.0.19045"}
     assert values(srv, "smb_dialect") and values(srv, "smb_server_guid")
