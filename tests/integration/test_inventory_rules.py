@@ -76,8 +76,10 @@ def _in_frame(value: str, raw: bytes) -> bool:
 
 
 def _dns_labels(name: str) -> bytes:
-    """RFC 1035 3.1: a domain name as length-prefixed labels (how an mDNS or LLMNR answer carries a host name)."""
-    return b"".join(bytes([len(lb)]) + lb for lb in (x.encode("utf-8", "replace") for x in name.split(".")) if lb)
+    """RFC 1035 3.1 / 4.1.4: a domain name's first label, length-prefixed (the rest may be a compression pointer):
+    how an mDNS or LLMNR answer carries a host name."""
+    first = name.split(".", 1)[0].encode("utf-8", "replace")
+    return bytes([len(first) & 0x3F]) + first
 
 
 def _netbios_encoded(name: str) -> bytes:
