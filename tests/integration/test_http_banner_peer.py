@@ -67,6 +67,17 @@ def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return subprocess.run(list(args), capture_output=True, text=True, timeout=20, check=check)
 
 
+def _wait_listening(ns: str, ports: tuple[int, ...], limit: float = 15.0) -> None:
+    """The server program listens on every port (a loaded machine starts it slowly), or the test says so."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        out = sh("ip", "netns", "exec", ns, "ss", "-ltnH", check=False).stdout
+        if all(f":{p} " in out for p in ports):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"the peer server in {ns} did not listen on {ports} within {limit} s")
+
+
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("ohc") / "it.pcap"
@@ -85,7 +96,7 @@ def capture(tmp_path_factory: pytest.TempPathFactory):
         procs.append(dump)
         time.sleep(1.0)
         procs.append(subprocess.Popen(["ip", "netns", "exec", srv_ns, "timeout", "15", sys.executable, "-c", SERVER]))
-        time.sleep(1.0)
+        _wait_listening(srv_ns, (80, 21, 22))
         r = subprocess.run(["ip", "netns", "exec", cli_ns, "timeout", "15", sys.executable, "-c", CLIENT],
                            timeout=20, capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
