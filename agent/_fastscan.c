@@ -84,6 +84,12 @@ typedef struct {
     uint8_t nseq_ok[2];
     int32_t peek[2];                    /* bytes per direction still to hand over (<= 0: none) */
     uint32_t nseq[2];                   /* next expected TCP sequence number per direction */
+    /* peek memo (see Memo): 0 not looked up, 1 none (hand over as usual), 2 being compared with memo_i, 3 matched */
+    uint8_t mstate, mlev;               /* mlev: events matched so far */
+    int16_t memo_i;
+    uint32_t mserial;
+    long long mframe[4];                /* the matched events' frames and times (for a partial match's event) */
+    double mts[4];
 } LightRec;
 
 static void release(FlowRec *f) {
@@ -94,7 +100,7 @@ static void release(FlowRec *f) {
 /* flowtable.DissectorMode and flowtable.EventKind (checked against these at import) */
 enum { MODE_OFF = 0, MODE_FEED = 1, MODE_EVENTS = 2 };
 enum { EV_PAYLOAD = 0, EV_UDP = 1, EV_DRAIN = 2, EV_ERROR = 3, EV_LIGHT_NEW = 4, EV_LIGHT_FIRST = 5, EV_LIGHT_END = 6,
-       EV_LIGHT_PEEK = 7 };
+       EV_LIGHT_PEEK = 7, EV_LIGHT_MEMO = 8 };
 
 /*
  * Named records handed to Python: PyStructSequence types (tuples whose fields have names; as cheap to make as
@@ -140,6 +146,14 @@ static PyStructSequence_Field peek_fields[] = {
     {"index", "the light flow (with seq: peek_set)"}, {"seq", "its creation number"}, {"vlan", NULL},
     {"cip", NULL}, {"cport", NULL}, {"sip", NULL}, {"sport", "server port"}, {"proto", "6 TCP, 17 UDP"},
     {"data", "the payload"}, {"last", "both directions' budgets are now spent"}, {NULL, NULL}};
+static PyStructSequence_Field memo_prefix_fields[] = {
+    {"index", "the light flow (with seq: peek_set)"}, {"seq", "its creation number"}, {"vlan", NULL},
+    {"cip", NULL}, {"cport", NULL}, {"sip", NULL}, {"sport", "server port"}, {"proto", "6 TCP, 17 UDP"},
+    {"memo", "the memo id its first events matched"}, {"frames", "the matched events' frames"},
+    {"times", "the matched events' times"}, {NULL, NULL}};
+static PyStructSequence_Field memo_stats_fields[] = {
+    {"memo", "memo id"}, {"level", "event index (0-based)"}, {"hits", "flows that matched it since the last call"},
+    {"first_frame", NULL}, {"first", "time of the first such event"}, {"last", "time of the last"}, {NULL, NULL}};
 
 #define RECORD(name, doc, fields) {"otscope.agent._fastscan." name, doc, fields, \
                                    (int)(sizeof fields / sizeof fields[0]) - 1}
@@ -156,9 +170,11 @@ static PyStructSequence_Desc record_descs[] = {
     RECORD("Expired", "what expire_light() removed", expired_fields),
     RECORD("LightCount", "light flows live and created so far", light_count_fields),
     RECORD("Peek", "the first payload of a light flow on a port an IT dissector claims", peek_fields),
+    RECORD("MemoPrefix", "a light flow whose first peek events matched a memo, then one did not", memo_prefix_fields),
+    RECORD("MemoStats", "events of later flows that matched a memo", memo_stats_fields),
 };
 enum { R_EVENT, R_LIGHT_TOTALS, R_ADOPTED, R_COUNTERS, R_STATE, R_SPEC_COUNTS, R_SCAN, R_LIGHT_HOSTS, R_FIRST_FRAME,
-       R_EXPIRED, R_LIGHT_COUNT, R_PEEK, N_RECORDS };
+       R_EXPIRED, R_LIGHT_COUNT, R_PEEK, R_MEMO_PREFIX, R_MEMO_STATS, N_RECORDS };
 _Static_assert(sizeof record_descs / sizeof record_descs[0] == N_RECORDS, "one descriptor per record type");
 static PyTypeObject *record_types[N_RECORDS];
 
@@ -180,6 +196,36 @@ static PyObject *record(int which, const char *fmt, ...) {
     Py_DECREF(t);
     return r;
 }
+
+/*
+ * Peek memos (agent/peek.py): how the finished peek of a light flow looked, kept for the next flows of the same
+ * conversation (same VLAN, client, server and server port; any client port). A dissector whose output depends only
+ * on some bytes of each event it was handed (it names the rest: a TLS hello's random, session id and key share;
+ * see Dissector.memo_plan) gives the same facts for a later flow whose events come from the same sides, with the
+ * same lengths and the same compared bytes. Such events are counted here (first frame and time, last time, per
+ * event level: memo_collect) instead of being handed over; once every event of the memo matched, the flow takes the
+ * memo's label and its peek ends. The first event that does not match ends the comparison: Python is told which
+ * events matched (a MemoPrefix event), feeds the memo's bytes of those events to a new dissector and then the
+ * flow's own payload as usual. A memo that flows are being compared with is never replaced (refs).
+ */
+#define MEMO_CAP 1024                   /* slots (a power of two) */
+#define MEMO_PROBE 4
+#define MEMO_EVENTS 4
+#define MEMO_RANGES 8
+#define MEMO_BYTES 4096                 /* compared bytes of one event, at most */
+typedef struct {
+    uint8_t used, nev, label;
+    uint16_t refs;                      /* light flows being compared with it */
+    uint32_t serial;
+    Key key;                            /* the conversation: client port 0 */
+    uint8_t side[MEMO_EVENTS], exact[MEMO_EVENTS], nr[MEMO_EVENTS];
+    int32_t len[MEMO_EVENTS];           /* the event's length (exact), else its least (an event read in part) */
+    int32_t rs[MEMO_EVENTS][MEMO_RANGES], re[MEMO_EVENTS][MEMO_RANGES];   /* compared byte ranges */
+    uint8_t *ref[MEMO_EVENTS];          /* the original event's bytes up to the last compared one */
+    int64_t hits[MEMO_EVENTS];
+    long long first_frame[MEMO_EVENTS];
+    double first_ts[MEMO_EVENTS], last_ts[MEMO_EVENTS];
+} Memo;
 
 typedef struct {
     PyObject_HEAD
@@ -210,6 +256,10 @@ typedef struct {
     Py_ssize_t l2w_cap, l2w_n;
     Key *exp;                           /* expected UDP ends (see expect): never light flows */
     Py_ssize_t exp_cap, exp_n;
+    Memo *memos;                        /* MEMO_CAP slots once memo_put was called */
+    Py_ssize_t memo_n;
+    uint32_t memo_serial;
+    long long memo_hits, memo_events;   /* flows whose every memo event matched; events matched */
 } Table;
 
 static inline int bit(const uint8_t *map, unsigned port) { return map[port >> 3] >> (port & 7) & 1; }
@@ -756,8 +806,11 @@ static int fold_or_emit(Table *t, LightRec *L, PyObject *out, PyObject *events, 
     return event(events, EV_LIGHT_END, -1, 0, ts, frame, folded, -1);
 }
 
+static void memo_release(Table *t, LightRec *L);
+
 static void light_unlink(Table *t, int32_t i) {
     LightRec *L = &t->light[i];
+    memo_release(t, L);
     Key b;
     reverse_key(&L->key, &b);
     for (int side = 0; side < 2; side++) {
@@ -818,8 +871,8 @@ static int light_event(PyObject *events, int kind, int d, double ts, long long f
  * 1: a peek event was made (the scan returns, so Python's dissector can end the peek before the next
  * packet), 0: counted, -1: error.
  */
-static int light_peek(PyObject *events, int32_t idx, LightRec *L, int d, const uint8_t *data, Py_ssize_t plen,
-                      int syn, int64_t seq, double ts, long long frame);
+static int light_peek(Table *t, PyObject *events, int32_t idx, LightRec *L, int d, const uint8_t *data,
+                      Py_ssize_t plen, int syn, int64_t seq, double ts, long long frame);
 
 static int light_packet(Table *t, PyObject *events, int32_t idx, int d, const Key *k, const uint8_t *f,
                         Py_ssize_t l3, Py_ssize_t l4, uint8_t ttl, uint32_t incl, Py_ssize_t plen, int64_t dk,
@@ -941,7 +994,7 @@ static int light_packet(Table *t, PyObject *events, int32_t idx, int d, const Ke
     L->by[d] += incl;
     if (plen > 0) L->pl[d] += plen;
     (void)l3;
-    if (L->peek[d] > 0) return light_peek(events, idx, L, d, f + p0, plen, syn, seq, ts, frame);
+    if (L->peek[d] > 0) return light_peek(t, events, idx, L, d, f + p0, plen, syn, seq, ts, frame);
     return 0;
 }
 
@@ -950,8 +1003,84 @@ static int light_packet(Table *t, PyObject *events, int32_t idx, int d, const Ke
  * a handshake is taken as it comes; a retransmission is skipped; a gap ends that direction's peek, the bytes are
  * lost to it) or a datagram, handed to Python whole while the direction's budget lasts.
  */
-static int light_peek(PyObject *events, int32_t idx, LightRec *L, int d, const uint8_t *data, Py_ssize_t plen,
-                      int syn, int64_t seq, double ts, long long frame) {
+/* ---- peek memos (see Memo) ---- */
+static uint64_t memo_hash(const Key *k) { return mix((const uint8_t *)k, sizeof *k); }
+
+static void memo_key(const LightRec *L, Key *k) { *k = L->key; k->sport = 0; }
+
+static void memo_release(Table *t, LightRec *L) {
+    if (L->mstate == 2) {
+        Memo *m = &t->memos[L->memo_i];
+        if (m->used && m->serial == L->mserial && m->refs) m->refs--;
+        L->mstate = 1;
+    }
+}
+
+static void memo_begin(Table *t, LightRec *L) {
+    L->mstate = 1;
+    Key k;
+    memo_key(L, &k);
+    uint64_t h = memo_hash(&k);
+    for (int p = 0; p < MEMO_PROBE; p++) {
+        int32_t i = (int32_t)((h + (uint64_t)p) & (MEMO_CAP - 1));
+        Memo *m = &t->memos[i];
+        if (m->used && memcmp(&m->key, &k, sizeof k) == 0) {
+            L->mstate = 2; L->mlev = 0; L->memo_i = (int16_t)i; L->mserial = m->serial; m->refs++;
+            return;
+        }
+    }
+}
+
+static int memo_matches(const Memo *m, int lev, int d, const uint8_t *data, Py_ssize_t plen) {
+    if (lev >= m->nev || m->side[lev] != d) return 0;
+    if (m->exact[lev] ? plen != m->len[lev] : plen < m->len[lev]) return 0;
+    for (int r = 0; r < m->nr[lev]; r++)
+        if (memcmp(data + m->rs[lev][r], m->ref[lev] + m->rs[lev][r], (size_t)(m->re[lev][r] - m->rs[lev][r])))
+            return 0;
+    return 1;
+}
+
+static long long memo_id(const Memo *m, int32_t i) { return ((long long)m->serial << 16) | i; }
+
+/* 1: the event matched (counted here, nothing for Python), 0: hand it over (after a MemoPrefix event when
+   earlier events had matched), -1: error */
+static int memo_step(Table *t, PyObject *events, int32_t idx, LightRec *L, int d, const uint8_t *data,
+                     Py_ssize_t plen, double ts, long long frame, int64_t seq) {
+    Memo *m = &t->memos[L->memo_i];
+    int lev = L->mlev;
+    if (m->used && m->serial == L->mserial && memo_matches(m, lev, d, data, plen)) {
+        if (!m->hits[lev]++) { m->first_frame[lev] = frame; m->first_ts[lev] = ts; }
+        if (ts > m->last_ts[lev] || m->hits[lev] == 1) m->last_ts[lev] = ts;
+        L->mframe[lev] = frame; L->mts[lev] = ts; L->mlev++;
+        t->memo_events++;
+        if (L->mlev == m->nev) {                        /* the whole memo: its facts, its label, the peek ends */
+            if (m->label) L->label = m->label;
+            L->peek[0] = L->peek[1] = 0;
+            memo_release(t, L);
+            L->mstate = 3;
+            t->memo_hits++;
+        }
+        return 1;
+    }
+    long long id = memo_id(m, L->memo_i);
+    memo_release(t, L);
+    if (!lev) return 0;
+    PyObject *frames = PyTuple_New(lev), *times = PyTuple_New(lev);
+    if (!frames || !times) { Py_XDECREF(frames); Py_XDECREF(times); return -1; }
+    for (int j = 0; j < lev; j++) {
+        PyObject *f = PyLong_FromLongLong(L->mframe[j]), *x = PyFloat_FromDouble(L->mts[j]);
+        if (!f || !x) { Py_XDECREF(f); Py_XDECREF(x); Py_DECREF(frames); Py_DECREF(times); return -1; }
+        PyTuple_SET_ITEM(frames, j, f); PyTuple_SET_ITEM(times, j, x);
+    }
+    int v6 = L->key.ver == 6;
+    PyObject *rec = record(R_MEMO_PREFIX, "(iLiNiNiiLNN)", (int)idx, (long long)L->seq, (int)L->key.vlan,
+                           ip_obj(L->key.src, v6), (int)L->key.sport, ip_obj(L->key.dst, v6), (int)L->key.dport,
+                           (int)L->key.proto, id, frames, times);
+    return rec && event(events, EV_LIGHT_MEMO, -1, d, L->mts[0], L->mframe[0], rec, seq) == 0 ? 0 : -1;
+}
+
+static int light_peek(Table *t, PyObject *events, int32_t idx, LightRec *L, int d, const uint8_t *data,
+                      Py_ssize_t plen, int syn, int64_t seq, double ts, long long frame) {
     if (seq >= 0) {
         uint32_t s32 = (uint32_t)seq;
         if (syn) { L->nseq[d] = s32 + 1; L->nseq_ok[d] = 1; return 0; }
@@ -964,12 +1093,118 @@ static int light_peek(PyObject *events, int32_t idx, LightRec *L, int d, const u
         L->nseq[d] = s32 + (uint32_t)plen; L->nseq_ok[d] = 1;
     } else if (plen <= 0) return 0;
     L->peek[d] -= (int32_t)(plen > 0x7FFFFFFF ? 0x7FFFFFFF : plen);
+    if (t->memo_n && L->mstate == 0) memo_begin(t, L);
+    if (L->mstate == 2) {
+        int r = memo_step(t, events, idx, L, d, data, plen, ts, frame, seq);
+        if (r) return r < 0 ? -1 : 0;
+    }
     int last = L->peek[0] <= 0 && L->peek[1] <= 0;
     int v6 = L->key.ver == 6;
     PyObject *rec = record(R_PEEK, "(iLiNiNiiy#i)", (int)idx, (long long)L->seq, (int)L->key.vlan, ip_obj(L->key.src, v6),
                            (int)L->key.sport, ip_obj(L->key.dst, v6), (int)L->key.dport, (int)L->key.proto,
                            (const char *)data, plen, last);
     return rec && event(events, EV_LIGHT_PEEK, -1, d, ts, frame, rec, seq) == 0 ? 1 : -1;
+}
+
+/* a memo's matched events since the last memo_collect() into out (as MemoStats), then reset */
+static int memo_stats(Memo *m, int32_t i, PyObject *out) {
+    for (int j = 0; j < m->nev; j++) {
+        if (!m->hits[j]) continue;
+        PyObject *r = record(R_MEMO_STATS, "(LiLLdd)", memo_id(m, i), j, (long long)m->hits[j],
+                             m->first_frame[j], m->first_ts[j], m->last_ts[j]);
+        if (!r || PyList_Append(out, r) < 0) { Py_XDECREF(r); return -1; }
+        Py_DECREF(r);
+        m->hits[j] = 0;
+    }
+    return 0;
+}
+
+/*
+ * memo_put(index, seq, label, events) -> (memo id, replaced memo id or -1, [MemoStats] of the replaced one not
+ * collected yet), or None when refused (the flow is
+ * gone, too many events, or every candidate slot has flows being compared with it). events: a list of
+ * (side, exact, length, bytes, ((start, end), ...)): an exact event must have that length, another at least it;
+ * the ranges (within bytes) must be equal.
+ */
+static void memo_clear(Memo *m) {
+    for (int j = 0; j < MEMO_EVENTS; j++) { PyMem_Free(m->ref[j]); m->ref[j] = NULL; }
+    memset(m, 0, sizeof *m);
+}
+
+static PyObject *t_memo_put(Table *t, PyObject *args) {
+    int idx, label;
+    long long seq;
+    PyObject *evs;
+    if (!PyArg_ParseTuple(args, "iLiO!", &idx, &seq, &label, &PyList_Type, &evs)) return NULL;
+    if (idx < 0 || idx >= t->lcap || !t->light[idx].used || t->light[idx].seq != seq) Py_RETURN_NONE;
+    Py_ssize_t nev = PyList_GET_SIZE(evs);
+    if (nev < 1 || nev > MEMO_EVENTS || label < 0 || label > 255) Py_RETURN_NONE;
+    Memo nm;
+    memset(&nm, 0, sizeof nm);
+    memo_key(&t->light[idx], &nm.key);
+    nm.used = 1; nm.nev = (uint8_t)nev; nm.label = (uint8_t)label;
+    for (Py_ssize_t j = 0; j < nev; j++) {
+        int side, exact, len;
+        Py_buffer b;
+        PyObject *ranges;
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(evs, j), "iiiy*O!", &side, &exact, &len, &b, &PyTuple_Type, &ranges)) {
+            memo_clear(&nm); return NULL;
+        }
+        Py_ssize_t nr = PyTuple_GET_SIZE(ranges);
+        int ok = (side == 0 || side == 1) && len >= 0 && b.len <= len && b.len <= MEMO_BYTES && nr <= MEMO_RANGES;
+        nm.side[j] = (uint8_t)side; nm.exact[j] = exact ? 1 : 0; nm.len[j] = len; nm.nr[j] = (uint8_t)nr;
+        for (Py_ssize_t r = 0; ok && r < nr; r++) {
+            int a, e;
+            if (!PyArg_ParseTuple(PyTuple_GET_ITEM(ranges, r), "ii", &a, &e)) { PyBuffer_Release(&b); memo_clear(&nm); return NULL; }
+            ok = 0 <= a && a < e && e <= b.len;
+            nm.rs[j][r] = a; nm.re[j][r] = e;
+        }
+        if (ok && b.len) {
+            nm.ref[j] = PyMem_Malloc((size_t)b.len);
+            if (!nm.ref[j]) { PyBuffer_Release(&b); memo_clear(&nm); return PyErr_NoMemory(); }
+            memcpy(nm.ref[j], b.buf, (size_t)b.len);
+        }
+        PyBuffer_Release(&b);
+        if (!ok) { memo_clear(&nm); PyErr_SetString(PyExc_ValueError, "memo event out of bounds"); return NULL; }
+    }
+    if (!t->memos) {
+        t->memos = PyMem_Calloc(MEMO_CAP, sizeof(Memo));
+        if (!t->memos) { memo_clear(&nm); return PyErr_NoMemory(); }
+    }
+    uint64_t h = memo_hash(&nm.key);
+    int32_t at = -1;
+    for (int p = 0; p < MEMO_PROBE && at < 0; p++) {        /* the same conversation's memo, else a free slot */
+        int32_t i = (int32_t)((h + (uint64_t)p) & (MEMO_CAP - 1));
+        Memo *m = &t->memos[i];
+        if (!m->used || memcmp(&m->key, &nm.key, sizeof nm.key) == 0) at = i;
+    }
+    for (int p = 0; p < MEMO_PROBE && at < 0; p++) {        /* else one no flow is being compared with */
+        int32_t i = (int32_t)((h + (uint64_t)p) & (MEMO_CAP - 1));
+        if (!t->memos[i].refs) at = i;
+    }
+    if (at < 0 || t->memos[at].refs) { memo_clear(&nm); Py_RETURN_NONE; }
+    Memo *m = &t->memos[at];
+    long long replaced = m->used ? memo_id(m, at) : -1;
+    PyObject *pending = PyList_New(0);
+    if (!pending || (m->used && memo_stats(m, at, pending) < 0)) { Py_XDECREF(pending); memo_clear(&nm); return NULL; }
+    if (m->used) memo_clear(m); else t->memo_n++;
+    nm.serial = ++t->memo_serial;
+    *m = nm;
+    return Py_BuildValue("(LLN)", memo_id(m, at), replaced, pending);
+}
+
+/* memo_collect() -> [MemoStats]: the memo events matched since the last call (then reset) */
+static PyObject *t_memo_collect(Table *t, PyObject *noargs) {
+    PyObject *out = PyList_New(0);
+    if (!out || !t->memos) return out;
+    for (int32_t i = 0; i < MEMO_CAP; i++)
+        if (t->memos[i].used && memo_stats(&t->memos[i], i, out) < 0) { Py_DECREF(out); return NULL; }
+    return out;
+}
+
+/* memo_counts() -> (flows matched whole, events matched) */
+static PyObject *t_memo_counts(Table *t, PyObject *noargs) {
+    return Py_BuildValue("(LL)", t->memo_hits, t->memo_events);
 }
 
 /* peek_config(tcp classes (65536 bytes: port -> class), udp classes, budgets (list: class -> bytes)) */
@@ -1565,6 +1800,7 @@ static void t_dealloc(Table *t) {
     if (t->agg) { PyMem_Free(t->agg->slots); PyMem_Free(t->agg); }
     PyMem_Free(t->l2w);
     PyMem_Free(t->exp);
+    if (t->memos) { for (int i = 0; i < MEMO_CAP; i++) memo_clear(&t->memos[i]); PyMem_Free(t->memos); }
     PyMem_Free(t->slots);
     PyMem_Free(t->flows);
     Py_TYPE(t)->tp_free((PyObject *)t);
@@ -1598,6 +1834,9 @@ static PyMethodDef t_methods[] = {
     {"spend", (PyCFunction)t_spend, METH_VARARGS, "peek budget: 0 spent, 1 feed, 2 feed and both now spent"},
     {"peek_config", (PyCFunction)t_peek_config, METH_VARARGS, "light flows on these ports are peeked: port classes, budgets"},
     {"peek_set", (PyCFunction)t_peek_set, METH_VARARGS, "a peeked light flow's label, and/or the end of its peek"},
+    {"memo_put", (PyCFunction)t_memo_put, METH_VARARGS, "remember how a finished peek looked (see Memo)"},
+    {"memo_collect", (PyCFunction)t_memo_collect, METH_NOARGS, "memo events matched since the last call"},
+    {"memo_counts", (PyCFunction)t_memo_counts, METH_NOARGS, "(flows matched whole, events matched)"},
     {NULL, NULL, 0, NULL}
 };
 
@@ -1633,7 +1872,7 @@ PyMODINIT_FUNC PyInit__fastscan(void) {
     static const struct { const char *name; int value; } ints[] = {
         {"EV_PAYLOAD", EV_PAYLOAD}, {"EV_UDP", EV_UDP}, {"EV_DRAIN", EV_DRAIN}, {"EV_ERROR", EV_ERROR},
         {"EV_LIGHT_NEW", EV_LIGHT_NEW}, {"EV_LIGHT_FIRST", EV_LIGHT_FIRST}, {"EV_LIGHT_END", EV_LIGHT_END},
-        {"EV_LIGHT_PEEK", EV_LIGHT_PEEK},
+        {"EV_LIGHT_PEEK", EV_LIGHT_PEEK}, {"EV_LIGHT_MEMO", EV_LIGHT_MEMO},
         {"MODE_OFF", MODE_OFF}, {"MODE_FEED", MODE_FEED}, {"MODE_EVENTS", MODE_EVENTS}};
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
         if (PyModule_AddIntConstant(m, ints[i].name, ints[i].value) < 0) goto fail;

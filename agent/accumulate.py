@@ -48,6 +48,10 @@ class Accumulator:
             self.facts[key] = [ts, ts, self.evidence(frame, ts), message]
         elif ts > ent[1]:
             ent[1] = ts
+        elif ts < ent[0]:               # heard out of capture order (peek memo counts): the earliest is the first
+            ent[0] = ts
+            ent[2] = self.evidence(frame, ts)
+            ent[3] = message
 
     def action(self, server: Subject, client: Subject, field: str, value: str, protocol: str, message: str,
                frame: int, ts: float) -> None:

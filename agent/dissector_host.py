@@ -142,6 +142,15 @@ class DissectorHost:
             subj = self._subjects[key] = Subject(vlan, ip, None, component)
         return subj
 
+    def memo_facts(self, vlan: int, cip, sip, proto: str, facts, frame: int, ts: float) -> None:  # type: ignore[no-untyped-def]
+        """Facts a dissector gave for a flow, again for a later flow with the same ends (agent/peek.py Memo), with
+        that flow's frame and time. (No action facts: a memo is never made of a flow that had any.)"""
+        acc = self.acc
+        c, s = self.names(cip), self.names(sip)
+        for f in facts:
+            subj = self._subject(vlan, s if f.who == Who.SERVER else c, f.component)
+            acc.fact(subj, f.field, f.value, f.protocol or proto, f.message, frame, ts)
+
     def _facts(self, fl: Flow, diss: Dissector, proto: str) -> None:
         acc = self.acc
         cip, sip = self.names(fl.cip), self.names(fl.sip)

@@ -54,6 +54,7 @@ class EventKind(IntEnum):
     LIGHT_FIRST = 5          # the first frame from one side of a light flow; payload FirstFrame
     LIGHT_END = 6            # a light flow ended (port reuse) and its conversation's sums had no room; LightTotals
     LIGHT_PEEK = 7           # payload of a light flow on a port an IT dissector claims, within its peek budget: Peek
+    LIGHT_MEMO = 8           # a peeked light flow's first events matched a memo, the next did not: MemoPrefix
 
 
 class DissectorMode(IntEnum):

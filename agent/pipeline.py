@@ -249,6 +249,8 @@ class Pipeline:
                 self.oshints.first_frame(rec.vlan, rec.ip, rec.ttl, rec.syn, rec.ack, ev.frame, ev.ts, rec.hint)
         elif ev.kind == EventKind.LIGHT_PEEK:
             self.peeks.event(ev)  # type: ignore[union-attr]
+        elif ev.kind == EventKind.LIGHT_MEMO:
+            self.peeks.prefix(ev)  # type: ignore[union-attr]
         elif ev.kind == EventKind.LIGHT_END:
             self._light_folded(rec)
 
@@ -287,6 +289,8 @@ class Pipeline:
         """Everything observed since the previous snapshot (flows folded, caches drained)."""
         if self.fast is not None:
             self.oshints.fold(self.fast.first_times())   # (before fold_light starts C's next snapshot)
+        if self.peeks is not None:
+            self.peeks.collect()                          # the facts of later flows that matched a peek memo
         self.table.fold_all()
         refused = self.host_table.take_refused()
         if refused is not None:

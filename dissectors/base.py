@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import ipaddress
 import struct
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import ClassVar, NamedTuple
 
@@ -176,6 +177,15 @@ def usable_ip(ip: str) -> bool:
     return not (addr.is_unspecified or addr.is_multicast or addr.is_loopback or addr == _BROADCAST)
 
 
+@dataclass(frozen=True, slots=True)
+class MemoUnused:
+    """What a finished dissector did not use of a flow (Dissector.memo_unused): ``ranges`` (side, start, end)
+    in offsets of that side's stream (bytes fed on it so far), and per side how far it read (None: all it was
+    fed; the bytes after that offset did not matter)."""
+    ranges: tuple[tuple[int, int, int], ...]
+    read_to: tuple[int | None, int | None]
+
+
 class Dissector:
     """Base class of a per-flow dissector. Subclasses set the class attributes and implement feed()."""
 
@@ -188,6 +198,9 @@ class Dissector:
     # flow table gives the dissector the answer's new flow too (agent/flowtable.py expect)
     answers_from_other_port: ClassVar[bool] = False
     peek: ClassVar[int] = 0         # payload bytes per direction it is handed at most (its FlowEntry's; 0: all)
+    # it can say which of a peeked flow's bytes its output did not depend on (memo_unused): a later flow of the
+    # same conversation whose other bytes are the same is then counted by C, not fed again (agent/peek.py)
+    memo: ClassVar[bool] = False
 
     __slots__ = ("out", "anomalies", "decoded", "confirmed", "labelled", "fatal_reason", "profile", "fast_spec",
                  "spec_changed", "_offered", "flow_protocol")
@@ -208,6 +221,11 @@ class Dissector:
         self._offered: tuple | None = None
         proto = getattr(self, "protocol", None)       # a bare Dissector (tests) has none
         self.flow_protocol: str = proto.value if proto is not None else ""
+
+    def memo_unused(self) -> MemoUnused | None:
+        """After DONE: the bytes of each side's stream its facts, label and status did not depend on (None: that
+        cannot be said for this flow). Only a dissector with ``memo`` set answers."""
+        return None
 
     # -- helpers for subclasses ----------------------------------------------------------------------
     def fact(self, who: int, field: str, value: str, message: str, frame: int, ts: float,

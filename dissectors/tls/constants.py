@@ -55,6 +55,16 @@ class Ext(IntEnum):
     ALPN = 16                       # RFC 7301 3.1
     SUPPORTED_VERSIONS = 43         # RFC 8446 4.2.1
     KEY_SHARE = 51
+    PADDING = 21                    # RFC 7685
+    SESSION_TICKET = 35             # RFC 5077
+    PRE_SHARED_KEY = 41             # RFC 8446 4.2.11
+    ENCRYPTED_CLIENT_HELLO = 0xFE0D
+
+
+# extensions whose contents no fact depends on and that differ in every connection (fresh keys, tickets,
+# padding to a size, encrypted data): a later hello that differs only in them gives the same facts (peek memo)
+PER_CONNECTION_EXTS = frozenset({Ext.KEY_SHARE, Ext.PADDING, Ext.SESSION_TICKET, Ext.PRE_SHARED_KEY,
+                                 Ext.ENCRYPTED_CLIENT_HELLO})
 
 
 VERSION_NAMES = {0x0300: "SSL 3.0", 0x0301: "TLS 1.0", 0x0302: "TLS 1.1", 0x0303: "TLS 1.2", 0x0304: "TLS 1.3"}
@@ -79,6 +89,9 @@ CIPHER_NAMES = {
     0x0039: "TLS_DHE_RSA_WITH_AES_256_CBC_SHA", 0x0033: "TLS_DHE_RSA_WITH_AES_128_CBC_SHA",
     0x009E: "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256", 0x009F: "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384",
 }
+
+
+GREASE = frozenset(0x0A0A + 0x1010 * i for i in range(16))     # RFC 8701 2
 
 
 def is_grease(v: int) -> bool:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 
-from otscope.dissectors.tls.constants import Ext, is_grease
+from otscope.dissectors.tls.constants import GREASE, Ext
 from otscope.dissectors.tls.grammar import ClientHello
 
 _VERSIONS = {0x0304: "13", 0x0303: "12", 0x0302: "11", 0x0301: "10", 0x0300: "s3", 0x0002: "s2",
@@ -45,19 +45,31 @@ def _alpn_chars(raw: tuple[bytes, ...]) -> str:
 
 def ja4_raw(h: ClientHello) -> tuple[str, str, str]:
     """(JA4_a, the cipher list, the extension+signature string) before hashing (JA4_r)."""
-    ciphers = [c for c in h.ciphers if not is_grease(c)]
-    exts = [e for e in h.extensions if not is_grease(e)]
+    ciphers = [c for c in h.ciphers if c not in GREASE]
+    exts = [e for e in h.extensions if e not in GREASE]
     version = _VERSIONS.get(h.highest_version, "00")
     sni = "d" if Ext.SERVER_NAME in exts else "i"
     a = f"t{version}{sni}{min(len(ciphers), 99):02d}{min(len(exts), 99):02d}{_alpn_chars(h.alpn_raw)}"
     c_str = ",".join(sorted(f"{c:04x}" for c in ciphers))
     e_str = ",".join(sorted(f"{e:04x}" for e in exts if e not in (Ext.SERVER_NAME, Ext.ALPN)))
-    sig = ",".join(f"{s:04x}" for s in h.sig_algs if not is_grease(s))
+    sig = ",".join(f"{s:04x}" for s in h.sig_algs if s not in GREASE)
     if sig and e_str:
         e_str = f"{e_str}_{sig}"
     return a, c_str, e_str
 
 
+MEMO = 4096                     # fingerprints remembered (a client program sends the same hello shape each time)
+_memo: dict[tuple, str] = {}
+
+
 def ja4(h: ClientHello) -> str:
-    a, c_str, e_str = ja4_raw(h)
-    return f"{a}_{_hash(c_str)}_{_hash(e_str)}"
+    """JA4 of a hello; memoised by the hello's fingerprinted fields (the value is a pure function of them)."""
+    key = (h.ciphers, h.extensions, h.highest_version, h.alpn_raw[:1], h.sig_algs)
+    got = _memo.get(key)
+    if got is None:
+        a, c_str, e_str = ja4_raw(h)
+        got = f"{a}_{_hash(c_str)}_{_hash(e_str)}"
+        if len(_memo) >= MEMO:
+            _memo.clear()
+        _memo[key] = got
+    return got
