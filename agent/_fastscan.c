@@ -213,13 +213,40 @@ static PyObject *record(int which, const char *fmt, ...) {
 #define MEMO_EVENTS 4
 #define MEMO_RANGES 8
 #define MEMO_BYTES 4096                 /* compared bytes of one event, at most */
+/* event modes: positional compare (at least / exactly that length), or equal text-head normal forms (TextSpec) */
+enum { MEMO_AT_LEAST = 0, MEMO_EXACT = 1, MEMO_TEXT = 2 };
+
+/*
+ * A text head (a line protocol: start line, "name: value" lines, an empty line, a body; HTTP/1.x) as a dissector
+ * declares it (dissectors/http TEXT_MEMO): its normal form keeps what that dissector reads and blanks the rest:
+ * the second token of the client's start line (the request target) when drop_target, the values of the lines
+ * whose name is not kept (a value with a CR in it gives no normal form), then body_window bytes after the head
+ * (the server side). A head must end within max_head bytes, else there is none.
+ */
+#define TEXT_SPECS 4
+#define TEXT_KEEP 8
+typedef struct {
+    int used, max_head, body_window, drop_target[2];
+    int nkeep[2];
+    char keep[2][TEXT_KEEP][32];        /* lower-case names whose values are kept */
+    uint8_t keeplen[2][TEXT_KEEP];
+    char cond[32];                      /* a name whose value is kept only when no body follows the head */
+    uint8_t condlen;
+    /* the body is searched for an element (case-insensitive ASCII: open, at most attrs bytes up to '>', at most
+       content bytes, close; the first match, as the dissector's regular expression finds it): when the first
+       open starts a match, the body after it does not matter */
+    char open[16], close[16];
+    uint8_t openlen, closelen;
+    int attrs, content;
+} TextSpec;
+
 typedef struct {
     uint8_t used, nev, label;
     uint16_t refs;                      /* light flows being compared with it */
     uint32_t serial;
     Key key;                            /* the conversation: client port 0 */
-    uint8_t side[MEMO_EVENTS], exact[MEMO_EVENTS], nr[MEMO_EVENTS];
-    int32_t len[MEMO_EVENTS];           /* the event's length (exact), else its least (an event read in part) */
+    uint8_t side[MEMO_EVENTS], exact[MEMO_EVENTS], nr[MEMO_EVENTS];   /* exact: the event's mode */
+    int32_t len[MEMO_EVENTS];           /* the event's length (exact), its least (at least), the TextSpec (text) */
     int32_t rs[MEMO_EVENTS][MEMO_RANGES], re[MEMO_EVENTS][MEMO_RANGES];   /* compared byte ranges */
     uint8_t *ref[MEMO_EVENTS];          /* the original event's bytes up to the last compared one */
     int64_t hits[MEMO_EVENTS];
@@ -257,6 +284,7 @@ typedef struct {
     Key *exp;                           /* expected UDP ends (see expect): never light flows */
     Py_ssize_t exp_cap, exp_n;
     Memo *memos;                        /* MEMO_CAP slots once memo_put was called */
+    TextSpec text[TEXT_SPECS];
     Py_ssize_t memo_n;
     uint32_t memo_serial;
     long long memo_hits, memo_events;   /* flows whose every memo event matched; events matched */
@@ -1031,8 +1059,100 @@ static void memo_begin(Table *t, LightRec *L) {
     }
 }
 
-static int memo_matches(const Memo *m, int lev, int d, const uint8_t *data, Py_ssize_t plen) {
+static int name_is(const uint8_t *p, Py_ssize_t n, const char *name, int len) {
+    if (n != len) return 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint8_t c = p[i];
+        if (c >= 'A' && c <= 'Z') c = (uint8_t)(c + 32);
+        if (c != (uint8_t)name[i]) return 0;
+    }
+    return 1;
+}
+
+static const uint8_t *find2(const uint8_t *d, Py_ssize_t n, const char *pat, Py_ssize_t k) {
+    return n >= k ? memmem(d, (size_t)n, pat, (size_t)k) : NULL;
+}
+
+/* the first case-insensitive (ASCII) occurrence of the lower-case pat in d[0:n], -1 if none */
+static Py_ssize_t find_ci(const uint8_t *d, Py_ssize_t n, const char *pat, Py_ssize_t k) {
+    for (Py_ssize_t i = 0; i + k <= n; i++) {
+        Py_ssize_t j = 0;
+        for (; j < k; j++) {
+            uint8_t c = d[i + j];
+            if (c >= 'A' && c <= 'Z') c = (uint8_t)(c + 32);
+            if (c != (uint8_t)pat[j]) break;
+        }
+        if (j == k) return i;
+    }
+    return -1;
+}
+
+/* how much of a body window the element search depends on (see TextSpec): up to the end of the first match
+   when the first open starts it, else all of it */
+static Py_ssize_t element_extent(const TextSpec *s, const uint8_t *w, Py_ssize_t n) {
+    if (!s->openlen) return n;
+    Py_ssize_t p = find_ci(w, n, s->open, s->openlen);
+    if (p < 0) return n;
+    Py_ssize_t a = p + s->openlen, lim = a + s->attrs + 1 < n ? a + s->attrs + 1 : n;
+    const uint8_t *gt = memchr(w + a, '>', (size_t)(lim > a ? lim - a : 0));
+    if (!gt) return n;
+    Py_ssize_t g = gt - w + 1, clim = g + s->content + s->closelen < n ? g + s->content + s->closelen : n;
+    Py_ssize_t c = find_ci(w + g, clim - g, s->close, s->closelen);
+    return c < 0 ? n : g + c + s->closelen;
+}
+
+/* the normal form of a text head (see TextSpec) into out (cap bytes): its length, -1 if it has none */
+static Py_ssize_t text_norm(const TextSpec *s, int side, const uint8_t *d, Py_ssize_t n, uint8_t *out,
+                            Py_ssize_t cap) {
+    Py_ssize_t lim = n < s->max_head ? n : s->max_head, end;
+    const uint8_t *a = find2(d, lim, "\r\n\r\n", 4), *b = find2(d, lim, "\n\n", 2);   /* http grammar.head_end */
+    if (!a && !b) return -1;
+    end = (!b || (a && a < b)) ? (a - d) + 4 : (b - d) + 2;
+    Py_ssize_t body = side ? (n - end < s->body_window ? n - end : s->body_window) : 0;
+    Py_ssize_t o = 0;
+#define PUT(src, len) do { if (o + (len) > cap) return -1; memcpy(out + o, (src), (size_t)(len)); o += (len); } while (0)
+    for (Py_ssize_t p = 0, first = 1; p < end; first = 0) {
+        const uint8_t *nl = memchr(d + p, '\n', (size_t)(end - p));
+        Py_ssize_t q = nl ? nl - d : end, ln = q - p;
+        const uint8_t *line = d + p;
+        if (first && s->drop_target[side]) {
+            const uint8_t *s1 = memchr(line, ' ', (size_t)ln);
+            const uint8_t *s2 = s1 ? memchr(s1 + 1, ' ', (size_t)(line + ln - s1 - 1)) : NULL;
+            if (!s2 || s2 == s1 + 1) return -1;
+            PUT(line, s1 - line + 1);
+            PUT(s2, line + ln - s2);
+        } else if (!first) {
+            const uint8_t *colon = memchr(line, ':', (size_t)ln);
+            int keep = !colon;
+            if (colon) {
+                Py_ssize_t nn = colon - line;
+                for (int k = 0; k < s->nkeep[side] && !keep; k++) keep = name_is(line, nn, s->keep[side][k], s->keeplen[side][k]);
+                if (!keep && s->condlen && !body) keep = name_is(line, nn, s->cond, s->condlen);
+            }
+            if (keep) PUT(line, ln);
+            else {
+                int cr = ln && line[ln - 1] == '\r';
+                if (memchr(colon + 1, '\r', (size_t)(line + ln - cr - colon - 1))) return -1;
+                PUT(line, colon - line + 1);
+                if (cr) PUT("\r", 1);
+            }
+        } else PUT(line, ln);
+        PUT("\n", 1);
+        p = q + 1;
+    }
+    if (body > 0) PUT(d + end, element_extent(s, d + end, body));
+#undef PUT
+    return o;
+}
+
+static int memo_matches(const Table *t, const Memo *m, int lev, int d, const uint8_t *data, Py_ssize_t plen) {
     if (lev >= m->nev || m->side[lev] != d) return 0;
+    if (m->exact[lev] == MEMO_TEXT) {
+        uint8_t norm[MEMO_BYTES];
+        const TextSpec *s = &t->text[m->len[lev]];
+        Py_ssize_t n = text_norm(s, d, data, plen, norm, MEMO_BYTES);
+        return n >= 0 && m->nr[lev] == 1 && n == m->re[lev][0] && memcmp(norm, m->ref[lev], (size_t)n) == 0;
+    }
     if (m->exact[lev] ? plen != m->len[lev] : plen < m->len[lev]) return 0;
     for (int r = 0; r < m->nr[lev]; r++)
         if (memcmp(data + m->rs[lev][r], m->ref[lev] + m->rs[lev][r], (size_t)(m->re[lev][r] - m->rs[lev][r])))
@@ -1048,7 +1168,7 @@ static int memo_step(Table *t, PyObject *events, int32_t idx, LightRec *L, int d
                      Py_ssize_t plen, double ts, long long frame, int64_t seq) {
     Memo *m = &t->memos[L->memo_i];
     int lev = L->mlev;
-    if (m->used && m->serial == L->mserial && memo_matches(m, lev, d, data, plen)) {
+    if (m->used && m->serial == L->mserial && memo_matches(t, m, lev, d, data, plen)) {
         if (!m->hits[lev]++) { m->first_frame[lev] = frame; m->first_ts[lev] = ts; }
         if (ts > m->last_ts[lev] || m->hits[lev] == 1) m->last_ts[lev] = ts;
         L->mframe[lev] = frame; L->mts[lev] = ts; L->mlev++;
@@ -1151,8 +1271,10 @@ static PyObject *t_memo_put(Table *t, PyObject *args) {
             memo_clear(&nm); return NULL;
         }
         Py_ssize_t nr = PyTuple_GET_SIZE(ranges);
-        int ok = (side == 0 || side == 1) && len >= 0 && b.len <= len && b.len <= MEMO_BYTES && nr <= MEMO_RANGES;
-        nm.side[j] = (uint8_t)side; nm.exact[j] = exact ? 1 : 0; nm.len[j] = len; nm.nr[j] = (uint8_t)nr;
+        int text = exact == MEMO_TEXT;
+        int ok = (side == 0 || side == 1) && len >= 0 && b.len <= MEMO_BYTES && nr <= MEMO_RANGES &&
+                 (text ? len < TEXT_SPECS && t->text[len].used && nr == 1 : b.len <= len && exact >= 0 && exact <= 1);
+        nm.side[j] = (uint8_t)side; nm.exact[j] = (uint8_t)(ok ? exact : 0); nm.len[j] = len; nm.nr[j] = (uint8_t)nr;
         for (Py_ssize_t r = 0; ok && r < nr; r++) {
             int a, e;
             if (!PyArg_ParseTuple(PyTuple_GET_ITEM(ranges, r), "ii", &a, &e)) { PyBuffer_Release(&b); memo_clear(&nm); return NULL; }
@@ -1200,6 +1322,59 @@ static PyObject *t_memo_collect(Table *t, PyObject *noargs) {
     for (int32_t i = 0; i < MEMO_CAP; i++)
         if (t->memos[i].used && memo_stats(&t->memos[i], i, out) < 0) { Py_DECREF(out); return NULL; }
     return out;
+}
+
+/* memo_text_config(index, max_head, body_window, drop_target (client, server), keep names (client, server),
+   conditional name): a TextSpec (see there) */
+static PyObject *t_memo_text_config(Table *t, PyObject *args) {
+    int i, max_head, window, dt0, dt1;
+    PyObject *k0, *k1;
+    const char *cond, *open, *close;
+    Py_ssize_t condlen, openlen, closelen;
+    int attrs, content;
+    if (!PyArg_ParseTuple(args, "iii(pp)(O!O!)s#(s#s#ii)", &i, &max_head, &window, &dt0, &dt1, &PyTuple_Type, &k0,
+                          &PyTuple_Type, &k1, &cond, &condlen, &open, &openlen, &close, &closelen, &attrs, &content))
+        return NULL;
+    if (i < 0 || i >= TEXT_SPECS || max_head <= 0 || window < 0 || condlen > 31 || openlen > 15 || closelen > 15 ||
+        (openlen && !closelen) || attrs < 0 || content < 0 ||
+        PyTuple_GET_SIZE(k0) > TEXT_KEEP || PyTuple_GET_SIZE(k1) > TEXT_KEEP) {
+        PyErr_SetString(PyExc_ValueError, "text spec out of bounds"); return NULL;
+    }
+    TextSpec s;
+    memset(&s, 0, sizeof s);
+    s.used = 1; s.max_head = max_head; s.body_window = window; s.drop_target[0] = dt0; s.drop_target[1] = dt1;
+    PyObject *keeps[2] = {k0, k1};
+    for (int side = 0; side < 2; side++) {
+        s.nkeep[side] = (int)PyTuple_GET_SIZE(keeps[side]);
+        for (int k = 0; k < s.nkeep[side]; k++) {
+            Py_ssize_t n;
+            const char *name = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(keeps[side], k), &n);
+            if (!name) return NULL;
+            if (n > 31) { PyErr_SetString(PyExc_ValueError, "name too long"); return NULL; }
+            memcpy(s.keep[side][k], name, (size_t)n); s.keeplen[side][k] = (uint8_t)n;
+        }
+    }
+    memcpy(s.cond, cond, (size_t)condlen); s.condlen = (uint8_t)condlen;
+    memcpy(s.open, open, (size_t)openlen); s.openlen = (uint8_t)openlen;
+    memcpy(s.close, close, (size_t)closelen); s.closelen = (uint8_t)closelen;
+    s.attrs = attrs; s.content = content;
+    t->text[i] = s;
+    Py_RETURN_NONE;
+}
+
+/* text_norm(index, side, data) -> the normal form of a text head (bytes), None if it has none */
+static PyObject *t_text_norm(Table *t, PyObject *args) {
+    int i, side;
+    Py_buffer b;
+    if (!PyArg_ParseTuple(args, "iiy*", &i, &side, &b)) return NULL;
+    if (i < 0 || i >= TEXT_SPECS || !t->text[i].used || (side != 0 && side != 1)) {
+        PyBuffer_Release(&b); PyErr_SetString(PyExc_ValueError, "no such text spec"); return NULL;
+    }
+    uint8_t norm[MEMO_BYTES];
+    Py_ssize_t n = text_norm(&t->text[i], side, b.buf, b.len, norm, MEMO_BYTES);
+    PyBuffer_Release(&b);
+    if (n < 0) Py_RETURN_NONE;
+    return PyBytes_FromStringAndSize((const char *)norm, n);
 }
 
 /* memo_counts() -> (flows matched whole, events matched) */
@@ -1837,6 +2012,8 @@ static PyMethodDef t_methods[] = {
     {"memo_put", (PyCFunction)t_memo_put, METH_VARARGS, "remember how a finished peek looked (see Memo)"},
     {"memo_collect", (PyCFunction)t_memo_collect, METH_NOARGS, "memo events matched since the last call"},
     {"memo_counts", (PyCFunction)t_memo_counts, METH_NOARGS, "(flows matched whole, events matched)"},
+    {"memo_text_config", (PyCFunction)t_memo_text_config, METH_VARARGS, "declare a text head normal form (TextSpec)"},
+    {"text_norm", (PyCFunction)t_text_norm, METH_VARARGS, "the normal form of a text head, None if none"},
     {NULL, NULL, 0, NULL}
 };
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from otscope.agent.dissector_host import DissectorHost
 from otscope.contract import ACTION_FIELDS
-from otscope.dissectors.base import DONE, FATAL, Dissector, MemoUnused
+from otscope.dissectors.base import DONE, FATAL, Dissector, MemoUnused, TextMemo
 
 MAX_PEEKS = 4096             # peeked flows with a dissector at once (the oldest is dropped past it)
 IDLE = 900.0                 # a peek that heard nothing for this long is dropped at a sweep (its flow is gone)
@@ -25,6 +25,8 @@ IDLE = 900.0                 # a peek that heard nothing for this long is droppe
 MEMO_EVENTS = 4              # a memo holds a flow of at most this many peek events (agent/_fastscan.c MEMO_EVENTS)
 MEMO_RANGES = 8              # compared byte ranges per event, at most (MEMO_RANGES there)
 MEMO_BYTES = 4096            # compared bytes of one event, at most (MEMO_BYTES there)
+MEMO_TEXT = 2                # an event compared by its text head's normal form (MEMO_TEXT there)
+TEXT_SPECS = 4               # text head specs C holds (TEXT_SPECS there)
 
 
 class PeekFlow:
@@ -94,6 +96,7 @@ class Peeks:
         self.pick = pick
         self.live: dict[int, tuple[PeekFlow, int]] = {}  # light flow creation number -> (stand-in flow, index)
         self.memos: dict[int, Memo] = {}                # memo id (C's) -> what it stands for
+        self.text_specs: dict[TextMemo, int] = {}       # text head specs declared to C -> their index
         self.labels: list[str] = [""]                   # label id (LightTotals.label) -> protocol name
 
     def label_of(self, i: int) -> str:
@@ -177,7 +180,8 @@ class Peeks:
         unused = diss.memo_unused()
         if unused is None or rec is None or any(f.field in ACTION_FIELDS for _, _, fs in rec for f in fs):
             return
-        plan = memo_plan(rec, unused)
+        spec = diss.text_memo
+        plan = memo_plan(rec, unused) if spec is None else self._text_plan(spec, rec)
         if plan is None:
             return
         got = self.fast.memo_put(index, seq, label, plan)
@@ -189,6 +193,25 @@ class Peeks:
             self.memos.pop(replaced, None)
         self.memos[mid] = Memo(fl.vlan, fl.cip, fl.sip, diss.protocol.value, tuple(p[0] for p in plan),
                                tuple(d for _, d, _ in rec), tuple(fs for _, _, fs in rec))
+
+    def _text_plan(self, spec: TextMemo, rec: list[tuple[int, bytes, tuple]]) -> list[tuple] | None:
+        """memo_put()'s events for a flow whose events compare as text heads: each event's normal form."""
+        i = self.text_specs.get(spec)
+        if i is None:
+            if len(self.text_specs) >= TEXT_SPECS:
+                return None
+            i = self.text_specs[spec] = len(self.text_specs)
+            self.fast.memo_text_config(i, spec.max_head, spec.body_window, spec.drop_target, spec.keep, spec.cond,
+                                       spec.element)
+        if not rec or len(rec) > MEMO_EVENTS:
+            return None
+        plan = []
+        for side, data, _ in rec:
+            norm = self.fast.text_norm(i, side, data)
+            if norm is None or not norm:
+                return None
+            plan.append((side, MEMO_TEXT, i, norm, ((0, len(norm)),)))
+        return plan
 
     def collect(self) -> None:
         """The facts of the memo events later flows matched since the last call, with the first such event's

@@ -178,6 +178,23 @@ def usable_ip(ip: str) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class TextMemo:
+    """A line protocol's head as the peek memo compares it (agent/_fastscan.c TextSpec): two flows' events are
+    the same for the dissector when their heads' normal forms are: the start line (without the client's second
+    token when ``drop_target``), each line's name, the values of ``keep`` names (per side, lower case; ``cond``
+    too when no body follows the head), and ``body_window`` bytes after the head on the server side. The
+    dissector guarantees that nothing else of such an event changes its output (its tests mutate the rest)."""
+    max_head: int
+    body_window: int
+    drop_target: tuple[bool, bool]
+    keep: tuple[tuple[str, ...], tuple[str, ...]]
+    cond: str = ""
+    # the body is searched for an element: (open, close, most bytes of attributes before ">", most bytes of
+    # content), lower case; only the body up to its first match counts when the first open starts one
+    element: tuple[str, str, int, int] = ("", "", 0, 0)
+
+
+@dataclass(frozen=True, slots=True)
 class MemoUnused:
     """What a finished dissector did not use of a flow (Dissector.memo_unused): ``ranges`` (side, start, end)
     in offsets of that side's stream (bytes fed on it so far), and per side how far it read (None: all it was
@@ -201,6 +218,7 @@ class Dissector:
     # it can say which of a peeked flow's bytes its output did not depend on (memo_unused): a later flow of the
     # same conversation whose other bytes are the same is then counted by C, not fed again (agent/peek.py)
     memo: ClassVar[bool] = False
+    text_memo: ClassVar[TextMemo | None] = None     # its events compare as text heads (else byte by byte)
 
     __slots__ = ("out", "anomalies", "decoded", "confirmed", "labelled", "fatal_reason", "profile", "fast_spec",
                  "spec_changed", "_offered", "flow_protocol")

@@ -13,6 +13,8 @@ PEEK_BYTES = MAX_HEAD + 1024    # what C hands this dissector per direction at m
 MAX_FIELDS = 64                 # header field lines read per message
 MAX_VALUE = 200                 # characters of a header value kept as a fact
 MAX_TITLE_SCAN = 4096           # body bytes searched for <title> (the answer's first segment(s))
+TITLE_OPEN, TITLE_CLOSE = "<title", "</title"   # the element searched for (case-insensitive)
+TITLE_ATTRS, TITLE_MAX = 64, 512                # most bytes of its attributes, of its text
 MAX_INFORMATIONAL = 2           # 1xx answers skipped before the final answer (RFC 9110 15.2)
 
 # RFC 9110 section 9 and the IANA HTTP method registry's common ones (WebDAV, PATCH): a request line must start

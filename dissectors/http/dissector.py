@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from otscope.dissectors.base import DONE, INCOMPLETE, OK, Dissector, Malformed, Truncated, Transport, Who
+from otscope.dissectors.base import DONE, INCOMPLETE, OK, Dissector, Malformed, MemoUnused, TextMemo, Truncated, \
+    Transport, Who
 from otscope.dissectors.http import SPEC
 from otscope.dissectors.http import facts as F
 from otscope.dissectors.http.constants import (HTTP_PORTS, MAX_HEAD, MAX_INFORMATIONAL, MAX_TITLE_SCAN, PEEK_BYTES,
-                                                HttpAnomaly)
+                                                TITLE_ATTRS, TITLE_CLOSE, TITLE_MAX, TITLE_OPEN, HttpAnomaly)
 from otscope.dissectors.http.grammar import (Head, StatusLine, head_end, html_title, looks_like_request,
                                               looks_like_status, parse_head)
 
@@ -29,8 +30,17 @@ class HttpDissector(Dissector):
     client_label: ClassVar[str] = "http-client"
     server_label: ClassVar[str] = "http-server"
     peek: ClassVar[int] = PEEK_BYTES
+    # peek memo: what the facts, label and status depend on: the request line but its target, the status line,
+    # User-Agent and Host (request), Server, X-Powered-By, Content-Type and Content-Encoding (answer), Content-Length
+    # when the answer's first segment has no body, each line's name (bad lines, MAX_FIELDS) and the body bytes the
+    # title is looked for in; any other value may differ (Date, cookies, ETag, ...)
+    memo: ClassVar[bool] = True
+    text_memo: ClassVar[TextMemo] = TextMemo(MAX_HEAD, MAX_TITLE_SCAN, (True, False),
+                                             (("user-agent", "host"),
+                                              ("server", "x-powered-by", "content-type", "content-encoding")),
+                                             "content-length", (TITLE_OPEN, TITLE_CLOSE, TITLE_ATTRS, TITLE_MAX))
 
-    __slots__ = ("buf", "got", "informational", "await_title")
+    __slots__ = ("buf", "got", "informational", "await_title", "whole")
 
     def __init__(self) -> None:
         super().__init__()
@@ -38,12 +48,15 @@ class HttpDissector(Dissector):
         self.got = [False, False]          # the side's (final) head was read
         self.informational = 0
         self.await_title = False           # an HTML answer's head came alone: its title is in the next segment
+        self.whole = True                  # every segment was one head (and a body piece): a memo can describe it
 
     def feed(self, data: bytes, side: int, ts: float, frame: int) -> int:
         if self.await_title and side == 1:
+            self.whole = False
             self._title(data[:MAX_TITLE_SCAN], ts, frame)
             return DONE
         if self.got[side]:
+            self.whole = False
             return OK                      # (the request was read; its body or a pipelined request: not wanted)
         buf = self.buf[side] + data if self.buf[side] else data
         looks = (looks_like_request if side == 0 else looks_like_status)(buf[:16])
@@ -59,6 +72,7 @@ class HttpDissector(Dissector):
         if end < 0:
             if len(buf) < MAX_HEAD:
                 self.buf[side] = buf
+                self.whole = False
                 return INCOMPLETE
             self.anomaly(HttpAnomaly.HEAD_TOO_LONG, frame, ts)
             end = MAX_HEAD
@@ -67,6 +81,10 @@ class HttpDissector(Dissector):
 
     def gap(self, side: int) -> None:
         self.buf[side] = b""
+        self.whole = False
+
+    def memo_unused(self) -> MemoUnused | None:
+        return MemoUnused((), (None, None)) if self.whole and not self.informational else None
 
     # -- one head --------------------------------------------------------------------------------------
     def _head(self, buf: bytes, end: int, side: int, ts: float, frame: int) -> int:
@@ -103,6 +121,7 @@ class HttpDissector(Dissector):
         if not body and 200 <= status < 300 and status != 204 and self._html(head, strict=True) and \
                 head.get("content-length") != b"0":
             self.await_title = True                              # (one more segment: the body's first)
+            self.whole = False
             return OK
         return DONE
 

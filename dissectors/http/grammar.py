@@ -8,7 +8,8 @@ import re
 from dataclasses import dataclass, field
 
 from otscope.dissectors.base import Malformed, Truncated
-from otscope.dissectors.http.constants import LONGEST_METHOD, MAX_FIELDS, METHODS, VERSIONS
+from otscope.dissectors.http.constants import (LONGEST_METHOD, MAX_FIELDS, METHODS, TITLE_ATTRS, TITLE_CLOSE,
+                                                TITLE_MAX, TITLE_OPEN, VERSIONS)
 
 
 _METHOD_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ-_"
@@ -133,7 +134,8 @@ def parse_head(raw: bytes, request: bool) -> Head:
     return head
 
 
-_TITLE = re.compile(rb"<title[^>]{0,64}>(.{0,512}?)</title", re.IGNORECASE | re.DOTALL)
+_TITLE = re.compile(re.escape(TITLE_OPEN.encode()) + rb"[^>]{0,%d}>(.{0,%d}?)" % (TITLE_ATTRS, TITLE_MAX)
+                    + re.escape(TITLE_CLOSE.encode()), re.IGNORECASE | re.DOTALL)
 
 
 def html_title(body: bytes) -> bytes | None:

@@ -175,3 +175,120 @@ def test_unused_bytes_change_nothing(seed: int, tls12: bool, padding: int, ticke
         streams[1][stop:] = bytes(len(streams[1]) - stop)
     again = _outputs([(0, bytes(streams[0])), (1, bytes(streams[1]))])
     assert again[:4] == (status, facts, anomalies, confirmed)
+
+
+# -- HTTP: events compared by their heads' normal form (dissectors/base.TextMemo) ---------------------------------
+def _text_table():
+    from otscope.agent.flowtable import c_table
+    from otscope.dissectors.http.dissector import HttpDissector
+    t = c_table(0.05, (0, 1))
+    if t is None:
+        pytest.skip("the C fast path is not built")
+    s = HttpDissector.text_memo
+    t.memo_text_config(0, s.max_head, s.body_window, s.drop_target, s.keep, s.cond, s.element)
+    return t
+
+
+def request(path: str = "/trends/data?tag=FT101", ua: str = "WinCC-Client/7.5 (Windows NT 10.0; Win64; x64)",
+            extra: str = "Cookie: sid=1234\r\n") -> bytes:
+    return (f"GET {path} HTTP/1.1\r\nHost: hist-01.plant.local\r\nUser-Agent: {ua}\r\n{extra}"
+            "Accept: */*\r\n\r\n").encode()
+
+
+def response(n: int = 900, server: str = "SIMATIC-HMI-WebServer/16.0", date: str = "Tue, 01 Dec 2026 10:00:00 GMT",
+             title: str = "Line 3 HMI") -> bytes:
+    body = f"<html><head><title>{title}</title></head><body>".encode() + b"x" * n + b"</body></html>"
+    return (f"HTTP/1.1 200 OK\r\nDate: {date}\r\nServer: {server}\r\nContent-Type: text/html\r\n"
+            f"Content-Length: {len(body)}\r\nSet-Cookie: s={n}\r\n\r\n").encode() + body[:1200]
+
+
+def _http_outputs(events: list[tuple[int, bytes]]) -> tuple:
+    from otscope.dissectors.http.dissector import HttpDissector
+    d = HttpDissector()
+    status = []
+    for i, (side, data) in enumerate(events):
+        status.append(d.feed(data, side, 1.0 + i, i + 1))
+        if status[-1] in (DONE, FATAL):
+            break
+    return (status, [(f.who, f.field, f.value, f.message, f.frame) for f in d.out],
+            [a.kind for a in d.anomalies], d.confirmed, d.memo_unused() is not None)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(req=st.binary(max_size=40), resp=st.binary(max_size=40), at0=st.integers(0, 10_000),
+       at1=st.integers(0, 10_000), n=st.integers(0, 1500))
+def test_equal_http_normal_forms_give_equal_outputs(req: bytes, resp: bytes, at0: int, at1: int, n: int) -> None:
+    """Splice random bytes anywhere into a request and an answer: whenever C's normal forms of the two events
+    equal the originals', the dissector's statuses, facts, anomalies and confirmation are the originals'."""
+    t = _text_table()
+    a0, a1 = request(), response(n)
+    b0 = a0[:at0 % (len(a0) + 1)] + req + a0[at0 % (len(a0) + 1) + len(req):]
+    b1 = a1[:at1 % (len(a1) + 1)] + resp + a1[at1 % (len(a1) + 1) + len(resp):]
+    base = _http_outputs([(0, a0), (1, a1)])
+    assert base[0][-1] == DONE and base[4]
+    same = t.text_norm(0, 0, b0) == t.text_norm(0, 0, a0) and t.text_norm(0, 1, b1) == t.text_norm(0, 1, a1)
+    if same:
+        assert _http_outputs([(0, b0), (1, b1)])[:4] == base[:4]
+
+
+def test_http_normal_form_blanks_only_what_no_fact_reads() -> None:
+    t = _text_table()
+    assert t.text_norm(0, 0, request("/a")) == t.text_norm(0, 0, request("/other/path?x=1", extra="Cookie: z\r\n"))
+    assert t.text_norm(0, 0, request(ua="curl/8.0")) != t.text_norm(0, 0, request())
+    assert t.text_norm(0, 0, request("")) is None                      # "GET  HTTP/1.1": no target, no form
+    assert t.text_norm(0, 1, response(900, date="Wed, 02 Dec 2026 11:11:11 GMT")) == t.text_norm(0, 1, response(901))
+    assert t.text_norm(0, 1, response(900, server="nginx")) != t.text_norm(0, 1, response(900))
+    assert t.text_norm(0, 1, response(900, title="Line 4 HMI")) != t.text_norm(0, 1, response(900))
+    assert t.text_norm(0, 1, b"HTTP/1.1 200 OK\r\nServer: x") is None   # no end of the head
+
+
+@pytest.fixture(scope="module")
+def http_capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    rng = random.Random(3)
+    frames: list = []
+    t = [1_700_000_000.0]
+    paths = ["/", "/index.html", "/trends/data?tag=FT101&range=1h", "/api/v1/status"]
+    for i in range(12):
+        s = TcpSession(CLIENT, SERVER, 41000 + i, 80).handshake()
+        s.to_server(request(rng.choice(paths)))
+        title = "Line 3 HMI" if i != 7 else "Line 3 HMI (maintenance)"       # one answer differs: a new memo
+        s.to_client(response(rng.randint(50, 1400), date=f"Tue, 01 Dec 2026 10:00:{i:02d} GMT", title=title))
+        for fr in s.frames:
+            t[0] += 0.01
+            frames.append((t[0], fr))
+        t[0] += 1.0
+    return write_pcap(tmp_path_factory.mktemp("memo") / "http_memo.pcap", frames)
+
+
+def test_http_same_inventory_with_and_without_the_memo(http_capture: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from otscope.dissectors.http.dissector import HttpDissector
+    fast, memo = run_pipeline(http_capture)
+    if fast.fast is None:
+        pytest.skip("the C fast path is not built")
+    assert fast.fast.memo_counts()[0] >= 5
+    _, py = run_pipeline(http_capture, fast=False)
+    monkeypatch.setattr(HttpDissector, "memo", False)
+    _, plain = run_pipeline(http_capture)
+    assert _key(memo) == _key(plain) == _key(py)
+    titles = {f.value for f in memo.facts if f.field == "http_title"}
+    assert titles == {"Line 3 HMI", "Line 3 HMI (maintenance)"}
+
+
+_VALUE = st.binary(min_size=1, max_size=30).filter(lambda b: b"\r" not in b and b"\n" not in b)
+
+
+@settings(max_examples=150, deadline=None)
+@given(path=_VALUE.filter(lambda b: b" " not in b), cookie=_VALUE, date=_VALUE, tail=st.binary(max_size=200),
+       n=st.integers(0, 1000))
+def test_blanked_values_change_nothing(path: bytes, cookie: bytes, date: bytes, tail: bytes, n: int) -> None:
+    """What the normal form blanks (the request target, other headers' values, the body after the title) may be
+    anything: the same normal form and the same outputs."""
+    t = _text_table()
+    a0, a1 = request(), response(n)
+    b0 = a0.replace(b"/trends/data?tag=FT101", path, 1).replace(b"sid=1234", cookie, 1)
+    b1 = a1.replace(b"Tue, 01 Dec 2026 10:00:00 GMT", date, 1)
+    cut = a1.index(b"</title") + len(b"</title")
+    b1 = b1[:b1.index(b"</title") + len(b"</title")] + tail if len(b1) > cut else b1
+    assert t.text_norm(0, 0, b0) == t.text_norm(0, 0, a0)
+    assert t.text_norm(0, 1, b1) == t.text_norm(0, 1, a1)
+    assert _http_outputs([(0, b0), (1, b1)])[:4] == _http_outputs([(0, a0), (1, a1)])[:4]
