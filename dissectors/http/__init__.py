@@ -14,5 +14,6 @@ SPEC = spec(
                      peek=PEEK_BYTES),),
     colours=(("http", "#7f8c8d"),),
     identifies=("the first request and answer heads of a flow: Server, User-Agent, X-Powered-By, Host, page "
-               "title; an OS only where a string states it"),
+               "title; an OS only where a string states it; vendor, model and serial from a UPnP device "
+               "description fetched in the capture"),
 )

@@ -4,7 +4,9 @@
   whose first bytes cannot start a request line (client) or a status line (server) is not HTTP: FATAL.
 * Label on a valid start line, confirm on a valid request and a valid answer (never the port alone).
 * Facts: User-Agent (client), Host, Server, X-Powered-By and the <title> in the answer's first bytes (server);
-  the OS only where the string says it (facts.py). Then DONE: the C fast path counts the rest of the flow.
+  the OS only where the string says it (facts.py); a UPnP device description in an XML answer (upnp.py: the
+  document an SSDP LOCATION names, when the capture holds its fetch). Then DONE: the C fast path counts the
+  rest of the flow.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from otscope.dissectors.http.constants import (HTTP_PORTS, MAX_HEAD, MAX_INFORMA
                                                 TITLE_ATTRS, TITLE_CLOSE, TITLE_MAX, TITLE_OPEN, HttpAnomaly)
 from otscope.dissectors.http.grammar import (Head, StatusLine, head_end, html_title, looks_like_request,
                                               looks_like_status, parse_head)
+from otscope.dissectors.http.upnp import parse_description
 
 REQUEST, RESPONSE = "HTTP request", "HTTP response"
 
@@ -151,6 +154,29 @@ class HttpDissector(Dissector):
             self.fact(Who.SERVER, "http_powered_by", F.value(powered), RESPONSE, frame, ts)
         if body and self._html(head):
             self._title(body, ts, frame)
+        elif body and b"xml" in (head.get("content-type") or b"").lower():
+            self.whole = False              # (the memo's normal form keeps a body up to a title only)
+            self._upnp(body, ts, frame)
+
+    def _upnp(self, body: bytes, ts: float, frame: int) -> None:
+        """A UPnP device description (upnp.py): the device's own words about itself. The vendor and product
+        are taken from it (UDA 2.0 2.3 manufacturer, modelName and modelNumber are the device's maker and
+        model); the rest stays raw."""
+        dev = parse_description(body[:MAX_TITLE_SCAN])
+        if dev is None:
+            return
+        msg = "UPnP device description (HTTP answer)"
+        add = lambda field, value: self.fact(Who.SERVER, field, value, msg, frame, ts)  # noqa: E731
+        add("upnp_device_type", dev.device_type)
+        add("upnp_friendly_name", dev.friendly_name)
+        add("upnp_udn", dev.udn)
+        add("upnp_model_description", dev.model_description)
+        add("vendor", dev.manufacturer)
+        product = dev.model_name
+        if dev.model_number and dev.model_number not in product:
+            product = f"{product} {dev.model_number}".strip()
+        add("product", product)
+        add("serial", dev.serial_number)
 
     @staticmethod
     def _html(head: Head, strict: bool = False) -> bool:

@@ -2,7 +2,8 @@
 
 A NOTIFY and a search answer are a device describing itself: ``ssdp_server`` (SERVER: "OS/version UPnP/1.0
 product/version", kept raw), ``ssdp_location`` (LOCATION: the device description URL; the description
-document itself is not fetched and is not read from the capture), ``ssdp_uuid`` (the device UUID of the USN),
+document is never fetched: when the capture holds a fetch of it on a port the HTTP package claims, that package
+reads it, dissectors/http/upnp.py), ``ssdp_uuid`` (the device UUID of the USN),
 ``ssdp_device_type`` (NT of a NOTIFY, ST of an answer, when it is a device type URN ``urn:...:device:...``). An
 M-SEARCH is a control point looking for devices: its USER-AGENT (UDA 2.0) is ``ssdp_user_agent``.
 Answers that come from another port than 1900 to the searcher's port are not on a port this dissector claims.
