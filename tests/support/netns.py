@@ -1,14 +1,15 @@
-"""Real peers for the integration tests: a tcpdump that is finished before its file is read, a bounded wait for
-a server's listening socket, and two network namespaces joined by a veth pair (``NsPair``) with a capture on the
-server's end. Names carry a caller's prefix and the test's PID; everything is removed in ``close()``.
+"""Real peers for the integration tests: a tcpdump that is finished before its file is read, a bounded wait
+for a server's listening socket, and two network namespaces joined by a veth pair (``NsPair``) with a capture
+on the server's end. Names carry a caller's prefix and the test's PID; everything is removed in ``close()``.
 
-Why ``Tcpdump.finish()`` and not a sleep: with ``-U --immediate-mode`` tcpdump writes each packet when it gets to
-read it from the kernel's ring, and on a loaded machine that can be long after the peers are done. Reading the
-file then misses the last packets (the SSH banner of test_http_banner_peer did). SIGTERM alone is not enough
-either: tcpdump's handler calls pcap_breakloop(), which leaves the packets still in the ring unread. So
-``finish()`` asks tcpdump for its counters (SIGUSR1, tcpdump(8) "-- print packet counts"), waits until every
-packet the kernel's filter accepted was captured or counted as dropped and nothing new came for a short quiet
-period, then stops it (SIGTERM) and waits for it to exit, so the file is complete and closed."""
+Why ``Tcpdump.finish()`` and not a sleep: with ``-U --immediate-mode`` tcpdump writes each packet when it gets
+to read it from the kernel's ring, and on a loaded machine that can be long after the peers are done. Reading
+the file then misses the last packets (the SSH banners of test_http_banner_peer did). SIGTERM alone is not
+enough either: tcpdump's handler calls pcap_breakloop(), which leaves the packets still in the ring unread
+(measured: 0 of 300 written when tcpdump had not run yet). So ``finish()`` asks tcpdump for its counters
+(SIGUSR1, tcpdump(8) "print packet counts"), waits until every packet the kernel's filter accepted was
+captured or counted as dropped and nothing new came for a short quiet period, then stops it (SIGTERM) and
+waits for it to exit: the file is complete and closed."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 
 
 def in_ns(ns: str | None, *cmd: str) -> list[str]:
-    """``cmd`` run in namespace ``ns`` (``ip netns exec`` execs it: the Popen pid is the command's), or as is."""
+    """``cmd`` run in namespace ``ns`` (``ip netns exec`` execs it: the Popen pid is the command's)."""
     return ["ip", "netns", "exec", ns, *cmd] if ns else list(cmd)
 
 
@@ -47,22 +48,23 @@ def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, limit: float = 10.0)
 
 def wait_listening(ns: str | None, tcp: tuple[int, ...] = (), udp: tuple[int, ...] = (), limit: float = 15.0,
                    proc: subprocess.Popen | None = None) -> None:
-    """Every port in ``tcp`` has a listening socket and every port in ``udp`` a bound one in ``ns`` (``ss -ltnH``,
-    ``ss -lunH``); a loaded machine starts a peer slowly. Fails with a clear message after ``limit`` seconds, or
-    at once when ``proc`` (the server) has exited."""
+    """Every port in ``tcp`` has a listening socket and every port in ``udp`` a bound one in ``ns``
+    (``ss -ltnH``, ``ss -lunH``): a loaded machine starts a peer slowly. Fails with a clear message after
+    ``limit`` seconds, or at once when ``proc`` (the server) has exited."""
     deadline = time.monotonic() + limit
     missing: list[str] = []
+    where = ns or "the root namespace"
     while time.monotonic() < deadline:
         missing = [f"{kind}/{port}" for kind, ports in (("tcp", tcp), ("udp", udp)) if ports
                    for port in ports if port not in _bound(ns, kind)]
         if not missing:
             return
         if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"the peer server in {ns or 'the root namespace'} exited ({proc.returncode}) "
-                                 f"before listening on {', '.join(missing)}")
+            raise AssertionError(f"the peer server in {where} exited ({proc.returncode}) before listening on "
+                                 f"{', '.join(missing)}")
         time.sleep(0.1)
-    raise AssertionError(f"the peer server in {ns or 'the root namespace'} did not listen on {', '.join(missing)} "
-                         f"within {limit} s")
+    raise AssertionError(f"the peer server in {where} did not listen on {', '.join(missing)} within "
+                         f"{limit} s")
 
 
 def _bound(ns: str | None, kind: str) -> set[int]:
@@ -75,10 +77,10 @@ def _bound(ns: str | None, kind: str) -> set[int]:
     return ports
 
 
-# tcpdump.c info(): "N packets captured, M packets received by filter, K packets dropped by kernel" on one line
-# when asked with SIGUSR1, one per line at exit
-_COUNTS = re.compile(r"(\d+) packets? captured\D+?(\d+) packets? received by filter\D+?(\d+) packets? dropped by "
-                     r"kernel")
+# tcpdump.c info(): "N packets captured, M packets received by filter, K packets dropped by kernel", on one
+# line when asked with SIGUSR1, one a line at exit
+_COUNTS = re.compile(r"(\d+) packets? captured\D+?(\d+) packets? received by filter\D+?"
+                     r"(\d+) packets? dropped by kernel")
 
 
 @dataclass(frozen=True)
@@ -90,11 +92,11 @@ class Counts:
 
 class Tcpdump:
     """``tcpdump -w out`` on ``iface`` (in ``ns``, or the root namespace), its stderr in ``out``.tcpdump.log.
-    Started once it says "listening on" (the filter is set: no packet after that is missed); ``finish()`` before
-    the file is read."""
+    Started once it says "listening on" (the filter is set: no packet after that is missed); ``finish()``
+    before the file is read."""
 
-    def __init__(self, out: Path, iface: str, bpf: str = "", ns: str | None = None, extra: tuple[str, ...] = (),
-                 limit: float = 10.0) -> None:
+    def __init__(self, out: Path, iface: str, bpf: str = "", ns: str | None = None,
+                 extra: tuple[str, ...] = (), limit: float = 10.0) -> None:
         self.out, self.iface = out, iface
         self.log = out.with_name(out.name + ".tcpdump.log")
         self.counts: Counts | None = None
@@ -130,8 +132,8 @@ class Tcpdump:
         return None
 
     def _caught_up(self, c: Counts) -> bool:
-        # on loopback the kernel hands every packet to the socket twice (sent and received) and libpcap drops the
-        # outgoing copy itself (pcap-linux.c), so only half of "received" is ever captured there
+        # on loopback the kernel hands every packet to the socket twice (sent and received) and libpcap drops
+        # the outgoing copy itself (pcap-linux.c), so only half of "received" is ever captured there
         received = c.received // 2 if self.iface == "lo" else c.received
         return c.captured + c.dropped >= received
 
@@ -156,16 +158,16 @@ class Tcpdump:
         found = _COUNTS.findall(self._text())
         self.counts = Counts(*map(int, found[-1])) if found else last
         if self.counts is not None and self.counts.dropped:
-            raise AssertionError(f"tcpdump on {self.iface} dropped {self.counts.dropped} packets: {self.out} is "
-                                 "incomplete")
+            raise AssertionError(f"tcpdump on {self.iface} dropped {self.counts.dropped} packets: "
+                                 f"{self.out} is incomplete")
         return self.out
 
 
 class NsPair:
     """Namespaces ``{prefix}s{pid}`` (server) and ``{prefix}c{pid}`` (client) joined by a veth pair."""
 
-    def __init__(self, prefix: str, server_ip: str | None, client_ip: str | None, *, server_mac: str | None = None,
-                 client_mac: str | None = None, ipv6: bool = True) -> None:
+    def __init__(self, prefix: str, server_ip: str | None, client_ip: str | None, *,
+                 server_mac: str | None = None, client_mac: str | None = None, ipv6: bool = True) -> None:
         pid = os.getpid() % 100000
         self.srv, self.cli = f"{prefix}s{pid}", f"{prefix}c{pid}"
         self.vs, self.vc = f"{prefix}vs{pid}"[:15], f"{prefix}vc{pid}"[:15]
@@ -176,12 +178,14 @@ class NsPair:
         self.dumps: list[Tcpdump] = []
 
     def open(self) -> NsPair:
-        """The namespaces and the veth pair, up; an address (optional: a DHCP client starts without) on each end."""
+        """The namespaces and the veth pair, up; an address on each end (optional: a DHCP client starts
+        without one)."""
         sh("ip", "netns", "add", self.srv)
         sh("ip", "netns", "add", self.cli)
-        sh("ip", "link", "add", self.vs, "netns", self.srv, *(("address", self.server_mac) if self.server_mac else ()),
-           "type", "veth", "peer", "name", self.vc, "netns", self.cli,
-           *(("address", self.client_mac) if self.client_mac else ()))
+        smac = ("address", self.server_mac) if self.server_mac else ()
+        cmac = ("address", self.client_mac) if self.client_mac else ()
+        sh("ip", "link", "add", self.vs, "netns", self.srv, *smac, "type", "veth", "peer", "name", self.vc,
+           "netns", self.cli, *cmac)
         for ns, dev, ip in ((self.srv, self.vs, self.server_ip), (self.cli, self.vc, self.client_ip)):
             if not self.ipv6:
                 sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
@@ -202,11 +206,12 @@ class NsPair:
         for dump in self.dumps:
             dump.finish(**kw)
 
-    def serve(self, code: str | None = None, secs: int = 20, *, tcp: tuple[int, ...] = (), udp: tuple[int, ...] = (),
-              argv: tuple[str, ...] = (), cwd: Path | str | None = None, log: Path | None = None,
-              limit: float = 15.0) -> subprocess.Popen:
-        """Run a server in the server's namespace (``python -c code *argv``, or ``argv`` as a command when ``code``
-        is None) for at most ``secs`` seconds; return once it listens on every ``tcp`` and ``udp`` port."""
+    def serve(self, code: str | None = None, secs: int = 20, *, tcp: tuple[int, ...] = (),
+              udp: tuple[int, ...] = (), argv: tuple[str, ...] = (), cwd: Path | str | None = None,
+              log: Path | None = None, limit: float = 15.0) -> subprocess.Popen:
+        """Run a server in the server's namespace (``python -c code *argv``, or ``argv`` as a command when
+        ``code`` is None) for at most ``secs`` seconds; return once it listens on every ``tcp`` and ``udp``
+        port."""
         cmd = [sys.executable, "-c", code, *argv] if code is not None else list(argv)
         out = log.open("wb") if log else subprocess.DEVNULL
         try:
