@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT, Inventory, run_pipeline
-from tests.support.netns import NsPair, in_ns
+from tests.support.netns import NsPair
 
 pytest.importorskip("synchrophasor.pmu")
 pytestmark = [pytest.mark.realpeer,
@@ -34,8 +33,7 @@ def capture(tmp_path_factory: pytest.TempPathFactory):
         ns.open()
         ns.capture(out, "tcp port 4712")
         ns.serve(None, 12, tcp=(4712,), argv=(sys.executable, GRID_PEERS, "pmu", PMU_IP, str(IDCODE), "6"))
-        subprocess.run(in_ns(ns.cli, "timeout", "10", sys.executable, GRID_PEERS, "pdc", PMU_IP, str(IDCODE)),
-                       timeout=15, capture_output=True)
+        ns.client(None, 10, argv=(sys.executable, GRID_PEERS, "pdc", PMU_IP, str(IDCODE)))
         ns.finish_capture()
         yield out
     finally:

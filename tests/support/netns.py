@@ -224,10 +224,13 @@ class NsPair:
         wait_listening(self.srv, tcp, udp, limit=limit, proc=proc)
         return proc
 
-    def client(self, code: str, secs: int = 15, *, argv: tuple[str, ...] = (),
+    def client(self, code: str | None, secs: int = 15, *, argv: tuple[str, ...] = (),
                cwd: Path | str | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run(in_ns(self.cli, "timeout", str(secs), sys.executable, "-c", code, *argv),
-                              timeout=secs + 5, capture_output=True, text=True, cwd=cwd)
+        """Run a client in the client's namespace (``python -c code *argv``, or ``argv`` as a command when
+        ``code`` is None) to its end, for at most ``secs`` seconds; its output as text."""
+        cmd = [sys.executable, "-c", code, *argv] if code is not None else list(argv)
+        return subprocess.run(in_ns(self.cli, "timeout", str(secs), *cmd), timeout=secs + 5, capture_output=True,
+                              text=True, cwd=cwd)
 
     def close(self) -> None:
         """Captures finished (if not yet), everything started stopped by PID, the namespaces removed."""
