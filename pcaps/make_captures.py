@@ -33,6 +33,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 PEERS = HERE / "peers"
+if str(HERE.parent) not in sys.path:                # run as a script: the repository's tests/support
+    sys.path.insert(0, str(HERE.parent))
+from tests.support.netns import Tcpdump, stop  # noqa: E402  (the tcpdump the tests finish the same way)
+
 PY = sys.executable
 NET = "198.18.0"
 
@@ -189,21 +193,14 @@ def topology(span_in_root: bool = False) -> Iterator[Topology]:
 
 @contextlib.contextmanager
 def capture(t: Topology, out: Path) -> Iterator[None]:
-    """tcpdump on the capture port, as a child we start and reap ourselves."""
-    p = subprocess.Popen(["ip", "netns", "exec", t.ns("cap"), "tcpdump", "-i", "cap0", "--immediate-mode", "-U",
-                          "-n", "-Z", "root", "-s", "0", "-w", str(out), "not ip6 and not icmp6"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    assert p.stderr is not None
-    line = p.stderr.readline()
-    if "listening on" not in line:
-        p.kill()
-        raise RuntimeError(f"tcpdump did not start: {line}")
+    """tcpdump on the capture port, as a child we start and reap ourselves; when the block ends it is finished
+    (every packet the kernel gave it written, then stopped and waited for) before anyone reads ``out``."""
+    dump = Tcpdump(out, "cap0", "not ip6 and not icmp6", ns=t.ns("cap"), extra=("-s", "0"))
     try:
         yield
-        time.sleep(0.5)
+        dump.finish()
     finally:
-        p.terminate()
-        p.communicate(timeout=10)
+        stop(dump.proc)
 
 
 def modbus(t: Topology, out: Path, devices: dict) -> None:
