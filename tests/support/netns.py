@@ -137,12 +137,11 @@ class Tcpdump:
         received = c.received // 2 if self.iface == "lo" else c.received
         return c.captured + c.dropped >= received
 
-    def finish(self, quiet: float = 0.3, limit: float = 10.0, linger: float = 0.0) -> Path:
+    def finish(self, quiet: float = 0.3, limit: float = 10.0) -> Path:
         """Wait until tcpdump has written every packet the kernel gave it and none came for ``quiet`` seconds
-        (bounded by ``limit``), stop it, wait for it to exit; then the file is complete. ``linger``: a source
-        that hands packets over late (nfnetlink_log batches for a second). Fails if the kernel dropped any."""
-        if linger:
-            time.sleep(linger)
+        (longer for a source that hands packets over late: nfnetlink_log batches for a second), bounded by
+        ``limit``; stop it and wait for it to exit: then the file is complete. Fails if the kernel dropped
+        packets (the ring was full) or tcpdump was still behind when ``limit`` ran out."""
         deadline = time.monotonic() + limit
         last, since = None, time.monotonic()
         while self.proc.poll() is None and time.monotonic() < deadline:
@@ -154,12 +153,14 @@ class Tcpdump:
             elif self._caught_up(now) and time.monotonic() - since >= quiet:
                 break
             time.sleep(0.05)
+        running = self.proc.poll() is None
+        behind = running and time.monotonic() >= deadline and not (last and self._caught_up(last))
         stop(self.proc)
         found = _COUNTS.findall(self._text())
         self.counts = Counts(*map(int, found[-1])) if found else last
-        if self.counts is not None and self.counts.dropped:
-            raise AssertionError(f"tcpdump on {self.iface} dropped {self.counts.dropped} packets: "
-                                 f"{self.out} is incomplete")
+        if behind or (self.counts is not None and self.counts.dropped):
+            raise AssertionError(f"tcpdump on {self.iface} lost packets ({self.counts}, still behind after "
+                                 f"{limit} s: {behind}): {self.out} is incomplete")
         return self.out
 
 
@@ -229,8 +230,8 @@ class NsPair:
         """Run a client in the client's namespace (``python -c code *argv``, or ``argv`` as a command when
         ``code`` is None) to its end, for at most ``secs`` seconds; its output as text."""
         cmd = [sys.executable, "-c", code, *argv] if code is not None else list(argv)
-        return subprocess.run(in_ns(self.cli, "timeout", str(secs), *cmd), timeout=secs + 5, capture_output=True,
-                              text=True, cwd=cwd)
+        return subprocess.run(in_ns(self.cli, "timeout", str(secs), *cmd), timeout=secs + 5,
+                              capture_output=True, text=True, cwd=cwd)
 
     def close(self) -> None:
         """Captures finished (if not yet), everything started stopped by PID, the namespaces removed."""
