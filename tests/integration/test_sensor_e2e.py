@@ -20,7 +20,7 @@ import pytest
 
 from tests.conftest import ROOT, Inventory
 from tests.support import pg
-from tests.support.netns import Tcpdump, stop
+from tests.support.netns import Tcpdump, stop, wait_capturing
 
 sys.path.insert(0, str(ROOT / "pcaps"))
 import make_captures as mc  # noqa: E402
@@ -85,7 +85,7 @@ def test_live_sensor_with_collector_outage(collector_url: str, tmp_path: Path) -
                                    "--token", token, "--spool", str(tmp_path / "spool"), "--flush", "0.5",
                                    "--sensor", "edge-1", "--duration", "90"], stderr=subprocess.PIPE, text=True)
         try:
-            time.sleep(1.0)
+            wait_capturing(sensor, t.span)                              # its socket is on the port
             t.run("hmi", mc.PY, str(mc.PEERS / "modbus_client.py"), f"{mc.NET}.{mc.HMI}", f"{mc.NET}.10", "502", "1",
                   "10")
             central.kill()                                              # the collector dies mid-run ...
