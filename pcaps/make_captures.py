@@ -26,7 +26,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 PEERS = HERE / "peers"
 if str(HERE.parent) not in sys.path:                # run as a script: the repository's tests/support
     sys.path.insert(0, str(HERE.parent))
-from tests.support.netns import Tcpdump, stop  # noqa: E402  (the tcpdump the tests finish the same way)
+from tests.support.netns import Tcpdump, stop, wait_listening  # noqa: E402  (shared with the tests)
 
 PY = sys.executable
 NET = "198.18.0"
@@ -151,13 +150,7 @@ class Topology:
             raise RuntimeError(f"{' '.join(cmd[:3])} in {name} failed: {r.stderr.strip()[-500:]}")
 
     def wait_listen(self, name: str, port: int, udp: bool = False, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            out = sh("ip", "netns", "exec", self.ns(name), "ss", "-lnH" + ("u" if udp else "t"), check=False).stdout
-            if any(line.split()[3].endswith(f":{port}") for line in out.splitlines() if len(line.split()) > 3):
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"{name} did not listen on {port}")
+        wait_listening(self.ns(name), udp=(port,) if udp else (), tcp=() if udp else (port,), limit=timeout)
 
     def down(self) -> None:
         for p in self.procs:
