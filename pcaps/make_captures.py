@@ -26,13 +26,16 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 PEERS = HERE / "peers"
+if str(HERE.parent) not in sys.path:                # run as a script: the repository's tests/support
+    sys.path.insert(0, str(HERE.parent))
+from tests.support.netns import Tcpdump, stop, wait_listening  # noqa: E402  (shared with the tests)
+
 PY = sys.executable
 NET = "198.18.0"
 
@@ -147,13 +150,7 @@ class Topology:
             raise RuntimeError(f"{' '.join(cmd[:3])} in {name} failed: {r.stderr.strip()[-500:]}")
 
     def wait_listen(self, name: str, port: int, udp: bool = False, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            out = sh("ip", "netns", "exec", self.ns(name), "ss", "-lnH" + ("u" if udp else "t"), check=False).stdout
-            if any(line.split()[3].endswith(f":{port}") for line in out.splitlines() if len(line.split()) > 3):
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"{name} did not listen on {port}")
+        wait_listening(self.ns(name), udp=(port,) if udp else (), tcp=() if udp else (port,), limit=timeout)
 
     def down(self) -> None:
         for p in self.procs:
@@ -189,21 +186,14 @@ def topology(span_in_root: bool = False) -> Iterator[Topology]:
 
 @contextlib.contextmanager
 def capture(t: Topology, out: Path) -> Iterator[None]:
-    """tcpdump on the capture port, as a child we start and reap ourselves."""
-    p = subprocess.Popen(["ip", "netns", "exec", t.ns("cap"), "tcpdump", "-i", "cap0", "--immediate-mode", "-U",
-                          "-n", "-Z", "root", "-s", "0", "-w", str(out), "not ip6 and not icmp6"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    assert p.stderr is not None
-    line = p.stderr.readline()
-    if "listening on" not in line:
-        p.kill()
-        raise RuntimeError(f"tcpdump did not start: {line}")
+    """tcpdump on the capture port, as a child we start and reap ourselves; when the block ends it is finished
+    (every packet the kernel gave it written, then stopped and waited for) before anyone reads ``out``."""
+    dump = Tcpdump(out, "cap0", "not ip6 and not icmp6", ns=t.ns("cap"), extra=("-s", "0"))
     try:
         yield
-        time.sleep(0.5)
+        dump.finish()
     finally:
-        p.terminate()
-        p.communicate(timeout=10)
+        stop(dump.proc)
 
 
 def modbus(t: Topology, out: Path, devices: dict) -> None:

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Inventory, run_pipeline
 from tests.integration.ads_tshark import TSHARK, tshark_ads
+from tests.support.netns import NsPair
 from tests.support.truth import values
 
 pytest.importorskip("pyads")
@@ -86,44 +84,21 @@ plc.close()
 """
 
 
-def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(list(args), capture_output=True, text=True, timeout=20, check=check)
-
-
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("ads") / "pyads.pcap"
-    srv_ns, cli_ns = f"oafs{os.getpid()}", f"oafc{os.getpid()}"
-    procs: list[subprocess.Popen] = []
+    ns = NsPair("oaf", SERVER_IP, CLIENT_IP)
     try:
-        sh("ip", "netns", "add", srv_ns)
-        sh("ip", "netns", "add", cli_ns)
-        sh("ip", "link", "add", "oafads", "netns", srv_ns, "type", "veth", "peer", "name", "oafadc", "netns", cli_ns)
-        for ns, dev, ip in ((srv_ns, "oafads", SERVER_IP), (cli_ns, "oafadc", CLIENT_IP)):
-            sh("ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", dev)
-            sh("ip", "-n", ns, "link", "set", dev, "up")
-            sh("ip", "-n", ns, "link", "set", "lo", "up")
-        dump = subprocess.Popen(["ip", "netns", "exec", srv_ns, "tcpdump", "--immediate-mode", "-U", "-n", "-i",
-                                 "oafads", "-w", str(out), "tcp port 48898 or udp port 48899"], stderr=subprocess.PIPE)
-        procs.append(dump)
-        time.sleep(1.0)
-        procs.append(subprocess.Popen(["ip", "netns", "exec", srv_ns, "timeout", "20", sys.executable, "-c", SERVER]))
-        time.sleep(1.5)
-        run = subprocess.run(["ip", "netns", "exec", cli_ns, "timeout", "15", sys.executable, "-c", CLIENT],
-                             timeout=20, capture_output=True, text=True)
+        ns.open()
+        ns.capture(out, "tcp port 48898 or udp port 48899")
+        ns.serve(SERVER, 20, tcp=(48898,), udp=(48899,))
+        run = ns.client(CLIENT, 15)
         assert "stopped" in run.stdout, (run.stdout, run.stderr)
         assert "info Plc30 App 3 1 4024" in run.stdout and "value 42" in run.stdout and "route True" in run.stdout
-        time.sleep(0.5)
+        ns.finish_capture()
         yield out
     finally:
-        for p in reversed(procs):
-            p.terminate()
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        sh("ip", "netns", "del", srv_ns, check=False)
-        sh("ip", "netns", "del", cli_ns, check=False)
+        ns.close()
 
 
 def test_plc_and_engineering_workstation(capture: Path, tmp_path: Path) -> None:

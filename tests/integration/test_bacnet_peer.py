@@ -9,13 +9,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Inventory, run_pipeline
+from tests.support.netns import NsPair, sh
 from tests.support.truth import values
 
 pytest.importorskip("bacpypes3")
@@ -74,46 +73,22 @@ asyncio.run(main())
 """
 
 
-def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(list(args), capture_output=True, text=True, timeout=20, check=check)
-
-
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("bacnet") / "bacpypes3.pcap"
-    dev_ns, cli_ns = f"obnd{os.getpid()}", f"obnc{os.getpid()}"
-    procs: list[subprocess.Popen] = []
+    ns = NsPair("obn", DEV_IP, CLI_IP)
     try:
-        sh("ip", "netns", "add", dev_ns)
-        sh("ip", "netns", "add", cli_ns)
-        sh("ip", "link", "add", "obnvd", "netns", dev_ns, "type", "veth", "peer", "name", "obnvc", "netns", cli_ns)
-        for ns, link, ip in ((dev_ns, "obnvd", DEV_IP), (cli_ns, "obnvc", CLI_IP)):
-            sh("ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", link)
-            sh("ip", "-n", ns, "link", "set", link, "up")
-            sh("ip", "-n", ns, "link", "set", "lo", "up")
-        sh("ip", "-n", cli_ns, "addr", "add", f"{HMI_IP}/24", "dev", "obnvc")
-        dump = subprocess.Popen(["ip", "netns", "exec", dev_ns, "tcpdump", "--immediate-mode", "-U", "-n", "-i",
-                                 "obnvd", "-w", str(out), "udp"], stderr=subprocess.PIPE)
-        procs.append(dump)
-        time.sleep(1.0)
-        procs.append(subprocess.Popen(["ip", "netns", "exec", dev_ns, "timeout", "15", sys.executable, "-c",
-                                       DEVICE]))
-        time.sleep(2.0)                                   # the device's endpoints are up
+        ns.open()
+        sh("ip", "-n", ns.cli, "addr", "add", f"{HMI_IP}/24", "dev", ns.vc)
+        ns.capture(out, "udp")
+        ns.serve(DEVICE, 15, udp=(47808,))               # the device's endpoint is up
         for ip, kind in ((HMI_IP, "hmi"), (CLI_IP, "ews")):
-            cli = subprocess.run(["ip", "netns", "exec", cli_ns, "timeout", "12", sys.executable, "-c", CLIENT, ip,
-                                  kind, f"{DEV_IP}:47808"], timeout=20, capture_output=True, text=True)
+            cli = ns.client(CLIENT, 12, argv=(ip, kind, f"{DEV_IP}:47808"))
             assert "vendor-name Johnson Controls" in cli.stdout, (cli.stdout, cli.stderr[-2000:])
-        time.sleep(0.5)
+        ns.finish_capture()
         yield out
     finally:
-        for p in reversed(procs):
-            p.terminate()
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        sh("ip", "netns", "del", dev_ns, check=False)
-        sh("ip", "netns", "del", cli_ns, check=False)
+        ns.close()
 
 
 def test_device_and_client(capture: Path, tmp_path: Path) -> None:

@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,7 @@ from otscope.collector.queries import coverage
 from otscope.dissectors.dnp3 import SPEC
 from otscope.dissectors.dnp3.constants import FunctionCode, profile_key
 from tests.conftest import Inventory, run_pipeline
+from tests.support.netns import Tcpdump, stop, wait_listening
 
 pytestmark = [pytest.mark.realpeer,
               pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("tcpdump") or not shutil.which("ip"),
@@ -64,32 +64,27 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dnp3peer") / "opendnp3.pcap"
     ns = f"otsdnp3-{os.getpid()}"
     procs: list[subprocess.Popen] = []
+    dump: Tcpdump | None = None
     subprocess.run(["ip", "netns", "add", ns], check=True)
     try:
         for cmd in (["ip", "link", "set", "lo", "up"], ["ip", "addr", "add", f"{MASTER_IP}/32", "dev", "lo"],
                     ["ip", "addr", "add", f"{OUTSTATION_IP}/32", "dev", "lo"]):
             subprocess.run(["ip", "netns", "exec", ns, *cmd], check=True)
-        procs.append(_ns(ns, out.with_suffix(".tcpdump.log"), "timeout", "10", "tcpdump", "-i", "lo", "-U", "-w",
-                         str(out), "tcp", "port", "20000"))
-        time.sleep(0.8)
+        dump = Tcpdump(out, "lo", "tcp port 20000", ns=ns)
         code = textwrap.dedent
         procs.append(_ns(ns, out.with_suffix(".outstation.log"), "timeout", "8", sys.executable, "-c",
                          code(OUTSTATION).format(m=MASTER_ADDR, o=OUTSTATION_ADDR)))
-        time.sleep(0.8)
+        wait_listening(ns, tcp=(20000,), proc=procs[-1])
         master = _ns(ns, out.with_suffix(".master.log"), "timeout", "8", sys.executable, "-c",
                      code(MASTER).format(mip=MASTER_IP, oip=OUTSTATION_IP, m=MASTER_ADDR, o=OUTSTATION_ADDR))
         procs.append(master)
         master.wait(timeout=15)
-        time.sleep(0.5)
+        dump.finish()
     finally:
+        if dump is not None:
+            stop(dump.proc)
         for p in procs:
-            if p.poll() is None:
-                p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                p.kill()
+            stop(p, limit=5)
         subprocess.run(["ip", "netns", "del", ns], check=False)
     if not out.exists() or out.stat().st_size < 200:
         pytest.skip("the opendnp3 peers produced no capture")

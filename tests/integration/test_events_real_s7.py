@@ -8,9 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +16,7 @@ import pytest
 from otscope.agent.replay import checked_sink, replay_file
 from otscope.collector import events
 from tests.conftest import PCAPS, Inventory
+from tests.support.netns import NsPair
 
 pytestmark = [pytest.mark.realpeer,
               pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("tcpdump") or not shutil.which("ip"),
@@ -57,58 +56,21 @@ c.disconnect()
 """
 
 
-def _run(*cmd: str) -> None:
-    subprocess.run(cmd, check=True, capture_output=True, timeout=30)
-
-
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pytest.importorskip("snap7")
     d = tmp_path_factory.mktemp("s7peer")
     out = d / "snap7_control.pcap"
-    tag = os.getpid() % 100000
-    srv_ns, cli_ns = f"oev-s{tag}", f"oev-c{tag}"
-    procs: list[subprocess.Popen] = []
+    ns = NsPair("oev-", SERVER_IP, CLIENT_IP, ipv6=False)
     try:
-        _run("ip", "netns", "add", srv_ns)
-        _run("ip", "netns", "add", cli_ns)
-        _run("ip", "link", "add", f"oev{tag}a", "netns", srv_ns, "type", "veth", "peer", "name", f"oev{tag}b",
-             "netns", cli_ns)
-        for ns, dev, ip in ((srv_ns, f"oev{tag}a", SERVER_IP), (cli_ns, f"oev{tag}b", CLIENT_IP)):
-            _run("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
-            _run("ip", "netns", "exec", ns, "ip", "addr", "add", f"{ip}/24", "dev", dev)
-            _run("ip", "netns", "exec", ns, "ip", "link", "set", dev, "up")
-            _run("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up")
-        with (d / "tcpdump.log").open("wb") as log:
-            procs.append(subprocess.Popen(["ip", "netns", "exec", srv_ns, "timeout", "15", "tcpdump", "-i",
-                                           f"oev{tag}a", "-U", "-w", str(out), "tcp", "port", str(PORT)],
-                                          stdout=log, stderr=subprocess.STDOUT))
-        time.sleep(1.0)
-        with (d / "server.log").open("wb") as log:
-            procs.append(subprocess.Popen(["ip", "netns", "exec", srv_ns, "timeout", "12", sys.executable, "-c",
-                                           textwrap.dedent(SERVER).format(ip=SERVER_IP, port=PORT)],
-                                          stdout=log, stderr=subprocess.STDOUT))
-        for _ in range(50):
-            ss = subprocess.run(["ip", "netns", "exec", srv_ns, "ss", "-lntH"], capture_output=True, text=True)
-            if f":{PORT} " in ss.stdout:
-                break
-            time.sleep(0.1)
-        client = subprocess.run(["ip", "netns", "exec", cli_ns, "timeout", "10", sys.executable, "-c",
-                                 textwrap.dedent(CLIENT).format(ip=SERVER_IP, port=PORT)],
-                                capture_output=True, text=True, timeout=20)
+        ns.open()
+        ns.capture(out, f"tcp port {PORT}")
+        ns.serve(textwrap.dedent(SERVER).format(ip=SERVER_IP, port=PORT), 12, tcp=(PORT,), log=d / "server.log")
+        client = ns.client(textwrap.dedent(CLIENT).format(ip=SERVER_IP, port=PORT), 10)
         (d / "client.log").write_text(client.stdout + client.stderr)
-        time.sleep(0.8)
+        ns.finish_capture()
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        subprocess.run(["ip", "netns", "del", cli_ns], check=False, capture_output=True)
-        subprocess.run(["ip", "netns", "del", srv_ns], check=False, capture_output=True)
+        ns.close()
     if not out.exists() or out.stat().st_size < 200:
         pytest.skip("the snap7 peers produced no capture")
     return out

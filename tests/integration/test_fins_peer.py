@@ -78,9 +78,10 @@ def capture(tmp_path_factory: pytest.TempPathFactory):
     try:
         ns.open()
         ns.capture(out, "port 9600")
-        ns.serve(RESPONDER)
+        ns.serve(RESPONDER, tcp=(9600,), udp=(9600,))
         r = ns.client(CLIENT)
         assert r.stdout.count(MODEL) == 2, r.stderr[-500:]
+        ns.finish_capture()
         yield out
     finally:
         ns.close()

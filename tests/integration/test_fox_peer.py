@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Inventory, run_pipeline
+from tests.support.netns import NsPair, sh
 from tests.support.truth import values
 
 pytestmark = [pytest.mark.realpeer,
@@ -96,10 +94,6 @@ print("plain", b"station.name=s:AHU3_Plant" in plain, "tls", b"station.name=s:AH
 '''
 
 
-def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(list(args), capture_output=True, text=True, timeout=20, check=check)
-
-
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory: pytest.TempPathFactory):
     tmp = tmp_path_factory.mktemp("fox")
@@ -107,37 +101,17 @@ def capture(tmp_path_factory: pytest.TempPathFactory):
     cert, key = tmp / "station.crt", tmp / "station.key"
     sh("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/O=Tridium/CN=jace-ahu3",
        "-keyout", str(key), "-out", str(cert))
-    srv_ns, cli_ns = f"oafxs{os.getpid()}", f"oafxc{os.getpid()}"
-    procs: list[subprocess.Popen] = []
+    ns = NsPair("oafx", STATION_IP, CLIENT_IP)
     try:
-        sh("ip", "netns", "add", srv_ns)
-        sh("ip", "netns", "add", cli_ns)
-        sh("ip", "link", "add", "oaffxs", "netns", srv_ns, "type", "veth", "peer", "name", "oaffxc", "netns", cli_ns)
-        for ns, dev, ip in ((srv_ns, "oaffxs", STATION_IP), (cli_ns, "oaffxc", CLIENT_IP)):
-            sh("ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", dev)
-            sh("ip", "-n", ns, "link", "set", dev, "up")
-            sh("ip", "-n", ns, "link", "set", "lo", "up")
-        dump = subprocess.Popen(["ip", "netns", "exec", srv_ns, "tcpdump", "--immediate-mode", "-U", "-n", "-i",
-                                 "oaffxs", "-w", str(out), "tcp port 1911 or tcp port 4911"], stderr=subprocess.PIPE)
-        procs.append(dump)
-        time.sleep(1.0)
-        procs.append(subprocess.Popen(["ip", "netns", "exec", srv_ns, "timeout", "15", sys.executable, "-c", STATION,
-                                       STATION_IP, "8", str(cert), str(key)]))
-        time.sleep(1.0)
-        run = subprocess.run(["ip", "netns", "exec", cli_ns, "timeout", "10", sys.executable, "-c", CLIENT,
-                              STATION_IP], timeout=15, capture_output=True, text=True)
+        ns.open()
+        ns.capture(out, "tcp port 1911 or tcp port 4911")
+        ns.serve(STATION, 15, tcp=(1911, 4911), argv=(STATION_IP, "8", str(cert), str(key)))
+        run = ns.client(CLIENT, 10, argv=(STATION_IP,))
         assert "plain True tls True" in run.stdout, (run.stdout, run.stderr)
-        time.sleep(0.5)
+        ns.finish_capture()
         yield out
     finally:
-        for p in reversed(procs):
-            p.terminate()
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        sh("ip", "netns", "del", srv_ns, check=False)
-        sh("ip", "netns", "del", cli_ns, check=False)
+        ns.close()
 
 
 def test_station_is_a_building_controller_with_its_identity(capture: Path, tmp_path: Path) -> None:

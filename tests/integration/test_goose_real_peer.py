@@ -1,21 +1,19 @@
 """A real GOOSE publisher (libiec61850 through pyiec61850-ng) in a network namespace, captured on the other end
-of its veth pair, replayed: the publishing MAC is one rtu-ied asset with the control block the publisher was
-configured with. Needs root, iproute2, tcpdump and pyiec61850-ng (skips cleanly otherwise); bounded (seconds),
-the namespace is removed whatever happens."""
+of its veth pair (in a second namespace: nothing runs in the root one), replayed: the publishing MAC is one
+rtu-ied asset with the control block the publisher was configured with. Needs root, iproute2, tcpdump and
+pyiec61850-ng (skips cleanly otherwise); bounded (seconds), the namespaces are removed whatever happens."""
 
 from __future__ import annotations
 
 import importlib.util
 import os
 import shutil
-import subprocess
-import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 
+from tests.support.netns import NsPair
 from tests.support.truth import values
 
 pytestmark = [pytest.mark.realpeer,
@@ -27,7 +25,7 @@ MAC = "02:61:85:00:00:07"
 PUBLISHER = textwrap.dedent("""
     import time
     from pyiec61850.goose import GoosePublisher
-    pub = GoosePublisher("g0")
+    pub = GoosePublisher({iface!r})
     pub.set_go_cb_ref("P3RELAY1/LLN0$GO$gcb01"); pub.set_data_set("P3RELAY1/LLN0$DS1")
     pub.set_go_id("P3RELAY1_GOOSE1"); pub.set_app_id(0x1007); pub.set_conf_rev(3)
     pub.set_dst_mac(bytes.fromhex("010ccd010007"))
@@ -38,38 +36,21 @@ PUBLISHER = textwrap.dedent("""
 """)
 
 
-def run(*cmd: str, timeout: float = 10) -> None:
-    subprocess.run(cmd, check=True, capture_output=True, timeout=timeout)
-
-
 @pytest.fixture
-def namespace():
-    ns, host = f"p3g{os.getpid() % 100000}", f"p3h{os.getpid() % 100000}"
+def pair():
+    ns = NsPair("p3g", None, None, client_mac=MAC)           # the publisher on the client's end, no IP
     try:
-        run("ip", "netns", "add", ns)
-        run("ip", "link", "add", host, "type", "veth", "peer", "name", "g0", "netns", ns)
-        run("ip", "-n", ns, "link", "set", "g0", "address", MAC)
-        run("ip", "-n", ns, "link", "set", "g0", "up")
-        run("ip", "link", "set", host, "up")
-        yield ns, host
+        yield ns.open()
     finally:
-        subprocess.run(["ip", "link", "del", host], capture_output=True, timeout=10)
-        subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=10)
+        ns.close()
 
 
-def test_a_real_goose_publisher_is_an_ied(namespace, tmp_path: Path, inventory) -> None:
-    ns, host = namespace
+def test_a_real_goose_publisher_is_an_ied(pair: NsPair, tmp_path: Path, inventory) -> None:
     pcap = tmp_path / "goose.pcap"
-    dump = subprocess.Popen(["tcpdump", "-i", host, "-U", "-w", str(pcap), "-c", "3", "ether", "proto", "0x88b8"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        time.sleep(1.0)                                      # tcpdump attached before the first frame
-        run("ip", "netns", "exec", ns, sys.executable, "-c", PUBLISHER, timeout=30)
-        dump.wait(timeout=10)
-    finally:
-        if dump.poll() is None:
-            dump.terminate()
-            dump.wait(timeout=5)
+    dump = pair.capture(pcap, "ether proto 0x88b8")
+    r = pair.client(PUBLISHER.format(iface=pair.vc), 30)
+    assert r.returncode == 0, r.stderr[-2000:]
+    dump.finish()
     inventory.replay(pcap)
     (a,) = [a for a in inventory.assets() if MAC in a["macs"]]
     assert a["role"] == "rtu-ied" and "goose" in a["protocols"]

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Inventory, run_pipeline
+from tests.support.netns import NsPair
 
 pytestmark = [pytest.mark.realpeer,
               pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("tcpdump") or not shutil.which("ip"),
@@ -63,54 +61,20 @@ s.recv(256); s.close()
 """
 
 
-def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(list(args), capture_output=True, text=True, timeout=20, check=check)
-
-
-def _wait_listening(ns: str, ports: tuple[int, ...], limit: float = 15.0) -> None:
-    """The server program listens on every port (a loaded machine starts it slowly), or the test says so."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        out = sh("ip", "netns", "exec", ns, "ss", "-ltnH", check=False).stdout
-        if all(f":{p} " in out for p in ports):
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"the peer server in {ns} did not listen on {ports} within {limit} s")
-
-
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("ohc") / "it.pcap"
-    srv_ns, cli_ns = f"ohcs{os.getpid()}", f"ohcc{os.getpid()}"
-    procs: list[subprocess.Popen] = []
+    ns = NsPair("ohc", SERVER_IP, CLIENT_IP)
     try:
-        sh("ip", "netns", "add", srv_ns)
-        sh("ip", "netns", "add", cli_ns)
-        sh("ip", "link", "add", "ohcs0", "netns", srv_ns, "type", "veth", "peer", "name", "ohcc0", "netns", cli_ns)
-        for ns, dev, ip in ((srv_ns, "ohcs0", SERVER_IP), (cli_ns, "ohcc0", CLIENT_IP)):
-            sh("ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", dev)
-            sh("ip", "-n", ns, "link", "set", dev, "up")
-            sh("ip", "-n", ns, "link", "set", "lo", "up")
-        dump = subprocess.Popen(["ip", "netns", "exec", srv_ns, "tcpdump", "--immediate-mode", "-U", "-n", "-i",
-                                 "ohcs0", "-w", str(out), "tcp"], stderr=subprocess.PIPE)
-        procs.append(dump)
-        time.sleep(1.0)
-        procs.append(subprocess.Popen(["ip", "netns", "exec", srv_ns, "timeout", "15", sys.executable, "-c", SERVER]))
-        _wait_listening(srv_ns, (80, 21, 22))
-        r = subprocess.run(["ip", "netns", "exec", cli_ns, "timeout", "15", sys.executable, "-c", CLIENT],
-                           timeout=20, capture_output=True, text=True)
+        ns.open()
+        ns.capture(out, "tcp")
+        ns.serve(SERVER, 15, tcp=(80, 21, 22))
+        r = ns.client(CLIENT, 15)
         assert r.returncode == 0, r.stderr
-        time.sleep(0.5)
+        ns.finish_capture()                               # the SSH banners are the last packets
         yield out
     finally:
-        for p in reversed(procs):
-            p.terminate()
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        sh("ip", "netns", "del", srv_ns, check=False)
-        sh("ip", "netns", "del", cli_ns, check=False)
+        ns.close()
 
 
 def test_server_and_client_software(capture: Path, tmp_path: Path) -> None:

@@ -8,13 +8,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Inventory, run_pipeline
+from tests.support.netns import NsPair
 
 c104 = pytest.importorskip("c104")
 pytestmark = [pytest.mark.realpeer,
@@ -49,42 +48,19 @@ time.sleep(1.5); cl.stop()
 """
 
 
-def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(list(args), capture_output=True, text=True, timeout=20, check=check)
-
-
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("iec104") / "c104.pcap"
-    srv_ns, cli_ns = f"otsp2s{os.getpid()}", f"otsp2c{os.getpid()}"
-    procs: list[subprocess.Popen] = []
+    ns = NsPair("otsp2", SERVER_IP, CLIENT_IP)
     try:
-        sh("ip", "netns", "add", srv_ns)
-        sh("ip", "netns", "add", cli_ns)
-        sh("ip", "link", "add", "v104s", "netns", srv_ns, "type", "veth", "peer", "name", "v104c", "netns", cli_ns)
-        for ns, dev, ip in ((srv_ns, "v104s", SERVER_IP), (cli_ns, "v104c", CLIENT_IP)):
-            sh("ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", dev)
-            sh("ip", "-n", ns, "link", "set", dev, "up")
-            sh("ip", "-n", ns, "link", "set", "lo", "up")
-        dump = subprocess.Popen(["ip", "netns", "exec", srv_ns, "tcpdump", "--immediate-mode", "-U", "-n", "-i",
-                                 "v104s", "-w", str(out), "tcp port 2404"], stderr=subprocess.PIPE)
-        procs.append(dump)
-        time.sleep(1.0)                                   # "listening on" comes before the first packet
-        procs.append(subprocess.Popen(["ip", "netns", "exec", srv_ns, "timeout", "15", sys.executable, "-c", SERVER]))
-        time.sleep(1.0)
-        subprocess.run(["ip", "netns", "exec", cli_ns, "timeout", "15", sys.executable, "-c", CLIENT],
-                       timeout=20, capture_output=True)
-        time.sleep(0.5)
+        ns.open()
+        ns.capture(out, "tcp port 2404")
+        ns.serve(SERVER, 15, tcp=(2404,))
+        ns.client(CLIENT, 15)
+        ns.finish_capture()
         yield out
     finally:
-        for p in reversed(procs):
-            p.terminate()
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        sh("ip", "netns", "del", srv_ns, check=False)
-        sh("ip", "netns", "del", cli_ns, check=False)
+        ns.close()
 
 
 def test_controlled_and_controlling_station(capture: Path, tmp_path: Path) -> None:

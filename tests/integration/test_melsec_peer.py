@@ -55,13 +55,14 @@ a.close()
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("melsec") / "mc.pcap"
-    ns = NsPair("ofm", SERVER_IP, CLIENT_IP)
+    ns = NsPair("omc", SERVER_IP, CLIENT_IP)
     try:
         ns.open()
         ns.capture(out, f"tcp port {PORT}")
-        ns.serve(SERVER)
+        ns.serve(SERVER, tcp=(PORT,))
         r = ns.client(CLIENT)
         assert CPU in r.stdout and f"{CODE:04x}" in r.stdout.lower(), (r.stdout, r.stderr[-800:])
+        ns.finish_capture()
         yield out
     finally:
         ns.close()

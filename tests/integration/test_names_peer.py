@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Inventory, run_pipeline
+from tests.support.netns import NsPair, in_ns, sh
 
 pytestmark = [pytest.mark.realpeer,
               pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("tcpdump") or not shutil.which("ip"),
@@ -69,64 +69,20 @@ asyncio.run(main())
 """
 
 
-def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(list(args), capture_output=True, text=True, timeout=20, check=check)
-
-
-def _stop(procs: list[subprocess.Popen]) -> None:
-    for p in reversed(procs):
-        p.terminate()
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait(timeout=5)
-
-
-def _pair(tag: str, srv_ip: str | None, cli_ip: str | None) -> tuple[str, str, str, str]:
-    """Two namespaces joined by a veth pair; addresses optional (a DHCP client starts without one)."""
-    srv_ns, cli_ns = f"osn{tag}s{os.getpid()}", f"osn{tag}c{os.getpid()}"
-    srv_if, cli_if = f"osn{tag}-s", f"osn{tag}-c"
-    sh("ip", "netns", "add", srv_ns)
-    sh("ip", "netns", "add", cli_ns)
-    sh("ip", "link", "add", srv_if, "netns", srv_ns, "type", "veth", "peer", "name", cli_if, "netns", cli_ns)
-    for ns, dev, ip in ((srv_ns, srv_if, srv_ip), (cli_ns, cli_if, cli_ip)):
-        if ip:
-            sh("ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", dev)
-        sh("ip", "-n", ns, "link", "set", dev, "up")
-        sh("ip", "-n", ns, "link", "set", "lo", "up")
-    return srv_ns, cli_ns, srv_if, cli_if
-
-
-def _dump(ns: str, dev: str, out: Path, bpf: str) -> subprocess.Popen:
-    p = subprocess.Popen(["ip", "netns", "exec", ns, "tcpdump", "--immediate-mode", "-U", "-n", "-Z", "root", "-i",
-                          dev, "-w", str(out), bpf], stderr=subprocess.PIPE)
-    time.sleep(1.0)                                      # "listening on" comes before the first packet
-    return p
-
-
 @pytest.fixture(scope="module")
 def snmp_capture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     pytest.importorskip("pysnmp")
     out = tmp_path_factory.mktemp("snmp") / "pysnmp.pcap"
-    procs: list[subprocess.Popen] = []
-    srv_ns = cli_ns = ""
+    ns = NsPair("osnm", AGENT_IP, MANAGER_IP)
     try:
-        srv_ns, cli_ns, srv_if, _ = _pair("m", AGENT_IP, MANAGER_IP)
-        procs.append(_dump(srv_ns, srv_if, out, "udp port 161"))
-        procs.append(subprocess.Popen(["ip", "netns", "exec", srv_ns, "timeout", "15", sys.executable, "-c", AGENT]))
-        time.sleep(1.5)
-        subprocess.run(["ip", "netns", "exec", cli_ns, "timeout", "15", sys.executable, "-c", MANAGER],
-                       timeout=20, capture_output=True)
-        time.sleep(0.5)
-        _stop(procs)
-        procs.clear()
+        ns.open()
+        ns.capture(out, "udp port 161")
+        ns.serve(AGENT, 15, udp=(161,))
+        ns.client(MANAGER, 15)
+        ns.finish_capture()
         yield out
     finally:
-        _stop(procs)
-        for ns in (srv_ns, cli_ns):
-            if ns:
-                sh("ip", "netns", "del", ns, check=False)
+        ns.close()
 
 
 def _vals(a: dict, field: str, protocol: str | None = None) -> set[str]:
@@ -171,40 +127,29 @@ def dhcp_capture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         pytest.skip("dnsmasq, busybox or dhclient missing (scripts/setup.sh installs them)")
     work = tmp_path_factory.mktemp("dhcp")
     out = work / "dhcp.pcap"
-    procs: list[subprocess.Popen] = []
-    srv_ns = cli_ns = ""
+    ns = NsPair("osnd", SERVER_IP, None)                  # the DHCP client starts without an address
     try:
-        srv_ns, cli_ns, srv_if, cli_if = _pair("d", SERVER_IP, None)
-        procs.append(_dump(srv_ns, srv_if, out, "udp port 67 or udp port 68"))
-        procs.append(subprocess.Popen(
-            ["ip", "netns", "exec", srv_ns, "timeout", "30", "dnsmasq", "--no-daemon", "--port=0",
-             f"--interface={srv_if}", "--bind-interfaces", "--dhcp-range=198.18.61.100,198.18.61.150,12h",
-             f"--dhcp-leasefile={work}/leases", f"--pid-file={work}/dnsmasq.pid"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        time.sleep(1.5)
-        subprocess.run(["ip", "netns", "exec", cli_ns, "timeout", "15", "busybox", "udhcpc", "-i", cli_if, "-n", "-q",
-                        "-t", "4", "-T", "1", "-V", "Siemens SIMATIC", "-x", "hostname:plc-line-3", "-s", "/bin/true"],
-                       timeout=20, capture_output=True)
+        ns.open()
+        ns.capture(out, "udp port 67 or udp port 68")
+        ns.serve(None, 30, udp=(67,), argv=("dnsmasq", "--no-daemon", "--port=0", f"--interface={ns.vs}",
+                                            "--bind-interfaces", "--dhcp-range=198.18.61.100,198.18.61.150,12h",
+                                            f"--dhcp-leasefile={work}/leases", f"--pid-file={work}/dnsmasq.pid"))
+        ns.client(None, 15, argv=("busybox", "udhcpc", "-i", ns.vc, "-n", "-q", "-t", "4", "-T", "1",
+                                  "-V", "Siemens SIMATIC", "-x", "hostname:plc-line-3", "-s", "/bin/true"))
         (work / "dhclient.conf").write_text(DHCLIENT_CONF)
-        sh("ip", "-n", cli_ns, "addr", "flush", "dev", cli_if, check=False)
-        cl = subprocess.Popen(["ip", "netns", "exec", cli_ns, "timeout", "15", "dhclient", "-d", "-1", "-v",
-                               "-cf", str(work / "dhclient.conf"), "-lf", str(work / "dhclient.leases"),
-                               "-pf", str(work / "dhclient.pid"), "-sf", "/bin/true", cli_if],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs.append(cl)
-        end = time.time() + 12
-        while time.time() < end and "lease" not in ((work / "dhclient.leases").read_text()
-                                                    if (work / "dhclient.leases").exists() else ""):
-            time.sleep(0.3)
-        time.sleep(0.5)
-        _stop(procs)
-        procs.clear()
+        sh("ip", "-n", ns.cli, "addr", "flush", "dev", ns.vc, check=False)
+        ns.procs.append(subprocess.Popen(
+            in_ns(ns.cli, "timeout", "15", "dhclient", "-d", "-1", "-v", "-cf", str(work / "dhclient.conf"),
+                  "-lf", str(work / "dhclient.leases"), "-pf", str(work / "dhclient.pid"), "-sf", "/bin/true",
+                  ns.vc), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        leases = work / "dhclient.leases"
+        end = time.monotonic() + 12
+        while time.monotonic() < end and "lease" not in (leases.read_text() if leases.exists() else ""):
+            time.sleep(0.1)
+        ns.finish_capture()
         yield out
     finally:
-        _stop(procs)
-        for ns in (srv_ns, cli_ns):
-            if ns:
-                sh("ip", "netns", "del", ns, check=False)
+        ns.close()
 
 
 def test_dhcp_clients_names_vendor_classes_and_fingerprints(dhcp_capture: Path) -> None:

@@ -11,12 +11,12 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Inventory, run_pipeline
+from tests.support.netns import NsPair
 
 pytest.importorskip("asyncua")
 pytestmark = [pytest.mark.realpeer,
@@ -27,53 +27,26 @@ PEER = str(Path(__file__).with_name("opcua_peer.py"))
 SERVER_IP, CLIENT_IP = "10.48.40.10", "10.48.40.20"
 
 
-def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(list(args), capture_output=True, text=True, timeout=20, check=check)
-
-
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory: pytest.TempPathFactory):
     work = tmp_path_factory.mktemp("opcua")
     out, certs = work / "asyncua.pcap", work / "certs"
     certs.mkdir()                                     # asyncua reuses existing key files: a fresh dir per run
     subprocess.run([sys.executable, PEER, "certs", str(certs)], timeout=30, check=True, capture_output=True)
-    pid = os.getpid() % 100000
-    srv_ns, cli_ns, srv_dev, cli_dev = f"ouas{pid}", f"ouac{pid}", f"ouavs{pid}", f"ouavc{pid}"
-    procs: list[subprocess.Popen] = []
+    ns = NsPair("oua", SERVER_IP, CLIENT_IP)
     try:
-        sh("ip", "netns", "add", srv_ns)
-        sh("ip", "netns", "add", cli_ns)
-        sh("ip", "link", "add", srv_dev, "netns", srv_ns, "type", "veth", "peer", "name", cli_dev, "netns", cli_ns)
-        for ns, dev, ip in ((srv_ns, srv_dev, SERVER_IP), (cli_ns, cli_dev, CLIENT_IP)):
-            sh("ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", dev)
-            sh("ip", "-n", ns, "link", "set", dev, "up")
-            sh("ip", "-n", ns, "link", "set", "lo", "up")
-        dump = subprocess.Popen(["ip", "netns", "exec", srv_ns, "tcpdump", "--immediate-mode", "-U", "-n", "-i",
-                                 srv_dev, "-w", str(out), "tcp port 4840"], stderr=subprocess.PIPE)
-        procs.append(dump)
-        time.sleep(1.0)                               # "listening on" comes before the first packet
-        log = open(work / "server.out", "w")
-        procs.append(subprocess.Popen(["ip", "netns", "exec", srv_ns, "timeout", "30", sys.executable, PEER,
-                                       "server", str(certs), SERVER_IP, "15"], stdout=log, stderr=subprocess.STDOUT))
-        end = time.time() + 20
-        while "ready" not in (work / "server.out").read_text() and time.time() < end:
-            time.sleep(0.2)
-        client = subprocess.run(["ip", "netns", "exec", cli_ns, "timeout", "20", sys.executable, PEER, "client",
-                                 str(certs), SERVER_IP, "sign"], timeout=25, capture_output=True, text=True)
+        ns.open()
+        ns.capture(out, "tcp port 4840")
+        ns.serve(None, 30, tcp=(4840,), argv=(sys.executable, PEER, "server", str(certs), SERVER_IP, "15"),
+                 log=work / "server.out", limit=20)
+        client = ns.client(None, 20, argv=(sys.executable, PEER, "client", str(certs), SERVER_IP, "sign"))
         assert "none SIMATIC S7-1500 Siemens AG V3.1.2" in client.stdout, client.stderr[-2000:]
         assert "encrypted SIMATIC S7-1500" in client.stdout, client.stderr[-2000:]
         assert "signed V3.1.2" in client.stdout, client.stderr[-2000:]
-        time.sleep(0.5)
+        ns.finish_capture()
         yield out
     finally:
-        for p in reversed(procs):
-            p.terminate()
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        sh("ip", "netns", "del", srv_ns, check=False)
-        sh("ip", "netns", "del", cli_ns, check=False)
+        ns.close()
 
 
 def facts_of(batch, ip: str) -> dict[str, set[str]]:

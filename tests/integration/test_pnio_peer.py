@@ -14,13 +14,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Inventory, run_pipeline
+from tests.support.netns import NsPair
 
 pytest.importorskip("profinet")
 pytestmark = [pytest.mark.realpeer,
@@ -84,47 +83,21 @@ for step in (lambda: con.read_implicit(0, 0, 1, 0xAFF0), lambda: con.connect(mac
 """
 
 
-def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(list(args), capture_output=True, text=True, timeout=20, check=check)
-
-
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("pnio") / "pnio.pcap"
-    dev_ns, ctl_ns = f"opnd{os.getpid()}", f"opnc{os.getpid()}"
-    procs: list[subprocess.Popen] = []
+    ns = NsPair("opn", DEV_IP, CTL_IP, server_mac=DEV_MAC, client_mac=CTL_MAC)
     log = {}
     try:
-        sh("ip", "netns", "add", dev_ns)
-        sh("ip", "netns", "add", ctl_ns)
-        sh("ip", "link", "add", "opnvd", "netns", dev_ns, "address", DEV_MAC, "type", "veth", "peer", "name", "opnvc",
-           "netns", ctl_ns, "address", CTL_MAC)
-        for ns, dev, ip in ((dev_ns, "opnvd", DEV_IP), (ctl_ns, "opnvc", CTL_IP)):
-            sh("ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", dev)
-            sh("ip", "-n", ns, "link", "set", dev, "up")
-            sh("ip", "-n", ns, "link", "set", "lo", "up")
-        dump = subprocess.Popen(["ip", "netns", "exec", dev_ns, "tcpdump", "--immediate-mode", "-U", "-n", "-i",
-                                 "opnvd", "-w", str(out), "udp or ether proto 0x8892"],
-                                stderr=subprocess.PIPE)
-        procs.append(dump)
-        time.sleep(1.0)
-        procs.append(subprocess.Popen(["ip", "netns", "exec", dev_ns, "timeout", "12", sys.executable, "-c", DEVICE],
-                                      cwd=ROOT))
-        time.sleep(0.7)
-        res = subprocess.run(["ip", "netns", "exec", ctl_ns, "timeout", "12", sys.executable, "-c", CONTROLLER],
-                             timeout=20, capture_output=True, text=True, cwd="/")
+        ns.open()
+        ns.capture(out, "udp or ether proto 0x8892")
+        ns.serve(DEVICE, 12, udp=(34964,), cwd=ROOT)
+        res = ns.client(CONTROLLER, 12, cwd="/")
         log["controller"] = res.stdout + res.stderr
-        time.sleep(0.5)
+        ns.finish_capture()
         yield out, log
     finally:
-        for p in reversed(procs):
-            p.terminate()
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        sh("ip", "netns", "del", dev_ns, check=False)
-        sh("ip", "netns", "del", ctl_ns, check=False)
+        ns.close()
 
 
 def test_the_controller_spoke(capture) -> None:  # type: ignore[no-untyped-def]

@@ -20,6 +20,7 @@ import pytest
 
 from tests.conftest import ROOT, Inventory
 from tests.support import pg
+from tests.support.netns import Tcpdump, stop, wait_capturing
 
 sys.path.insert(0, str(ROOT / "pcaps"))
 import make_captures as mc  # noqa: E402
@@ -46,18 +47,6 @@ def serve(url: str, port: int) -> subprocess.Popen:
             time.sleep(0.1)
     p.kill()
     raise RuntimeError("collector did not start")
-
-
-def tcpdump(iface: str, out: Path, *extra: str) -> subprocess.Popen:
-    p = subprocess.Popen(["tcpdump", "-i", iface, "--immediate-mode", "-U", "-n", "-Z", "root", "-w", str(out),
-                          *extra], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    assert p.stderr is not None and "listening on" in p.stderr.readline()
-    return p
-
-
-def stop(p: subprocess.Popen) -> None:
-    p.terminate()
-    p.communicate(timeout=20)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -90,13 +79,13 @@ def test_live_sensor_with_collector_outage(collector_url: str, tmp_path: Path) -
         for name, p in (("plc-a", 502), ("plc-b", 502), ("s7-a", 102), ("enip-a", 44818)):
             t.wait_listen(name, p)
         central = serve(collector_url, port)
-        dump = tcpdump(t.span, tmp_path / "span.pcap")
-        out = tcpdump(t.span, tmp_path / "sent.pcap", "-Q", "out")          # anything the host transmits
+        dump = Tcpdump(tmp_path / "span.pcap", t.span)
+        out = Tcpdump(tmp_path / "sent.pcap", t.span, extra=("-Q", "out"))   # anything the host transmits
         sensor = subprocess.Popen([OTSCOPE, "sensor", "-i", t.span, "--collector", f"http://127.0.0.1:{port}",
                                    "--token", token, "--spool", str(tmp_path / "spool"), "--flush", "0.5",
                                    "--sensor", "edge-1", "--duration", "90"], stderr=subprocess.PIPE, text=True)
         try:
-            time.sleep(1.0)
+            wait_capturing(sensor, t.span)                              # its socket is on the port
             t.run("hmi", mc.PY, str(mc.PEERS / "modbus_client.py"), f"{mc.NET}.{mc.HMI}", f"{mc.NET}.10", "502", "1",
                   "10")
             central.kill()                                              # the collector dies mid-run ...
@@ -112,10 +101,14 @@ def test_live_sensor_with_collector_outage(collector_url: str, tmp_path: Path) -
         finally:
             sensor.send_signal(signal.SIGTERM)
             _, err = sensor.communicate(timeout=60)
-            stop(dump)
-            stop(out)
-            central.terminate()
-            central.wait(timeout=20)
+            try:
+                dump.finish()                                           # every packet written before it is read
+                out.finish()
+            finally:
+                stop(dump.proc)
+                stop(out.proc)
+                central.terminate()
+                central.wait(timeout=20)
         assert sensor.returncode == 0, err
         summary = json.loads(err.strip().splitlines()[-1])
         assert summary["spool_pending"] == 0 and summary["kernel_drops"] == 0

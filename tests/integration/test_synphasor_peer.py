@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT, Inventory, run_pipeline
+from tests.support.netns import NsPair
 
 pytest.importorskip("synchrophasor.pmu")
 pytestmark = [pytest.mark.realpeer,
@@ -26,44 +25,19 @@ PMU_IP, PDC_IP, IDCODE = "10.118.0.10", "10.118.0.20", 7734
 GRID_PEERS = str(ROOT / "pcaps" / "peers" / "grid_peers.py")
 
 
-def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(list(args), capture_output=True, text=True, timeout=20, check=check)
-
-
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory: pytest.TempPathFactory):
     out = tmp_path_factory.mktemp("c37") / "pypmu.pcap"
-    pmu_ns, pdc_ns = f"otsp2p{os.getpid()}", f"otsp2d{os.getpid()}"
-    procs: list[subprocess.Popen] = []
+    ns = NsPair("otsp37", PMU_IP, PDC_IP)
     try:
-        sh("ip", "netns", "add", pmu_ns)
-        sh("ip", "netns", "add", pdc_ns)
-        sh("ip", "link", "add", "v37p", "netns", pmu_ns, "type", "veth", "peer", "name", "v37d", "netns", pdc_ns)
-        for ns, dev, ip in ((pmu_ns, "v37p", PMU_IP), (pdc_ns, "v37d", PDC_IP)):
-            sh("ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", dev)
-            sh("ip", "-n", ns, "link", "set", dev, "up")
-            sh("ip", "-n", ns, "link", "set", "lo", "up")
-        procs.append(subprocess.Popen(["ip", "netns", "exec", pmu_ns, "tcpdump", "--immediate-mode", "-U", "-n",
-                                       "-i", "v37p", "-w", str(out), "tcp port 4712"], stderr=subprocess.PIPE))
-        time.sleep(1.0)
-        procs.append(subprocess.Popen(["ip", "netns", "exec", pmu_ns, "timeout", "12", sys.executable, GRID_PEERS,
-                                       "pmu", PMU_IP, str(IDCODE), "6"],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        time.sleep(1.0)
-        subprocess.run(["ip", "netns", "exec", pdc_ns, "timeout", "10", sys.executable, GRID_PEERS, "pdc", PMU_IP,
-                        str(IDCODE)],
-                       timeout=15, capture_output=True)
-        time.sleep(0.5)
+        ns.open()
+        ns.capture(out, "tcp port 4712")
+        ns.serve(None, 12, tcp=(4712,), argv=(sys.executable, GRID_PEERS, "pmu", PMU_IP, str(IDCODE), "6"))
+        ns.client(None, 10, argv=(sys.executable, GRID_PEERS, "pdc", PMU_IP, str(IDCODE)))
+        ns.finish_capture()
         yield out
     finally:
-        for p in reversed(procs):
-            p.terminate()
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        sh("ip", "netns", "del", pmu_ns, check=False)
-        sh("ip", "netns", "del", pdc_ns, check=False)
+        ns.close()
 
 
 def test_pmu_and_pdc(capture: Path, tmp_path: Path) -> None:

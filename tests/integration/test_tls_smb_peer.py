@@ -12,17 +12,18 @@ Skipped when impacket/cryptography, root, iproute2 or tcpdump is missing; bounde
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
-import textwrap
-import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Inventory, run_pipeline
+from tests.support.netns import NsPair
 from tests.support.truth import values
 
 pytestmark = [pytest.mark.realpeer,
@@ -32,54 +33,18 @@ pytestmark = [pytest.mark.realpeer,
 SERVER_IP, CLIENT_IP = "10.116.0.10", "10.116.0.20"
 
 
-def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(list(args), capture_output=True, text=True, timeout=20, check=check)
-
-
-class Namespaces:
-    """Two namespaces and a veth pair; tcpdump on the server's end; everything it started stopped by PID."""
-
-    def __init__(self, tag: str, pcap: Path, bpf: str) -> None:
-        pid = os.getpid() % 100000
-        self.srv, self.cli = f"ots{tag}s{pid}", f"ots{tag}c{pid}"
-        self.dev_s, self.dev_c = f"ots{tag}vs", f"ots{tag}vc"
-        self.pcap, self.bpf = pcap, bpf
-        self.procs: list[subprocess.Popen] = []
-
-    def __enter__(self) -> Namespaces:
-        sh("ip", "netns", "add", self.srv)
-        sh("ip", "netns", "add", self.cli)
-        sh("ip", "link", "add", self.dev_s, "netns", self.srv, "type", "veth", "peer", "name", self.dev_c, "netns",
-           self.cli)
-        for ns, dev, ip in ((self.srv, self.dev_s, SERVER_IP), (self.cli, self.dev_c, CLIENT_IP)):
-            sh("ip", "-n", ns, "addr", "add", f"{ip}/24", "dev", dev)
-            sh("ip", "-n", ns, "link", "set", dev, "up")
-            sh("ip", "-n", ns, "link", "set", "lo", "up")
-        self.procs.append(subprocess.Popen(["ip", "netns", "exec", self.srv, "tcpdump", "--immediate-mode", "-U",
-                                            "-n", "-i", self.dev_s, "-w", str(self.pcap), self.bpf],
-                                           stderr=subprocess.PIPE))
-        time.sleep(1.0)
-        return self
-
-    def server(self, script: str, cwd: Path) -> None:
-        self.procs.append(subprocess.Popen(["ip", "netns", "exec", self.srv, "timeout", "25", sys.executable, "-c",
-                                            script], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
-
-    def client(self, script: str, cwd: Path) -> subprocess.CompletedProcess:
-        return subprocess.run(["ip", "netns", "exec", self.cli, "timeout", "20", sys.executable, "-c", script],
-                              cwd=cwd, timeout=25, capture_output=True, text=True)
-
-    def __exit__(self, *exc: object) -> None:
-        time.sleep(0.5)
-        for p in reversed(self.procs):
-            p.terminate()
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(timeout=5)
-        sh("ip", "netns", "del", self.srv, check=False)
-        sh("ip", "netns", "del", self.cli, check=False)
+@contextlib.contextmanager
+def namespaces(tag: str, pcap: Path, bpf: str) -> Iterator[NsPair]:
+    """Two namespaces and a veth pair, tcpdump on the server's end, finished when the block ends without error;
+    everything it started stopped by PID."""
+    ns = NsPair(f"ots{tag}", SERVER_IP, CLIENT_IP)
+    try:
+        ns.open()
+        ns.capture(pcap, bpf)
+        yield ns
+        ns.finish_capture()
+    finally:
+        ns.close()
 
 
 # -- SMB2 / NTLMSSP (impacket) ---------------------------------------------------------------------------------------
@@ -153,9 +118,9 @@ def smb_capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (d / "share" / "line3.ap17").write_text("project")
     (d / "smb.conf").write_text(SMB_CONF.format(share=d / "share"))
     pcap = d / "smb.pcap"
-    with Namespaces("S", pcap, "tcp port 445") as ns:
-        ns.server(SMB_SERVER, d)
-        out = ns.client(SMB_CLIENT, d)
+    with namespaces("S", pcap, "tcp port 445") as ns:
+        ns.serve(SMB_SERVER, 25, tcp=(445,), cwd=d)
+        out = ns.client(SMB_CLIENT, 20, cwd=d)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "ENG-WS-07" in out.stdout
     return pcap
@@ -257,9 +222,9 @@ def tls_capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("tlspeer")
     subprocess.run([sys.executable, "-c", MAKE_CERT], cwd=d, check=True, timeout=30)
     pcap = d / "tls.pcap"
-    with Namespaces("T", pcap, "tcp port 8443 or tcp port 443") as ns:
-        ns.server(TLS_SERVER, d)
-        out = ns.client(TLS_CLIENT, d)
+    with namespaces("T", pcap, "tcp port 8443 or tcp port 443") as ns:
+        ns.serve(TLS_SERVER, 25, tcp=(8443, 443), cwd=d)
+        out = ns.client(TLS_CLIENT, 20, cwd=d)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "8443 TLSv1.2" in out.stdout and "443 TLSv1.3" in out.stdout, out.stdout
     return pcap

@@ -18,17 +18,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from otscope.agent import decap
 from otscope.agent.decap import Inner, InnerKind, TunnelKind
+from tests.support.netns import Tcpdump
 
 pytestmark = [pytest.mark.realpeer, pytest.mark.tshark,
               pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("tcpdump")
@@ -77,30 +76,6 @@ def underlay() -> Iterator[None]:
         pytest.skip(f"namespaces could not be set up: {e.stderr.strip()}")
     finally:
         ns_down()
-
-
-class Capture:
-    """tcpdump -w on one interface of one namespace, stopped with SIGINT; bounded."""
-
-    def __init__(self, ns: str, dev: str, out: Path, bpf: str = "") -> None:
-        self.out = out
-        cmd = ["ip", "netns", "exec", ns, "tcpdump", "-i", dev, "-U", "--immediate-mode", "-w", str(out)]
-        self.p = subprocess.Popen(cmd + ([bpf] if bpf else []), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                  text=True)
-        deadline = time.monotonic() + 10
-        while not out.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.3)
-
-    def stop(self, settle: float = 0.3) -> Path:
-        time.sleep(settle)
-        self.p.send_signal(signal.SIGINT)
-        try:
-            _, self.log = self.p.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            _, self.log = self.p.communicate(timeout=5)
-        return self.out
 
 
 SERVER = r"""
@@ -152,13 +127,13 @@ def vxlan_pcap(underlay: None, tmp_path_factory: pytest.TempPathFactory) -> Path
         sh("ip", "-n", ns, "addr", "add", f"{v4}/24", "dev", "vx6")
         sh("ip", "-n", ns, "link", "set", "vx4", "up")
         sh("ip", "-n", ns, "link", "set", "vx6", "up")
-    cap = Capture(NS_A, "ua", tmp_path_factory.mktemp("vx") / "vxlan.pcap", "udp port 4789")
+    cap = Tcpdump(tmp_path_factory.mktemp("vx") / "vxlan.pcap", "ua", "udp port 4789", ns=NS_A)
     try:
         modbus_exchange(O4B, O4A)
         modbus_exchange(O6B, O6A)
         modbus_exchange(V4B, V4A)
     finally:
-        path = cap.stop()
+        path = cap.finish()
     return path
 
 
@@ -340,12 +315,13 @@ def reencap(vxlan_pcap: Path, tmp_path_factory: pytest.TempPathFactory):
     tmp = tmp_path_factory.mktemp("re")
     (tmp / "jobs.json").write_text(json.dumps([(fam, proto, data.hex()) for _n, fam, proto, data, _i, _v in jobs]))
     # the far end has no handler for these protocols and answers ICMP unreachable: not captured
-    cap = Capture(NS_B, "ub", tmp / "reencap.pcap",
-                  "not ether multicast and not icmp and not icmp6 and not arp and not (udp and not port 37008)")
+    cap = Tcpdump(tmp / "reencap.pcap", "ub",
+                  "not ether multicast and not icmp and not icmp6 and not arp and not (udp and not port 37008)",
+                  ns=NS_B)
     try:
         nsx(NS_A, sys.executable, "-c", SENDER, str(tmp / "jobs.json"), U4B, U6B, timeout=60)
     finally:
-        path = cap.stop()
+        path = cap.finish()
     return jobs, path
 
 
@@ -434,14 +410,14 @@ def nflog_pcap(underlay: None, tmp_path_factory: pytest.TempPathFactory) -> Path
     r = nsx(NS_B, "nft", "-f", str(tmp / "rules.nft"), check=False)
     if r.returncode != 0:
         pytest.skip(f"nftables log rules refused: {r.stderr.strip()}")
-    cap = Capture(NS_B, f"nflog:{NFLOG_GROUP}", tmp / "nflog.pcap")
+    cap = Tcpdump(tmp / "nflog.pcap", f"nflog:{NFLOG_GROUP}", ns=NS_B)
     try:
         nsx(NS_A, sys.executable, "-c", "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
             f"s.bind(('{U4A}', 47809)); s.sendto(b'\\x81\\x0b\\x00\\x08\\x01\\x00\\x10\\x08', ('{U4B}', 47808))")
         modbus_exchange(U4B, U4A)
         modbus_exchange(U6B, U6A)
     finally:
-        path = cap.stop(settle=2.5)                  # nfnetlink_log flushes its batch after 1 s (NFULNL_TIMEOUT)
+        path = cap.finish(quiet=1.5)                 # nfnetlink_log flushes its batch after 1 s (NFULNL_TIMEOUT)
         nsx(NS_B, "nft", "delete", "table", "inet", "otsh", check=False)
     return path
 

@@ -1,4 +1,4 @@
-"""dissectors/x509.py: the certificate summary of a real DER certificate (made by openssl 3 with
+r"""dissectors/x509.py: the certificate summary of a real DER certificate (made by openssl 3 with
 `openssl req -x509 -newkey ec ... -subj "/C=DE/O=Siemens AG/OU=SIMATIC/CN=S7-1500 CPU 1516-3 PN\/DP"
 -addext subjectAltName=DNS:plc-line-3.local,IP:10.0.0.5,URI:urn:siemens:s71500`), cut and corrupted forms, fuzz."""
 
