@@ -1,0 +1,105 @@
+"""The control actions the events layer still lacked (issue 17), as each dissector emits them from hand-built
+frames whose layouts follow Wireshark's dissectors (packet-s7comm.c, packet-pn-dcp.c, packet-cip.c / OpENer's
+cipfile.h, the UMAS dissector packet-umas.h): S7 jobs on system data blocks, UMAS start/stop/download/upload, the
+CIP File object, DCP Set of other than the IP address; each new parser branch with its malformed cases, and how
+collector/events.py reads each new value."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from otscope.collector.events import classify_action
+from otscope.dissectors.base import Malformed, Truncated, Who
+from otscope.dissectors.s7.dissector import S7Dissector
+from otscope.dissectors.s7.grammar import parse_block_file, parse_pi_blocks
+from tests.unit.test_s7 import connected, dt
+
+
+# --- S7comm: block files, system data blocks ---------------------------------------------------------------
+
+def s7_job(params: bytes, data: bytes = b"", ref: int = 0x0E00) -> bytes:
+    return struct.pack(">BBHHHH", 0x32, 1, 0, ref, len(params), len(data)) + params + data
+
+
+def block_job(fn: int, filename: bytes) -> bytes:
+    """Request download (0x1a) and friends: function, status, 2 unknown, 4 (upload id), name length, name."""
+    return bytes([fn, 0, 1, 0, 0, 0, 0, 0, len(filename)]) + filename
+
+
+def pi_job(service: bytes, blocks: list[bytes], count: int | None = None) -> bytes:
+    block = bytes([len(blocks) if count is None else count, 0]) + b"".join(blocks)
+    return b"\x28\x00\x00\x00\x00\x00\x00\xfd" + struct.pack(">H", len(block)) + block + bytes([len(service)]) \
+        + service
+
+
+def actions(d: S7Dissector) -> list[tuple[str, str]]:
+    return [(f.value, f.message) for f in d.out if f.field == "control_action" and f.who == Who.SERVER]
+
+
+def s7_after(*jobs: bytes) -> S7Dissector:
+    d = S7Dissector()
+    connected(d)
+    for i, job in enumerate(jobs):
+        d.feed(dt(job), 0, 2.0 + i, 3 + i)
+    return d
+
+
+def test_block_file_names_the_block() -> None:
+    # the bytes of ITI s7comm_downloading_block_db1.pcap frame 43 (tshark: filename _0A00001P, block type 0A)
+    params = bytes.fromhex("1a0001000000000009") + b"_0A00001P" + b"\x0d1000500000400"
+    b = parse_block_file(params)
+    assert (b.type_code, b.number, b.filesystem, b.name) == ("0A", 1, "P", "DB 1")
+    assert parse_block_file(block_job(0x1D, b"_0B00002A")).name == "SDB 2"
+
+
+@pytest.mark.parametrize("params, exc", [
+    (b"\x1a\x00\x01\x00", Truncated),                                  # no name length
+    (block_job(0x1A, b"_0B00001P")[:-3], Truncated),                  # name runs past the parameters
+    (block_job(0x1A, b"_0B0"), Malformed),                            # a name shorter than a block file
+    (block_job(0x1A, b"X0B00001P"), Malformed),                       # not a file identifier
+    (block_job(0x1A, b"_0Z00001P"), Malformed),                       # not a block type
+    (block_job(0x1A, b"_0B0x001P"), Malformed),                       # not a block number
+])
+def test_block_file_malformed(params: bytes, exc: type) -> None:
+    with pytest.raises(exc):
+        parse_block_file(params)
+
+
+@pytest.mark.parametrize("params, exc", [
+    (b"\x28\x00\x00", Truncated),
+    (b"\x28\x00\x00\x00\x00\x00\x00\xfd\x00\x0a\x01\x00", Truncated),   # the block is shorter than its length
+    (pi_job(b"_INSE", [b"0B00001P"], count=3), Malformed),               # 3 blocks announced, room for 1
+    (pi_job(b"_INSE", [b"0B00001\x00"]), Malformed),
+])
+def test_pi_blocks_malformed(params: bytes, exc: type) -> None:
+    with pytest.raises(exc):
+        parse_pi_blocks(params)
+
+
+def test_system_data_download_is_a_config_write_not_a_program_download() -> None:
+    d = s7_after(s7_job(block_job(0x1A, b"_0B00001P") + b"\x0d1000500000400"),
+                 s7_job(pi_job(b"_INSE", [b"0B00001P", b"0B00002P"])))
+    got = actions(d)
+    assert [v for v, _m in got] == ["system data download", "system data download"]
+    assert "block SDB 1" in got[0][1] and "SDB 1, SDB 2" in got[1][1]
+    rule = classify_action("control_action", "s7comm", got[0][0])
+    assert rule is not None and (rule.kind, rule.detail, rule.technique) == \
+        ("config-write", "system data download", "T0836")
+
+
+def test_program_blocks_stay_program_transfers_and_a_mixed_pi_job_is_both() -> None:
+    d = s7_after(s7_job(block_job(0x1A, b"_0A00001P")), s7_job(block_job(0x1D, b"_0C00010A")),
+                 s7_job(pi_job(b"_INSE", [b"0C00001P", b"0B00001P"])), s7_job(pi_job(b"_DELE", [b"0B00003B"])))
+    values = [v for v, _m in actions(d)]
+    assert values == ["block download", "block upload", "system data download", "PLC control (PI service _INSE)",
+                      "system data delete"]
+    assert classify_action("control_action", "s7comm", "system data delete").kind == "config-write"  # type: ignore[union-attr]
+    assert classify_action("control_action", "s7comm", "system data upload").kind == "program-upload"  # type: ignore[union-attr]
+
+
+def test_a_bad_block_name_is_an_anomaly_and_the_job_is_still_its_function() -> None:
+    d = s7_after(s7_job(block_job(0x1A, b"_0Z00001P")), s7_job(pi_job(b"_DELE", [b"0B00001P"], count=9)))
+    assert [v for v, _m in actions(d)] == ["block download", "PLC control (PI service _DELE)"]
+    assert [a.kind for a in d.anomalies] == ["malformed-block-file", "malformed-block-file"]
