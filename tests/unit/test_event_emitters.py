@@ -103,3 +103,98 @@ def test_a_bad_block_name_is_an_anomaly_and_the_job_is_still_its_function() -> N
     d = s7_after(s7_job(block_job(0x1A, b"_0Z00001P")), s7_job(pi_job(b"_DELE", [b"0B00001P"], count=9)))
     assert [v for v, _m in actions(d)] == ["block download", "PLC control (PI service _DELE)"]
     assert [a.kind for a in d.anomalies] == ["malformed-block-file", "malformed-block-file"]
+
+
+# --- UMAS (Modbus FC 90) ---------------------------------------------------------------------------------
+
+from otscope.dissectors.modbus.dissector import ModbusDissector  # noqa: E402
+from otscope.dissectors.modbus.grammar import parse_umas_request  # noqa: E402
+from tests.unit.test_modbus import READ_REQ, READ_RSP  # noqa: E402
+
+
+def mbap(tid: int, pdu: bytes, unit: int = 0) -> bytes:
+    return struct.pack(">HHHB", tid, 0, len(pdu) + 1, unit) + pdu
+
+
+def umas(tid: int, function: int, data: bytes = b"", key: int = 0x12) -> bytes:
+    return mbap(tid, bytes([0x5A, key, function]) + data)
+
+
+def modbus_after(*requests: bytes) -> ModbusDissector:
+    d = ModbusDissector()
+    d.feed(READ_REQ, 0, 1.0, 1)
+    d.feed(READ_RSP, 1, 1.0, 2)
+    for i, r in enumerate(requests):
+        d.feed(r, 0, 2.0 + i, 3 + i)
+        d.feed(mbap(int.from_bytes(r[:2], "big"), b"\x5a\x12\xfe"), 1, 2.0 + i, 100 + i)
+    return d
+
+
+def test_umas_request_layout() -> None:
+    r = parse_umas_request(bytes.fromhex("5a0041ff00"))
+    assert (r.pairing_key, r.function, r.data) == (0, 0x41, b"\xff\x00")
+    with pytest.raises(Truncated):
+        parse_umas_request(b"\x5a\x00")
+    with pytest.raises(Malformed):
+        parse_umas_request(b"\x03\x00\x41")
+
+
+def test_umas_start_stop_download_upload_are_control_actions() -> None:
+    d = modbus_after(umas(7, 0x41), umas(8, 0x40), umas(9, 0x33, b"\x00\x01"), umas(10, 0x34, b"\x00" * 8),
+                     umas(11, 0x35), umas(12, 0x30), umas(13, 0x20, b"\x00" * 4))      # 0x20: read memory block
+    got = [(f.value, f.message, f.frame) for f in d.out if f.field == "control_action"]
+    assert [v for v, _m, _f in got] == ["stop PLC (UMAS)", "start PLC (UMAS)", "program download (UMAS)",
+                                        "program download (UMAS)", "program download (UMAS)", "program upload (UMAS)"]
+    assert got[0][1] == "Modbus FC90 UMAS function 0x41 (stop plc)" and got[0][2] == 3
+    assert (Who.CLIENT, "role_hint", "engineering-workstation") in {(f.who, f.field, f.value) for f in d.out}
+    kinds = [classify_action("control_action", "modbus", v) for v, _m, _f in got]
+    assert [(k.kind, k.detail) for k in kinds if k] == [
+        ("plc-stop", "stop PLC (UMAS)"), ("plc-start", "start PLC (UMAS)")] + \
+        [("program-download", "program download (UMAS)")] * 3 + [("program-upload", "program upload (UMAS)")]
+
+
+def test_umas_request_without_its_function_is_an_anomaly() -> None:
+    d = modbus_after(mbap(7, b"\x5a\x00"))
+    assert not [f for f in d.out if f.field == "control_action"]
+    assert [a.kind for a in d.anomalies] == ["malformed-umas-request"]
+
+
+# --- CIP File object (class 0x37) ------------------------------------------------------------------------
+
+from otscope.dissectors.enip.dissector import EnipDissector  # noqa: E402
+from tests.unit.test_enip import rr_data, unconnected_send  # noqa: E402
+
+
+def cip(service: int, klass: int, instance: int, data: bytes = b"") -> bytes:
+    return bytes([service, 2, 0x20, klass, 0x24, instance]) + data
+
+
+@pytest.mark.parametrize("service, value, kind", [
+    (0x4C, "file download (class 0x37 instance 200)", "program-download"),      # Initiate Download
+    (0x50, "file download (class 0x37 instance 200)", "program-download"),      # Download Transfer
+    (0x4B, "file upload (class 0x37 instance 200)", "program-upload"),          # Initiate Upload
+    (0x4F, "file upload (class 0x37 instance 200)", "program-upload"),          # Upload Transfer
+    (0x51, "file clear (class 0x37 instance 200)", "program-delete"),           # Clear File
+])
+def test_cip_file_object_transfers(service: int, value: str, kind: str) -> None:
+    d = EnipDissector()
+    d.feed(rr_data(cip(service, 0x37, 200, b"\x00\x10\x00\x00")), 0, 1.0, 1)
+    got = [(f.value, f.message) for f in d.out if f.field == "control_action"]
+    assert [v for v, _m in got] == [value]
+    assert got[0][1].startswith("CIP File object ") and f"service 0x{service:02x}" in got[0][1]
+    rule = classify_action("control_action", "enip", value)
+    assert rule is not None and rule.kind == kind
+
+
+def test_cip_file_object_behind_a_route_is_credited_to_the_slot() -> None:
+    d = EnipDissector()
+    d.feed(rr_data(unconnected_send(cip(0x4C, 0x37, 1), 2)), 0, 1.0, 1)
+    assert [(f.value, f.component) for f in d.out if f.field == "control_action"] == \
+        [("file download (class 0x37 instance 1)", "slot:2")]
+
+
+def test_same_service_codes_on_other_classes_are_not_file_transfers() -> None:
+    d = EnipDissector()
+    for i, raw in enumerate((cip(0x4C, 0x6B, 1), cip(0x4B, 0x67, 1), cip(0x4C, 0x37, 1)[:2])):   # Read Tag, PCCC, cut
+        d.feed(rr_data(raw), 0, 1.0, i + 1)
+    assert not [f for f in d.out if f.field == "control_action"]
