@@ -198,3 +198,102 @@ def test_same_service_codes_on_other_classes_are_not_file_transfers() -> None:
     for i, raw in enumerate((cip(0x4C, 0x6B, 1), cip(0x4B, 0x67, 1), cip(0x4C, 0x37, 1)[:2])):   # Read Tag, PCCC, cut
         d.feed(rr_data(raw), 0, 1.0, i + 1)
     assert not [f for f in d.out if f.field == "control_action"]
+
+
+# --- PROFINET DCP Set of other than the IP address ------------------------------------------------------
+
+from otscope.agent.accumulate import Accumulator  # noqa: E402
+from otscope.agent.l2 import L2Dispatcher  # noqa: E402
+from otscope.contract import Subject  # noqa: E402
+from otscope.dissectors.base import L2Binding, L2Fact  # noqa: E402
+from otscope.dissectors.pndcp import facts as dcp_facts, grammar as dcp  # noqa: E402
+
+TOOL, DEVICE = "00:0c:29:ba:09:ea", "08:00:06:93:cf:32"
+
+
+def dcp_block(option: int, sub: int, value: bytes, qualifier: int = 1) -> bytes:
+    body = struct.pack(">H", qualifier) + value
+    return struct.pack(">BBH", option, sub, len(body)) + body + (b"\x00" if len(body) & 1 else b"")
+
+
+def dcp_set(*blocks: bytes) -> bytes:
+    data = b"".join(blocks)
+    return bytes.fromhex("fefd" "0400" "00000007" "0000") + struct.pack(">H", len(data)) + data
+
+
+START, END = dcp_block(5, 1, b""), dcp_block(5, 2, b"")          # Control/Start, Control/End Transaction
+
+
+def writes(raw: bytes) -> list[L2Fact]:
+    return [x for x in dcp_facts.facts(dcp.parse(raw), TOOL, DEVICE)
+            if isinstance(x, L2Fact) and x.field == "config_change"]
+
+
+def test_set_name_of_station_is_a_config_change_of_the_target_by_the_tool() -> None:
+    raw = dcp_set(START, dcp_block(2, 2, b"plc-line-3"), END)
+    assert dcp.parse(raw).blocks == [(5, 1), (2, 2), (5, 2)]
+    got = writes(raw)
+    assert got == [L2Fact(DEVICE, None, "config_change", "DCP Set name of station", "PN-DCP Set-request",
+                          client=TOOL)]
+    out = dcp_facts.facts(dcp.parse(raw), TOOL, DEVICE)
+    assert L2Fact(DEVICE, None, "pn_name_requested", "plc-line-3", "PN-DCP Set-request") in out
+    rule = classify_action("config_change", "pn_dcp", got[0].value)
+    assert rule is not None and (rule.kind, rule.detail, rule.technique) == \
+        ("config-write", "DCP Set name of station", "T0836")
+
+
+@pytest.mark.parametrize("blocks, values", [
+    ([dcp_block(5, 6, b"\x00\x02")], ["DCP Set reset to factory"]),
+    ([dcp_block(5, 5, b"")], ["DCP Set reset factory settings"]),
+    ([dcp_block(3, 61, b"\x00abc")], ["DCP Set DHCP parameters"]),
+    ([dcp_block(6, 1, b"\x00\x01")], ["DCP Set device initiative"]),
+    ([dcp_block(2, 2, b"a"), dcp_block(2, 2, b"b")], ["DCP Set name of station"]),      # one value a frame
+    ([dcp_block(5, 3, b"\x01\x00")], []),                                # Signal: flashes the LED, writes nothing
+    ([dcp_block(1, 2, bytes.fromhex("c0a8000affffff00c0a80001"))], []),  # IP: the binding's ip-change
+])
+def test_set_blocks_that_write(blocks: list[bytes], values: list[str]) -> None:
+    assert [x.value for x in writes(dcp_set(*blocks))] == values
+    for v in values:
+        rule = classify_action("config_change", "pn_dcp", v)
+        assert rule is not None and rule.kind == "config-write" and rule.detail.startswith("DCP Set ")
+
+
+def test_set_ip_stays_a_binding_and_writes_nothing_else() -> None:
+    raw = dcp_set(dcp_block(1, 2, bytes.fromhex("c0a8000affffff00c0a80001")))
+    out = dcp_facts.facts(dcp.parse(raw), TOOL, DEVICE)
+    assert L2Binding("192.168.0.10", DEVICE, "PN-DCP Set-request") in out
+    assert not [x for x in out if isinstance(x, L2Fact) and x.field == "config_change"]
+
+
+@pytest.mark.parametrize("raw, exc", [
+    (dcp_set(struct.pack(">BBH", 2, 2, 1) + b"\x00\x00"), Malformed),   # a Set block shorter than its qualifier
+    (dcp_set(struct.pack(">BBH", 2, 2, 12) + b"\x00\x01abc"), Truncated),   # a block running past the data
+])
+def test_set_malformed(raw: bytes, exc: type) -> None:
+    with pytest.raises(exc):
+        writes(raw)
+
+
+def test_identify_and_responses_write_nothing() -> None:
+    ident = bytes.fromhex("fefe" "0500" "00000003" "0001" "000b" "0202" "0007" "73776974636833" "00")
+    assert writes(ident) == []
+    rsp = bytes.fromhex("fefd" "0401" "00000007" "0000" "0008" "0504" "0003" "020200" "00")     # Set response
+    assert writes(rsp) == []
+
+
+def test_l2_dispatcher_reports_the_write_as_an_action_with_its_requester_memo_or_not() -> None:
+    frame = bytes.fromhex(DEVICE.replace(":", "") + TOOL.replace(":", "") + "8892") + \
+        dcp_set(START, dcp_block(2, 2, b"plc-line-3"), END)
+    results = []
+    for memo in (True, False):
+        acc = Accumulator("t")
+        d = L2Dispatcher(acc)
+        for i in range(2):
+            if not memo:
+                d.memo.clear()
+            d.frame(0x8892, frame, 0, 14, len(frame), 0, 5 + i, 100.0 + i)
+        results.append(dict(acc.actions))
+    assert results[0] == results[1]
+    key = (Subject(0, None, DEVICE), Subject(0, None, TOOL), "config_change", "DCP Set name of station", "pn_dcp")
+    first, last, ev, _msg, count = results[0][key]
+    assert (first, last, ev.frame, count) == (100.0, 101.0, 5, 2)
