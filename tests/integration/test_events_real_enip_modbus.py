@@ -124,7 +124,8 @@ def _first(path: Path, flt: str) -> int | None:
         return None
     r = subprocess.run(["tshark", "-n", "-r", str(path), "-Y", flt, "-T", "fields", "-e", "frame.number"],
                        capture_output=True, text=True, timeout=60)
-    return int(r.stdout.split()[0]) if r.stdout.split() else None
+    assert r.returncode == 0 and r.stdout.split(), (flt, r.stderr[-300:])     # a filter that matches nothing fails
+    return int(r.stdout.split()[0])
 
 
 def _events(inv: Inventory, source: str) -> list[dict]:

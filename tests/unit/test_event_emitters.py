@@ -10,10 +10,19 @@ import struct
 
 import pytest
 
+from otscope.agent.accumulate import Accumulator
+from otscope.agent.l2 import L2Dispatcher
 from otscope.collector.events import classify_action
-from otscope.dissectors.base import Malformed, Truncated, Who
+from otscope.contract import Subject
+from otscope.dissectors.base import L2Binding, L2Fact, Malformed, Truncated, Who
+from otscope.dissectors.enip.dissector import EnipDissector
+from otscope.dissectors.modbus.dissector import ModbusDissector
+from otscope.dissectors.modbus.grammar import parse_umas_request
+from otscope.dissectors.pndcp import facts as dcp_facts, grammar as dcp
 from otscope.dissectors.s7.dissector import S7Dissector
 from otscope.dissectors.s7.grammar import parse_block_file, parse_pi_blocks
+from tests.unit.test_enip import rr_data, unconnected_send
+from tests.unit.test_modbus import READ_REQ, READ_RSP
 from tests.unit.test_s7 import connected, dt
 
 
@@ -107,10 +116,6 @@ def test_a_bad_block_name_is_an_anomaly_and_the_job_is_still_its_function() -> N
 
 # --- UMAS (Modbus FC 90) ---------------------------------------------------------------------------------
 
-from otscope.dissectors.modbus.dissector import ModbusDissector  # noqa: E402
-from otscope.dissectors.modbus.grammar import parse_umas_request  # noqa: E402
-from tests.unit.test_modbus import READ_REQ, READ_RSP  # noqa: E402
-
 
 def mbap(tid: int, pdu: bytes, unit: int = 0) -> bytes:
     return struct.pack(">HHHB", tid, 0, len(pdu) + 1, unit) + pdu
@@ -161,9 +166,6 @@ def test_umas_request_without_its_function_is_an_anomaly() -> None:
 
 # --- CIP File object (class 0x37) ------------------------------------------------------------------------
 
-from otscope.dissectors.enip.dissector import EnipDissector  # noqa: E402
-from tests.unit.test_enip import rr_data, unconnected_send  # noqa: E402
-
 
 def cip(service: int, klass: int, instance: int, data: bytes = b"") -> bytes:
     return bytes([service, 2, 0x20, klass, 0x24, instance]) + data
@@ -202,11 +204,6 @@ def test_same_service_codes_on_other_classes_are_not_file_transfers() -> None:
 
 # --- PROFINET DCP Set of other than the IP address ------------------------------------------------------
 
-from otscope.agent.accumulate import Accumulator  # noqa: E402
-from otscope.agent.l2 import L2Dispatcher  # noqa: E402
-from otscope.contract import Subject  # noqa: E402
-from otscope.dissectors.base import L2Binding, L2Fact  # noqa: E402
-from otscope.dissectors.pndcp import facts as dcp_facts, grammar as dcp  # noqa: E402
 
 TOOL, DEVICE = "00:0c:29:ba:09:ea", "08:00:06:93:cf:32"
 
