@@ -27,8 +27,9 @@ class ModbusAnomaly(StrEnum):
 
 
 class UmasFunction(IntEnum):
-    """UMAS (Modbus FC 90) function codes that change what a Modicon controller runs (the UMAS Wireshark
-    dissector, github.com/hutcheb/umas-dissector packet-umas.h; ICSNPP-style reading of Schneider Unity traffic)."""
+    """UMAS (Modbus FC 90) function codes that change what a Modicon controller runs, as the UMAS Wireshark
+    dissector names them (github.com/hutcheb/umas-dissector, packet-umas.h: START_PLC, STOP_PLC,
+    INITIALIZE_DOWNLOAD ...). Request PDU: 0x5A, pairing key (1), UMAS function code (1), data."""
 
     INITIALIZE_UPLOAD = 0x30
     UPLOAD_BLOCK = 0x31

@@ -226,11 +226,11 @@ class ModbusDissector(Dissector):
         except (Truncated, Malformed):
             self.anomaly(ModbusAnomaly.MALFORMED_UMAS_REQUEST, frame, ts)
             return
-        self.count(f"umas 0x{req.function:02x}")
         what = UMAS_ACTIONS.get(req.function)
         if what is None:
-            return
+            return                                   # counted as "umas" in the profile (PROFILE_CATEGORY)
         name = UmasFunction(req.function).name.lower().replace("_", " ")
+        self.count(f"umas {name}")
         self.fact(Who.SERVER, "control_action", what, f"Modbus FC90 UMAS function 0x{req.function:02x} ({name})",
                   frame, ts, facts.component(unit))
         self.fact(Who.CLIENT, "role_hint", "engineering-workstation", f"UMAS {name}", frame, ts)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from otscope.dissectors.base import FactsAbout, L2Binding, L2Fact, L2Output, usable_ip
 from otscope.dissectors.pndcp.grammar import OPT_CONTROL, OPT_DEVICE, OPT_DHCP, OPT_INITIATIVE, ROLE_BITS, \
     SERVICE_IDENTIFY, SERVICE_SET, SUB_NAME, TYPE_REQUEST, DcpFrame
+from otscope.dissectors.pndcp.vendors import vendor_name
 
 # The Set blocks that write a device's configuration (IEC 61158-6-10 DCP options; Wireshark packet-pn-dcp.c:
 # Device/NameOfStation, the DHCP option, Control/Reset Factory Settings (5/5) and Reset to Factory (5/6), Device
@@ -20,7 +21,6 @@ SET_WRITES: dict[tuple[int, int | None], str] = {
     (OPT_CONTROL, 5): "reset factory settings", (OPT_CONTROL, 6): "reset to factory",
     (OPT_INITIATIVE, None): "device initiative",
 }
-from otscope.dissectors.pndcp.vendors import vendor_name
 
 
 def _describe(frame: DcpFrame, mac: str, msg: str) -> L2Output:

@@ -77,8 +77,8 @@ ENGINEERING_FUNCTIONS = {
 }
 
 
-# Functions whose job parameters name one block file (Wireshark packet-s7comm.c s7comm_decode_plc_controls_updownload;
-# Upload / End upload carry only the upload id)
+# Functions whose job parameters name one block file (Wireshark packet-s7comm.c,
+# s7comm_decode_plc_controls_updownload; Upload / End upload carry only the upload id)
 BLOCK_FILE_FUNCTIONS = frozenset({Function.REQUEST_DOWNLOAD, Function.DOWNLOAD_BLOCK, Function.DOWNLOAD_ENDED,
                                   Function.START_UPLOAD})
 # Block types as the file name spells them, two ASCII characters (packet-s7comm.c blocktype_names)

@@ -7,8 +7,8 @@ import struct
 from dataclasses import dataclass, field
 
 from otscope.dissectors.base import Malformed, Reader, Truncated, text
-from otscope.dissectors.s7.constants import BLOCK_TYPES, PLUS_DATATYPE_WSTRING, S7COMM_ID, S7PLUS_ID, CotpParam, CotpType, \
-    PlusAttribute, Rosctr
+from otscope.dissectors.s7.constants import BLOCK_TYPES, PLUS_DATATYPE_WSTRING, S7COMM_ID, S7PLUS_ID, CotpParam, \
+    CotpType, PlusAttribute, Rosctr
 
 _S7_HDR = struct.Struct(">BBHHHH")
 
