@@ -1,5 +1,5 @@
 """The event kinds no shared capture holds (issue 17), end to end: hand-built captures of an S7 system data
-download, UMAS stop / download / start, a CIP File object download and a PROFINET DCP Set of the station name are
+download, UMAS stop / download / start (after steady UMAS polling, which raises nothing), a CIP File object download and a PROFINET DCP Set of the station name are
 replayed through the product; each action is one event with the frame of its first request, the device acted on
 and the client that asked; the many frames of one download are one event; a second replay adds nothing. The
 layouts follow Wireshark's dissectors (see tests/unit/test_event_emitters.py, which checks each parser)."""
@@ -43,6 +43,9 @@ def _umas(frames: list[bytes], marks: dict[str, int]) -> None:
     s = TcpSession(EWS, PLC_MB, 40002, 502).handshake()
     s.to_server(READ_REQ)
     s.to_client(READ_RSP)
+    for tid in range(20, 40):        # steady engineering polling: keep alive (0x12), read variables (0x22)
+        s.to_server(umas(tid, 0x12 if tid % 2 else 0x22, b"" if tid % 2 else b"\x00\x01\x02\x00\x00\x00"))
+        s.to_client(mbap(tid, b"\x5a\x12\xfe\x00"))
     for tid, fn, data in ((2, 0x41, b""), (3, 0x33, b"\x00\x01"), (4, 0x34, b"\x00" * 8), (5, 0x34, b"\x01" * 8),
                           (6, 0x35, b""), (7, 0x40, b"")):
         s.to_server(umas(tid, fn, data))
