@@ -2,7 +2,8 @@
 downloads a data block to python-snap7's server (python-snap7 3.3 downloads every block as the DB its number
 names, and Wireshark finds its _DELE PI job malformed, so neither an SDB download nor a delete is tested here),
 across a veth pair between two network namespaces (the test's own, prefix oev-); tcpdump captures in the
-server's namespace; the capture replays through the product after a learning file, and each action is one event with the frame tshark shows for its request and the client's address."""
+server's namespace; the capture replays through the product after a learning file, and each action is one
+event with the frame tshark shows for its request and the client's address."""
 
 from __future__ import annotations
 
