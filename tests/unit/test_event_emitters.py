@@ -9,6 +9,7 @@ from __future__ import annotations
 import struct
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from otscope.agent.accumulate import Accumulator
 from otscope.agent.l2 import L2Dispatcher
@@ -295,3 +296,23 @@ def test_l2_dispatcher_reports_the_write_as_an_action_with_its_requester_memo_or
     key = (Subject(0, None, DEVICE), Subject(0, None, TOOL), "config_change", "DCP Set name of station", "pn_dcp")
     first, last, ev, _msg, count = results[0][key]
     assert (first, last, ev.frame, count) == (100.0, 101.0, 5, 2)
+
+
+# --- hostile bytes: the new parsers fail only with Truncated / Malformed, the dissectors never raise ---------
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=64))
+def test_new_parsers_fail_cleanly(raw: bytes) -> None:
+    for parse in (parse_block_file, parse_pi_blocks, parse_umas_request, dcp.parse):
+        try:
+            parse(raw)
+        except (Truncated, Malformed):
+            pass
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from([0x1A, 0x1B, 0x1C, 0x1D, 0x28]), st.binary(max_size=48))
+def test_engineering_jobs_with_hostile_parameters_never_raise(fn: int, tail: bytes) -> None:
+    d = s7_after(s7_job(bytes([fn]) + tail))
+    assert all(v for v, _m in actions(d))                       # every job is still an action with a value
+    assert {a.kind for a in d.anomalies} <= {"malformed-block-file"}
