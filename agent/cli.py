@@ -383,6 +383,9 @@ JsonlOpt = Annotated[str | None, typer.Option("--events-jsonl", envvar="OTSCOPE_
 SyslogOpt = Annotated[str | None, typer.Option("--syslog", envvar="OTSCOPE_SYSLOG",
                                                help="send raised events as CEF over syslog (RFC 5424): "
                                                     "udp://host:514, tcp://host:601 or tls://host:6514")]
+SyslogCaOpt = Annotated[str | None, typer.Option("--syslog-ca", envvar="OTSCOPE_SYSLOG_CA",
+                                                 help="for tls:// syslog: PEM file of the CA (or self-signed "
+                                                      "certificate) of the receiver (default: the system's CAs)")]
 WebhookOpt = Annotated[str | None, typer.Option("--webhook", envvar="OTSCOPE_WEBHOOK",
                                                 help="POST raised events as JSON to this URL (retried)")]
 QueueOpt = Annotated[str, typer.Option("--events-queue", envvar="OTSCOPE_EVENTS_QUEUE",
@@ -393,17 +396,21 @@ LearningOpt = Annotated[float, typer.Option("--learning-hours", envvar="OTSCOPE_
 
 
 def set_event_outputs(jsonl: str | None, syslog: str | None, webhook: str | None, queue: str,
-                      learning_hours: float = 24.0) -> None:
+                      learning_hours: float = 24.0, syslog_ca: str | None = None) -> None:
     """The event outputs travel as environment variables (serve --workers processes build their own)."""
     from urllib.parse import urlsplit
 
     os.environ["OTSCOPE_LEARNING_HOURS"] = repr(float(learning_hours))
     if syslog and (urlsplit(syslog).scheme not in ("udp", "tcp", "tls") or not urlsplit(syslog).hostname):
         fail(f"--syslog {syslog!r}: expected udp://host:port, tcp://host:port or tls://host:port")
+    if syslog_ca and not os.path.isfile(syslog_ca):
+        fail(f"--syslog-ca {syslog_ca!r}: no such file")
+    if syslog_ca and not (syslog or "").startswith("tls://"):
+        fail("--syslog-ca needs a tls:// --syslog URL")
     if webhook and urlsplit(webhook).scheme not in ("http", "https"):
         fail(f"--webhook {webhook!r}: expected an http:// or https:// URL")
     for k, v in (("OTSCOPE_EVENTS_JSONL", jsonl), ("OTSCOPE_SYSLOG", syslog), ("OTSCOPE_WEBHOOK", webhook),
-                 ("OTSCOPE_EVENTS_QUEUE", queue)):
+                 ("OTSCOPE_EVENTS_QUEUE", queue), ("OTSCOPE_SYSLOG_CA", syslog_ca)):
         if v:
             os.environ[k] = v
 
@@ -414,12 +421,13 @@ def serve(db: DbOpt = DEFAULT_URL,
           port: Annotated[int, typer.Option(min=1, max=65535)] = 8080,
           workers: Annotated[int, typer.Option(min=1, max=16, help="uvicorn worker processes (2 on a 2-core "
                                                                    "appliance: see README)")] = 1,
-          events_jsonl: JsonlOpt = None, syslog: SyslogOpt = None, webhook: WebhookOpt = None,
+          events_jsonl: JsonlOpt = None, syslog: SyslogOpt = None, syslog_ca: SyslogCaOpt = None,
+          webhook: WebhookOpt = None,
           events_queue: QueueOpt = "otscope-events-queue", learning_hours: LearningOpt = 24.0) -> None:
     """Serve the API and the dashboard (uvicorn). Off loopback, tokens are required and must exist."""
     import uvicorn
 
-    set_event_outputs(events_jsonl, syslog, webhook, events_queue, learning_hours)
+    set_event_outputs(events_jsonl, syslog, webhook, events_queue, learning_hours, syslog_ca)
 
     from otscope.api.app import create_app
     from otscope.api.security import tokens_configured
@@ -462,7 +470,8 @@ def sensor(
         = False,
     max_batch_bytes: Annotated[int, typer.Option(min=4096, help="cut batches to this size before spooling "
                                                  "(under the collector's limit, 16 MiB by default)")] = 4 << 20,
-    events_jsonl: JsonlOpt = None, syslog: SyslogOpt = None, webhook: WebhookOpt = None,
+    events_jsonl: JsonlOpt = None, syslog: SyslogOpt = None, syslog_ca: SyslogCaOpt = None,
+    webhook: WebhookOpt = None,
     events_queue: QueueOpt = "otscope-events-queue", learning_hours: LearningOpt = 24.0,
 ) -> None:
     """Capture on a SPAN port (receive-only) and ship observations to a collector, losing nothing. With --db the
@@ -474,7 +483,7 @@ def sensor(
         fail("give --collector URL (with --token) or --db URL")
     if collector and not token:
         fail("--collector needs a write-scoped --token (otscope token create --scope write)")
-    set_event_outputs(events_jsonl, syslog, webhook, events_queue, learning_hours)
+    set_event_outputs(events_jsonl, syslog, webhook, events_queue, learning_hours, syslog_ca)
     risks = transmit_risks(interface)
     if risks and strict_passive:
         fail(f"refusing to capture on {interface} (--strict-passive): this host would transmit there: "

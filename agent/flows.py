@@ -52,7 +52,8 @@ class Flow:
         self.nseq: list[int | None] = [None, None]
         self.diss: Dissector | None = None
         self.proto = ""
-        self.ooo: list[dict[int, bytes]] | None = None
+        # early segments per side: seq -> (payload, frame, ts) of the packet that carried them
+        self.ooo: list[dict[int, tuple[bytes, int, float]]] | None = None
         self.fin = 0
         self.ot = sport in OT_PORTS
         self.rep_pk = 0          # what was already reported to the collector (deltas)
@@ -111,25 +112,26 @@ def tcp_unordered(fl: Flow, side: int, seq: int, payload: bytes, ts: float, fram
         status = diss.feed(payload, side, ts, frame)
         fed = len(payload)
         if status != FATAL and fl.ooo is not None:
-            status, more = _drain(fl, side, ts, frame)
+            status, more = _drain(fl, side)
             fed += more
         return status, fed
     # early segment: keep it while within caps
     if fl.ooo is None:
         fl.ooo = [{}, {}]
     pend = fl.ooo[side]
-    if len(pend) < MAX_OOO_SEGMENTS and sum(map(len, pend.values())) + len(payload) <= MAX_OOO_BYTES:
-        pend[seq] = payload
+    if len(pend) < MAX_OOO_SEGMENTS and sum(len(p[0]) for p in pend.values()) + len(payload) <= MAX_OOO_BYTES:
+        pend[seq] = (payload, frame, ts)
         return 0, 0
     # caps reached: the missing bytes are not coming; skip to the earliest kept segment
     diss.gap(side)
     diss.anomaly("tcp-gap", frame, ts)
-    pend[seq] = payload
+    pend[seq] = (payload, frame, ts)
     nseq[side] = min(pend, key=lambda s: (s - exp) & 0xFFFFFFFF)
-    return _drain(fl, side, ts, frame)
+    return _drain(fl, side)
 
 
-def _drain(fl: Flow, side: int, ts: float, frame: int) -> tuple[int, int]:
+def _drain(fl: Flow, side: int) -> tuple[int, int]:
+    """Feed the kept early segments that now follow on, each with its own frame and time."""
     assert fl.ooo is not None and fl.diss is not None
     pend = fl.ooo[side]
     fed = 0
@@ -145,9 +147,11 @@ def _drain(fl: Flow, side: int, ts: float, frame: int) -> tuple[int, int]:
             if not stale:
                 break
             continue
-        fl.nseq[side] = (exp + len(seg)) & 0xFFFFFFFF  # type: ignore[operator]
-        status = fl.diss.feed(seg, side, ts, frame)
-        fed += len(seg)
+        data, seg_frame, seg_ts = seg
+        fl.nseq[side] = (exp + len(data)) & 0xFFFFFFFF  # type: ignore[operator]
+        # fed with the frame that carried it: what it holds (a control action, an identity) was on that frame
+        status = fl.diss.feed(data, side, seg_ts, seg_frame)
+        fed += len(data)
         if status == FATAL:
             break
     if not fl.ooo[0] and not fl.ooo[1]:

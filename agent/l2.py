@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from otscope.agent.accumulate import Accumulator
-from otscope.contract import Subject
+from otscope.contract import ACTION_FIELDS, Subject
 from otscope.dissectors import registry
 from otscope.dissectors.base import FrameAnomaly, L2Anomaly, L2Binding, L2Fact, L2Output, Malformed, Truncated
 from otscope.domain import FrameEntry
@@ -21,7 +21,8 @@ MAX_MEMO = 4096                  # distinct frames remembered (ARP requests, LLD
 MAX_MEMO_FRAME = 1600
 
 # What a frame led to, without its frame number and time: ("b", vlan, ip, mac, protocol) for a binding,
-# ("f", subject, field, value, protocol, message) for a fact, ("a", protocol, kind) for an anomaly.
+# ("f", subject, field, value, protocol, message) for a fact, ("a", protocol, kind) for an anomaly, and
+# ("x", server, client, field, value, protocol, message) for an action (an action fact naming who asked).
 Call = tuple
 
 
@@ -258,8 +259,11 @@ class L2Dispatcher:
                 calls.append(("b", vlan, item.ip, item.mac, protocol))
                 calls.append(("f", Subject(vlan, item.ip, None), "protocol", protocol, protocol, item.message))
             elif isinstance(item, L2Fact):
-                calls.append(("f", Subject(vlan, item.ip, item.mac, item.component), item.field, item.value,
-                              item.protocol or protocol, item.message))
+                subject = Subject(vlan, item.ip, item.mac, item.component)
+                calls.append(("f", subject, item.field, item.value, item.protocol or protocol, item.message))
+                if item.client and item.field in ACTION_FIELDS:    # each occurrence, with who asked for it
+                    calls.append(("x", subject, Subject(vlan, None, item.client), item.field, item.value,
+                                  item.protocol or protocol, item.message))
             elif isinstance(item, L2Anomaly):
                 calls.append(("a", protocol, item.kind))
         return calls
@@ -271,6 +275,8 @@ class L2Dispatcher:
                 acc.fact(c[1], c[2], c[3], c[4], c[5], frame, ts)
             elif c[0] == "b":
                 acc.binding(c[1], c[2], c[3], "high", c[4], frame, ts)
+            elif c[0] == "x":
+                acc.action(c[1], c[2], c[3], c[4], c[5], c[6], frame, ts)
             else:
                 acc.anomaly(c[1], c[2], frame, ts)
 

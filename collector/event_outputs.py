@@ -1,4 +1,4 @@
-"""Event outputs (issue 17): JSON lines to a file, syslog in CEF (RFC 5424 over UDP or TCP), a webhook.
+"""Event outputs (issue 17): JSON lines to a file, syslog in CEF (RFC 5424 over UDP, TCP or TLS), a webhook.
 
 Every output is one small class behind one interface (``send(list of event dicts)`` raising ``OSError`` when the
 receiver is not reachable). The ones that can fail (syslog, webhook) sit behind a ``DiskQueue``: an event is
@@ -12,7 +12,10 @@ Configured by environment (the CLI's ``serve`` and ``sensor`` flags set these, s
 inherit them):
 
 - ``OTSCOPE_EVENTS_JSONL``: a file the events are appended to, one JSON object a line;
-- ``OTSCOPE_SYSLOG``: ``udp://host:port`` or ``tcp://host:port`` (RFC 5424, RFC 6587 octet counting on TCP);
+- ``OTSCOPE_SYSLOG``: ``udp://host:port``, ``tcp://host:port`` or ``tls://host:port`` (RFC 5424, RFC 6587
+  octet counting on TCP and TLS, RFC 5425 TLS 1.2 or later);
+- ``OTSCOPE_SYSLOG_CA``: for tls://, a PEM file of the CA (or self-signed certificate) the receiver's certificate
+  is verified against (default: the system's CAs);
 - ``OTSCOPE_WEBHOOK``: an ``http://`` or ``https://`` URL receiving ``{"data": [...], "count": N}`` by POST;
 - ``OTSCOPE_EVENTS_QUEUE``: the queue directory (default ``otscope-events-queue``).
 
@@ -121,14 +124,27 @@ class JsonLines:
 
 
 class Syslog:
-    """RFC 5424 over UDP (a datagram a message) or TCP (RFC 6587 octet counting), optionally TLS (tls://)."""
+    """RFC 5424 over UDP (a datagram a message) or TCP (RFC 6587 octet counting), optionally TLS (tls://, RFC
+    5425: the receiver's certificate is verified against the system's CAs, or ``ca``, a PEM file of the CA or
+    the self-signed certificate that signs it; its name or IP must match the URL's host)."""
 
-    def __init__(self, url: str, hostname: str | None = None) -> None:
+    def __init__(self, url: str, hostname: str | None = None, ca: str | None = None) -> None:
         u = urlsplit(url)
         if u.scheme not in ("udp", "tcp", "tls") or not u.hostname:
             raise ValueError(f"syslog URL {url!r}: expected udp://host:port, tcp://host:port or tls://host:port")
         self.scheme, self.host, self.port = u.scheme, u.hostname, u.port or (6514 if u.scheme == "tls" else 514)
         self.hostname = hostname
+        self.ca = ca
+        self._tls: ssl.SSLContext | None = None
+
+    def _context(self) -> ssl.SSLContext:
+        if self._tls is None:
+            try:
+                self._tls = ssl.create_default_context(cafile=self.ca)
+            except (ssl.SSLError, FileNotFoundError) as exc:      # a CA file that cannot be read: an outage
+                raise OSError(f"syslog CA file {self.ca!r}: {exc}") from None
+            self._tls.minimum_version = ssl.TLSVersion.TLSv1_2
+        return self._tls
 
     def send(self, items: Sequence[dict[str, Any]]) -> None:
         msgs = [rfc5424(e, self.hostname) for e in items]
@@ -137,10 +153,13 @@ class Syslog:
                 for m in msgs:
                     sk.sendto(m[:65000], (self.host, self.port))
             return
+        data = b"".join(str(len(m)).encode() + b" " + m for m in msgs)
         with socket.create_connection((self.host, self.port), timeout=TIMEOUT) as raw:
-            sk = ssl.create_default_context().wrap_socket(raw, server_hostname=self.host) \
-                if self.scheme == "tls" else raw
-            sk.sendall(b"".join(str(len(m)).encode() + b" " + m for m in msgs))
+            if self.scheme != "tls":
+                raw.sendall(data)
+                return
+            with self._context().wrap_socket(raw, server_hostname=self.host) as sk:   # ssl.SSLError is an OSError
+                sk.sendall(data)
 
 
 class Webhook:
@@ -229,11 +248,11 @@ class Publisher:
     """The configured outputs: JSON lines written straight away, syslog and webhook through their queues."""
 
     def __init__(self, jsonl: str | None = None, syslog: str | None = None, webhook: str | None = None,
-                 queue_dir: str = "otscope-events-queue") -> None:
+                 queue_dir: str = "otscope-events-queue", syslog_ca: str | None = None) -> None:
         self.direct: list[Output] = [JsonLines(jsonl)] if jsonl else []
         self.queues: list[DiskQueue] = []
         if syslog:
-            self.queues.append(DiskQueue(Syslog(syslog), Path(queue_dir) / "syslog"))
+            self.queues.append(DiskQueue(Syslog(syslog, ca=syslog_ca), Path(queue_dir) / "syslog"))
         if webhook:
             self.queues.append(DiskQueue(Webhook(webhook), Path(queue_dir) / "webhook"))
 
@@ -263,7 +282,7 @@ def from_env() -> Publisher:
     """The publisher the environment configures (made again when the environment changes)."""
     global _PUBLISHER
     conf = tuple(os.environ.get(k) for k in ("OTSCOPE_EVENTS_JSONL", "OTSCOPE_SYSLOG", "OTSCOPE_WEBHOOK",
-                                             "OTSCOPE_EVENTS_QUEUE"))
+                                             "OTSCOPE_EVENTS_QUEUE", "OTSCOPE_SYSLOG_CA"))
     if _PUBLISHER is None or _PUBLISHER[0] != conf:
-        _PUBLISHER = (conf, Publisher(conf[0], conf[1], conf[2], conf[3] or "otscope-events-queue"))
+        _PUBLISHER = (conf, Publisher(conf[0], conf[1], conf[2], conf[3] or "otscope-events-queue", conf[4]))
     return _PUBLISHER[1]

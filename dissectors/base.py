@@ -354,6 +354,9 @@ class L2Fact(NamedTuple):
     message: str
     component: str | None = None    # a child behind the sender (a BACnet device behind a router: bacnet:3:1d)
     protocol: str | None = None     # a fact source other than the frame's protocol (DHCP fingerprint rules)
+    # for an action fact (contract.ACTION_FIELDS: a DCP Set writing a device's name): the MAC that asked for it,
+    # so the events layer knows who did it
+    client: str | None = None
 
 
 class L2Binding(NamedTuple):

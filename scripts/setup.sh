@@ -10,6 +10,8 @@ command -v tcpdump >/dev/null || need_apt+=(tcpdump)
 command -v tcpreplay >/dev/null || need_apt+=(tcpreplay)
 command -v nft >/dev/null || need_apt+=(nftables)      # NFLOG captures in tests/integration/test_tunnels.py
 command -v rsyslogd >/dev/null || need_apt+=(rsyslog)      # a real syslog receiver: tests/integration/test_event_syslog.py
+# its TLS network stream driver (ossl), for the syslog-over-TLS test
+ls /usr/lib/*/rsyslog/lmnsd_ossl.so >/dev/null 2>&1 || need_apt+=(rsyslog-openssl)
 ldconfig -p 2>/dev/null | grep -q libpcap.so.0.8 || need_apt+=(libpcap0.8)
 # DHCP peers of tests/integration/test_names_peer.py (server and two clients, in namespaces only)
 command -v dnsmasq >/dev/null || need_apt+=(dnsmasq-base)

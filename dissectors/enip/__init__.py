@@ -18,7 +18,7 @@ SPEC = spec(
     identifies=("ListIdentity (TCP, UDP, broadcast) and Get_Attributes_All/Get_Attribute_Single of the Identity "
                "object, also routed to backplane slots: vendor, device type (the role), product code and name, "
                "revision, serial; control actions, configuration writes, class-1 I/O"),
-    # CONTROL_SERVICES (the class follows the action) and CONFIG_CLASSES
+    # CONTROL_SERVICES (the class follows the action), CONFIG_CLASSES and FILE_SERVICES
     event_actions=(
         EventAction("enip", "stop", "plc-stop", "stop"),
         EventAction("enip", "start", "plc-start", "start"),
@@ -28,6 +28,10 @@ SPEC = spec(
         EventAction("enip", "tcp/ip interface", "config-write", "TCP/IP interface"),
         EventAction("enip", "ethernet link", "config-write", "Ethernet link"),
         EventAction("enip", "identity", "config-write", "identity"),
+        # FILE_SERVICES: the File object (class 0x37)
+        EventAction("enip", "file download", "program-download", "file download (CIP File object)"),
+        EventAction("enip", "file upload", "program-upload", "file upload (CIP File object)"),
+        EventAction("enip", "file clear", "program-delete", "file clear (CIP File object)"),
     ),
     write_counters=(("enip", "write"),),
 )

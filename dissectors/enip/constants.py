@@ -90,9 +90,16 @@ class ClassCode(IntEnum):
     ETHERNET_LINK = 0xF6
     TIME_SYNC = 0x43
     WALLCLOCK = 0x8B
+    FILE = 0x37                       # File object (CIP Vol. 1, 5A-42): EDS files, programs, firmware images
 
 
 CONTROL_SERVICES = {0x05: "reset", 0x06: "start", 0x07: "stop"}
+# File object services (CIP Vol. 1, 5A-42.4; OpENer cipfile.h): a transfer to or from the device, or the file's
+# removal. The file's content (program, configuration, firmware) is not on the wire, only that it moved.
+FILE_SERVICES = {0x4B: "file upload", 0x4F: "file upload", 0x4C: "file download", 0x50: "file download",
+                 0x51: "file clear"}
+FILE_SERVICE_NAMES = {0x4B: "Initiate Upload", 0x4F: "Upload Transfer", 0x4C: "Initiate Download",
+                      0x50: "Download Transfer", 0x51: "Clear File"}
 CONFIG_CLASSES = {0xF5: "TCP/IP interface", 0xF6: "Ethernet link", 0x8B: "wall clock time", 0x43: "time sync",
                   0x01: "identity"}
 

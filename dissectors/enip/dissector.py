@@ -16,7 +16,8 @@ from typing import ClassVar
 from otscope.dissectors.base import FATAL, INCOMPLETE, OK, Dissector, Malformed, Protocol, Reader, \
     StreamBuffer, Transport, Truncated, Who
 from otscope.dissectors.enip import facts
-from otscope.dissectors.enip.constants import CONFIG_CLASSES, CONTROL_SERVICES, ENIP_PORT, HEADER_LEN, IO_PORT, \
+from otscope.dissectors.enip.constants import CONFIG_CLASSES, CONTROL_SERVICES, ENIP_PORT, FILE_SERVICE_NAMES, \
+    FILE_SERVICES, HEADER_LEN, IO_PORT, \
     KNOWN_COMMANDS, ClassCode, Command, EnipAnomaly, ItemType, Service
 from otscope.dissectors.enip.grammar import Path, parse_cpf, parse_forward_open_route, parse_header, \
     parse_list_identity, parse_request, parse_response, parse_unconnected_send
@@ -232,6 +233,12 @@ class EnipDissector(Dissector):
             self.fact(Who.SERVER, "config_change", f"{CONFIG_CLASSES[path.klass]} (class 0x{path.klass:02x})",
                       f"CIP Set_Attribute 0x{service:02x}", frame, ts, comp)
             self.fact(Who.CLIENT, "role_hint", "engineering-workstation", "CIP configuration write", frame, ts)
+        elif path.klass == ClassCode.FILE and service in FILE_SERVICES:
+            action = FILE_SERVICES[service]
+            self.count(action)
+            self.fact(Who.SERVER, "control_action", f"{action} (class 0x37 instance {path.instance or 0})",
+                      f"CIP File object {FILE_SERVICE_NAMES[service]} (service 0x{service:02x})", frame, ts, comp)
+            self.fact(Who.CLIENT, "role_hint", "engineering-workstation", f"CIP {action}", frame, ts)
         elif service in WRITE_SERVICES:
             self.count("write")
         elif service in READ_SERVICES:

@@ -16,10 +16,15 @@ SPEC = spec(
     identifies=("FC43/14 device identification (vendor, product code and name, revision, URL, model, user "
                "application name; private objects by number), FC17 server id; per unit id (gateways and the "
                "units behind them); function profile, exceptions, UMAS (FC90)"),
-    # dissector.py DIAGNOSTIC_CONTROLS (FC 8 sub-functions 1 and 4); PROFILE_CATEGORY "write"
+    # dissector.py DIAGNOSTIC_CONTROLS (FC 8 sub-functions 1 and 4), UMAS_ACTIONS; PROFILE_CATEGORY "write"
     event_actions=(
         EventAction("modbus", "restart communications", "plc-start", "restart communications (FC8)", "T0816"),
         EventAction("modbus", "force listen only mode", "control-action", "force listen only mode (FC8)", None),
+        # constants.py UMAS_ACTIONS (FC 90, Schneider Electric UMAS)
+        EventAction("modbus", "start plc (umas)", "plc-start", "start PLC (UMAS)"),
+        EventAction("modbus", "stop plc (umas)", "plc-stop", "stop PLC (UMAS)"),
+        EventAction("modbus", "program download (umas)", "program-download", "program download (UMAS)"),
+        EventAction("modbus", "program upload (umas)", "program-upload", "program upload (UMAS)"),
     ),
     write_counters=(("modbus", "write"),),
 )

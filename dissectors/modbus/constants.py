@@ -23,6 +23,32 @@ class ModbusAnomaly(StrEnum):
     MALFORMED_DEVICE_ID_REQUEST = "malformed-device-id-request"     # FC43/14 request (spec 6.21)
     MALFORMED_DEVICE_ID_RESPONSE = "malformed-device-id-response"   # FC43/14 response
     MALFORMED_REPORT_SERVER_ID = "malformed-report-server-id"       # FC17 response (spec 6.17)
+    MALFORMED_UMAS_REQUEST = "malformed-umas-request"           # FC90 request without its UMAS function code
+
+
+class UmasFunction(IntEnum):
+    """UMAS (Modbus FC 90) function codes that change what a Modicon controller runs, as the UMAS Wireshark
+    dissector names them (github.com/hutcheb/umas-dissector, packet-umas.h: START_PLC, STOP_PLC,
+    INITIALIZE_DOWNLOAD ...). Request PDU: 0x5A, pairing key (1), UMAS function code (1), data."""
+
+    INITIALIZE_UPLOAD = 0x30
+    UPLOAD_BLOCK = 0x31
+    END_STRATEGY_UPLOAD = 0x32
+    INITIALIZE_DOWNLOAD = 0x33
+    DOWNLOAD_BLOCK = 0x34
+    END_STRATEGY_DOWNLOAD = 0x35
+    START_PLC = 0x40
+    STOP_PLC = 0x41
+
+
+# UMAS request -> the control action it is (one value per action: the frames of one download join one event)
+UMAS_ACTIONS = {
+    UmasFunction.START_PLC: "start PLC (UMAS)", UmasFunction.STOP_PLC: "stop PLC (UMAS)",
+    UmasFunction.INITIALIZE_DOWNLOAD: "program download (UMAS)", UmasFunction.DOWNLOAD_BLOCK: "program download (UMAS)",
+    UmasFunction.END_STRATEGY_DOWNLOAD: "program download (UMAS)",
+    UmasFunction.INITIALIZE_UPLOAD: "program upload (UMAS)", UmasFunction.UPLOAD_BLOCK: "program upload (UMAS)",
+    UmasFunction.END_STRATEGY_UPLOAD: "program upload (UMAS)",
+}
 
 
 class FunctionCode(IntEnum):

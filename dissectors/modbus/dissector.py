@@ -14,8 +14,9 @@ from typing import ClassVar
 from otscope.dissectors.base import FATAL, INCOMPLETE, OK, Dissector, Malformed, Protocol, StreamBuffer, \
     Transport, Truncated, Who
 from otscope.dissectors.modbus import facts
-from otscope.dissectors.modbus.constants import MAX_PDU, MODBUS_PORT, PROFILE_CATEGORY, ExceptionCode, ModbusAnomaly
-from otscope.dissectors.modbus.grammar import parse_device_id_request
+from otscope.dissectors.modbus.constants import MAX_PDU, MODBUS_PORT, PROFILE_CATEGORY, UMAS_ACTIONS, ExceptionCode, \
+    ModbusAnomaly, UmasFunction
+from otscope.dissectors.modbus.grammar import parse_device_id_request, parse_umas_request
 from otscope.domain import caps
 
 MAX_PENDING = caps().pending_transactions
@@ -205,6 +206,7 @@ class ModbusDissector(Dissector):
             return req.read_code << 8 | req.object_id
         if fc == 90:
             facts.umas_seen(self, unit, ts, frame)
+            self._umas(adu[7:], unit, ts, frame)
         if fc == 8 and len(adu) >= 10:
             sub = adu[8] << 8 | adu[9]
             what = DIAGNOSTIC_CONTROLS.get(sub)
@@ -216,6 +218,22 @@ class ModbusDissector(Dissector):
         if PROFILE_CATEGORY.get(fc, "other") == "other":
             self.count(f"fc{fc}")
         return 0
+
+    def _umas(self, pdu: bytes, unit: int, ts: float, frame: int) -> None:
+        """A UMAS request that starts or stops the controller or transfers its program: a control action."""
+        try:
+            req = parse_umas_request(pdu)
+        except (Truncated, Malformed):
+            self.anomaly(ModbusAnomaly.MALFORMED_UMAS_REQUEST, frame, ts)
+            return
+        what = UMAS_ACTIONS.get(req.function)
+        if what is None:
+            return                                   # counted as "umas" in the profile (PROFILE_CATEGORY)
+        name = UmasFunction(req.function).name.lower().replace("_", " ")
+        self.count(f"umas {name}")
+        self.fact(Who.SERVER, "control_action", what, f"Modbus FC90 UMAS function 0x{req.function:02x} ({name})",
+                  frame, ts, facts.component(unit))
+        self.fact(Who.CLIENT, "role_hint", "engineering-workstation", f"UMAS {name}", frame, ts)
 
     def _exception(self, adu: bytes, fc: int, unit: int, ts: float, frame: int) -> int:
         code = adu[8] if len(adu) > 8 else -1

@@ -6,7 +6,7 @@ import re
 import struct
 from dataclasses import dataclass
 
-from otscope.dissectors.base import Malformed, Reader
+from otscope.dissectors.base import Malformed, Reader, Truncated
 from otscope.dissectors.modbus.constants import MAX_PDU, Mei, ReadDeviceIdCode
 
 _MBAP = struct.Struct(">HHHB")
@@ -105,3 +105,20 @@ def printable_runs(data: bytes, minimum: int = 4, maximum: int = 128) -> list[st
         if len(run) >= minimum and sum(ch.isalpha() for ch in run) >= 2:
             runs.append(run[:maximum])
     return runs
+
+
+@dataclass(frozen=True, slots=True)
+class UmasRequest:
+    pairing_key: int
+    function: int
+    data: bytes
+
+
+def parse_umas_request(pdu: bytes) -> UmasRequest:
+    """A UMAS request PDU (Modbus FC 90): function code 0x5A, pairing key (1), UMAS function code (1), data
+    (packet-umas.c dissect_umas: the pairing key at offset 0 after the function, the UMAS code at 1)."""
+    if len(pdu) < 3:
+        raise Truncated(f"UMAS request of {len(pdu)} bytes has no UMAS function code")
+    if pdu[0] != 90:
+        raise Malformed(f"function {pdu[0]} is not UMAS")
+    return UmasRequest(pdu[1], pdu[2], bytes(pdu[3:]))

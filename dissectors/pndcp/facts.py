@@ -9,8 +9,18 @@ as a weak name of the sender, never as the device's name.
 from __future__ import annotations
 
 from otscope.dissectors.base import FactsAbout, L2Binding, L2Fact, L2Output, usable_ip
-from otscope.dissectors.pndcp.grammar import ROLE_BITS, SERVICE_IDENTIFY, SERVICE_SET, TYPE_REQUEST, DcpFrame
+from otscope.dissectors.pndcp.grammar import OPT_CONTROL, OPT_DEVICE, OPT_DHCP, OPT_INITIATIVE, ROLE_BITS, \
+    SERVICE_IDENTIFY, SERVICE_SET, SUB_NAME, TYPE_REQUEST, DcpFrame
 from otscope.dissectors.pndcp.vendors import vendor_name
+
+# The Set blocks that write a device's configuration (IEC 61158-6-10 DCP options; Wireshark packet-pn-dcp.c:
+# Device/NameOfStation, the DHCP option, Control/Reset Factory Settings (5/5) and Reset to Factory (5/6), Device
+# Initiative); (option, None) stands for every suboption of the option. IP/IP is the address change itself.
+SET_WRITES: dict[tuple[int, int | None], str] = {
+    (OPT_DEVICE, SUB_NAME): "name of station", (OPT_DHCP, None): "DHCP parameters",
+    (OPT_CONTROL, 5): "reset factory settings", (OPT_CONTROL, 6): "reset to factory",
+    (OPT_INITIATIVE, None): "device initiative",
+}
 
 
 def _describe(frame: DcpFrame, mac: str, msg: str) -> L2Output:
@@ -47,6 +57,17 @@ def _target(frame: DcpFrame, mac: str, msg: str) -> L2Output:
     return out
 
 
+def _writes(frame: DcpFrame, target: str, requester: str, msg: str) -> L2Output:
+    """What a Set request writes other than the IP address (whose change the collector sees from the address
+    binding: an ip-change): each a configuration change of the target, with the requester as its client.
+    Transaction markers and Signal (flash the LED) change nothing and are left out."""
+    out: L2Output = []
+    for what in dict.fromkeys(SET_WRITES.get(b, SET_WRITES.get((b[0], None), "")) for b in frame.blocks):
+        if what:
+            out.append(L2Fact(target, None, "config_change", f"DCP Set {what}", msg, client=requester))
+    return out
+
+
 def _address(out: FactsAbout, frame: DcpFrame, mac: str, msg: str) -> None:
     if usable_ip(frame.ip):
         out.add("pn_ip", frame.ip)
@@ -61,7 +82,7 @@ def facts(frame: DcpFrame, src_mac: str, dst_mac: str) -> L2Output:
     if frame.service_id == SERVICE_SET:
         out.append(L2Fact(src_mac, None, "role_hint", "engineering-workstation", msg))
         out.append(L2Fact(src_mac, None, "protocol", "pn_dcp-set-requester", msg))
-        return out + _target(frame, dst_mac, msg)
+        return out + _target(frame, dst_mac, msg) + _writes(frame, dst_mac, src_mac, msg)
     if frame.service_id == SERVICE_IDENTIFY:
         if frame.name_of_station:
             out.append(L2Fact(src_mac, None, "name_weak", frame.name_of_station, msg + " (name filter)"))

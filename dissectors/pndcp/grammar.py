@@ -18,11 +18,12 @@ FRAME_HELLO, FRAME_GETSET, FRAME_IDENT_REQ, FRAME_IDENT_RSP = 0xFEFC, 0xFEFD, 0x
 SERVICE_GET, SERVICE_SET, SERVICE_IDENTIFY, SERVICE_HELLO = 3, 4, 5, 6
 SERVICE_NAMES = {SERVICE_GET: "Get", SERVICE_SET: "Set", SERVICE_IDENTIFY: "Identify", SERVICE_HELLO: "Hello"}
 TYPE_REQUEST = 0
-OPT_IP, OPT_DEVICE, OPT_ALL = 1, 2, 0xFF
+OPT_IP, OPT_DEVICE, OPT_DHCP, OPT_CONTROL, OPT_INITIATIVE, OPT_ALL = 1, 2, 3, 5, 6, 0xFF
 SUB_MAC, SUB_IP = 1, 2
 SUB_VENDOR, SUB_NAME, SUB_ID, SUB_ROLE, SUB_OPTIONS, SUB_ALIAS, SUB_INSTANCE, SUB_OEM = 1, 2, 3, 4, 5, 6, 7, 8
 ROLE_BITS = {0x01: "io-device", 0x02: "io-controller", 0x04: "io-multidevice", 0x08: "io-supervisor"}
 _HDR = struct.Struct(">BBIHH")
+MAX_BLOCKS = 32
 
 
 @dataclass(slots=True)
@@ -42,6 +43,7 @@ class DcpFrame:
     mac: str = ""
     all_selector: bool = False
     unknown_blocks: list[tuple[int, int]] = field(default_factory=list)
+    blocks: list[tuple[int, int]] = field(default_factory=list)   # (option, suboption) of each block, in order
 
     @property
     def kind(self) -> str:
@@ -68,6 +70,8 @@ def parse(data: bytes) -> DcpFrame:
         body = blocks.take(blen)
         if blen & 1 and blocks.remaining():
             blocks.skip(1)
+        if len(out.blocks) < MAX_BLOCKS:
+            out.blocks.append((option, sub))
         if option == OPT_ALL:
             out.all_selector = True
             continue

@@ -21,11 +21,16 @@ SPEC = spec(
                "name, service profile"),
     # ENGINEERING_FUNCTIONS, PI service names (Wireshark packet-s7comm.c), userdata set clock; MMS CONTROL_SERVICES
     event_actions=(
+        # jobs on system data blocks (SDB, the hardware configuration): dissector.py S7Dissector._engineering
+        EventAction("s7comm", "system data download", "config-write", "system data download"),
+        EventAction("s7comm", "system data delete", "config-write", "system data delete"),
+        EventAction("s7comm", "system data upload", "program-upload", "system data upload"),
         EventAction("s7comm", "block download", "program-download", "block download"),
         EventAction("s7comm", "block upload", "program-upload", "block upload"),
         EventAction("s7comm", "plc stop", "plc-stop", "PLC stop"),
         EventAction("s7comm", "plc control (pi service p_program)", "plc-start", "PLC start (PI P_PROGRAM)"),
         EventAction("s7comm", "plc control (pi service _inse)", "program-download", "block download"),
+        EventAction("s7comm", "plc control (pi service _ins2)", "program-download", "block download"),
         EventAction("s7comm", "plc control (pi service _dele)", "program-delete", "block delete"),
         EventAction("s7comm", "plc control (pi service _modu)", "control-action", "copy RAM to ROM (PI _MODU)", None),
         EventAction("s7comm", "plc control (pi service _garb)", "control-action", "compress memory (PI _GARB)", None),

@@ -23,6 +23,7 @@ class S7Anomaly(StrEnum):
     MALFORMED_S7COMM = "malformed-s7comm"
     MALFORMED_PLUS = "malformed-s7comm-plus"
     MALFORMED_SZL = "malformed-szl"                 # detail: the SZL id, 0xNNNN
+    MALFORMED_BLOCK_FILE = "malformed-block-file"   # a block job's file name that does not follow its layout
     COTP_REASSEMBLY_BYTES_CAP = cap_anomaly("cotp_reassembly_bytes")   # COTP DT fragments beyond the cap
     MALFORMED_MMS = "malformed-mms"                 # session/presentation/ACSE/MMS that does not parse (ISO 9506-2)
     PENDING_REQUESTS_CAP = cap_anomaly("pending_requests")   # MMS GetNameList requests waiting, by invokeID
@@ -74,6 +75,19 @@ ENGINEERING_FUNCTIONS = {
     Function.DOWNLOAD_ENDED: "block download", Function.START_UPLOAD: "block upload", Function.UPLOAD: "block upload",
     Function.END_UPLOAD: "block upload", Function.PI_SERVICE: "PLC control (PI service)", Function.PLC_STOP: "PLC stop",
 }
+
+
+# Functions whose job parameters name one block file (Wireshark packet-s7comm.c,
+# s7comm_decode_plc_controls_updownload; Upload / End upload carry only the upload id)
+BLOCK_FILE_FUNCTIONS = frozenset({Function.REQUEST_DOWNLOAD, Function.DOWNLOAD_BLOCK, Function.DOWNLOAD_ENDED,
+                                  Function.START_UPLOAD})
+# Block types as the file name spells them, two ASCII characters (packet-s7comm.c blocktype_names)
+BLOCK_TYPES = {"08": "OB", "09": "CMod", "0A": "DB", "0B": "SDB", "0C": "FC", "0D": "SFC", "0E": "FB", "0F": "SFB"}
+SYSTEM_DATA_BLOCK = "0B"          # SDB: the hardware configuration and parameters of the CPU and its modules
+PI_BLOCK_SERVICES = {"_INSE": "download", "_INS2": "download", "_DELE": "delete"}   # PI services naming blocks
+SYSTEM_DATA_ACTIONS = {Function.REQUEST_DOWNLOAD: "system data download", Function.DOWNLOAD_BLOCK:
+                       "system data download", Function.DOWNLOAD_ENDED: "system data download",
+                       Function.START_UPLOAD: "system data upload"}
 
 
 class UserdataGroup(IntEnum):

@@ -13,10 +13,11 @@ from otscope.dissectors.base import INCOMPLETE, OK, Dissector, Malformed, Protoc
     Transport, Truncated, Who, text
 from otscope.dissectors.s7 import facts, mms_facts
 from otscope.domain import caps
-from otscope.dissectors.s7.constants import ENGINEERING_FUNCTIONS, S7_PORT, S7COMM_ID, S7PLUS_ID, SUB_READ_SZL, \
-    CotpType, Function, PlusFunction, PlusOpcode, Rosctr, S7Anomaly, UserdataGroup
-from otscope.dissectors.s7.grammar import parse_cotp, parse_plus, parse_s7, parse_szl, parse_userdata, \
-    tsaps
+from otscope.dissectors.s7.constants import BLOCK_FILE_FUNCTIONS, ENGINEERING_FUNCTIONS, PI_BLOCK_SERVICES, \
+    S7_PORT, S7COMM_ID, S7PLUS_ID, SUB_READ_SZL, SYSTEM_DATA_ACTIONS, SYSTEM_DATA_BLOCK, CotpType, Function, \
+    PlusFunction, PlusOpcode, Rosctr, S7Anomaly, UserdataGroup
+from otscope.dissectors.s7.grammar import parse_block_file, parse_cotp, parse_pi_blocks, parse_plus, parse_s7, \
+    parse_szl, parse_userdata, tsaps
 from otscope.dissectors.s7.mms import DIRECT, unwrap, parse_mms
 from otscope.dissectors.s7.mms_constants import AcseApdu, MmsPduType
 
@@ -272,20 +273,49 @@ class S7Dissector(Dissector):
             fn = p.params[0]
             self.count(Function(fn).name.lower() if fn in Function._value2member_map_ else f"function 0x{fn:02x}")
             if fn in ENGINEERING_FUNCTIONS:
-                what = ENGINEERING_FUNCTIONS[fn]
-                if fn == Function.PI_SERVICE:
-                    name = _pi_service(p.params)
-                    if name:
-                        what = f"{what[:-1]} {name})"        # "PLC control (PI service P_PROGRAM)"
-                self.fact(Who.SERVER, "control_action", what, f"S7comm job 0x{fn:02x}", frame, ts, protocol="s7comm")
-                self.fact(Who.CLIENT, "role_hint", "engineering-workstation", f"S7comm {what}", frame, ts,
-                          protocol="s7comm")
+                for what, msg in self._engineering(fn, p.params, frame, ts):
+                    self.fact(Who.SERVER, "control_action", what, msg, frame, ts, protocol="s7comm")
+                    self.fact(Who.CLIENT, "role_hint", "engineering-workstation", f"S7comm {what}", frame, ts,
+                              protocol="s7comm")
         elif p.rosctr == Rosctr.ACK_DATA and p.params and p.params[0] == Function.SETUP_COMMUNICATION \
                 and len(p.params) >= 8:
             self.fact(Who.SERVER, "s7_pdu_size", str(p.params[6] << 8 | p.params[7]), "S7comm Setup Communication",
                       frame, ts, protocol="s7comm")
         elif p.rosctr == Rosctr.USERDATA:
             self._userdata(p, side, ts, frame)
+
+    def _engineering(self, fn: int, params: bytes, frame: int, ts: float) -> list[tuple[str, str]]:
+        """The control actions of an engineering job, with their message: a block job names its block file,
+        and a job on system data blocks (SDB: the hardware configuration) is a system data download / upload /
+        delete rather than a block (program) transfer. A block name that does not parse is an anomaly; the job
+        is still the action its function says."""
+        what, msg = ENGINEERING_FUNCTIONS[fn], f"S7comm job 0x{fn:02x}"
+        try:
+            if fn in BLOCK_FILE_FUNCTIONS:
+                blk = parse_block_file(params)
+                msg = f"{msg}, block {blk.name}"
+                if blk.type_code == SYSTEM_DATA_BLOCK:
+                    return [(SYSTEM_DATA_ACTIONS[fn], msg)]
+                return [(what, msg)]
+            if fn != Function.PI_SERVICE:
+                return [(what, msg)]
+            name = _pi_service(params)
+            if not name:
+                return [(what, msg)]
+            what = f"{what[:-1]} {name})"               # "PLC control (PI service P_PROGRAM)"
+            if name not in PI_BLOCK_SERVICES:
+                return [(what, msg)]
+            blocks = parse_pi_blocks(params)
+        except (Truncated, Malformed):
+            self.anomaly(S7Anomaly.MALFORMED_BLOCK_FILE, frame, ts)
+            return [(what, msg)]
+        msg = f"{msg}, PI service {name} ({', '.join(b.name for b in blocks[:8]) or 'no block'})"
+        out = []
+        if any(b.type_code == SYSTEM_DATA_BLOCK for b in blocks):
+            out.append((f"system data {PI_BLOCK_SERVICES[name]}", msg))
+        if not out or any(b.type_code != SYSTEM_DATA_BLOCK for b in blocks):
+            out.append((what, msg))
+        return out
 
     def _userdata(self, p, side: int, ts: float, frame: int) -> None:  # type: ignore[no-untyped-def]
         u = parse_userdata(p)

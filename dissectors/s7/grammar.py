@@ -6,9 +6,9 @@ import re
 import struct
 from dataclasses import dataclass, field
 
-from otscope.dissectors.base import Malformed, Reader, text
-from otscope.dissectors.s7.constants import PLUS_DATATYPE_WSTRING, S7COMM_ID, S7PLUS_ID, CotpParam, CotpType, \
-    PlusAttribute, Rosctr
+from otscope.dissectors.base import Malformed, Reader, Truncated, text
+from otscope.dissectors.s7.constants import BLOCK_TYPES, PLUS_DATATYPE_WSTRING, S7COMM_ID, S7PLUS_ID, CotpParam, \
+    CotpType, PlusAttribute, Rosctr
 
 _S7_HDR = struct.Struct(">BBHHHH")
 
@@ -101,6 +101,63 @@ def parse_s7(pdu: bytes) -> S7Pdu:
         raise Malformed(f"ROSCTR {rosctr}")
     err = r.u16be() if rosctr in (Rosctr.ACK, Rosctr.ACK_DATA) else 0
     return S7Pdu(rosctr, ref, r.take(plen), r.take(dlen), err)
+
+
+# --- block files (Wireshark packet-s7comm.c s7comm_decode_plc_controls_updownload, s7comm_decode_pi_service) -----
+
+@dataclass(frozen=True, slots=True)
+class BlockFile:
+    """A block as a job names it: block type (two ASCII characters, BLOCK_TYPES), number (five digits) and
+    destination file system (P passive, A active, B both)."""
+
+    type_code: str
+    number: int
+    filesystem: str
+
+    @property
+    def name(self) -> str:
+        return f"{BLOCK_TYPES.get(self.type_code, 'type ' + self.type_code)} {self.number}"
+
+
+def _block(raw: bytes) -> BlockFile:
+    """Eight characters: block type (2), block number (5 decimal digits), destination file system (1)."""
+    if len(raw) < 8:
+        raise Truncated("block name shorter than 8 characters")
+    kind, num, fs = raw[:2], raw[2:7], raw[7:8]
+    if not all(48 <= b <= 57 or 65 <= b <= 70 for b in kind) or not num.isdigit() or not fs.isalpha():
+        raise Malformed(f"block name {raw[:8]!r}")
+    return BlockFile(kind.decode(), int(num), fs.decode())
+
+
+def parse_block_file(params: bytes) -> BlockFile:
+    """The file of a Request download / Download block / Download ended / Start upload job: function (1),
+    function status (1), two unknown bytes, four bytes (the upload id on uploads), file name length (1), then the
+    file name: file identifier ('_' a complete module, '$' a module header) and the eight-character block name."""
+    if len(params) < 9:
+        raise Truncated("block job parameters shorter than 9 bytes")
+    n = params[8]
+    name = params[9:9 + n]
+    if len(name) < n:
+        raise Truncated("block file name runs past the parameters")
+    if n < 9 or name[:1] not in (b"_", b"$"):
+        raise Malformed(f"block file name {name[:16]!r}")
+    return _block(name[1:9])
+
+
+def parse_pi_blocks(params: bytes) -> list[BlockFile]:
+    """The blocks a PI-Service _INSE / _INS2 / _DELE job names: after 7 unknown bytes and the parameter block
+    length (2), the parameter block holds a block count (1), an unknown byte, then count eight-character block
+    names."""
+    if len(params) < 10:
+        raise Truncated("PI job parameters shorter than 10 bytes")
+    plen = params[8] << 8 | params[9]
+    block = params[10:10 + plen]
+    if len(block) < plen or plen < 2:
+        raise Truncated("PI parameter block shorter than its length")
+    count = block[0]
+    if 2 + 8 * count > plen:
+        raise Malformed(f"PI parameter block of {plen} bytes cannot hold {count} blocks")
+    return [_block(block[2 + 8 * i: 10 + 8 * i]) for i in range(min(count, 32))]
 
 
 @dataclass(frozen=True, slots=True)

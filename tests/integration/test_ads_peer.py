@@ -144,3 +144,39 @@ def test_tshark_differential(capture: Path, tmp_path: Path) -> None:
         for k, vs in w.items():
             got = values([a], k)
             assert got == vs if k != "protocol" else vs <= got, (ip, k, got, vs)
+
+
+def test_write_control_stop_is_one_plc_stop_event_with_its_client(capture: Path, tmp_path: Path) -> None:
+    """Issue 17: pyads' Write Control to STOP is one plc-stop event of the PLC caused by the engineering client,
+    with the frame tshark shows for the Write Control request; the accepted add-route is a config-write; a second
+    replay adds nothing."""
+    from otscope.agent.replay import Overlap, checked_sink, replay_file
+    from otscope.collector import events
+
+    inv = Inventory(f"sqlite:///{tmp_path}/ev.db")
+
+    def listed() -> list[dict]:
+        with inv.factory() as s:
+            rows, _n = events.list_events(s)
+            names = events.labels(s, [i for r in rows for i in (r.asset_id, r.client_id)])
+            return [events.as_dict(r, names) for r in rows if r.kind not in ("new-asset", "new-conversation")]
+
+    replay_file(str(capture), checked_sink(inv.factory))
+    got = listed()
+    stops = [e for e in got if e["kind"] == "plc-stop"]
+    assert len(stops) == 1 and stops[0]["detail"] == "stop" and stops[0]["technique"] == "T0858", got
+    stop = stops[0]
+    assert stop["asset"].endswith(f"({SERVER_IP})") or stop["asset"] == SERVER_IP, stop
+    assert stop["client"].endswith(f"({CLIENT_IP})") or stop["client"] == CLIENT_IP, stop
+    assert [(e["kind"], e["detail"]) for e in got if e["kind"] == "config-write"] == [("config-write",
+                                                                                     "ADS route added")]
+    if shutil.which("tshark"):
+        r = subprocess.run(["tshark", "-n", "-r", str(capture), "-Y", "ams.cmdid == 5 && ams.state_response == 0",
+                            "-T", "fields", "-e", "frame.number"], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0 and r.stdout.split(), r.stderr[-300:]
+        assert stop["evidence"][0] == f"{capture.name}#frame {r.stdout.split()[0]}"
+    try:
+        replay_file(str(capture), checked_sink(inv.factory))
+    except Overlap:
+        pass
+    assert listed() == got

@@ -103,3 +103,37 @@ def test_plant_captures_raise_no_operational_event(tmp_path: Path) -> None:
     _replay(inv, PCAPS / "modbus_plant.pcap", PCAPS / "enip_plant.pcap", PCAPS / "s7_plant.pcap")
     operational = [e for e in _events(inv) if e["kind"] not in events.LEARNED]
     assert operational == []
+
+
+FINS = SHARED / "pcaps-extra" / "captures" / "cisagov-icsnpp-omron-fins" / "testing" / "traces" / "omron.pcap"
+# (kind, detail, tshark filter whose first frame is the request): the FINS commands of CISA ICSNPP's Omron trace
+FINS_CASES = [
+    ("config-write", "parameter area write", "omron.command == 0x0202"),
+    ("config-write", "parameter area clear", "omron.command == 0x0203"),
+    ("program-download", "program write", "omron.command == 0x0307"),
+    ("program-delete", "program clear", "omron.command == 0x0308"),
+    ("plc-start", "RUN", "omron.command == 0x0401"),
+    ("plc-stop", "STOP", "omron.command == 0x0402"),
+    ("time-set", "clock write", "omron.command == 0x0702"),
+]
+
+
+def test_fins_run_stop_program_and_clock_writes_fire_once_with_their_request_frame(tmp_path: Path) -> None:
+    if not FINS.exists():
+        pytest.skip(f"{FINS.name} absent")
+    inv = Inventory(f"sqlite:///{tmp_path}/f.db")
+    _replay(inv, FINS)
+    got = _events(inv)
+    for kind, detail, flt in FINS_CASES:
+        mine = [e for e in got if (e["kind"], e["detail"]) == (kind, detail)]
+        assert len(mine) == 1, (kind, detail, mine)
+        e = mine[0]
+        assert (e["asset"], e["client"]) == ("10.130.130.130", "10.4.14.102") and not e["learning"]
+        want = _tshark_first(FINS, flt)
+        if want is not None:
+            assert e["evidence"][0] == f"{FINS.name}#frame {want}", (kind, e["evidence"], want)
+    try:
+        _replay(inv, FINS)
+    except Overlap:
+        pass
+    assert _events(inv) == got

@@ -46,3 +46,15 @@ def test_events_cli(tmp_path: Path) -> None:
     acked = json.loads(otscope("events", "--db", db, "--kind", "program-download", "--format", "json").stdout)
     assert acked["data"][0]["acknowledged"] is True
     assert otscope("events", "ack", "999999", "--db", db).returncode == 1
+
+
+def test_syslog_ca_flag_is_checked(tmp_path: Path) -> None:
+    """--syslog-ca names a readable PEM file and goes with a tls:// receiver; otherwise a clear error, exit 2."""
+    db = f"sqlite:///{tmp_path}/ca.db"
+    r = otscope("serve", "--db", db, "--syslog", "tls://127.0.0.1:6514", "--syslog-ca", str(tmp_path / "none.pem"))
+    assert r.returncode == 2 and "--syslog-ca" in r.stderr and "no such file" in r.stderr
+    assert "Traceback" not in r.stderr
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    r = otscope("serve", "--db", db, "--syslog", "tcp://127.0.0.1:601", "--syslog-ca", str(ca))
+    assert r.returncode == 2 and "needs a tls:// --syslog URL" in r.stderr and "Traceback" not in r.stderr

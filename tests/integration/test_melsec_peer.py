@@ -95,3 +95,35 @@ def test_profile_and_no_anomaly(capture: Path) -> None:
                     ("batch-write D", 1), ("random-read", 1), ("random-write", 1), ("remote-stop", 1),
                     ("remote-latch-clear", 1), ("remote-run", 1), ("remote-pause", 1)):
         assert profile.get(name, 0) == n, (name, profile)
+
+
+def test_remote_run_stop_pause_are_events_with_their_client(capture: Path, tmp_path: Path) -> None:
+    """Issue 17: each remote control command of pymcprotocol is one event of the PLC, caused by the client (the
+    spec's EventAction table: remote STOP / PAUSE -> plc-stop, remote RUN -> plc-start); latch clear, which no
+    kind names, is a control-action; a second replay adds nothing."""
+    from otscope.agent.replay import Overlap, checked_sink, replay_file
+    from otscope.collector import events
+
+    inv = Inventory(f"sqlite:///{tmp_path}/ev.db")
+
+    def listed() -> list[dict]:
+        with inv.factory() as s:
+            rows, _n = events.list_events(s)
+            names = events.labels(s, [i for r in rows for i in (r.asset_id, r.client_id)])
+            return [events.as_dict(r, names) for r in rows if r.kind not in ("new-asset", "new-conversation")]
+
+    replay_file(str(capture), checked_sink(inv.factory))
+    got = listed()
+    assert sorted((e["kind"], e["detail"]) for e in got) == [
+        ("control-action", "remote latch clear"), ("plc-start", "remote RUN"), ("plc-stop", "remote PAUSE"),
+        ("plc-stop", "remote STOP")], got
+    for e in got:
+        assert (e["asset"], e["client"], e["count"], e["learning"]) == (SERVER_IP, CLIENT_IP, 1, False), e
+        assert e["evidence"][0].startswith(f"{capture.name}#frame ")
+    frames = {e["detail"]: int(e["evidence"][0].rsplit(" ", 1)[1]) for e in got}
+    assert frames["remote STOP"] < frames["remote latch clear"] < frames["remote RUN"] < frames["remote PAUSE"]
+    try:
+        replay_file(str(capture), checked_sink(inv.factory))
+    except Overlap:
+        pass
+    assert listed() == got

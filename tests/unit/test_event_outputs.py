@@ -168,3 +168,17 @@ def test_bad_urls_refused() -> None:
         eo.Syslog("http://x")
     with pytest.raises(ValueError):
         eo.Webhook("ftp://x")
+
+
+def test_tls_syslog_with_an_unreadable_ca_is_an_outage_not_a_crash(tmp_path: Path) -> None:
+    """A CA file that cannot be read fails the delivery like a receiver that is down: the queue keeps the event."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    try:
+        out = eo.Syslog(f"tls://127.0.0.1:{srv.getsockname()[1]}", ca=str(tmp_path / "missing.pem"))
+        q = eo.DiskQueue(out, tmp_path / "q")
+        q.put([{"id": 1, "kind": "plc-stop", "severity": "high", "first_seen": 1.0, "last_seen": 1.0, "count": 1}])
+        assert q.flush(now=0.0) == 0 and q.pending() == 1 and q.failures == 1
+    finally:
+        srv.close()

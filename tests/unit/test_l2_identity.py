@@ -368,7 +368,9 @@ def test_dcp_set_request_gives_the_target_no_identity() -> None:
               + block(1, 2, socket.inet_aton("10.0.0.9") + bytes(8), b"\x00\x01"))
     items = dcp_facts.facts(dcp.parse(dcp_pdu(0xFEFD, 4, 0, blocks)), "00:0c:29:00:00:01", "00:1b:1b:aa:bb:cc")
     target = {(x.field, x.value) for x in items if isinstance(x, L2Fact) and x.mac == "00:1b:1b:aa:bb:cc"}
-    assert target == {("pn_name_requested", "new-name"), ("pn_ip", "10.0.0.9")}
+    # what the tool asks the device to take, and (the events layer) that it writes the device's name
+    assert target == {("pn_name_requested", "new-name"), ("pn_ip", "10.0.0.9"),
+                      ("config_change", "DCP Set name of station")}
     assert L2Binding("10.0.0.9", "00:1b:1b:aa:bb:cc", "PN-DCP Set-request") in items
 
 

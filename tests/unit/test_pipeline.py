@@ -190,3 +190,27 @@ def test_host_table_is_capped_and_says_so(tmp_path: Path, fast: bool) -> None:
     assert len(p.hosts) == 3
     assert [(a.kind, a.count, a.evidence.frame) for a in b.anomalies] == [("host-table-full", 1, 3)]
     assert sum(c.packets for c in b.comms) == 5          # untracked hosts' conversations are still reported
+
+
+@pytest.mark.parametrize("pure", ["0", "1"], ids=["c-backend", "python-backend"])
+def test_a_reordered_segment_keeps_its_own_frame_as_evidence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             pure: str) -> None:
+    """An S7 PLC stop job that arrives before the segment preceding it is kept, then fed when the gap fills: its
+    action's evidence is the frame that carried it, not the frame that filled the gap (events cite it), in both
+    flow table backends (the pure-Python one credited it to the filling frame)."""
+    monkeypatch.setenv("OTSCOPE_PURE_PYTHON", pure)
+    from tests.unit.test_s7 import CC, SETUP_JOB, cr, dt
+
+    s = TcpSession("10.0.0.1", "10.0.0.2", 40000, 102).handshake()
+    s.to_server(cr(b"\x01\x02"))
+    s.to_client(CC)
+    s.to_server(dt(SETUP_JOB))
+    s.to_client(dt(bytes.fromhex("320300000000000800000000f0000001000100f0")))
+    s.to_server(dt(struct.pack(">BBHHHH", 0x32, 1, 0, 5, 2, 0) + b"\x04\x00"))      # a Read Var job, no items
+    filler = s.frames.pop()
+    s.to_server(dt(struct.pack(">BBHHHH", 0x32, 1, 0, 6, 16, 0) + b"\x29" + bytes(5) + b"\x09P_PROGRAM"))
+    stop = s.frames.pop()
+    frames = s.frames + [stop, filler]                          # the stop (frame n) before the filler (n + 1)
+    _p, b = run_pipeline(write_pcap(tmp_path / "reorder.pcap", frames))
+    (act,) = [a for a in b.actions if a.action == "PLC stop"]
+    assert act.evidence.frame == len(s.frames) + 1
