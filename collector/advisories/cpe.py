@@ -113,7 +113,7 @@ class Model:
 
 _SIEMENS_ORDER = re.compile(r"\b(6[A-Z]{2}\d)\s?(\d{3})-(\d[A-Z]{2}\d{2})-(\d[A-Z]{2}\d)\b")
 _ROCKWELL_CAT = re.compile(r"\b(1[67]\d\d|1[0-5]\d\d|2\d{3}|5069|5094|1732E)\s?-\s?([A-Z][A-Z0-9]{1,10})"
-                           r"(?:\s*/\s*([A-Z])\b)?")
+                           r"([xyz]+[A-Z0-9]*)?(?:\s*/\s*([A-Z])\b)?")     # 1756-L8z: z = any digit (a family)
 _ROCKWELL_SERIES = re.compile(r"\bSeries\s+([A-Z](?:\s*/\s*[A-Z])*)\b")
 _SCHNEIDER_PART = re.compile(r"\b(BM[XEHK]\s?[A-Z]{1,3}\s?\d{2,4}(?:\s?\d{3,4})?[A-Z0-9]*|TSX\s?[A-Z]{2,4}\s?\d{3,6}[A-Z]?"
                              r"|140\s?[A-Z]{3}\s?\d{3}\s?\d{2}|171\s?CBU\s?\d+|TM\d{3}[A-Z0-9]+)(\*|x\b)?")
@@ -140,8 +140,8 @@ def models_in(vendor: str, text: str) -> list[Model]:
         series = _ROCKWELL_SERIES.search(t)
         letters = frozenset(re.findall(r"[A-Z]", series.group(1))) if series else frozenset()
         for m in _ROCKWELL_CAT.finditer(t):
-            s = frozenset({m.group(3)}) if m.group(3) else letters
-            out.append(Model(f"{m.group(1)}-{m.group(2)}".upper(), s))
+            s = frozenset({m.group(4)}) if m.group(4) else letters
+            out.append(Model(f"{m.group(1)}-{m.group(2)}".upper(), s, prefix=bool(m.group(3))))
     elif vendor == "schneider":
         for m in _SCHNEIDER_PART.finditer(t):
             out.append(Model(norm(m.group(1)).rstrip("X*"), prefix=bool(m.group(2)) or _wild(m.group(1))))

@@ -19,8 +19,8 @@ Steps, for an asset (vendor, product / model, order number, firmware, serial) an
    (``versions.evaluate``); unknown firmware -> "possibly affected, firmware unknown", never affected.
 4. **status** per vulnerability (CSAF 3.2.3.9): the entry must be in ``known_affected`` (or first/last_affected);
    an entry of the asset in ``fixed`` / ``known_not_affected`` whose version holds clears it. Where an exact
-   entry of the asset is listed for a vulnerability, family entries are not used for it (the specific entry
-   decides: a patched CPU 315-2 is not affected because the S7-300 family line says "all versions").
+   entry of the asset is listed as affected for a vulnerability, family entries are not used for it (the specific
+   entry decides: a patched CPU 315-2 is not affected because an S7-300 family line says "all versions").
 
 One ``Match`` per (advisory, CVE): ``affected`` or ``possible`` (firmware unknown, or a range or condition that
 cannot be checked), with the confidence and the evidence of the entry that decided it.
@@ -304,7 +304,7 @@ def match_entries(adv: Advisory, a: Prepared, weighed: list[_Weighed]) -> list[M
         listed = [by_id[p] for p in affected | cleared if p in by_id]
         if not listed:
             continue
-        if any(w.rel.confidence is Confidence.EXACT for w in listed):
+        if any(w.rel.confidence is Confidence.EXACT and w.entry.product.product_id in affected for w in listed):
             listed = [w for w in listed if w.rel.confidence is Confidence.EXACT]
         clear = [w for w in listed if w.entry.product.product_id in cleared and w.ev.verdict is Verdict.AFFECTED]
         if clear:

@@ -258,6 +258,8 @@ def parse_range(text: str | None) -> VersionRange:
                                                                                       quals=(digits, 0, 0, 0, 0, 0),
                                                                                       text=m.group(3))),),
                             condition)
+    if re.search(r"manufactur|produced|serial|hardware", raw, re.I):
+        return _unknown(raw, "production dates, serial or hardware numbers are not firmware versions")
     if _BRANCHES.match(t):
         fixes = [parse_version(p) for p in t.lstrip("<").strip().split("_")]
         if all(f is not None for f in fixes):
