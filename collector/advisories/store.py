@@ -298,6 +298,21 @@ def summaries(s: Session, asset_ids: Sequence[int] | None = None) -> dict[int, d
     return out
 
 
+def version(s: Session) -> tuple[int, int, float]:
+    """Changes whenever the matches change (a cache key next to queries.inventory_version)."""
+    n, top, upd = s.execute(select(func.count(VulnerabilityMatch.id), func.coalesce(func.max(VulnerabilityMatch.id), 0),
+                                   func.coalesce(func.max(VulnerabilityMatch.updated), 0.0))).one()
+    return int(n), int(top), float(upd)
+
+
+def attach(s: Session, data: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each asset dict gets ``vulns``: its vulnerability summary, or None (API lists and exports)."""
+    summ = summaries(s, [a["id"] for a in data]) if data else {}
+    for a in data:
+        a["vulns"] = summ.get(a["id"])
+    return data
+
+
 def cpes_of(s: Session, asset_id: int) -> list[dict[str, str]]:
     return [{"part": r.part, "cpe": r.cpe, "rule": r.rule} for r in
             s.scalars(select(AssetCpe).where(AssetCpe.asset_id == asset_id).order_by(AssetCpe.part, AssetCpe.cpe))]

@@ -53,7 +53,8 @@ def vuln(cve: str, affected: list[str], fixed: list[str] | None = None, not_affe
     ids = affected + (fixed or []) + (not_affected or [])
     return {"cve": cve, "product_status": status,
             "scores": [{"products": affected, "cvss_v3": {"version": "3.1", "baseScore": score,
-                                                          "baseSeverity": "HIGH" if score >= 7 else "MEDIUM",
+                                                          "baseSeverity": "CRITICAL" if score >= 9 else "HIGH"
+                                                          if score >= 7 else "MEDIUM",
                                                           "vectorString": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"}}],
             "remediations": [{"category": "vendor_fix", "details": "Update to V3.2.19", "product_ids": ids}]}
 
