@@ -353,6 +353,9 @@ def advisories_import(
         what = f"{f.tracking_id} rev {f.revision}" if f.tracking_id else ""
         line = f"{f.outcome.value:<10} {what} {f.source}" + (f": {f.message}" if f.message else "")
         typer.echo(line.replace("\n", " ")[:400], err=f.outcome is store.Outcome.ERROR)
+    if validate and rep.unchecked:
+        typer.echo("otscope: note: the CSAF 2.0 JSON schema is not installed (pip install 'otscope[advisories]'): "
+                   f"{rep.unchecked} document(s) had the structural checks only", err=True)
     ok = len(rep.files) - len(rep.errors)
     typer.echo(f"{ok}/{len(rep.files)} document(s) read, {rep.matches} vulnerability match(es) in the inventory, "
                f"{len(rep.newly_affected)} asset/advisory pair(s) newly affected")

@@ -276,13 +276,6 @@ def _severity(v: Vulnerability, pid: str) -> tuple[str | None, float | None]:
     return (sev if sev in SEVERITIES else None), score
 
 
-def _remedy(v: Vulnerability, pid: str) -> str | None:
-    for r in v.remediations:
-        if r.category == "vendor_fix" and pid in r.product_ids:
-            return r.details[:300]
-    return None
-
-
 _RANK = {(Status.AFFECTED, Confidence.EXACT): 0, (Status.AFFECTED, Confidence.FAMILY): 1,
          (Status.POSSIBLE, Confidence.EXACT): 2, (Status.POSSIBLE, Confidence.FAMILY): 3}
 
@@ -294,14 +287,38 @@ class _Weighed:
     ev: Evaluation
 
 
-def match_entries(adv: Advisory, a: Prepared, weighed: list[_Weighed]) -> list[Match]:
+@dataclass(frozen=True, slots=True)
+class _VulnIndex:
+    """A vulnerability's product status as sets, and its vendor fixes by product (made once per advisory)."""
+
+    vuln: Vulnerability
+    affected: frozenset[str]
+    cleared: frozenset[str]
+    fixes: dict[str, str]
+
+
+def _index(adv: Advisory) -> tuple[_VulnIndex, ...]:
+    out = []
+    for v in adv.vulnerabilities:
+        fixes: dict[str, str] = {}
+        for r in v.remediations:
+            if r.category == "vendor_fix":
+                for pid in r.product_ids:
+                    fixes.setdefault(pid, r.details[:300])
+        out.append(_VulnIndex(v, frozenset(p for k in AFFECTED for p in v.status.get(k, ())),
+                              frozenset(p for k in (*FIXED, "known_not_affected") for p in v.status.get(k, ())),
+                              fixes))
+    return tuple(out)
+
+
+def match_entries(adv: Advisory, a: Prepared, weighed: list[_Weighed],
+                  index: tuple[_VulnIndex, ...] | None = None) -> list[Match]:
     """Step 4 over the entries of one advisory already related to the asset."""
     by_id = {w.entry.product.product_id: w for w in weighed if w.rel.confidence is not Confidence.VENDOR_ONLY}
     out: list[Match] = []
-    for v in adv.vulnerabilities:
-        affected = {pid for k in AFFECTED for pid in v.status.get(k, ())}
-        cleared = {pid for k in (*FIXED, "known_not_affected") for pid in v.status.get(k, ())}
-        listed = [by_id[p] for p in affected | cleared if p in by_id]
+    for vi in index if index is not None else _index(adv):
+        v, affected, cleared = vi.vuln, vi.affected, vi.cleared
+        listed = [w for p, w in by_id.items() if p in affected or p in cleared]
         if not listed:
             continue
         if any(w.rel.confidence is Confidence.EXACT and w.entry.product.product_id in affected for w in listed):
@@ -330,7 +347,7 @@ def match_entries(adv: Advisory, a: Prepared, weighed: list[_Weighed]) -> list[M
                          w.entry.product.name, w.entry.product.version, reason[:300],
                          w.rel.evidence + (f"version: {w.ev.reason}"[:300],
                                            f"product_status lists {pid} for {v.cve or 'the vulnerability'}"),
-                         _remedy(v, pid)))
+                         vi.fixes.get(pid)))
     return out
 
 
@@ -341,6 +358,7 @@ class Catalog:
     def __init__(self, advisories: Iterable[Advisory] = ()) -> None:
         self.advisories: dict[str, Advisory] = {}
         self.entries: dict[str, list[Entry]] = {}
+        self.index: dict[str, tuple[_VulnIndex, ...]] = {}
         self._by_model: dict[tuple[str, str], list[tuple[str, Entry]]] = defaultdict(list)
         self._by_family: dict[str, list[tuple[str, Entry]]] = defaultdict(list)
         self._by_name: dict[tuple[str, str], list[tuple[str, Entry]]] = defaultdict(list)
@@ -356,6 +374,7 @@ class Catalog:
         self.advisories[key] = adv
         entries = [analyse(p) for p in adv.products.values()]
         self.entries[key] = entries
+        self.index[key] = _index(adv)
         for e in entries:
             for v in e.vendors:
                 self._by_vendor[v].add(key)
@@ -395,7 +414,8 @@ class Catalog:
                 if rel is None or rel.confidence is Confidence.VENDOR_ONLY:
                     continue
                 weighed.append(_Weighed(e, rel, version_step(a, e, rel)))
-            out += match_entries(self.advisories[key], a, weighed)
+            if weighed:
+                out += match_entries(self.advisories[key], a, weighed, self.index[key])
         return out
 
     def explain(self, identity: Identity, tracking_id: str) -> list[Considered]:

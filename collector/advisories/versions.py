@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import lru_cache
 
 MAX_TEXT = 256                  # a version or range text longer than this is not read (hostile input)
 QUALIFIERS = ("sp", "upd", "hf", "patch", "build")   # the order they sort in after the release numbers
@@ -144,6 +145,11 @@ def parse_version(text: str | None) -> Version | None:
     """A whole text as one version, or None (``R311-V0``, empty, too long, not a version). Never raises."""
     if not text or not isinstance(text, str) or len(text) > MAX_TEXT:
         return None
+    return _parse_version(text)
+
+
+@lru_cache(maxsize=65536)          # firmware strings repeat across an inventory: parse each once
+def _parse_version(text: str) -> Version | None:
     t = text.strip()
     t = re.sub(r"^(?:firmware|fw|version|rev(?:ision)?)[\s_:]*(?=[vV]?\d)", "", t, flags=re.I)
     m = _match_version(t)
@@ -345,6 +351,13 @@ def _branches(rng: VersionRange, device: Version) -> Evaluation:
 def evaluate(rng: VersionRange, firmware: str | None, *, serial: str | None = None,
              fw_label: int | None = None) -> Evaluation:
     """Is a device with this firmware (and serial, and WAGO FW label) inside the range?"""
+    if not isinstance(firmware, (str, type(None))) or not isinstance(serial, (str, type(None))):
+        return Evaluation(Verdict.UNDECIDED, "firmware or serial is not text")
+    return _evaluate(rng, firmware, serial, fw_label)
+
+
+@lru_cache(maxsize=262144)         # a pure function of hashable values: one range meets the same firmware often
+def _evaluate(rng: VersionRange, firmware: str | None, serial: str | None, fw_label: int | None) -> Evaluation:
     if rng.kind is RangeKind.UNKNOWN:
         return Evaluation(Verdict.UNDECIDED, f"version range not understood: {rng.text[:80]!r} ({rng.why})")
     cond = f"; condition not observable: {rng.condition}" if rng.condition else ""

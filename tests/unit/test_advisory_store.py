@@ -64,7 +64,8 @@ def test_import_match_events_and_idempotence(session, tmp_path: Path) -> None:  
     got = sorted((r.asset_id, r.tracking_id, r.cve, r.status, r.confidence) for r in rows)
     assert got == [(1, "TEST-2026-0001", "CVE-2026-0001", "affected", "exact"),
                    (2, "TEST-2026-0001", "CVE-2026-0002", "possible", "family")]       # firmware unknown
-    assert rep.newly_affected == [(1, "TEST-2026-0001")]
+    assert [(p.asset_id, p.tracking_id, p.cves) for p in rep.newly_affected] == \
+        [(1, "TEST-2026-0001", ("CVE-2026-0001",))]
     ev = session.scalars(select(Event).where(Event.kind == "advisory-match")).all()
     assert [(e.asset_id, e.detail, e.severity, e.learning) for e in ev] == [(1, "TEST-2026-0001", "high", False)]
     assert "good.json" in ev[0].evidence[0] and "CVE-2026-0001" in ev[0].message
