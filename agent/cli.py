@@ -147,6 +147,7 @@ def replay(
     elapsed = now() - t0
     if factory is None:
         factory = _factory(db)
+    _refresh_advisory_matches(factory)
     from otscope.collector.db import checkpoint
 
     checkpoint(factory)                              # the .db file alone is the whole inventory (no -wal left)
@@ -172,6 +173,25 @@ def replay(
         raise typer.Exit(1)
     if any(r.refused for r in results):
         raise typer.Exit(REFUSED)
+
+
+def _refresh_advisory_matches(factory) -> None:  # type: ignore[no-untyped-def]
+    """With advisories imported, the replayed inventory's matches are brought up to date (issue 18: the CLI, API
+    and dashboard read them); nothing is done, and nothing imported, when there are none."""
+    from sqlalchemy import select
+
+    from otscope.collector.models import Advisory
+
+    with factory() as s:
+        if s.scalar(select(Advisory.id).limit(1)) is None:
+            return
+        from otscope.collector.advisories import store
+        from otscope.collector.uow import unit_of_work
+
+        with unit_of_work(s):
+            store.refresh(s)
+        affected = len(store.summaries(s))
+    typer.echo(f"advisories: matches refreshed ({affected} asset(s) with a match; otscope vulns lists them)")
 
 
 def _report_link_layers(results: list) -> None:  # type: ignore[type-arg]

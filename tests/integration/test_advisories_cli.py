@@ -56,3 +56,18 @@ def test_import_and_vulns_on_the_sample_inventory(tmp_path: Path) -> None:
     assert otscope("vulns", "--db", db, "--severity", "huge").returncode == 2
     table = otscope("vulns", "--db", db)
     assert table.returncode == 0 and "ICSA-20-042-05" in table.stdout
+
+
+@pytest.mark.skipif(not ADVISORIES.is_dir(), reason="../shared/advisories is not beside the project")
+def test_replay_after_import_refreshes_the_matches(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path}/order.db"
+    r = otscope("advisories", "import", "--db", db, str(ADVISORIES / "icsa-21-357-01.json"))
+    assert r.returncode == 0 and "0 vulnerability match(es)" in r.stdout          # nothing in the inventory yet
+    assert json.loads(otscope("vulns", "--db", db, "--format", "json").stdout)["count"] == 0
+    r = otscope("replay", "--db", db, str(PCAPS / "modbus_plant.pcap"))
+    assert r.returncode == 0 and "advisories: matches refreshed" in r.stdout
+    out = json.loads(otscope("vulns", "--db", db, "--no-refresh", "--format", "json").stdout)
+    assert {v["advisory"] for v in out["data"]} == {"ICSA-21-357-01"}                  # the MGate MB3180 v2.2
+    assert {v["status"] for v in out["data"]} == {"affected"}
+    plain = otscope("replay", "--db", f"sqlite:///{tmp_path}/none.db", str(PCAPS / "modbus_plant.pcap"))
+    assert plain.returncode == 0 and "advisories" not in plain.stdout
