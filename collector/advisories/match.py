@@ -65,6 +65,7 @@ class Identity:
     model: str | None = None
     serial: str | None = None
     hardware_version: str | None = None
+    family: str | None = None          # a product family stated elsewhere (a register, an operator): "S7-300"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +113,9 @@ def prepare(identity: Identity) -> Prepared:
     if vendor:
         models = cpe_rules.asset_models(vendor, identity.order_number, identity.product, identity.model)
         fams = cpe_rules.asset_families(vendor, models, identity.product, identity.model)
+        if identity.family:
+            known = {h.family for h in fams}
+            fams += [h for h in cpe_rules.asset_families(vendor, [], identity.family, None) if h.family not in known]
         names = {k for k in (_name_key(t) for t in (identity.product, identity.model) if t) if k}
     cpes = frozenset(c.cpe for c in cpe_rules.cpe_names(identity.vendor, identity.product, identity.order_number,
                                                           identity.model, identity.firmware,

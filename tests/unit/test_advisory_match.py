@@ -173,3 +173,12 @@ def test_sample_inventory_devices(catalog: match.Catalog) -> None:
     assert "ICSA-21-061-02" not in l83                                  # 5570 / 5370 only
     s7 = summary(catalog, Identity("Siemens", "CPU 315-2 PN/DP", "6ES7 315-2EH14-0AB0", "V3.2.6"))
     assert set(s7) == EXPECTED["1-s7-315"][1]
+
+
+def test_family_given_without_order_number(catalog: match.Catalog) -> None:
+    """An asset known only as "an S7-300" (family from elsewhere) gets the family entries, never the exact ones."""
+    got = summary(catalog, Identity("Siemens", None, None, "V3.2.7", family="SIMATIC S7-300"))
+    assert {k for k, v in got.items() if v.status is Status.AFFECTED} == {"ICSA-17-129-02", "ICSA-19-043-04",
+                                                                          "ICSA-20-252-02"}
+    assert {v.confidence for v in got.values()} == {Confidence.FAMILY}
+    assert summary(catalog, Identity("Siemens", None, None, "V3.2.7")) == {}     # vendor alone: nothing
