@@ -4,7 +4,8 @@ here: the fixed ones, and every dissector package found under dissectors/ (one f
 
 from setuptools import Extension, find_packages, setup
 
-PACKAGES = ["otscope", "otscope.agent", "otscope.dissectors", "otscope.collector", "otscope.collector.migrations",
+PACKAGES = ["otscope", "otscope.agent", "otscope.dissectors", "otscope.collector", "otscope.collector.advisories",
+            "otscope.collector.migrations",
             "otscope.collector.migrations.versions", "otscope.api", "otscope.api.routes", "otscope.api.static"]
 PACKAGES += ["otscope.dissectors." + p for p in find_packages("dissectors")]
 

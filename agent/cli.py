@@ -147,6 +147,7 @@ def replay(
     elapsed = now() - t0
     if factory is None:
         factory = _factory(db)
+    _refresh_advisory_matches(factory)
     from otscope.collector.db import checkpoint
 
     checkpoint(factory)                              # the .db file alone is the whole inventory (no -wal left)
@@ -172,6 +173,25 @@ def replay(
         raise typer.Exit(1)
     if any(r.refused for r in results):
         raise typer.Exit(REFUSED)
+
+
+def _refresh_advisory_matches(factory) -> None:  # type: ignore[no-untyped-def]
+    """With advisories imported, the replayed inventory's matches are brought up to date (issue 18: the CLI, API
+    and dashboard read them); nothing is done, and nothing imported, when there are none."""
+    from sqlalchemy import select
+
+    from otscope.collector.models import Advisory
+
+    with factory() as s:
+        if s.scalar(select(Advisory.id).limit(1)) is None:
+            return
+        from otscope.collector.advisories import store
+        from otscope.collector.uow import unit_of_work
+
+        with unit_of_work(s):
+            store.refresh(s)
+        affected = len(store.summaries(s))
+    typer.echo(f"advisories: matches refreshed ({affected} asset(s) with a match; otscope vulns lists them)")
 
 
 def _report_link_layers(results: list) -> None:  # type: ignore[type-arg]
@@ -324,6 +344,109 @@ def events_ack(event_id: Annotated[int, typer.Argument(min=1, help="the id shown
         if row is None:
             fail(f"no event {event_id}", 1)
         typer.echo(f"event {event_id} ({row.kind}) acknowledged: in the baseline")
+
+
+advisories_app = typer.Typer(no_args_is_help=True,
+                              help="Security advisories (CSAF 2.0, issue 18): import them offline, list them.")
+app.add_typer(advisories_app, name="advisories")
+
+
+@advisories_app.command("import")
+def advisories_import(
+        paths: Annotated[list[str], typer.Argument(help="CSAF 2.0 .json files, folders of them, .zip archives")],
+        db: DbOpt = DEFAULT_URL,
+        validate: Annotated[bool, typer.Option(help="check each document against the CSAF 2.0 JSON schema "
+                                                    "(needs the csaf package; offline)")] = True) -> None:
+    """Import advisories (idempotent: keyed on tracking id + revision), match them against the inventory and
+    raise an advisory-match event for each known asset that became affected. A broken document is reported by
+    file and skipped (exit code 1), never half-imported."""
+    from otscope.collector.advisories import store
+    from otscope.collector.events import publish
+    from otscope.collector.uow import unit_of_work
+
+    factory = _factory(db)
+    with factory() as s:
+        with unit_of_work(s):
+            rep = store.import_sources(s, paths, validate=validate)
+        publish(s, rep.events)                  # after the commit: to the configured event outputs
+    for f in rep.files:
+        what = f"{f.tracking_id} rev {f.revision}" if f.tracking_id else ""
+        line = f"{f.outcome.value:<10} {what} {f.source}" + (f": {f.message}" if f.message else "")
+        typer.echo(line.replace("\n", " ")[:400], err=f.outcome is store.Outcome.ERROR)
+    if validate and rep.unchecked:
+        typer.echo("otscope: note: the CSAF 2.0 JSON schema is not installed (pip install 'otscope[advisories]'): "
+                   f"{rep.unchecked} document(s) had the structural checks only", err=True)
+    ok = len(rep.files) - len(rep.errors)
+    typer.echo(f"{ok}/{len(rep.files)} document(s) read, {rep.matches} vulnerability match(es) in the inventory, "
+               f"{len(rep.newly_affected)} asset/advisory pair(s) newly affected")
+    if rep.errors:
+        fail(f"{len(rep.errors)} document(s) not imported (see above)", 1)
+
+
+@advisories_app.command("list")
+def advisories_list(db: DbOpt = DEFAULT_URL,
+                    format: Annotated[CoverageFormat, typer.Option("--format")] = CoverageFormat.table) -> None:
+    """The imported advisories (every revision; `latest` is the one matched)."""
+    from otscope.collector.advisories import store
+
+    with _factory(db)() as s:
+        data = store.advisories(s)
+    if format is CoverageFormat.json:
+        typer.echo(json.dumps({"data": data, "count": len(data)}, indent=1, sort_keys=True))
+        return
+    for a in data:
+        typer.echo(f"{a['tracking_id']:<16} rev {a['revision']:<4} {'latest' if a['latest'] else 'old   '} "
+                   f"{a['products']:>4} products {len(a['cves']):>3} CVEs  {a['title'][:90]}")
+
+
+class VulnFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+@app.command("vulns")
+def vulns_cmd(db: DbOpt = DEFAULT_URL,
+              format: Annotated[VulnFormat, typer.Option("--format")] = VulnFormat.table,
+              asset: Annotated[int | None, typer.Option(min=1, help="one asset id")] = None,
+              advisory: Annotated[str | None, typer.Option(help="one advisory (tracking id, e.g. ICSA-20-042-05)")]
+              = None,
+              cve: Annotated[str | None, typer.Option(help="one CVE id")] = None,
+              severity: Annotated[str | None, typer.Option(help="critical | high | medium | low | none")] = None,
+              possible: Annotated[bool, typer.Option(help="include 'possible' matches (firmware unknown, a range "
+                                                          "that cannot be checked)")] = True,
+              refresh: Annotated[bool, typer.Option(help="match the current inventory first")] = True) -> None:
+    """Which assets the imported advisories apply to, with the confidence and evidence of each match."""
+    from otscope.collector.advisories import store
+    from otscope.collector.advisories.match import SEVERITIES
+    from otscope.collector.events import labels
+    from otscope.collector.uow import unit_of_work
+
+    if severity is not None and severity not in SEVERITIES:
+        fail(f"--severity {severity!r}: one of {', '.join(SEVERITIES)}")
+    with _factory(db)() as s:
+        if refresh:
+            with unit_of_work(s):
+                store.refresh(s)
+        rows, count = store.list_matches(s, store.VulnFilter(asset, advisory, cve, severity,
+                                                             None if possible else "affected"))
+        names = labels(s, [r.asset_id for r in rows])
+        data = [store.as_dict(r, names) for r in rows]
+    if format is VulnFormat.json:
+        typer.echo(json.dumps({"data": data, "count": count}, indent=1, sort_keys=True))
+        return
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    tb = Table(title=f"{count} vulnerability matches")
+    for col in ("asset", "advisory", "cve", "sev", "cvss", "status", "confidence", "product", "range", "reason"):
+        tb.add_column(col, overflow="fold")
+    for v in data:
+        row = [f"{v['asset_id']} {v['asset'] or ''}", v["advisory"], v["cve"] or "", v["severity"] or "",
+               "" if v["score"] is None else f"{v['score']:.1f}", v["status"], v["confidence"], v["product"][:60],
+               (v["version_range"] or "")[:40], v["reason"][:80]]
+        tb.add_row(*[Text(x) for x in row])         # Text: advisory and wire strings are never parsed as markup
+    Console(width=None if sys.stdout.isatty() else 240).print(tb)
 
 
 class TokenScope(str, Enum):

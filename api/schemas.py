@@ -6,6 +6,8 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel, Field
 
+from otscope.api.vuln_schemas import CpeOut, VulnerabilityOut, VulnSummary
+
 T = TypeVar("T")
 
 
@@ -59,6 +61,7 @@ class AssetOut(BaseModel):
     last_seen: str | None
     conflicts: dict[str, list[ConflictValue]] = {}
     facts: list[FactOut] | None = None
+    vulns: VulnSummary | None = Field(None, description="advisories it is (possibly) affected by; none matched: null")
 
 
 class CommunicationOut(BaseModel):
@@ -79,6 +82,8 @@ class CommunicationOut(BaseModel):
 
 class AssetDetail(AssetOut):
     communications: list[CommunicationOut] = []
+    vulnerabilities: list[VulnerabilityOut] = Field([], description="every advisory match of the asset, per CVE")
+    cpes: list[CpeOut] = Field([], description="CPE 2.3 names with the rule that made each")
 
 
 class Crossing(BaseModel):

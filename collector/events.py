@@ -45,7 +45,10 @@ from otscope.collector.models import Event, EventBaseline, EventState
 
 KINDS = ("new-asset", "new-conversation", "identity-change", "firmware-change", "ip-change", "mac-change",
          "plc-stop", "plc-start", "program-download", "program-upload", "program-delete", "config-write",
-         "write-from-new-client", "time-set", "firmware-update", "protocol-anomaly", "control-action")
+         "write-from-new-client", "time-set", "firmware-update", "protocol-anomaly", "control-action",
+         "advisory-match")
+# advisory-match (issue 18): an advisory import made a known asset affected (collector/advisories/store.py); its
+# severity follows the CVSS v3 base severity of the advisory's worst matching CVE (critical counts as high).
 # control-action: the generic kind for a control action none of the issue's kinds fits (its text is kept as the
 # detail), e.g. S7 PI service _GARB (compress memory), MMS program kill, ADS "set state" to an unnamed state.
 
@@ -56,7 +59,7 @@ SEVERITY = {
     "ip-change": "medium", "mac-change": "medium", "plc-stop": "high", "plc-start": "medium",
     "program-download": "high", "program-upload": "medium", "program-delete": "high", "config-write": "medium",
     "write-from-new-client": "high", "time-set": "low", "firmware-update": "high", "protocol-anomaly": "low",
-    "control-action": "medium",
+    "control-action": "medium", "advisory-match": "high",
 }
 SEVERITIES = ("low", "medium", "high")
 
@@ -81,7 +84,7 @@ WINDOW = 600.0              # seconds: a repeat of an operational event within t
 MAX_EVIDENCE = 8            # evidence strings (and sensors) kept per event: the first ones
 ANOMALY_BURST = 20          # malformed frames of one kind in one batch that make a protocol-anomaly event
 ONCE = frozenset({"new-asset", "new-conversation", "write-from-new-client", "identity-change", "firmware-change",
-                  "ip-change", "mac-change"})
+                  "ip-change", "mac-change", "advisory-match"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +217,7 @@ class Occurrence:
     count: int = 1
     technique: str | None = None
     once: bool | None = None              # None: the kind decides (ONCE)
+    severity: str | None = None           # None: the kind's (SEVERITY)
 
     @property
     def single(self) -> bool:
@@ -384,7 +388,8 @@ def record(s: Session, occurrences: Sequence[Occurrence], learning: Sequence[boo
         if got == "new":
             n = len(mine)
             row = NewEvent(id=next_id, key=event_key(ident, n), kind=occ.kind,
-                           severity=SEVERITY.get(occ.kind, "medium"), technique=occ.technique, asset_id=occ.asset_id,
+                           severity=occ.severity or SEVERITY.get(occ.kind, "medium"), technique=occ.technique,
+                           asset_id=occ.asset_id,
                            client_id=occ.client_id, protocol=occ.protocol[:64], detail=occ.detail[:256],
                            message=occ.message[:512], evidence=[occ.evidence[:512]], sensors=[occ.sensor[:128]],
                            count=max(1, occ.count), first_seen=occ.first_seen, last_seen=occ.last_seen,

@@ -233,3 +233,70 @@ class EventState(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(256))
+
+
+class Advisory(Base):
+    """An imported security advisory (CSAF 2.0, issue 18), one row per (tracking id, revision); ``body`` holds the
+    parsed product tree and vulnerabilities (collector/advisories/csaf.py to_json), so matching runs again without
+    the file. ``latest``: the newest revision of its tracking id, the one matched."""
+
+    __tablename__ = "advisories"
+    __table_args__ = (UniqueConstraint("tracking_id", "revision"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tracking_id: Mapped[str] = mapped_column(String(128), index=True)
+    revision: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(512))
+    publisher: Mapped[str] = mapped_column(String(256))
+    initial_release: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    current_release: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    source: Mapped[str] = mapped_column(String(512))
+    sha256: Mapped[str] = mapped_column(String(64))
+    schema_checked: Mapped[bool] = mapped_column(Boolean, default=False)
+    latest: Mapped[bool] = mapped_column(Boolean, default=True)
+    products: Mapped[int] = mapped_column(Integer, default=0)
+    cves: Mapped[list[str]] = mapped_column(JSON, default=list)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    imported_at: Mapped[float] = mapped_column(Float)
+
+
+class VulnerabilityMatch(Base):
+    """An asset an advisory applies to, per CVE: ``affected`` or ``possible`` (firmware unknown, a range that cannot
+    be checked), with the confidence (exact / family) and the evidence of each matching step. Derived: rebuilt by
+    collector/advisories/store.refresh after an import (and by ``otscope vulns``)."""
+
+    __tablename__ = "vulnerability_matches"
+    __table_args__ = (UniqueConstraint("asset_id", "tracking_id", "cve"),
+                      Index("ix_vulnerability_matches_cve", "cve"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
+    advisory_id: Mapped[int] = mapped_column(ForeignKey("advisories.id", ondelete="CASCADE"), index=True)
+    tracking_id: Mapped[str] = mapped_column(String(128), index=True)
+    cve: Mapped[str] = mapped_column(String(32))                  # "" when the vulnerability has no CVE
+    title: Mapped[str] = mapped_column(String(512))
+    severity: Mapped[str | None] = mapped_column(String(16), nullable=True)   # CVSS v3 baseSeverity, lower case
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    status: Mapped[str] = mapped_column(String(16))               # affected | possible
+    confidence: Mapped[str] = mapped_column(String(16))           # exact | family
+    product_id: Mapped[str] = mapped_column(String(128))
+    product: Mapped[str] = mapped_column(String(512))
+    version_range: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    reason: Mapped[str] = mapped_column(String(512))
+    evidence: Mapped[list[str]] = mapped_column(JSON, default=list)
+    remediation: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    first_matched: Mapped[float] = mapped_column(Float)
+    updated: Mapped[float] = mapped_column(Float)
+
+
+class AssetCpe(Base):
+    """A CPE 2.3 name of an asset and the rule that made it (collector/advisories/cpe.py RULES). Derived."""
+
+    __tablename__ = "asset_cpes"
+    __table_args__ = (UniqueConstraint("asset_id", "cpe"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
+    part: Mapped[str] = mapped_column(String(1))                  # h (hardware) | o (firmware)
+    cpe: Mapped[str] = mapped_column(String(512))
+    rule: Mapped[str] = mapped_column(String(64))

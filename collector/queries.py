@@ -316,16 +316,21 @@ def _like(text: str) -> str:
 def search_assets(s: Session, *, role: str | None = None, vendor: str | None = None, protocol: str | None = None,
                   subnet: str | None = None, vlan: int | None = None, identified: bool | None = None,
                   q: str | None = None, parent: int | None = None, limit: int = 50, offset: int = 0,
-                  with_facts: bool = True, ids: Sequence[int] | None = None) -> tuple[list[dict[str, Any]], int]:
+                  with_facts: bool = True, ids: Sequence[int] | None = None,
+                  vulnerable: bool | None = None) -> tuple[list[dict[str, Any]], int]:
     """Assets matching every given filter, paginated; all values are bound parameters, never SQL text.
-    ``ids``: only these assets (the result of an in-memory text search, collector/search.py)."""
+    ``ids``: only these assets (the result of an in-memory text search, collector/search.py); ``vulnerable``: with
+    (True) or without (False) an advisory they are affected by (collector/advisories/store.py)."""
     from sqlalchemy import exists, or_
+
+    from otscope.collector.models import VulnerabilityMatch
 
     cond = []
     if ids is not None:
         if not ids:
             return [], 0
-        if not any((role, vendor, protocol, subnet, vlan is not None, identified is not None, q, parent)):
+        if not any((role, vendor, protocol, subnet, vlan is not None, identified is not None, q, parent,
+                    vulnerable is not None)):
             page = list(ids[offset:offset + limit])          # the search alone: page it without a query
             return [asset_dict(b, with_facts=with_facts) for b in load_bundles(s, page)], len(ids)
         cond.append(Asset.id.in_(list(ids)))
@@ -337,6 +342,9 @@ def search_assets(s: Session, *, role: str | None = None, vendor: str | None = N
         cond.append(Asset.identified.is_(identified))
     if parent is not None:
         cond.append(Asset.parent_id == parent)
+    if vulnerable is not None:
+        hit = exists().where(VulnerabilityMatch.asset_id == Asset.id, VulnerabilityMatch.status == "affected")
+        cond.append(hit if vulnerable else ~hit)
     if protocol:
         cond.append(exists().where(Fact.asset_id == Asset.id, Fact.field == "protocol", Fact.value == protocol))
     if vlan is not None:

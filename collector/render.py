@@ -22,12 +22,25 @@ def csv_cell(value: Any) -> str:
     return text
 
 
-def assets_csv(data: list[dict[str, Any]]) -> str:
+# with advisories imported (issue 18): the advisories each asset is affected by / possibly affected by, the worst
+# CVSS v3 base score and its severity (collector/advisories/store.py attach: the asset's ``vulns``)
+VULN_COLUMNS = ["advisories_affected", "advisories_possible", "max_cvss", "max_severity"]
+
+
+def _vuln_cells(a: dict[str, Any]) -> dict[str, Any]:
+    v = a.get("vulns") or {}
+    return {"advisories_affected": v.get("affected") or [], "advisories_possible": v.get("possible") or [],
+            "max_cvss": v.get("max_score"), "max_severity": v.get("max_severity")}
+
+
+def assets_csv(data: list[dict[str, Any]], columns: list[str] | None = None) -> str:
+    cols = columns or CSV_COLUMNS
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(CSV_COLUMNS)
+    w.writerow(cols)
     for a in data:
-        w.writerow([csv_cell(a.get(c)) for c in CSV_COLUMNS])
+        row = {**a, **_vuln_cells(a)} if any(c in VULN_COLUMNS for c in cols) else a
+        w.writerow([csv_cell(row.get(c)) for c in cols])
     return buf.getvalue()
 
 

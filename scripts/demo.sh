@@ -13,6 +13,13 @@ db="sqlite:///$(pwd)/otscope.db"
 .venv/bin/otscope replay "${files[@]}" --db "$db"
 .venv/bin/otscope assets --db "$db"
 .venv/bin/otscope coverage --db "$db"
+# security advisories (issue 18): CSAF 2.0 files read offline from OTSCOPE_ADVISORIES, by default the CISA
+# advisories beside the project (../shared/advisories/csaf) when they are there; never copied into the project
+advisories="${OTSCOPE_ADVISORIES:-../shared/advisories/csaf}"
+if [ -e "$advisories" ]; then
+  .venv/bin/otscope advisories import "$advisories" --db "$db" | tail -n 1
+  .venv/bin/otscope vulns --db "$db" --no-possible
+fi
 if [ $serve = 1 ]; then
   exec .venv/bin/otscope serve --db "$db" --host 127.0.0.1 --port "${PORT:-8080}"
 fi

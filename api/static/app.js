@@ -13,6 +13,7 @@ let PROTOCOLS = [];
 let comms = [];
 
 let assets = [];
+let vulns = [];          // GET /api/v1/vulnerabilities: one row per asset, advisory and CVE
 let sortKey = "id";
 let sortDesc = false;
 
@@ -117,7 +118,27 @@ function renderCoverage(c) {
   if (!c.components.length) comps.append(el("li", "none"));
 }
 
+// an asset's advisories (a.vulns from the API): "3 critical 9.8" affected, "2 possible", or nothing
+function vulnCell(a) {
+  const v = a.vulns;
+  if (!v) return "";
+  const parts = [];
+  if (v.affected.length) {
+    parts.push(`${v.affected.length}` + (v.max_severity ? ` ${v.max_severity}` : "") +
+      (v.max_score !== null && v.max_score !== undefined ? ` ${Number(v.max_score).toFixed(1)}` : ""));
+  }
+  if (v.possible.length) parts.push(`${v.possible.length} possible`);
+  return parts.join(", ");
+}
+
+function vulnState(a) {
+  if (a.vulns && a.vulns.affected.length) return "affected";
+  if (a.vulns && a.vulns.possible.length) return "possible";
+  return "none";
+}
+
 function cell(a, key) {
+  if (key === "vulns") return vulnCell(a);
   const v = key === "product" ? (a.product || a.order_number) : a[key];
   if (Array.isArray(v)) return v.join(" ");
   return v === null || v === undefined ? "" : String(v);
@@ -148,7 +169,9 @@ function fillProtocolFilter() {
 function renderAssets() {
   const q = document.getElementById("search").value.trim().toLowerCase();
   const proto = chosenProtocol();
-  const rows = assets.filter(a => speaks(a, proto) && (!q || ["ips", "macs", "role", "vendor", "product", "firmware",
+  const state = document.getElementById("vuln-filter").value;
+  const rows = assets.filter(a => speaks(a, proto) && (!state || vulnState(a) === state) &&
+    (!q || ["ips", "macs", "role", "vendor", "product", "firmware",
     "serial", "name", "protocols", "order_number"].some(k => cell(a, k).toLowerCase().includes(q))));
   rows.sort((x, y) => {
     const a = cell(x, sortKey), b = cell(y, sortKey);
@@ -163,6 +186,9 @@ function renderAssets() {
     for (const k of ["id", "ips", "macs", "role", "vendor", "product", "firmware", "serial", "name", "protocols"]) {
       tr.append(el("td", k === "id" && a.parent ? `${a.id} (in ${a.parent})` : cell(a, k)));
     }
+    const vc = el("td", vulnCell(a), "vulns " + vulnState(a));
+    if (a.vulns) vc.title = [...a.vulns.affected, ...a.vulns.possible.map(x => x + " (possible)")].join("\n");
+    tr.append(vc);
     body.append(tr);
   }
   document.getElementById("asset-count").textContent = `(${rows.length} of ${assets.length})`;
@@ -170,6 +196,27 @@ function renderAssets() {
     th.classList.toggle("sorted", th.dataset.key === sortKey);
     th.classList.toggle("desc", th.dataset.key === sortKey && sortDesc);
   }
+}
+
+function renderVulns() {
+  const sev = document.getElementById("vuln-severity").value;
+  const status = document.getElementById("vuln-status").value;
+  const rows = vulns.filter(v => (!sev || v.severity === sev) && (!status || v.status === status));
+  const body = document.querySelector("#vulns tbody");
+  body.replaceChildren();
+  for (const v of rows) {
+    const tr = el("tr", null, "sev-" + (v.severity || "none") + " " + v.status);
+    tr.dataset.advisory = v.advisory;
+    tr.dataset.asset = v.asset_id;
+    for (const text of [`${v.asset_id} ${v.asset || ""}`, v.advisory, v.cve || "", v.severity || "",
+      v.score === null || v.score === undefined ? "" : Number(v.score).toFixed(1), v.status, v.confidence,
+      v.product, v.reason]) {
+      tr.append(el("td", text));
+    }
+    tr.title = (v.evidence || []).join("\n");
+    body.append(tr);
+  }
+  document.getElementById("vuln-count").textContent = `(${rows.length} of ${vulns.length})`;
 }
 
 function renderMap() {
@@ -229,15 +276,17 @@ async function loadAll(path, key) {
 async function load() {
   document.getElementById("error").hidden = true;
   try {
-    const [coverage, list, conv, protocols] = await Promise.all([get("/coverage"), loadAll("/assets"),
-      get("/communications?limit=2000"), get("/protocols")]);
+    const [coverage, list, conv, protocols, matched] = await Promise.all([get("/coverage"), loadAll("/assets"),
+      get("/communications?limit=2000"), get("/protocols"), loadAll("/vulnerabilities")]);
     assets = list;
+    vulns = matched;
     comms = conv.data;
     PROTOCOLS = protocols;
     PROTO_COLORS = Object.fromEntries(protocols.filter(p => p.colour).map(p => [p.name, p.colour]));
     fillProtocolFilter();
     renderCoverage(coverage);
     renderAssets();
+    renderVulns();
     renderMap();
     document.body.dataset.loaded = "1";
   } catch (err) {
@@ -246,6 +295,9 @@ async function load() {
 }
 
 document.getElementById("search").addEventListener("input", renderAssets);
+document.getElementById("vuln-filter").addEventListener("change", renderAssets);
+document.getElementById("vuln-severity").addEventListener("change", renderVulns);
+document.getElementById("vuln-status").addEventListener("change", renderVulns);
 document.getElementById("protocol-filter").addEventListener("change", () => { renderAssets(); renderMap(); });
 document.querySelector("#assets thead").addEventListener("click", ev => {
   const key = ev.target.dataset && ev.target.dataset.key;

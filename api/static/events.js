@@ -6,7 +6,8 @@
   const API = "/api/v1";
   const KINDS = ["new-asset", "new-conversation", "identity-change", "firmware-change", "ip-change", "mac-change",
     "plc-stop", "plc-start", "program-download", "program-upload", "program-delete", "config-write",
-    "write-from-new-client", "time-set", "firmware-update", "protocol-anomaly", "control-action"];
+    "write-from-new-client", "time-set", "firmware-update", "protocol-anomaly", "control-action",
+    "advisory-match"];
 
   function token() { return localStorage.getItem("otscope-token") || ""; }
 
