@@ -137,19 +137,24 @@ def _quiet_libraries() -> None:
 
 # --- Modbus (pymodbus) ------------------------------------------------------------------------------------
 
-def _modbus_session(steps: list[Step], sock: GuardedSocket, tr: Transcript, timeout: float) -> list[StepResult]:
+def modbus_client(sock: GuardedSocket, target: str, port: int, timeout: float):  # type: ignore[no-untyped-def]
+    """A pymodbus client whose only socket is the guarded one: its connect() would open its own
+    (socket.create_connection), so here it only reports whether the guarded one is still there."""
     from pymodbus.client import ModbusTcpClient
-    from pymodbus.exceptions import ModbusException
 
     class GuardedModbusClient(ModbusTcpClient):
-        """pymodbus's connect() would open its own socket (socket.create_connection): here it only reports
-        whether the guarded one is still there."""
-
         def connect(self) -> bool:  # type: ignore[override]
             return self.socket is not None
 
-    client = GuardedModbusClient(steps[0].target, port=steps[0].port, timeout=timeout, retries=0)
+    client = GuardedModbusClient(target, port=port, timeout=timeout, retries=0)
     client.socket = sock  # type: ignore[assignment]
+    return client
+
+
+def _modbus_session(steps: list[Step], sock: GuardedSocket, tr: Transcript, timeout: float) -> list[StepResult]:
+    from pymodbus.exceptions import ModbusException
+
+    client = modbus_client(sock, steps[0].target, steps[0].port, timeout)
     out = []
     for i, st in enumerate(steps):
         tr.step = i
@@ -184,25 +189,31 @@ def _modbus_session(steps: list[Step], sock: GuardedSocket, tr: Transcript, time
 
 # --- EtherNet/IP (pycomm3) --------------------------------------------------------------------------------
 
-def _enip_session(steps: list[Step], sock: GuardedSocket, tr: Transcript, timeout: float) -> list[StepResult]:
-    from pycomm3 import CIPDriver, ClassCode, Services
-    from pycomm3.cip import PADDED_EPATH, PortSegment
-    from pycomm3.exceptions import PycommError
-    from pycomm3.packets import ListIdentityRequestPacket
+def enip_driver(sock: GuardedSocket, target: str, port: int, timeout: float):  # type: ignore[no-untyped-def]
+    """A pycomm3 CIPDriver over the guarded connection (pycomm3's Socket() would open a raw socket of its own)."""
+    from pycomm3 import CIPDriver
     from pycomm3.socket_ import Socket
 
     class GuardedSock(Socket):
-        """pycomm3's socket wrapper over the guarded connection (its own __init__ would make a raw socket)."""
-
         def __init__(self) -> None:  # noqa: D107 - no super().__init__: it opens a socket
             self.sock = sock  # type: ignore[assignment]
 
         def connect(self, host: str, port: int) -> None:
             return None            # already connected, to the planned target only
 
-    drv = CIPDriver(f"{steps[0].target}:{steps[0].port}")
+    drv = CIPDriver(f"{target}:{port}")
     drv._cfg["socket_timeout"] = timeout
     drv._sock = GuardedSock()
+    return drv
+
+
+def _enip_session(steps: list[Step], sock: GuardedSocket, tr: Transcript, timeout: float) -> list[StepResult]:
+    from pycomm3 import ClassCode, Services
+    from pycomm3.cip import PADDED_EPATH, PortSegment
+    from pycomm3.exceptions import PycommError
+    from pycomm3.packets import ListIdentityRequestPacket
+
+    drv = enip_driver(sock, steps[0].target, steps[0].port, timeout)
     out: list[StepResult] = []
     tr.step = 0
     try:
@@ -250,10 +261,11 @@ def _enip_session(steps: list[Step], sock: GuardedSocket, tr: Transcript, timeou
 S7_CONNECTION_TYPE = 2        # OP (HMI-like) TSAP class: the least an S7 CPU answers SZL reads on
 
 
-def _s7_session(steps: list[Step], sock: GuardedSocket, tr: Transcript, timeout: float) -> list[StepResult]:
+def s7_client(sock: GuardedSocket, timeout: float):  # type: ignore[no-untyped-def]
+    """A python-snap7 client whose ISO connection uses the guarded socket (no socket, heartbeat or optimizer of
+    its own; auto-reconnect stays off)."""
     from snap7.client import Client
     from snap7.connection import ISOTCPConnection
-    from snap7.error import S7Error
 
     class GuardedConnection(ISOTCPConnection):
         def _tcp_connect(self) -> None:
@@ -261,7 +273,7 @@ def _s7_session(steps: list[Step], sock: GuardedSocket, tr: Transcript, timeout:
 
     class GuardedClient(Client):
         def guarded_connect(self, host: str, port: int, rack: int, slot: int) -> None:
-            """Client._connect without its own socket, heartbeat or optimizer: COTP CR + Setup Communication."""
+            """Client._connect without its own socket: COTP CR with the rack/slot TSAP + Setup Communication."""
             self.remote_tsap = (self.connection_type << 8) | (rack << 5) | slot
             self.host, self.port, self.rack, self.slot = host, port, rack, slot
             self.connection = GuardedConnection(host=host, port=port, local_tsap=self.local_tsap,
@@ -272,6 +284,13 @@ def _s7_session(steps: list[Step], sock: GuardedSocket, tr: Transcript, timeout:
 
     client = GuardedClient()
     client.connection_type = S7_CONNECTION_TYPE
+    return client
+
+
+def _s7_session(steps: list[Step], sock: GuardedSocket, tr: Transcript, timeout: float) -> list[StepResult]:
+    from snap7.error import S7Error
+
+    client = s7_client(sock, timeout)
     out: list[StepResult] = []
     for i, st in enumerate(steps):
         tr.step = i

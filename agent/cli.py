@@ -249,12 +249,17 @@ def coverage_cmd(db: DbOpt = DEFAULT_URL,
     else:
         typer.echo(f"traffic coverage {tr['share']:.1%} ({tr['ot_bytes_decoded']:,}/{tr['ot_bytes']:,} OT bytes "
                    f"decoded) target {tr['target']:.0%}: {'PASS' if tr['pass'] else 'FAIL'}")
+    idn = cov["identification"]
+    typer.echo(f"identification   passive {idn['passive']}, active {idn['active']}, both {idn['both']}, none "
+               f"{idn['none']} OT devices (identified: passive {idn['identified']['passive']}, active "
+               f"{idn['identified']['active']}, both {idn['identified']['both']}; active = otscope identify)")
     for c in cov["components"]:
         what = " ".join(x for x in (c["vendor"], c["product"], c["firmware"]) if x) or "no identity"
         typer.echo(f"component {c['component'] or '-'} of asset {c['parent']} (asset {c['asset']}, {c['role']}): "
                    f"{what}{'' if c['identified'] else ' (not identified)'}")
     for g in cov["gaps"]:
-        typer.echo(f"gap asset {g['asset']} {' '.join(g['ips']) or '-'} ({g['role']}): {g['reason']} -> {g['action']}")
+        typer.echo(f"gap asset {g['asset']} {' '.join(g['ips']) or '-'} ({g['role']}): {g['reason']} -> {g['action']}"
+                   + (f" [identity: {g['identity_method']}]" if g["identity_method"] != "none" else ""))
 
 
 events_app = typer.Typer(help="Change events (issue 17): what changed, who did it; acknowledge into the baseline.")
