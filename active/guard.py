@@ -277,6 +277,7 @@ class Transcript:
 
 
 SendGate = Callable[[str, bytes], None]     # called once per frame before it is sent (what it is, its bytes)
+SentHook = Callable[[str, bytes], None]     # called once per frame the kernel took (for the audit log)
 
 
 class GuardedSocket:
@@ -286,17 +287,24 @@ class GuardedSocket:
     MAX_ANSWER = 1 << 20        # bytes received per connection at most: a device streaming garbage is cut off
 
     def __init__(self, sock: socket.socket, proto: Proto, allowed: Allowed, gate: SendGate,
-                 transcript: Transcript, clock: Callable[[], float] = time.time) -> None:
+                 transcript: Transcript, clock: Callable[[], float] = time.time,
+                 on_sent: SentHook | None = None) -> None:
         self._sock, self.proto, self.allowed, self.gate = sock, proto, allowed, gate
-        self.transcript, self.clock = transcript, clock
+        self.transcript, self.clock, self.on_sent = transcript, clock, on_sent
         self._eof = 0
 
     # sending: checked, gated and recorded frame by frame
     def sendall(self, data: bytes) -> None:
         for frame, what in check_send(self.proto, bytes(data), self.allowed):
             self.gate(what, frame)
-            self._sock.sendall(frame)
+            try:
+                self._sock.sendall(frame)
+            except ConnectionError:
+                self.transcript.reset = True
+                raise
             self.transcript.chunks.append(Chunk(Side.TO_SERVER, frame, self.clock(), self.transcript.step))
+            if self.on_sent is not None:
+                self.on_sent(what, frame)
 
     def send(self, data: bytes) -> int:
         self.sendall(data)

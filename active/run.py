@@ -234,8 +234,10 @@ class Runner:
 
     def _attempt(self, target: str, port: int, proto: Proto, steps: list[Step], allowed: Allowed, tr: Transcript,
                  sent: dict[int, float], report: RunReport) -> list[StepResult]:
-        def gate(what: str, frame: bytes) -> None:
+        def gate(_what: str, _frame: bytes) -> None:
             self.safety.before_send()                      # raises Stopped
+
+        def on_sent(what: str, frame: bytes) -> None:
             st = steps[max(tr.step, 0)]
             sent.setdefault(max(tr.step, 0), time.time())
             report.requests_sent += 1
@@ -255,7 +257,7 @@ class Runner:
         except OSError as e:
             return [StepResult(Outcome.UNREACHABLE, clip(str(e), 200))] + \
                 [StepResult(Outcome.SKIPPED, "no connection") for _ in steps[1:]]
-        guarded = GuardedSocket(sock, proto, allowed, gate, tr)
+        guarded = GuardedSocket(sock, proto, allowed, gate, tr, on_sent=on_sent)
         try:
             results = run_session(proto, steps, guarded, tr, self.safety.timeout)
         finally:
