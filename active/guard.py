@@ -19,15 +19,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from otscope.dissectors.base import Protocol
 from otscope.domain import Side
 
 
 class Proto(StrEnum):
     """The protocols active identification speaks (their names are the passive dissectors' protocol names)."""
 
-    MODBUS = "modbus"
-    ENIP = "enip"
-    S7 = "s7comm"
+    MODBUS = Protocol.MODBUS.value
+    ENIP = Protocol.ENIP.value
+    S7 = Protocol.S7COMM.value
 
 
 class RequestRefused(Exception):

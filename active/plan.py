@@ -20,14 +20,19 @@ from otscope.active.guard import Proto
 from otscope.active.requests import DEFAULT_PORTS, MAX_SLOTS, READ_CODE_NAMES, Kind, Step
 from otscope.active.safety import Refused
 from otscope.collector.models import Address, Asset, Communication, Fact
+from otscope.dissectors.base import Protocol
+
+COTP = Protocol.COTP.value
 
 MAX_TARGETS = 1024                # addresses one plan may name (a /22): a typo'd /8 is refused, not walked
 MODBUS_SELF = 255                 # unit id of the device itself (MODBUS Messaging on TCP/IP Impl. Guide 4.4.1.1)
 S7_DEFAULT = (0, 2)               # rack 0 slot 2: the CPU of an S7-300 rack, when no TSAP was seen
-SERVER_LABELS = {"modbus-server": Proto.MODBUS, "enip-server": Proto.ENIP, "s7comm-server": Proto.S7,
-                 "cotp-server": Proto.S7}
-COMM_LABELS = {"modbus": Proto.MODBUS, "enip": Proto.ENIP, "s7comm": Proto.S7, "cotp": Proto.S7}
-PROTO_NAMES = {"modbus": Proto.MODBUS, "enip": Proto.ENIP, "s7comm": Proto.S7, "s7": Proto.S7}
+# the labels the passive dissectors give a server of each protocol, and their conversations' labels (an S7 flow
+# seen only as far as COTP is labelled by COTP: dissectors/s7)
+SERVER_LABELS = {f"{p.value}-server": p for p in Proto} | {f"{COTP}-server": Proto.S7}
+COMM_LABELS = {p.value: p for p in Proto} | {COTP: Proto.S7}
+PROTO_NAMES = {p.value: p for p in Proto} | {"s7": Proto.S7}
+PROTO_LIST = ", ".join(p.value for p in Proto)
 _RACK_SLOT = re.compile(r"rack (\d+) slot (\d+)")
 
 
@@ -105,10 +110,10 @@ def parse_force(items: Iterable[str]) -> dict[str, set[Proto]]:
         try:
             ip = str(ipaddress.ip_address(ip.strip()))
         except ValueError:
-            raise Refused(f"--force {item!r}: expected IP=PROTO[,PROTO] (modbus, enip, s7comm)") from None
+            raise Refused(f"--force {item!r}: expected IP=PROTO[,PROTO] ({PROTO_LIST})") from None
         names = [p.strip().lower() for p in protos.split(",") if p.strip()]
         if not names or any(n not in PROTO_NAMES for n in names):
-            raise Refused(f"--force {item!r}: protocols are modbus, enip and s7comm")
+            raise Refused(f"--force {item!r}: the protocols are {PROTO_LIST}")
         out.setdefault(ip, set()).update(PROTO_NAMES[n] for n in names)
     return out
 

@@ -22,13 +22,13 @@ MAX_SLOTS = 17                # backplane slots 0-16 when asked for all
 
 
 class Kind(StrEnum):
-    MODBUS_DEVICE_ID = "modbus-device-id"          # FC43/14, read code 1 basic / 2 regular / 3 extended
-    MODBUS_SERVER_ID = "modbus-server-id"          # FC17
-    ENIP_LIST_IDENTITY = "enip-list-identity"      # encapsulation command 0x63 over TCP
-    ENIP_IDENTITY = "enip-identity"                # Get_Attributes_All Identity 1/1, unrouted
-    ENIP_SLOT_IDENTITY = "enip-slot-identity"      # the same through Unconnected Send to a backplane slot
-    S7_CONNECT = "s7-connect"                      # COTP CR with the rack/slot TSAP, Setup Communication
-    S7_SZL = "s7-szl"                              # Read SZL 0x0011 / 0x001C index 0
+    MODBUS_DEVICE_ID = "fc43-device-id"            # Modbus FC43/14, read code 1 basic / 2 regular / 3 extended
+    MODBUS_SERVER_ID = "fc17-server-id"            # Modbus FC17
+    ENIP_LIST_IDENTITY = "list-identity"           # EtherNet/IP encapsulation command 0x63 over TCP
+    ENIP_IDENTITY = "identity-object"              # CIP Get_Attributes_All Identity 1/1, unrouted
+    ENIP_SLOT_IDENTITY = "slot-identity-object"    # the same through Unconnected Send to a backplane slot
+    S7_CONNECT = "iso-connect"                     # S7: COTP CR with the rack/slot TSAP, Setup Communication
+    S7_SZL = "szl-read"                            # S7: Read SZL 0x0011 / 0x001C index 0
 
 
 KIND_PROTO = {Kind.MODBUS_DEVICE_ID: Proto.MODBUS, Kind.MODBUS_SERVER_ID: Proto.MODBUS,

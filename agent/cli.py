@@ -562,8 +562,9 @@ def identify(
         = "1/s",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="print the exact plan and send nothing")] = False,
     db: DbOpt = DEFAULT_URL,
-    force: Annotated[list[str] | None, typer.Option("--force", help="IP=PROTO[,PROTO]: try a protocol the "
-                                                    "device was not seen speaking (modbus, enip, s7comm)")] = None,
+    force: Annotated[list[str] | None, typer.Option(
+        "--force", help="IP=PROTO[,PROTO]: try a protocol the device was not seen speaking (Modbus, EtherNet/IP "
+                        "or S7, by its --dissectors name)")] = None,
     all_slots: Annotated[bool, typer.Option("--all-slots", help="CIP backplane slots 0-16, not only those "
                                             "seen")] = False,
     quiet: Annotated[list[str] | None, typer.Option("--quiet", help="HH:MM-HH:MM (UTC) when nothing is sent "
