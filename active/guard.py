@@ -289,9 +289,14 @@ class GuardedSocket:
 
     def __init__(self, sock: socket.socket, proto: Proto, allowed: Allowed, gate: SendGate,
                  transcript: Transcript, clock: Callable[[], float] = time.time,
-                 on_sent: SentHook | None = None) -> None:
+                 on_sent: SentHook | None = None, answer_window: float | None = None,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self._sock, self.proto, self.allowed, self.gate = sock, proto, allowed, gate
         self.transcript, self.clock, self.on_sent = transcript, clock, on_sent
+        # an answer must be complete within this many seconds of the last request: a device trickling bytes
+        # (one every few seconds, each inside the socket timeout) cannot hold a library's read loop for ever
+        self.answer_window, self.monotonic = answer_window, monotonic
+        self._deadline: float | None = None
         self._eof = 0
 
     # sending: checked, gated and recorded frame by frame
@@ -304,6 +309,8 @@ class GuardedSocket:
                 self.transcript.reset = True
                 raise
             self.transcript.chunks.append(Chunk(Side.TO_SERVER, frame, self.clock(), self.transcript.step))
+            if self.answer_window is not None:
+                self._deadline = self.monotonic() + self.answer_window
             if self.on_sent is not None:
                 self.on_sent(what, frame)
 
@@ -318,6 +325,9 @@ class GuardedSocket:
             raise RequestRefused("recv flags other than MSG_PEEK")
         if self.transcript.received >= self.MAX_ANSWER:
             raise PeerClosed(errno.ECONNRESET, "answer budget exceeded")
+        if self._deadline is not None and self.monotonic() > self._deadline:
+            self.transcript.timed_out = True
+            raise TimeoutError(f"the answer took longer than {self.answer_window:g} s")
         try:
             data = self._sock.recv(min(n, 65536))
         except ConnectionResetError:

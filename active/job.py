@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from otscope.active.plan import Plan, PlanRequest, build_plan
+from otscope.active.requests import missing_libraries
 from otscope.active.run import Audit, RunReport, Runner, new_job_id, open_audit
 from otscope.active.safety import (DEFAULT_RATE, DEFAULT_TIMEOUT, Clock, Egress, QuietWindow, RateLimiter, Refused,
                                    Safety, StopSwitch, capture_interfaces, check_egress)
@@ -47,6 +48,9 @@ def prepare(factory: sessionmaker[Session], cfg: IdentifyConfig,
     with factory() as s:
         plan = build_plan(s, cfg.plan)
         capture = capture_interfaces(cfg.capture, sensor_stats(s))
+    missing = missing_libraries({st.proto for st in plan.steps})
+    if missing:
+        raise Refused(f"active identification needs {', '.join(missing)}: pip install 'otscope[active]'")
     kwargs = {"route": route} if route is not None else {}
     check_egress(cfg.egress, capture, sorted({st.target for st in plan.steps}), **kwargs)
     return plan

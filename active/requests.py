@@ -77,6 +77,17 @@ class Step:
                 "request": self.request(), "why": self.why}
 
 
+LIBRARIES = {Proto.MODBUS: "pymodbus", Proto.ENIP: "pycomm3", Proto.S7: "snap7"}
+PACKAGES = {Proto.MODBUS: "pymodbus", Proto.ENIP: "pycomm3", Proto.S7: "python-snap7"}
+
+
+def missing_libraries(protos: set[Proto]) -> list[str]:
+    """The client libraries the planned protocols need and this installation lacks (pip names)."""
+    import importlib.util
+
+    return sorted(PACKAGES[p] for p in protos if importlib.util.find_spec(LIBRARIES[p]) is None)
+
+
 class Outcome(StrEnum):
     ANSWERED = "answered"
     EXCEPTION = "exception"          # the device answered with a protocol error (Modbus exception, CIP status)

@@ -28,6 +28,7 @@ from otscope.active.safety import RETRIES, Egress, Safety, Stopped, device_lock,
 from otscope.contract import MAX_STR, Batch, Evidence, FactObs, Subject, clip
 from otscope.domain import Side, Who
 
+ANSWER_WINDOW = 3                  # an answer is complete within 3 timeouts of its request, or it is garbage
 ACTIVE_PREFIX = "active:"          # sensor / evidence source of every actively obtained fact
 METHOD = "method: active"
 
@@ -257,7 +258,8 @@ class Runner:
         except OSError as e:
             return [StepResult(Outcome.UNREACHABLE, clip(str(e), 200))] + \
                 [StepResult(Outcome.SKIPPED, "no connection") for _ in steps[1:]]
-        guarded = GuardedSocket(sock, proto, allowed, gate, tr, on_sent=on_sent)
+        guarded = GuardedSocket(sock, proto, allowed, gate, tr, on_sent=on_sent,
+                                answer_window=ANSWER_WINDOW * self.safety.timeout)
         try:
             results = run_session(proto, steps, guarded, tr, self.safety.timeout)
         finally:

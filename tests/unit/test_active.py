@@ -257,6 +257,31 @@ def test_snap7_calls_outside_the_list_are_refused(pair, call) -> None:  # type: 
     assert sent == [] and nothing_sent(device)
 
 
+def test_a_trickling_answer_is_cut_off(pair) -> None:  # type: ignore[no-untyped-def]
+    ours, device = pair
+    t = [0.0]
+    g = GuardedSocket(ours, Proto.MODBUS, MB, lambda *_a: None, Transcript(), answer_window=2.0,
+                      monotonic=lambda: t[0])
+    g.sendall(mbap(1, b"\x11"))
+    device.sendall(b"\x00\x01")
+    assert g.recv(10) == b"\x00\x01"            # within the window
+    device.sendall(b"\x00")
+    t[0] = 2.5                                   # bytes are there, but the window is over
+    with pytest.raises(TimeoutError):
+        g.recv(10)
+    assert g.transcript.timed_out
+
+
+def test_eof_twice_is_an_error_and_marks_a_reset(pair) -> None:  # type: ignore[no-untyped-def]
+    ours, device = pair
+    g = GuardedSocket(ours, Proto.MODBUS, MB, lambda *_a: None, Transcript())
+    device.close()
+    assert g.recv(10) == b""
+    with pytest.raises(ConnectionResetError):
+        g.recv(10)                               # pycomm3 would otherwise loop on EOF for ever
+    assert g.transcript.reset
+
+
 # --- safety --------------------------------------------------------------------------------------------------
 
 class FakeClock:
@@ -589,3 +614,14 @@ def test_cli_refusals_are_one_line(inv, args: list[str], msg: str) -> None:  # t
     r = CliRunner().invoke(app, ["identify", "--db", str(inv.kw["bind"].url), *args])
     assert r.exit_code == 2 and msg in r.output and "Traceback" not in r.output
     assert len([x for x in r.output.splitlines() if x.strip()]) == 1
+
+
+def test_a_missing_client_library_is_one_clear_refusal(inv, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from otscope.active import requests
+    from otscope.active.job import IdentifyConfig, prepare
+
+    cfg = IdentifyConfig(PlanRequest(targets=("198.18.0.10",), allow=("198.18.0.0/24",)), "alice")
+    assert prepare(inv, cfg, route=lambda t, s: "eth9").steps             # installed: planned
+    monkeypatch.setitem(requests.LIBRARIES, Proto.MODBUS, "no_such_modbus_library")
+    with pytest.raises(Refused, match=r"needs pymodbus: pip install 'otscope\[active\]'"):
+        prepare(inv, cfg, route=lambda t, s: "eth9")
