@@ -186,6 +186,8 @@ def test_identify_only_allow_listed_requests_at_the_rate(lab) -> None:  # type: 
                                                 f"(tcp.flags.syn==1 && tcp.flags.ack==0))", ["frame.time_epoch"])]
     gaps = [b - a for a, b in zip(starts, starts[1:])]
     assert len(starts) > 30 and min(gaps) >= 0.9 / RATE, min(gaps)
+    print(f"identify: {rep['requests_sent']} requests + {len(starts) - len(rows)} SYNs in {elapsed:.1f} s at "
+          f"{RATE:g}/s, smallest gap {min(gaps) * 1000:.0f} ms, mean {sum(gaps) / len(gaps) * 1000:.0f} ms")
 
     # the audit log lists every request sent, with the operator
     lines = [json.loads(x) for x in audit.read_text().splitlines()]
@@ -216,3 +218,21 @@ def test_identify_only_allow_listed_requests_at_the_rate(lab) -> None:  # type: 
     with inv.factory() as s:
         cov = coverage(s)
     assert cov["identification"]["active"] >= 2 and cov["identification"]["identified"]["active"] >= 2
+
+
+def test_bound_to_an_interface_and_never_the_capture_interface(lab) -> None:  # type: ignore[no-untyped-def]
+    ns, tmp, url = lab
+    cap = Capture(ns, tmp / "iface.pcap")
+    refused = identify(ns, "--db", url, "--targets", S7, "--allow", f"{S7}/32", "--interface", ns.vc,
+                       "--capture-interface", ns.vc, "--audit", str(tmp / "refused.jsonl"))
+    ok = identify(ns, "--db", url, "--targets", S7, "--allow", f"{S7}/32", "--interface", ns.vc, "--rate", "20/s",
+                  "--operator", "bob", "--audit", str(tmp / "iface.jsonl"), "--format", "json")
+    path = cap.stop()
+    assert refused.returncode == 2 and "capture interface" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1 and not (tmp / "refused.jsonl").exists()
+    assert ok.returncode == 0, ok.stderr
+    (target,) = json.loads(ok.stdout)["targets"]
+    assert target["target"] == S7 and target["result"] == "answered"
+    # only the bound run's connection is on the link: a SYN from the interface's address, to the S7 port
+    syns = tshark(path, "tcp.flags.syn==1 && tcp.flags.ack==0", ["ip.src", "ip.dst", "tcp.dstport"])
+    assert syns == [[CLIENT, S7, "102"]]
