@@ -66,7 +66,10 @@ def execute(factory: sessionmaker[Session], cfg: IdentifyConfig, plan: Plan, *, 
                     tuple(QuietWindow.parse(q) for q in cfg.quiet), cfg.timeout)
     if stop is not None and cfg.stop_file and not stop.path:
         stop.path = cfg.stop_file
-    out = open_audit(cfg.audit_path)
+    try:
+        out = open_audit(cfg.audit_path)
+    except OSError as e:
+        raise Refused(f"audit log {cfg.audit_path}: {e.strerror or e}") from None
     try:
         audit = Audit(out, cfg.operator, job)
         audit.write(event="start", steps=len(plan.steps), refused=len(plan.refused), rate=cfg.rate,

@@ -171,6 +171,9 @@ class Egress:
     source: str | None = None
 
 
+IFNAME = re.compile(r"[A-Za-z0-9_.:@-]{1,15}")       # Linux IFNAMSIZ 16, no '/' (a name is a /sys path)
+
+
 def capture_interfaces(extra: Iterable[str] = (), sensor_stats: Iterable[dict] = ()) -> set[str]:
     """The interfaces a sensor captures on: given ones, OTSCOPE_CAPTURE_INTERFACES (comma separated) and the
     ``interface`` every sensor reports in its heartbeat."""
@@ -213,6 +216,8 @@ def check_egress(egress: Egress, capture: set[str], targets: Iterable[str] = (),
     if egress.interface and egress.source:
         raise Refused("give --interface or --source, not both")
     if egress.interface:
+        if not IFNAME.fullmatch(egress.interface):
+            raise Refused(f"--interface {egress.interface[:32]!r}: not an interface name")
         if egress.interface in capture:
             raise Refused(f"--interface {egress.interface} is a capture interface: the sensor's SPAN port stays "
                           f"receive-only; use a separate interface")

@@ -617,7 +617,10 @@ def identify(
     stop = StopSwitch(stop_file)
     for sig in (sg.SIGINT, sg.SIGTERM):
         sg.signal(sig, lambda _s, _f: stop.event.set())
-    report = execute(factory, cfg, plan, stop=stop)
+    try:
+        report = execute(factory, cfg, plan, stop=stop)
+    except Refused as exc:
+        fail(str(exc))
     if format is IdentifyFormat.json:
         typer.echo(json.dumps(report.as_dict(), indent=1, sort_keys=True))
     else:

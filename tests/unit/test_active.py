@@ -376,6 +376,8 @@ def test_the_capture_interface_is_refused() -> None:
         check_egress(Egress(), capture, ["198.18.0.10"], route=lambda t, s: "span0")
     with pytest.raises(Refused, match="no such interface"):
         check_egress(Egress(interface="nosuch0"), capture)
+    with pytest.raises(Refused, match="not an interface name"):
+        check_egress(Egress(interface="../../etc"), capture)
     with pytest.raises(Refused, match="not both"):
         check_egress(Egress(interface="lo", source="127.0.0.1"), capture)
     check_egress(Egress(interface="lo"), capture)                            # a separate interface: fine
@@ -605,6 +607,7 @@ def test_cli_dry_run_prints_the_plan_and_sends_nothing(inv, tmp_path: Path) -> N
     (["--gaps", "--allow", "10.0.0.0/8", "--interface", "span0", "--capture-interface", "span0"], "capture interface"),
     (["--allow", "10.0.0.0/8"], "--gaps or --targets"),
     (["--gaps", "--allow", "10.0.0.0/8", "--quiet", "later"], "--quiet"),
+    (["--targets", "198.18.0.10", "--allow", "198.18.0.0/24", "--audit", "/nonexistent/dir/a.jsonl"], "audit log"),
 ])
 def test_cli_refusals_are_one_line(inv, args: list[str], msg: str) -> None:  # type: ignore[no-untyped-def]
     from typer.testing import CliRunner
