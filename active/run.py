@@ -79,6 +79,7 @@ class RunReport:
     facts: list[FactObs] = field(default_factory=list)
     stopped: str = ""
     requests_sent: int = 0
+    ingest_error: str = ""              # the facts could not be written (the audit log still has every request)
 
     def targets(self) -> list[dict[str, Any]]:
         """Per target: its overall result (the best of its steps) and each step."""
@@ -96,6 +97,7 @@ class RunReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {"job": self.job, "operator": self.operator, "stopped": self.stopped or None,
+                "ingest_error": self.ingest_error or None,
                 "requests_sent": self.requests_sent, "facts": len(self.facts), "targets": self.targets()}
 
 
@@ -274,7 +276,11 @@ class Runner:
             return
         batch = Batch(sensor=clip(ACTIVE_PREFIX + report.operator, 128), batch_id=f"active:{report.job}",
                       facts=report.facts)
-        self.sink(batch)
+        try:
+            self.sink(batch)
+        except Exception as e:  # noqa: BLE001 - the run's results stand; the operator is told the write failed
+            report.ingest_error = clip(f"{type(e).__name__}: {e}", 300)
+            self.audit.write(event="ingest-failed", detail=report.ingest_error)
 
 
 def new_job_id() -> str:

@@ -586,7 +586,7 @@ def identify(
 
     Only allow-listed identity reads are sent, to devices inside --allow that were seen speaking the protocol,
     paced by --rate, one connection per device, never from the capture interface. Exit codes: 0 done, 2
-    refused (nothing sent), 3 stopped early (stop switch or quiet window)."""
+    refused (nothing sent), 3 stopped early (stop switch or quiet window), 1 the facts could not be written."""
     from otscope.active.job import IdentifyConfig, execute, prepare
     from otscope.active.plan import PlanRequest
     from otscope.active.safety import Egress, Refused, StopSwitch, parse_rate
@@ -630,6 +630,8 @@ def identify(
                 typer.echo(f"  {st['request']:<74} {st['outcome']}{': ' + st['detail'] if st['detail'] else ''}")
         typer.echo(f"identify: {report.requests_sent} request(s) sent, {len(report.facts)} fact(s) recorded "
                    f"(operator {report.operator}, job {report.job}, audit {audit})")
+    if report.ingest_error:
+        fail(f"the facts could not be written to the inventory: {report.ingest_error}", 1)
     if report.stopped:
         typer.echo(f"otscope: stopped early: {report.stopped}", err=True)
         raise typer.Exit(IDENTIFY_STOPPED)

@@ -66,6 +66,7 @@ class RunOut(BaseModel):
     job: str
     operator: str
     stopped: str | None
+    ingest_error: str | None = None
     requests_sent: int
     facts: int
     targets: list[TargetResultOut]

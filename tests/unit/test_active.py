@@ -628,3 +628,18 @@ def test_a_missing_client_library_is_one_clear_refusal(inv, monkeypatch: pytest.
     monkeypatch.setitem(requests.LIBRARIES, Proto.MODBUS, "no_such_modbus_library")
     with pytest.raises(Refused, match=r"needs pymodbus: pip install 'otscope\[active\]'"):
         prepare(inv, cfg, route=lambda t, s: "eth9")
+
+
+def test_a_failed_inventory_write_is_a_result_not_a_crash(inv) -> None:  # type: ignore[no-untyped-def]
+    from otscope.active.run import RunReport
+
+    def boom(_batch: Batch) -> None:
+        raise RuntimeError("database is locked")
+
+    audit = Audit(None, "alice", "j")
+    runner = Runner(Safety(RateLimiter(1, FakeClock().clock())), Egress(), audit, sink=boom)
+    rep = RunReport("j", "alice", facts=[FactObs(Subject(0, ip="198.18.0.10"), "vendor", "V", "modbus", "m",
+                                                 Evidence("active:alice", None, T), T, T)])
+    runner._ingest(rep)
+    assert rep.ingest_error == "RuntimeError: database is locked"
+    assert audit.lines[-1]["event"] == "ingest-failed"
