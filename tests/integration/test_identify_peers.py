@@ -33,7 +33,8 @@ RATE = 8.0
 PEERS = ROOT / "pcaps" / "peers"
 HOSTILE = Path(__file__).with_name("identify_hostile.py")
 MODBUS_ID = {"VendorName": "Schneider Electric", "ProductCode": "TSX ETG 100", "MajorMinorRevision": "v2.1",
-             "ProductName": "Modbus gateway", "0x80": "site=north"}
+             "ProductName": "Modbus gateway", "0x80": "site=north",
+             "0x81": "A" * 120, "0x82": "B" * 120}   # the extended answer no longer fits one PDU: MoreFollows
 S7_ID = {"as_name": "PLC_NORTH", "module_name": "CPU 1516-3 PN/DP", "serial": "S V-N0RTH2024",
          "module_type": "CPU 1516-3 PN/DP", "order_number": "6ES7 516-3AN01-0AB0", "firmware": [2, 9, 4]}
 ENIP_CFG = ["[Identity]", "Vendor Number = 1", "Device Type = 14", "Product Code Number = 166",
@@ -181,6 +182,9 @@ def test_identify_only_allow_listed_requests_at_the_rate(lab) -> None:  # type: 
             assert port == "102"
             assert cotp == "0x0e" or (rosctr == "1" and func == "0xf0") or \
                 (rosctr == "7" and szl in ("0x0011", "0x001c")), (cotp, rosctr, func, szl)
+    # MoreFollows was followed: an extended read continued at the object the first answer stopped before
+    more = tshark(path, f"ip.src=={CLIENT} && modbus.read_device_id==3", ["modbus.object_id"])
+    assert ["0"] in more and ["130"] in more
     # and at the configured rate: SYNs and requests alike at least 1/rate apart (timestamps from the capture)
     starts = [float(t) for (t,) in tshark(path, f"ip.src=={CLIENT} && (tcp.len>0 || "
                                                 f"(tcp.flags.syn==1 && tcp.flags.ack==0))", ["frame.time_epoch"])]
@@ -203,6 +207,7 @@ def test_identify_only_allow_listed_requests_at_the_rate(lab) -> None:  # type: 
     assert sorted(u["component"] for u in units) == ["unit:1", "unit:2", "unit:3"]
     assert all((u["vendor"], u["product"], u["firmware"]) == ("Schneider Electric", "Modbus gateway", "v2.1")
                for u in units)
+    assert all({"site=north", "B" * 120} <= {f["value"] for f in u["facts"]} for u in units)
     s7 = next(a for a in assets if S7 in a["ips"])
     assert (s7["order_number"], s7["firmware"], s7["serial"]) == ("6ES7 516-3AN01-0AB0", "V2.9.4", "S V-N0RTH2024")
     en = next(a for a in assets if ENIP in a["ips"] and a["parent"] is None)
