@@ -6,7 +6,8 @@ from setuptools import Extension, find_packages, setup
 
 PACKAGES = ["otscope", "otscope.agent", "otscope.dissectors", "otscope.collector", "otscope.collector.advisories",
             "otscope.collector.migrations",
-            "otscope.collector.migrations.versions", "otscope.api", "otscope.api.routes", "otscope.api.static"]
+            "otscope.collector.migrations.versions", "otscope.api", "otscope.api.routes", "otscope.api.static",
+            "otscope.active"]
 PACKAGES += ["otscope.dissectors." + p for p in find_packages("dissectors")]
 
 setup(packages=PACKAGES,

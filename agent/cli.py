@@ -269,12 +269,17 @@ def coverage_cmd(db: DbOpt = DEFAULT_URL,
     else:
         typer.echo(f"traffic coverage {tr['share']:.1%} ({tr['ot_bytes_decoded']:,}/{tr['ot_bytes']:,} OT bytes "
                    f"decoded) target {tr['target']:.0%}: {'PASS' if tr['pass'] else 'FAIL'}")
+    idn = cov["identification"]
+    typer.echo(f"identification   passive {idn['passive']}, active {idn['active']}, both {idn['both']}, none "
+               f"{idn['none']} OT devices (identified: passive {idn['identified']['passive']}, active "
+               f"{idn['identified']['active']}, both {idn['identified']['both']}; active = otscope identify)")
     for c in cov["components"]:
         what = " ".join(x for x in (c["vendor"], c["product"], c["firmware"]) if x) or "no identity"
         typer.echo(f"component {c['component'] or '-'} of asset {c['parent']} (asset {c['asset']}, {c['role']}): "
                    f"{what}{'' if c['identified'] else ' (not identified)'}")
     for g in cov["gaps"]:
-        typer.echo(f"gap asset {g['asset']} {' '.join(g['ips']) or '-'} ({g['role']}): {g['reason']} -> {g['action']}")
+        typer.echo(f"gap asset {g['asset']} {' '.join(g['ips']) or '-'} ({g['role']}): {g['reason']} -> {g['action']}"
+                   + (f" [identity: {g['identity_method']}]" if g["identity_method"] != "none" else ""))
 
 
 events_app = typer.Typer(help="Change events (issue 17): what changed, who did it; acknowledge into the baseline.")
@@ -665,6 +670,103 @@ def _run_workers(one, workers: int) -> int:  # type: ignore[no-untyped-def]
     for p in procs:
         p.join()
     return max(p.exitcode or 0 for p in procs)
+
+
+class IdentifyFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+IDENTIFY_STOPPED = 3             # identify: the stop switch or a quiet window ended the run early
+
+
+@app.command()
+def identify(
+    allow: Annotated[list[str] | None, typer.Option("--allow", help="CIDR range requests may go to (repeatable); "
+                                                    "without it nothing is sent")] = None,
+    gaps: Annotated[bool, typer.Option("--gaps", help="the coverage report's gaps (devices without vendor, "
+                                       "product and firmware)")] = False,
+    targets: Annotated[list[str] | None, typer.Option("--targets", help="IP or CIDR (repeatable)")] = None,
+    interface: Annotated[str | None, typer.Option("--interface", help="send from this interface "
+                                                  "(SO_BINDTODEVICE); never the capture interface")] = None,
+    source: Annotated[str | None, typer.Option("--source", help="send from this source address")] = None,
+    rate: Annotated[str, typer.Option("--rate", help="requests per second over the whole run (N/s or N/min)")]
+        = "1/s",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the exact plan and send nothing")] = False,
+    db: DbOpt = DEFAULT_URL,
+    force: Annotated[list[str] | None, typer.Option(
+        "--force", help="IP=PROTO[,PROTO]: try a protocol the device was not seen speaking (Modbus, EtherNet/IP "
+                        "or S7, by its --dissectors name)")] = None,
+    all_slots: Annotated[bool, typer.Option("--all-slots", help="CIP backplane slots 0-16, not only those "
+                                            "seen")] = False,
+    quiet: Annotated[list[str] | None, typer.Option("--quiet", help="HH:MM-HH:MM (UTC) when nothing is sent "
+                                                    "(repeatable)")] = None,
+    stop_file: Annotated[str | None, typer.Option("--stop-file", help="stop as soon as this file exists")]
+        = None,
+    capture_interface: Annotated[list[str] | None, typer.Option(
+        "--capture-interface", help="an interface a sensor captures on (refused; sensors' own are known)")]
+        = None,
+    operator: Annotated[str, typer.Option("--operator", help="who asked (recorded with every fact and "
+                                          "request)")] = os.environ.get("USER") or "cli",
+    audit: Annotated[str, typer.Option("--audit", help="audit log: one JSON line per request sent")]
+        = "otscope-identify-audit.jsonl",
+    timeout: Annotated[float, typer.Option("--timeout", min=0.2, max=30, help="seconds per connect or "
+                                           "answer")] = 3.0,
+    format: Annotated[IdentifyFormat, typer.Option("--format")] = IdentifyFormat.table,
+) -> None:
+    """Opt-in, read-only active identification of the gaps (Modbus FC43/FC17, CIP identity, S7 SZL reads).
+
+    Only allow-listed identity reads are sent, to devices inside --allow that were seen speaking the protocol,
+    paced by --rate, one connection per device, never from the capture interface. Exit codes: 0 done, 2
+    refused (nothing sent), 3 stopped early (stop switch or quiet window), 1 the facts could not be written."""
+    from otscope.active.job import IdentifyConfig, execute, prepare
+    from otscope.active.plan import PlanRequest
+    from otscope.active.safety import Egress, Refused, StopSwitch, parse_rate
+
+    try:
+        cfg = IdentifyConfig(
+            plan=PlanRequest(targets=tuple(targets or ()), gaps=gaps, allow=tuple(allow or ()),
+                             force=tuple(force or ()), all_slots=all_slots),
+            operator=operator[:64] or "cli", egress=Egress(interface, source), rate=parse_rate(rate),
+            timeout=timeout, quiet=tuple(quiet or ()), stop_file=stop_file,
+            capture=tuple(capture_interface or ()), audit_path=None if dry_run else audit)
+        factory = _factory(db)
+        plan = prepare(factory, cfg)
+    except Refused as exc:
+        fail(str(exc))
+    if dry_run:
+        if format is IdentifyFormat.json:
+            typer.echo(json.dumps({"dry_run": True, **plan.as_dict()}, indent=1, sort_keys=True))
+        else:
+            for line in plan.lines():
+                typer.echo(line)
+            typer.echo(f"dry run: {len(plan.steps)} request(s) planned, nothing sent")
+        return
+    if not plan.steps:
+        fail("nothing to ask: " + ("; ".join(f"{r.target}: {r.reason}" for r in plan.refused[:5]) or "no targets"))
+    import signal as sg
+
+    stop = StopSwitch(stop_file)
+    for sig in (sg.SIGINT, sg.SIGTERM):
+        sg.signal(sig, lambda _s, _f: stop.event.set())
+    try:
+        report = execute(factory, cfg, plan, stop=stop)
+    except Refused as exc:
+        fail(str(exc))
+    if format is IdentifyFormat.json:
+        typer.echo(json.dumps(report.as_dict(), indent=1, sort_keys=True))
+    else:
+        for t in report.targets():
+            typer.echo(f"{t['target']:<16} {t['result']:<12} {t['facts']} fact(s)")
+            for st in t["steps"]:
+                typer.echo(f"  {st['request']:<74} {st['outcome']}{': ' + st['detail'] if st['detail'] else ''}")
+        typer.echo(f"identify: {report.requests_sent} request(s) sent, {len(report.facts)} fact(s) recorded "
+                   f"(operator {report.operator}, job {report.job}, audit {audit})")
+    if report.ingest_error:
+        fail(f"the facts could not be written to the inventory: {report.ingest_error}", 1)
+    if report.stopped:
+        typer.echo(f"otscope: stopped early: {report.stopped}", err=True)
+        raise typer.Exit(IDENTIFY_STOPPED)
 
 
 @app.command()

@@ -11,9 +11,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from fastapi.staticfiles import StaticFiles
 
 from otscope import __version__
+from otscope.active.job import Jobs
 from otscope.api.cache import ResponseCache
-from otscope.api.routes import assets, communications, coverage, events, export, ingest, misc, register, tokens, \
-    vulnerabilities
+from otscope.api.routes import (assets, communications, coverage, events, export, identify, ingest, misc, register,
+                                tokens, vulnerabilities)
 from otscope.api.settings import Settings, host_allowed
 from otscope.collector.db import init_schema, make_engine, session_factory
 
@@ -78,8 +79,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.coverage_cache = {}
     app.state.segments_cache = {}
     app.state.response_cache = ResponseCache()
+    app.state.identify_jobs = Jobs()
     for r in (misc.router, assets.router, communications.router, coverage.router, register.router, export.router,
-              ingest.router, tokens.router, events.router, vulnerabilities.router):
+              ingest.router, tokens.router, events.router, vulnerabilities.router, identify.router):
         app.include_router(r)
 
     @app.exception_handler(HTTPException)

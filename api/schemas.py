@@ -151,6 +151,8 @@ class Gap(BaseModel):
     reason: str
     action: str
     asset_class: str = Field(description="controllers | pcs | network: the definition of identified it is judged by")
+    identity_method: str = Field("none", description="how its identity facts were obtained: passive | active "
+                                                     "(otscope identify) | both | none")
 
 
 class ClassGap(BaseModel):
@@ -185,6 +187,21 @@ class ComponentCoverage(BaseModel):
     product: str | None
     firmware: str | None
     identified: bool
+    identity_method: str = Field("none", description="passive | active | both | none")
+
+
+class MethodCounts(BaseModel):
+    passive: int
+    active: int
+    both: int
+    none: int
+
+
+class Identification(MethodCounts):
+    """Passive and active identification side by side: OT devices by how their identity facts were obtained
+    (listening to the SPAN port, `otscope identify`, both, neither); ``identified`` counts the identified ones."""
+
+    identified: MethodCounts
 
 
 class CoverageOut(BaseModel):
@@ -200,6 +217,7 @@ class CoverageOut(BaseModel):
     components: list[ComponentCoverage]
     gaps: list[Gap]
     classes: list[ClassCoverage]
+    identification: Identification
 
 
 class RegisterUpload(BaseModel):

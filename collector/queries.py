@@ -130,6 +130,21 @@ class _Light:
     ips: list[str]
     vlans: list[int]
     encrypted: str = ""             # the value of an ``encrypted`` fact ("" = none)
+    method: str = "none"            # how its identity facts were obtained: passive | active | both | none
+
+
+ACTIVE_SENSOR = "active:"           # the sensor name of facts from `otscope identify` (otscope/active/run.py)
+# the fields that make up a device's identity (vendor, product and its stand-ins, firmware, serial, name)
+METHOD_FIELDS = merge.IDENTITY_FIELDS + ("model", "product_code")
+
+
+def identity_method(sensors: set[bool]) -> str:
+    """passive | active | both | none, from whether each identity fact came from an active request."""
+    if not sensors:
+        return "none"
+    if sensors == {True}:
+        return "active"
+    return "both" if True in sensors else "passive"
 
 
 def _light_assets(s: Session) -> list[_Light]:
@@ -145,6 +160,10 @@ def _light_assets(s: Session) -> list[_Light]:
             encrypted[aid] = min(value, encrypted.get(aid, value))
         elif not comp:
             oses[aid].append(merge.FactView(field, value, proto, 0.0))
+    methods: dict[int, set[bool]] = defaultdict(set)
+    for aid, sensor in s.execute(select(Fact.asset_id, Fact.sensor).where(Fact.field.in_(METHOD_FIELDS))
+                                 .distinct()):
+        methods[aid].add(sensor.startswith(ACTIVE_SENSOR))
     ips: dict[int, list[str]] = defaultdict(list)
     vlans: dict[int, set[int]] = defaultdict(set)
     for aid, kind, vlan, value in s.execute(select(Address.asset_id, Address.kind, Address.vlan, Address.value)):
@@ -162,7 +181,8 @@ def _light_assets(s: Session) -> list[_Light]:
                              os_strong=os_strong)
         out.append(_Light(aid, parent, comp, role, summ, bool(sent), first, last, name,
                           sorted(ips.get(aid, []), key=_ip_key),
-                          sorted(vlans.get(aid, ())), encrypted.get(aid, "")))
+                          sorted(vlans.get(aid, ())), encrypted.get(aid, ""),
+                          identity_method(methods.get(aid, set()))))
     return out
 
 
@@ -186,7 +206,8 @@ def coverage(s: Session, *, target: float = ASSET_TARGET, traffic_target: float 
     ot = [x for x in light if x.parent is None and merge.is_ot(x.summary)]
     components = [{"asset": x.id, "parent": x.parent, "component": x.component, "role": x.role,
                    "vendor": x.summary.vendor, "product": x.summary.product or x.summary.order_number,
-                   "firmware": x.summary.firmware, "identified": x.summary.identified}
+                   "firmware": x.summary.firmware, "identified": x.summary.identified,
+                   "identity_method": x.method}
                   for x in light if x.parent is not None]
     total = len(ot)
     identified = sum(1 for x in ot if x.summary.identified)
@@ -216,7 +237,8 @@ def coverage(s: Session, *, target: float = ASSET_TARGET, traffic_target: float 
             continue
         reason, action = _gap(x)
         gaps.append({"asset": x.id, "ips": x.ips, "role": x.role, "name": x.name, "missing": x.summary.missing(),
-                     "reason": reason, "action": action, "asset_class": x.summary.asset_class.value})
+                     "reason": reason, "action": action, "asset_class": x.summary.asset_class.value,
+                     "identity_method": x.method})
     classes = _classes([x for x in light if x.parent is None])
     asset_cov = _share(identified, total)
     traffic_share, traffic_pass, traffic_status = merge.traffic_verdict(int(seen), int(decoded), traffic_target)
@@ -234,7 +256,21 @@ def coverage(s: Session, *, target: float = ASSET_TARGET, traffic_target: float 
         "components": components,
         "gaps": gaps,
         "classes": classes,
+        "identification": _identification(ot),
     }
+
+
+def _identification(ot: list[_Light]) -> dict[str, Any]:
+    """Passive and active identification side by side over the OT devices: how each device's identity facts
+    were obtained (listening, `otscope identify`, both, neither), and the same for the identified ones."""
+    out: dict[str, Any] = {m: 0 for m in ("passive", "active", "both", "none")}
+    ident: dict[str, int] = {m: 0 for m in ("passive", "active", "both", "none")}
+    for x in ot:
+        out[x.method] += 1
+        if x.summary.identified:
+            ident[x.method] += 1
+    out["identified"] = ident
+    return out
 
 
 def _gap(x: _Light) -> tuple[str, str]:

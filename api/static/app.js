@@ -99,6 +99,13 @@ function renderCoverage(c) {
     li.dataset.assetClass = k.asset_class;
     classes.append(li);
   }
+  // passive and active identification side by side: how the OT devices' identities were obtained
+  const idn = c.identification;
+  if (idn) {
+    document.getElementById("identification").textContent =
+      `Identity from listening: ${idn.passive}, from otscope identify: ${idn.active}, both: ${idn.both}, ` +
+      `none: ${idn.none} OT devices`;
+  }
   const gaps = document.getElementById("gaps");
   gaps.replaceChildren();
   for (const g of c.gaps) {
@@ -106,6 +113,7 @@ function renderCoverage(c) {
     li.append(el("strong", `#${g.asset} ${g.ips.join(" ") || "(layer 2)"} ${g.role}`));
     li.append(el("div", `${g.reason}`, "why"));
     li.append(el("div", `\u2192 ${g.action}`));
+    if (g.identity_method && g.identity_method !== "none") li.append(el("div", `identity so far: ${g.identity_method}`));
     gaps.append(li);
   }
   if (!c.gaps.length) gaps.append(el("li", "none: every OT asset is identified"));

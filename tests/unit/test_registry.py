@@ -19,7 +19,7 @@ from otscope.dissectors import registry
 from otscope.domain import FlowEntry, ProtocolSpec, Role, Transport, spec
 
 ROOT = Path(__file__).resolve().parents[2]
-PRODUCT = ("agent", "collector", "api", "otscope", "dissectors")
+PRODUCT = ("agent", "collector", "api", "otscope", "dissectors", "active")
 PACKAGES = {p.name for p in (ROOT / "dissectors").iterdir() if (p / "__init__.py").exists()}
 
 
@@ -249,10 +249,11 @@ def _imports(path: Path, module_level_only: bool) -> set[str]:
 
 
 def test_collector_and_api_import_nothing_from_agent() -> None:
+    """collector/, api/ and active/ (active identification, which the API runs) never import agent/."""
     offenders = {str(f.relative_to(ROOT)): sorted(m for m in _imports(f, False) if m.startswith("otscope.agent"))
-                 for f in _py("collector", "api")}
+                 for f in _py("collector", "api", "active")}
     assert {k: v for k, v in offenders.items() if v} == {}
-    grep = subprocess.run(["grep", "-rn", "--include=*.py", "from otscope.agent", "collector", "api"], cwd=ROOT,
+    grep = subprocess.run(["grep", "-rn", "--include=*.py", "from otscope.agent", "collector", "api", "active"], cwd=ROOT,
                           capture_output=True, text=True)
     assert grep.stdout == ""
 
@@ -285,7 +286,7 @@ def test_no_module_level_import_cycle() -> None:
 def test_each_top_level_module_imports_alone() -> None:
     """Every top-level product module (and each protocol package), first in a fresh interpreter: a cycle that
     only bites in one import order fails here. Deeper modules are covered by the static graph above."""
-    files = [f for d in ("agent", "collector", "api", "api/routes", "dissectors", "otscope")
+    files = [f for d in ("agent", "collector", "api", "api/routes", "dissectors", "otscope", "active")
              for f in sorted((ROOT / d).glob("*.py"))]
     mods = sorted({_module(f) for f in files} | {f"otscope.dissectors.{p}" for p in PACKAGES})
     script = ("import importlib, subprocess, sys\n"
