@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from otscope import __version__
 from otscope.api.cache import ResponseCache
-from otscope.api.routes import assets, communications, coverage, events, export, ingest, misc, register, tokens
+from otscope.api.routes import assets, communications, coverage, events, export, ingest, misc, register, tokens, zones
 from otscope.api.settings import Settings, host_allowed
 from otscope.collector.db import init_schema, make_engine, session_factory
 
@@ -78,7 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.segments_cache = {}
     app.state.response_cache = ResponseCache()
     for r in (misc.router, assets.router, communications.router, coverage.router, register.router, export.router,
-              ingest.router, tokens.router, events.router):
+              ingest.router, tokens.router, events.router, zones.router):
         app.include_router(r)
 
     @app.exception_handler(HTTPException)
