@@ -438,6 +438,23 @@ def vulns_cmd(db: DbOpt = DEFAULT_URL,
         data = [store.as_dict(r, names) for r in rows]
     if format is VulnFormat.json:
         typer.echo(json.dumps({"data": data, "count": count}, indent=1, sort_keys=True))
+zones_app = typer.Typer(help="Zones and Purdue levels (issue 20): the site model, declared or proposed from traffic.")
+app.add_typer(zones_app, name="zones")
+
+
+@zones_app.callback(invoke_without_command=True)
+def zones_cmd(ctx: typer.Context, db: DbOpt = DEFAULT_URL,
+              format: Annotated[EventFormat, typer.Option("--format")] = EventFormat.table) -> None:
+    """Show the site model (declared, accepted or proposed) and each zone's assets."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from otscope.collector import zones
+
+    with _factory(db)() as s:
+        model, hosts = zones.current(s)
+        out = zones.view(model, hosts)
+    if format is EventFormat.json:
+        typer.echo(json.dumps(out, indent=1, sort_keys=True))
         return
     from rich.console import Console
     from rich.table import Table
@@ -451,6 +468,80 @@ def vulns_cmd(db: DbOpt = DEFAULT_URL,
                "" if v["score"] is None else f"{v['score']:.1f}", v["status"], v["confidence"], v["product"][:60],
                (v["version_range"] or "")[:40], v["reason"][:80]]
         tb.add_row(*[Text(x) for x in row])         # Text: advisory and wire strings are never parsed as markup
+    tb = Table(title=f"site model: {out['status']} ({len(out['zones'])} zones, {out['unzoned']} assets unzoned)")
+    for col in ("zone", "site", "level", "cidrs", "vlans", "assets", "status", "evidence"):
+        tb.add_column(col, overflow="fold")
+    for z in out["zones"]:
+        tb.add_row(*[Text(str(x)) for x in (z["name"], z["site"], "?" if z["level"] is None else z["level"],
+                                            " ".join(z["cidrs"]), " ".join(map(str, z["vlans"])), z["assets"],
+                                            z["status"], "; ".join(z["evidence"][:2]))])
+    Console(width=None if sys.stdout.isatty() else 240).print(tb)
+
+
+@zones_app.command("load")
+def zones_load(file: Annotated[str, typer.Argument(help="a TOML file: site = ..., [[zones]] name, level, cidrs, "
+                                                        "vlans")], db: DbOpt = DEFAULT_URL) -> None:
+    """Declare the site model from a TOML file (replaces the stored one)."""
+    from otscope.collector import zones
+    from otscope.collector.uow import unit_of_work
+
+    try:
+        with open(file, "rb") as fh:
+            data = fh.read(1 << 20)
+        parsed = zones.parse_toml(data)
+    except OSError as exc:
+        fail(f"{file}: {exc.strerror}")
+    except zones.ZoneError as exc:
+        fail(f"{file}: {exc}")
+    with _factory(db)() as s, unit_of_work(s):
+        n = zones.replace(s, parsed)
+    typer.echo(f"{n} zones declared")
+
+
+@zones_app.command("accept")
+def zones_accept(db: DbOpt = DEFAULT_URL) -> None:
+    """Accept the proposed model (inferred from traffic) as the site's."""
+    from otscope.collector import zones
+    from otscope.collector.uow import unit_of_work
+
+    try:
+        with _factory(db)() as s, unit_of_work(s):
+            n = zones.accept(s)
+    except zones.ZoneError as exc:
+        fail(str(exc), 1)
+    typer.echo(f"{n} proposed zones accepted")
+
+
+@app.command("findings")
+def findings_cmd(db: DbOpt = DEFAULT_URL,
+                 kind: Annotated[str | None, typer.Option(help="level-crossing | it-to-control | flat-network | "
+                                                               "dual-homed | public-address")] = None,
+                 zone: Annotated[str | None, typer.Option(help="only findings about this zone")] = None,
+                 format: Annotated[EventFormat, typer.Option("--format")] = EventFormat.table) -> None:
+    """Segmentation findings, each with its evidence."""
+    from otscope.collector import findings, zones
+
+    kinds = [k.value for k in findings.FindingKind]
+    if kind is not None and kind not in kinds:
+        fail(f"--kind {kind!r}: not a kind ({', '.join(kinds)})")
+    with _factory(db)() as s:
+        model, hosts = zones.current(s)
+        found = findings.select_findings(findings.compute(model, hosts, zones.load_convs(s)),
+                                         findings.FindingKind(kind) if kind else None, zone)
+    data = [f.as_dict() for f in found]
+    if format is EventFormat.json:
+        typer.echo(json.dumps({"data": data, "count": len(data)}, indent=1, sort_keys=True))
+        return
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    tb = Table(title=f"{len(data)} findings")
+    for col in ("kind", "sev", "summary", "zones", "evidence"):
+        tb.add_column(col, overflow="fold")
+    for f in data:
+        tb.add_row(*[Text(x) for x in (f["kind"], f["severity"], f["summary"], " ".join(f["zones"]),
+                                       "; ".join(f["evidence"][:3]))])
     Console(width=None if sys.stdout.isatty() else 240).print(tb)
 
 

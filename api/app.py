@@ -14,7 +14,7 @@ from otscope import __version__
 from otscope.active.job import Jobs
 from otscope.api.cache import ResponseCache
 from otscope.api.routes import (assets, communications, coverage, events, export, identify, ingest, misc, register,
-                                tokens, vulnerabilities)
+                                tokens, vulnerabilities, zones)
 from otscope.api.settings import Settings, host_allowed
 from otscope.collector.db import init_schema, make_engine, session_factory
 
@@ -81,7 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.response_cache = ResponseCache()
     app.state.identify_jobs = Jobs()
     for r in (misc.router, assets.router, communications.router, coverage.router, register.router, export.router,
-              ingest.router, tokens.router, events.router, vulnerabilities.router, identify.router):
+              ingest.router, tokens.router, events.router, vulnerabilities.router, identify.router, zones.router):
         app.include_router(r)
 
     @app.exception_handler(HTTPException)

@@ -29,7 +29,7 @@ def make_engine(url: str = DEFAULT_URL) -> Engine:
 
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-HEAD = "0005"                    # the newest migration (tests/unit/test_migrations.py checks it is Alembic's head)
+HEAD = "0006"                    # the newest migration (tests/unit/test_migrations.py checks it is Alembic's head)
 
 # Alembic's own bookkeeping table, as Alembic creates it (alembic/runtime/migration.py)
 _VERSION = Table("alembic_version", MetaData(), Column("version_num", String(32), nullable=False),

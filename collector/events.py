@@ -46,9 +46,11 @@ from otscope.collector.models import Event, EventBaseline, EventState
 KINDS = ("new-asset", "new-conversation", "identity-change", "firmware-change", "ip-change", "mac-change",
          "plc-stop", "plc-start", "program-download", "program-upload", "program-delete", "config-write",
          "write-from-new-client", "time-set", "firmware-update", "protocol-anomaly", "control-action",
-         "advisory-match")
+         "advisory-match", "segmentation-finding")
 # advisory-match (issue 18): an advisory import made a known asset affected (collector/advisories/store.py); its
 # severity follows the CVSS v3 base severity of the advisory's worst matching CVE (critical counts as high).
+# segmentation-finding: a finding of collector/findings.py (level crossing, IT to control, flat network, dual-homed
+# host, OT asset talking to a public address), one event per finding key ever (ONCE), raised after each batch.
 # control-action: the generic kind for a control action none of the issue's kinds fits (its text is kept as the
 # detail), e.g. S7 PI service _GARB (compress memory), MMS program kill, ADS "set state" to an unnamed state.
 
@@ -59,7 +61,7 @@ SEVERITY = {
     "ip-change": "medium", "mac-change": "medium", "plc-stop": "high", "plc-start": "medium",
     "program-download": "high", "program-upload": "medium", "program-delete": "high", "config-write": "medium",
     "write-from-new-client": "high", "time-set": "low", "firmware-update": "high", "protocol-anomaly": "low",
-    "control-action": "medium", "advisory-match": "high",
+    "control-action": "medium", "advisory-match": "high", "segmentation-finding": "medium",
 }
 SEVERITIES = ("low", "medium", "high")
 
@@ -84,7 +86,7 @@ WINDOW = 600.0              # seconds: a repeat of an operational event within t
 MAX_EVIDENCE = 8            # evidence strings (and sensors) kept per event: the first ones
 ANOMALY_BURST = 20          # malformed frames of one kind in one batch that make a protocol-anomaly event
 ONCE = frozenset({"new-asset", "new-conversation", "write-from-new-client", "identity-change", "firmware-change",
-                  "ip-change", "mac-change", "advisory-match"})
+                  "ip-change", "mac-change", "advisory-match", "segmentation-finding"})
 
 
 @dataclass(frozen=True, slots=True)

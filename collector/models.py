@@ -300,3 +300,32 @@ class AssetCpe(Base):
     part: Mapped[str] = mapped_column(String(1))                  # h (hardware) | o (firmware)
     cpe: Mapped[str] = mapped_column(String(512))
     rule: Mapped[str] = mapped_column(String(64))
+class Zone(Base):
+    """A zone of the site model (collector/zones.py): IP ranges and VLANs at one Purdue level. ``source`` says
+    whether it was declared (TOML file, PUT /api/v1/zones) or a proposed zone an operator accepted."""
+
+    __tablename__ = "zones"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    level: Mapped[int | None] = mapped_column(Integer, nullable=True)     # Purdue level 0-5 (None: unknown)
+    cidrs: Mapped[list[str]] = mapped_column(JSON, default=list)
+    vlans: Mapped[list[int]] = mapped_column(JSON, default=list)
+    description: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    source: Mapped[str] = mapped_column(String(16))                       # declared | accepted
+    evidence: Mapped[list[str]] = mapped_column(JSON, default=list)       # why (an accepted proposal's inference)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class AssetZone(Base):
+    """An asset's zone and/or level set by hand (PUT /api/v1/assets/{id}/zone): wins over the model's."""
+
+    __tablename__ = "asset_zones"
+
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True)
+    zone: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    level: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reason: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    set_by: Mapped[str] = mapped_column(String(128))
+    set_at: Mapped[float] = mapped_column(Float)

@@ -479,6 +479,7 @@ def _apply(s: Session, batch: Batch) -> IngestResult:
     ports = repo.comm_ports_for(s, ids)
     for aid in ids:
         _resummarize(s, ctx, aid, kids.get(aid, []), ports.get(aid, set()))
+    ctx.occ.extend(_segmentation_occurrences(s, batch))
     raised = _record_events(s, ctx, batch)
     repo.record_batch(s, batch.sensor, batch.batch_id, time.time(), n)
     if batch.stats:
@@ -567,6 +568,20 @@ def _record_events(s: Session, ctx: _BatchContext, batch: Batch) -> tuple:
     hours, first_file = events.learning_hours(), events.learning_first_file()
     learning = [events.is_learning(state, source, o.first_seen, hours, first_file) for o in ctx.occ]
     return tuple(events.record(s, ctx.occ, learning))
+
+
+def _segmentation_occurrences(s: Session, batch: Batch) -> list[events.Occurrence]:
+    """The segmentation findings (collector/findings.py) of the inventory as this batch leaves it, as events (one
+    per finding, ever). Only a batch with conversations or addresses can change them."""
+    if not (batch.comms or batch.bindings or batch.hosts):
+        return []
+    from otscope.collector import findings, zones
+
+    s.flush()
+    model, hosts = zones.current(s)
+    found = findings.compute(model, hosts, zones.load_convs(s))
+    ts = max((c.last_seen for c in batch.comms), default=time.time())
+    return findings.occurrences(found, batch.sensor, ts)
 
 
 def _split_gateways(ctx: _BatchContext) -> None:
