@@ -30,6 +30,7 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -304,6 +305,7 @@ class SensorReport:
     spool_left: int = 0
     rejected: int = 0
     error: str = ""
+    codes: dict[int, int] = field(default_factory=dict)
 
 
 class CountingSender:
@@ -311,6 +313,7 @@ class CountingSender:
 
     def __init__(self, inner) -> None:  # type: ignore[no-untyped-def]
         self.inner, self.posts = inner, 0
+        self.codes: dict[int, int] = {}         # HTTP status -> count (0: no answer: refused, reset, timeout)
 
     @property
     def detail(self) -> str:
@@ -318,7 +321,13 @@ class CountingSender:
 
     def __call__(self, body: bytes) -> int:
         self.posts += 1
-        return int(self.inner(body))
+        try:
+            code = int(self.inner(body))
+        except (OSError, urllib.error.URLError):
+            self.codes[0] = self.codes.get(0, 0) + 1
+            raise
+        self.codes[code] = self.codes.get(code, 0) + 1
+        return code
 
 
 def visible(base: str, read_token: str, vendor: str, timeout: float = 5.0) -> bool:
@@ -362,6 +371,7 @@ def run_sensor(plant: Plant, k: int, base: str, token: str, read_token: str, spo
     except Exception as exc:  # noqa: BLE001 - reported, never a traceback
         rep.error = f"{type(exc).__name__}: {exc}"
     rep.posts, rep.failures, rep.rejected = sender.posts, shipper.failures, shipper.rejected
+    rep.codes = dict(sender.codes)
     rep.spool_left = spool.pending()
     spool.close()
     return rep
@@ -485,6 +495,7 @@ def run(a: argparse.Namespace) -> int:
         collector.stop()
         if not a.keep:
             drop_db(db_name)
+            shutil.rmtree(work, ignore_errors=True)
         else:
             print(f"kept database {db_name} and {work}")
 
@@ -530,6 +541,12 @@ def _run(a: argparse.Namespace, plant: Plant, names: list[str], url: str, work: 
     print(f"ingest: {obs:,} observations in {len(sent):,} batches from {len(reports)} sensors in {ingest_s:.1f} s"
           f" = {obs / ingest_s:,.0f} observations/s ({len(sent) / ingest_s:,.1f} batches/s), "
           f"{sum(r.posts for r in reports):,} POSTs, {sum(r.failures for r in reports):,} retried")
+    codes: dict[int, int] = {}
+    for r in reports:
+        for c, n in r.codes.items():
+            codes[c] = codes.get(c, 0) + n
+    print("answers to the sensors: " + ", ".join(f"{'no answer' if c == 0 else f'HTTP {c}'} x{n:,}"
+                                                 for c, n in sorted(codes.items())))
     if delays:
         print(f"end-to-end spool -> query: n={len(delays)} p50 {statistics.median(delays) * 1000:,.0f} ms, "
               f"p95 {p95(delays) * 1000:,.0f} ms, max {max(delays) * 1000:,.0f} ms")
