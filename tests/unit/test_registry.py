@@ -319,6 +319,12 @@ ALLOWED = {
     ("collector/merge.py", "modbus-server"),
     # api/app.py: the ASGI scope types "http" and "http.response.start" (the server's own HTTP, not a dissector's)
     ("api/app.py", "http"),
+    # MELSEC is also Mitsubishi's PLC product line: advisories' product families and CPE product names (issue 18)
+    ("collector/advisories/cpe.py", "melsec"), ("collector/advisories/match.py", "melsec"),
+    # an f-string's variable "sv" (the server asset), not Sampled Values
+    ("collector/findings.py", "sv"),
+    # the proposed Purdue level 3 of an OPC UA server (issue 20); to move to the spec's roles with the zone rules
+    ("collector/zones.py", "opcua-server"),
 }
 
 
