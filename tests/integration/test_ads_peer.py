@@ -10,6 +10,7 @@ is missing; bounded (seconds) and the namespaces are removed."""
 from __future__ import annotations
 
 import os
+import subprocess
 import shutil
 from pathlib import Path
 

@@ -69,10 +69,7 @@ def dcp_capture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, st
         ns.capture(out, "ether proto 0x8892 or arp")
         res = ns.client(textwrap.dedent(TOOL).format(dev=ns.vc, target=target, target_ip=TARGET_IP, new_ip=NEW_IP),
                         secs=30)
-        time.sleep(0.5)
-        p = ns.procs.pop()                       # tcpdump: stopped and waited for before the file is read
-        p.terminate()
-        p.wait(timeout=10)
+        ns.finish_capture()                      # tcpdump: stopped and waited for before the file is read
     finally:
         ns.close()
     if not out.exists() or out.stat().st_size < 100:

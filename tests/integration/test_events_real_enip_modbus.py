@@ -113,10 +113,8 @@ def _wait_listen(ns: NsPair, port: int, secs: float = 15) -> None:
 
 
 def _stop_capture(ns: NsPair) -> None:
-    """Stop tcpdump (the last process started) and wait for it: the file is complete only then."""
-    p = ns.procs.pop()
-    p.terminate()
-    p.wait(timeout=10)
+    """Stop tcpdump and wait for it (NsPair.finish_capture): the file is complete only then."""
+    ns.finish_capture()
 
 
 def _first(path: Path, flt: str) -> int | None:
