@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import shutil
+import subprocess  # noqa: F401  (main's event test below the fixture runs tshark with it)
 from pathlib import Path
 
 import pytest

@@ -220,6 +220,7 @@ class NsPair:
         """tcpdump on the server's end of the veth pair, started once it listens."""
         dump = Tcpdump(out, self.vs, bpf, ns=self.srv)
         self.dumps.append(dump)
+        self.procs.append(dump.proc)          # as before: a caller that pops the last process gets the tcpdump
         return dump
 
     def finish_capture(self, **kw: float) -> None:
@@ -232,7 +233,7 @@ class NsPair:
               log: Path | None = None, limit: float = 15.0) -> subprocess.Popen:
         """Run a server in the server's namespace (``python -c code *argv``, or ``argv`` as a command when
         ``code`` is None) for at most ``secs`` seconds; return once it listens on every ``tcp`` and ``udp``
-        port."""
+        port (after a fixed 1.5 s when none is given)."""
         cmd = [sys.executable, "-c", code, *argv] if code is not None else list(argv)
         out = log.open("wb") if log else subprocess.DEVNULL
         try:
@@ -242,7 +243,10 @@ class NsPair:
             if log:
                 out.close()
         self.procs.append(proc)
-        wait_listening(self.srv, tcp, udp, limit=limit, proc=proc)
+        if tcp or udp:
+            wait_listening(self.srv, tcp, udp, limit=limit, proc=proc)
+        else:                                 # nothing to wait on: the fixed wait of old (give it tcp= or udp=)
+            time.sleep(1.5)
         return proc
 
     def client(self, code: str | None, secs: int = 15, *, argv: tuple[str, ...] = (),
@@ -254,7 +258,8 @@ class NsPair:
                               capture_output=True, text=True, cwd=cwd)
 
     def close(self) -> None:
-        """Captures finished (if not yet), everything started stopped by PID, the namespaces removed."""
+        """Every capture and process started stopped by PID (a capture not finished is cut), the namespaces
+        removed."""
         for dump in self.dumps:
             if dump.proc.poll() is None:
                 stop(dump.proc)
