@@ -438,6 +438,22 @@ def vulns_cmd(db: DbOpt = DEFAULT_URL,
         data = [store.as_dict(r, names) for r in rows]
     if format is VulnFormat.json:
         typer.echo(json.dumps({"data": data, "count": count}, indent=1, sort_keys=True))
+        return
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    tb = Table(title=f"{count} vulnerability matches")
+    for col in ("asset", "advisory", "cve", "sev", "cvss", "status", "confidence", "product", "range", "reason"):
+        tb.add_column(col, overflow="fold")
+    for v in data:
+        row = [f"{v['asset_id']} {v['asset'] or ''}", v["advisory"], v["cve"] or "", v["severity"] or "",
+               "" if v["score"] is None else f"{v['score']:.1f}", v["status"], v["confidence"], v["product"][:60],
+               (v["version_range"] or "")[:40], v["reason"][:80]]
+        tb.add_row(*[Text(x) for x in row])         # Text: advisory and wire strings are never parsed as markup
+    Console(width=None if sys.stdout.isatty() else 240).print(tb)
+
+
 zones_app = typer.Typer(help="Zones and Purdue levels (issue 20): the site model, declared or proposed from traffic.")
 app.add_typer(zones_app, name="zones")
 
@@ -460,14 +476,6 @@ def zones_cmd(ctx: typer.Context, db: DbOpt = DEFAULT_URL,
     from rich.table import Table
     from rich.text import Text
 
-    tb = Table(title=f"{count} vulnerability matches")
-    for col in ("asset", "advisory", "cve", "sev", "cvss", "status", "confidence", "product", "range", "reason"):
-        tb.add_column(col, overflow="fold")
-    for v in data:
-        row = [f"{v['asset_id']} {v['asset'] or ''}", v["advisory"], v["cve"] or "", v["severity"] or "",
-               "" if v["score"] is None else f"{v['score']:.1f}", v["status"], v["confidence"], v["product"][:60],
-               (v["version_range"] or "")[:40], v["reason"][:80]]
-        tb.add_row(*[Text(x) for x in row])         # Text: advisory and wire strings are never parsed as markup
     tb = Table(title=f"site model: {out['status']} ({len(out['zones'])} zones, {out['unzoned']} assets unzoned)")
     for col in ("zone", "site", "level", "cidrs", "vlans", "assets", "status", "evidence"):
         tb.add_column(col, overflow="fold")
